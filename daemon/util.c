@@ -1,0 +1,188 @@
+/* util.c -- string vectors, hex, bounded file reading. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int strv_take(struct dcv_strv *sv, char *s)
+{
+	char **grown = NULL;
+	size_t cap = 0;
+
+	if (sv->n == sv->cap) {
+		cap = sv->cap ? sv->cap * 2 : 8;
+		grown = realloc(sv->v, cap * sizeof(*grown));
+		if (grown == NULL)
+			return DCV_ENOMEM;
+		sv->v = grown;
+		sv->cap = cap;
+	}
+	sv->v[sv->n++] = s;
+	return DCV_OK;
+}
+
+int dcv_strv_push(struct dcv_strv *sv, const char *s)
+{
+	char *copy = strdup(s);
+	int rc = DCV_ENOMEM;
+
+	if (copy == NULL)
+		goto out;
+	rc = strv_take(sv, copy);
+	if (rc < 0)
+		free(copy);
+out:
+	return rc;
+}
+
+int dcv_strv_pushf(struct dcv_strv *sv, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int rc = DCV_ENOMEM;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (s == NULL)
+		goto out;
+	rc = strv_take(sv, s);
+	if (rc < 0)
+		free(s);
+out:
+	return rc;
+}
+
+bool dcv_strv_contains(const struct dcv_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+int dcv_strv_push_unique(struct dcv_strv *sv, const char *s)
+{
+	if (dcv_strv_contains(sv, s))
+		return DCV_OK;
+	return dcv_strv_push(sv, s);
+}
+
+void dcv_strv_free(struct dcv_strv *sv)
+{
+	if (sv == NULL)
+		return;
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+	sv->cap = 0;
+}
+
+void dcv_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+void dcv_ascii_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+int dcv_read_fd(int fd, size_t max, unsigned char **buf, size_t *len, struct dcv_why *why)
+{
+	unsigned char *data = NULL;
+	size_t have = 0;
+	ssize_t got = 0;
+	int rc = DCV_ENOMEM;
+
+	/* One spare byte tells "exactly max" from "more than max". */
+	data = malloc(max + 2);
+	if (data == NULL)
+		goto out;
+	for (;;) {
+		got = read(fd, data + have, max + 1 - have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = DCV_EIO;
+			dcv_why_set(why, "read failed: %s", strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		have += (size_t)got;
+		if (have > max) {
+			rc = DCV_ETOOBIG;
+			dcv_why_set(why, "larger than the limit of %zu bytes", max);
+			goto out;
+		}
+	}
+	data[have] = '\0';
+	*buf = data;
+	*len = have;
+	data = NULL;
+	rc = DCV_OK;
+out:
+	free(data);
+	return rc;
+}
+
+int dcv_read_file(const char *path, size_t max, unsigned char **buf, size_t *len,
+                  struct dcv_why *why)
+{
+	struct stat st;
+	int fd = -1;
+	int rc = DCV_EIO;
+
+	if (strcmp(path, "-") == 0) {
+		rc = dcv_read_fd(STDIN_FILENO, max, buf, len, why);
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		dcv_why_set(why, "cannot open: %s", strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		dcv_why_set(why, "cannot stat: %s", strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = DCV_EINVAL;
+		dcv_why_set(why, "is a directory, not a file");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = DCV_EINVAL;
+		dcv_why_set(why, "not a regular file");
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > max) {
+		rc = DCV_ETOOBIG;
+		dcv_why_set(why, "file of %lld bytes is larger than the limit of %zu bytes",
+		            (long long)st.st_size, max);
+		goto out;
+	}
+	rc = dcv_read_fd(fd, max, buf, len, why);
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * util.h -- small helpers shared by every module: a growable vector of
+ * owned strings, hex encoding, bounded file reading.
+ *
+ * Ownership: a dcv_strv owns its strings; dcv_strv_free() releases them and
+ * leaves an empty, reusable vector. Errors are DCV_E* codes (dcv/err.h).
+ */
+#ifndef DCV_UTIL_H
+#define DCV_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dcv/err.h"
+
+struct dcv_strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+/* Appends a copy of s. DCV_ENOMEM on failure (vector unchanged). */
+int dcv_strv_push(struct dcv_strv *sv, const char *s);
+/* Appends a formatted string. */
+int dcv_strv_pushf(struct dcv_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a copy of s unless an equal string is already there. */
+int dcv_strv_push_unique(struct dcv_strv *sv, const char *s);
+bool dcv_strv_contains(const struct dcv_strv *sv, const char *s);
+void dcv_strv_free(struct dcv_strv *sv);
+
+/* Writes 2*n lower-case hex digits and a NUL to out. */
+void dcv_hex(const unsigned char *in, size_t n, char *out);
+
+/* Lower-cases ASCII letters in place; other bytes untouched. */
+void dcv_ascii_lower(char *s);
+
+/*
+ * Reads a whole regular file of at most max bytes into a fresh buffer
+ * (NUL-terminated for convenience; *len excludes the NUL). The size is
+ * checked with fstat() before reading, so a huge file is refused without
+ * being read; the file is opened non-blocking so that a FIFO cannot hang
+ * the caller. path "-" reads standard input up to max bytes.
+ * Errors: DCV_EIO (with strerror), DCV_ETOOBIG, DCV_EINVAL (not a regular
+ * file), DCV_ENOMEM. The caller frees *buf.
+ */
+int dcv_read_file(const char *path, size_t max, unsigned char **buf, size_t *len,
+                  struct dcv_why *why);
+
+/*
+ * Reads from an already opened descriptor (regular file checked by the
+ * caller) at most max bytes; DCV_ETOOBIG when more are there.
+ */
+int dcv_read_fd(int fd, size_t max, unsigned char **buf, size_t *len, struct dcv_why *why);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# deps.sh -- install the Debian 12 packages dcvd needs to build and test,
+# only those missing (apt-get update once, then one apt-get install).
+set -euo pipefail
+pkgs=(
+	# build
+	cmake gcc make pkg-config
+	libldns-dev libuv1-dev libssl-dev libyaml-dev libpsl-dev publicsuffix libsystemd-dev
+	# tests: cmocka, the oracles and the real DNS servers
+	libcmocka-dev openssl psl python3 python3-yaml
+	bind9 bind9-dnsutils knot knot-dnsutils unbound
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: run as root to install: ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q "${missing[@]}"
