@@ -1,0 +1,125 @@
+/*
+ * config.h -- the configuration file (YAML, shaped like knot.conf) parsed
+ * with libyaml into an immutable struct dcv_config.
+ *
+ *   spool: /var/spool/dcvd
+ *   ttl: 300
+ *   target: sectigo.com          # or comodoca.com
+ *   placement: zone              # zone | fqdn
+ *   withdraw_after: 7d           # duration; 0 keeps records
+ *   visible_timeout: 1h          # give up on a job after this long
+ *   hook: /usr/libexec/dcvd-hook # optional
+ *   hook_timeout: 30s
+ *   max_jobs: 100000             # jobs in flight
+ *   max_names: 1000              # names per CSR
+ *   max_message_size: 65535      # bytes per UPDATE message
+ *   key:
+ *     - id: dcv                  # also the TSIG key name
+ *       algorithm: hmac-sha256   # hmac-sha1/224/256/384/512; hmac-md5 needs allow_md5: true
+ *       secret: BASE64           # or  file: /etc/dcvd/dcv.key  (tsig-keygen or keymgr output)
+ *   remote:
+ *     - id: primary
+ *       address: [192.0.2.1@53, 2001:db8::1@53]   # one server's addresses (failover)
+ *       key: dcv
+ *   zone:
+ *     - domain: example.com
+ *       primary: [primary]       # every listed remote receives the updates
+ *       nameservers: [192.0.2.1@53]  # optional; default: the zone's NS set
+ *   resolver: [127.0.0.1@53]     # optional, asked after every authoritative server
+ *
+ * Durations: a number of seconds, or a number with s, m, h, d or w.
+ * Ownership: dcv_config_load() returns a config the caller frees with
+ * dcv_config_free() (NULL-safe), which also wipes the key secrets. A loaded
+ * config is never modified; a reload builds a new one.
+ */
+#ifndef DCV_CONFIG_H
+#define DCV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "dcv/err.h"
+#include "dcv/place.h"
+#include "tsig.h"
+#include "util.h"
+
+#define DCV_DEFAULT_SPOOL "/var/spool/dcvd"
+
+struct dcv_key {
+	char *id;
+	struct dcv_tsig_key tsig;
+	char *file; /* key file it came from, or NULL when inline */
+};
+
+struct dcv_remote {
+	char *id;
+	struct dcv_addr *addrs; /* failover order */
+	size_t n_addrs;
+	const struct dcv_key *key; /* NULL: unsigned updates (warned about) */
+};
+
+struct dcv_zone {
+	char *domain; /* lower case, no trailing dot */
+	const struct dcv_remote **primaries;
+	size_t n_primaries;
+	struct dcv_addr *nameservers; /* empty: discover the NS set */
+	size_t n_nameservers;
+};
+
+struct dcv_config {
+	char *file;
+	char *spool;
+	uint32_t ttl;
+	char target[32];
+	enum dcv_placement placement;
+	uint64_t withdraw_after;  /* seconds; 0 keeps records */
+	uint64_t visible_timeout; /* seconds */
+	char *hook;               /* NULL: none */
+	uint64_t hook_timeout;    /* seconds */
+	uint64_t max_jobs;
+	uint64_t max_names;
+	uint64_t max_message_size;
+	struct dcv_key *keys;
+	size_t n_keys;
+	struct dcv_remote *remotes;
+	size_t n_remotes;
+	struct dcv_zone *zones;
+	size_t n_zones;
+	const char **zone_names; /* zones[i].domain, for dcv_place() */
+	struct dcv_addr *resolvers;
+	size_t n_resolvers;
+	struct dcv_strv warnings; /* "FILE:LINE:COL: ..." lines worth telling */
+};
+
+/*
+ * Loads and checks path. On failure returns DCV_ECONFIG (or DCV_EIO when
+ * the file cannot be read) and appends to errors one line per problem,
+ * each "FILE:LINE:COL: what is wrong" -- every problem found, not only the
+ * first. Checked: unknown keys, wrong types, bad addresses, durations,
+ * numbers, algorithms, secrets, key files, duplicate ids, references to
+ * undefined keys or remotes, zones without primaries, duplicate zones.
+ * Secrets never appear in any message.
+ */
+int dcv_config_load(const char *path, struct dcv_config **out, struct dcv_strv *errors);
+
+void dcv_config_free(struct dcv_config *cfg);
+
+/* The zone whose domain is name, or NULL. */
+const struct dcv_zone *dcv_config_zone(const struct dcv_config *cfg, const char *domain);
+
+/* Parses "90", "90s", "15m", "12h", "7d", "2w" into seconds. DCV_EINVAL otherwise. */
+int dcv_duration_parse(const char *text, uint64_t *seconds);
+
+/*
+ * Loads a TSIG key from a file written by BIND's tsig-keygen
+ * (key "NAME" { algorithm ALG; secret "B64"; };) or Knot's keymgr
+ * (YAML "key: - id: NAME algorithm: ALG secret: B64"). A file holding one
+ * key gives that key; one holding several gives the key named want_id.
+ * A file readable by other users adds a warning to warnings. DCV_EKEY /
+ * DCV_EIO with why ("FILE:LINE: ..." where a position is known).
+ */
+int dcv_keyfile_load(const char *path, const char *want_id, struct dcv_tsig_key *out,
+                     struct dcv_strv *warnings, struct dcv_why *why);
+
+#endif

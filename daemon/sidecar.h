@@ -1,0 +1,52 @@
+/*
+ * sidecar.h -- the optional NAME.yaml dropped beside NAME.csr in the spool:
+ *
+ *   unique_value: 1f96729172445e721043   # the CA's unique value
+ *   target: comodoca.com                 # target base domain, if not the config's
+ *   expect:                              # records the CA returned, as text
+ *     - "_47cb...d091.mail.example.com. CNAME
+ * 5b06...bef17.da45...745d.1f96729172445e721043.comodoca.com."
+ *
+ * Parsed from a buffer (the daemon reads spool files itself, safely).
+ * Ownership: dcv_sidecar_free() releases the strings (the struct itself is
+ * the caller's).
+ */
+#ifndef DCV_SIDECAR_H
+#define DCV_SIDECAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dcv/dcv.h"
+#include "dcv/err.h"
+#include "util.h"
+
+#define DCV_SIDECAR_MAX_FILE (64 * 1024)
+
+struct dcv_sidecar {
+	char unique[DCV_UNIQUE_MAX + 1]; /* "" when absent */
+	char target[32];                 /* "" when absent */
+	struct dcv_strv expect;
+};
+
+/*
+ * Parses a sidecar. name is used in messages. Unknown keys, wrong types, a
+ * bad unique value or target, or an expect entry that is not a CNAME record
+ * are errors: DCV_EINVAL with why "NAME:LINE:COL: what is wrong".
+ */
+int dcv_sidecar_parse(const char *name, const unsigned char *buf, size_t len,
+                      struct dcv_sidecar *out, struct dcv_why *why);
+
+void dcv_sidecar_free(struct dcv_sidecar *sc);
+
+/*
+ * Checks every expected record against the request: its owner must be
+ * "_<md5>." in front of one of the request's names or ADN candidates, and
+ * its target must be req->target (compared case-insensitively, trailing dot
+ * optional, TTL and class optional). DCV_EMISMATCH with why naming both
+ * the expected and the computed record on the first difference.
+ */
+int dcv_sidecar_check(const struct dcv_sidecar *sc, const struct dcv_request *req,
+                      struct dcv_why *why);
+
+#endif
