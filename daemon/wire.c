@@ -1,4 +1,5 @@
 /* wire.c -- bounds-checked DNS wire reading. */
+#include <stdio.h>
 #include <string.h>
 
 #include "wire.h"
@@ -132,5 +133,39 @@ int dcv_wire_from_text(const char *text, uint8_t out[DCV_WIRE_NAME_MAX], size_t 
 	}
 	out[n++] = 0;
 	*out_len = n;
+	return DCV_OK;
+}
+
+int dcv_wire_to_text(const uint8_t *wire, size_t wire_len, char out[DCV_WIRE_TEXT_MAX])
+{
+	size_t pos = 0, n = 0;
+
+	if (wire_len > DCV_WIRE_NAME_MAX)
+		return DCV_EINVAL;
+	for (;;) {
+		if (pos >= wire_len)
+			return DCV_EINVAL;
+		size_t l = wire[pos++];
+		if (l == 0)
+			break;
+		if (l > 63 || pos + l > wire_len)
+			return DCV_EINVAL;
+		if (n > 0)
+			out[n++] = '.';
+		for (size_t i = 0; i < l; i++) {
+			uint8_t c = wire[pos + i];
+			/* 4 bytes per octet at most: 255 octets fit in DCV_WIRE_TEXT_MAX. */
+			if (c <= ' ' || c >= 0x7f || c == '.' || c == '\\')
+				n += (size_t)snprintf(out + n, 5, "\\%03u", c);
+			else
+				out[n++] = (char)c;
+		}
+		pos += l;
+	}
+	if (pos != wire_len)
+		return DCV_EINVAL;
+	if (n == 0)
+		out[n++] = '.';
+	out[n] = '\0';
 	return DCV_OK;
 }

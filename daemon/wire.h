@@ -83,4 +83,17 @@ bool dcv_wire_same_question(const uint8_t *a, size_t a_len, const uint8_t *b, si
 /* Converts a presentation name ("example.com", "example.com.", ".") to lower-case wire form. */
 int dcv_wire_from_text(const char *text, uint8_t out[DCV_WIRE_NAME_MAX], size_t *out_len);
 
+/* Room for any name in presentation form: every octet may need "\DDD". */
+#define DCV_WIRE_TEXT_MAX (4 * DCV_WIRE_NAME_MAX + 2)
+
+/*
+ * Writes the uncompressed wire name wire[0..wire_len) (as dcv_wire_read_name
+ * gives it) in presentation form without the trailing dot ("." for the
+ * root), for messages: '.', '\' and bytes outside printable ASCII are
+ * escaped as \DDD, so that a hostile name cannot forge a log line.
+ * DCV_EINVAL when wire_len is over DCV_WIRE_NAME_MAX or the labels do not add up
+ * to it.
+ */
+int dcv_wire_to_text(const uint8_t *wire, size_t wire_len, char out[DCV_WIRE_TEXT_MAX]);
+
 #endif
