@@ -494,8 +494,8 @@ int dcv_tsig_verify(const struct dcv_tsig_ctx *ctx, const uint8_t *msg, size_t l
 	if (t.mac_len == 0 && t.error == TSIG_BADSIG) {
 		rc = DCV_EBADSIG;
 		dcv_why_set(why,
-		            "server reports BADSIG for key '%s': it does not accept our signature "
-		            "(different secret or algorithm %s?)",
+		            "server reports BADSIG for key '%s' (%s): it does not accept our "
+		            "signature; do both sides have the same secret?",
 		            key->name, algs[key->alg].name);
 		goto out;
 	}
