@@ -24,13 +24,15 @@
  * Timing. UDP try n waits udp_timeout_ms * 2^(n-1), each wait varied by a
  * random +-25% so that many exchanges do not retry in lockstep. An ICMP
  * error (refused, host or network unreachable) or a failed send ends the
- * current try at once; the next one follows after a quarter of that try's
- * timeout (jittered), so a refusing server is reported within a fraction of
- * the full schedule. TCP tries (tcp_tries of them) each get tcp_timeout_ms;
- * a refused, reset or cut-short connection is retried after the same kind of
- * pause, a timed-out one at once. An exchange's timeout_ms runs from the
- * call to dcv_dnsio_exchange(), time spent queued included: it is the
- * caller's deadline.
+ * current try at once; the next one follows after a pause of
+ * udp_timeout_ms * 2^(n-1) / 4 (jittered), so a refusing server is reported
+ * within a fraction of the full schedule. A UDP socket that cannot even be
+ * connected (no route) ends the exchange with DCV_ENET at once. TCP tries
+ * (tcp_tries of them) each get tcp_timeout_ms for connect, write and read;
+ * a refused, reset or cut-short connection is retried after the same pause
+ * (n counting TCP tries), a timed-out one at once. An exchange's timeout_ms
+ * runs from the call to dcv_dnsio_exchange(), time spent queued included:
+ * it is the caller's deadline, and it ends the exchange even mid-try.
  *
  * When the time or the tries run out, done reports, in this order of
  * preference: the last code the accept callback returned (the server did
@@ -89,9 +91,10 @@ struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *op
  * Starts an exchange. timeout_ms bounds the whole exchange (all tries,
  * TCP included); 0 uses the tries and timeouts of the options alone.
  * accept may be NULL (accept every matching reply). On success *xchg (if
- * not NULL) can cancel it until done is called. Returns DCV_OK, or
- * DCV_EINVAL (query shorter than a header or longer than 65535 bytes,
- * io closing), DCV_ENOMEM -- then done is not called.
+ * not NULL) can cancel it until done is called. The exchange waits in
+ * the queue and starts from the loop. Returns DCV_OK, or DCV_EINVAL (query
+ * shorter than a header or longer than 65535 bytes, server not IPv4/IPv6,
+ * done NULL, io closing), DCV_ENOMEM -- then done is not called.
  */
 int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, const uint8_t *query,
                        size_t len, unsigned flags, uint64_t timeout_ms, dcv_dnsio_accept_cb accept,
@@ -129,7 +132,9 @@ void dcv_dnsio_get_stats(const struct dcv_dnsio *io, struct dcv_dnsio_stats *out
 
 /*
  * Cancels every exchange, closes every handle, frees io, then calls
- * closed(arg) from the loop. io must not be used afterwards.
+ * closed(arg) from the loop (closed may be NULL): every done callback has
+ * run by then. io must not be used afterwards; calling this from a done or
+ * accept callback is fine.
  */
 void dcv_dnsio_close(struct dcv_dnsio *io, void (*closed)(void *arg), void *arg);
 

@@ -105,7 +105,7 @@ static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread == UV_EOF) {
 		if (x->lhave == 0)
-			snprintf(detail, sizeof(detail), "connection closed without a reply");
+			snprintf(detail, sizeof(detail), "connection closed before a usable reply");
 		else
 			snprintf(detail, sizeof(detail),
 			         "connection closed in the middle of a reply (%zu of %zu bytes)",

@@ -858,6 +858,28 @@ static void test_silent_timeout(void **state)
 		         (unsigned long long)took(&t->res[0]));
 }
 
+/* Exchanges started together do not time out together: +-25% jitter. */
+static void test_jitter(void **state)
+{
+	struct t *t = *state;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io(t, 0, 100, 1, 1000, 1);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 40, 3000);
+	for (unsigned i = 0; i < 40; i++) {
+		check_status(&t->res[i], DCV_ETIMEOUT, "no reply after 1 try");
+		lo = took(&t->res[i]) < lo ? took(&t->res[i]) : lo;
+		hi = took(&t->res[i]) > hi ? took(&t->res[i]) : hi;
+	}
+	if (lo < 75 || hi > 400 || hi - lo < 15)
+		fail_msg("timeouts between %llu and %llu ms, expected spread over 75..125 ms",
+		         (unsigned long long)lo, (unsigned long long)hi);
+}
+
 /* Nothing listens: ICMP port unreachable ends each try at once. */
 static void test_refused(void **state)
 {
@@ -883,9 +905,26 @@ static void test_refused(void **state)
 	assert_string_equal(t->res[0].why, expect);
 	assert_int_equal(stats(t).udp_tries, 3);
 	assert_true(stats(t).net_errors >= 3);
-	/* Pauses of 50 and 100 ms (+-25%), far below the 1.4 s of timeouts. */
-	if (took(&t->res[0]) > 600)
+	/*
+	 * Pauses of 50 and 100 ms (+-25%): 112..188 ms; waiting out the tries
+	 * would take 1.4 s, pauses as long as the tries at least 450 ms.
+	 */
+	if (took(&t->res[0]) < 110 || took(&t->res[0]) > 400)
 		fail_msg("refusal took %llu ms", (unsigned long long)took(&t->res[0]));
+}
+
+/* connect() itself fails (broadcast without SO_BROADCAST): no retry, no packet. */
+static void test_connect_error(void **state)
+{
+	struct t *t = *state;
+	struct dcv_why why;
+
+	assert_int_equal(dcv_addr_parse("255.255.255.255@53", &t->r.addr, &why), DCV_OK);
+	new_io(t, 0, 200, 3, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 1000);
+	check_status(&t->res[0], DCV_ENET, "255.255.255.255@53: permission denied");
+	assert_int_equal(stats(t).udp_tries, 0);
 }
 
 /* ---- TCP ---- */
@@ -939,19 +978,28 @@ static void test_tcp_one_byte_writes(void **state)
 	tcp_chunked(*state, 1, 1);
 }
 
-static void test_tcp_wrong_id_first(void **state)
+/* Two messages on the connection, dripped or in one write (read together). */
+static void tcp_wrong_id_first(struct t *t, size_t chunk, unsigned gap)
 {
-	struct t *t = *state;
-
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
 	t->r.tcp_mode = T_WRONG_ID_FIRST;
-	t->r.tcp_chunk = 3;
-	t->r.tcp_gap = 1;
+	t->r.tcp_chunk = chunk;
+	t->r.tcp_gap = gap;
 	new_io(t, 0, 500, 2, 2000, 1);
 	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
 	wait_done(t, 1, 3000);
 	check_ok(&t->res[0], M_TCP);
 	assert_int_equal(stats(t).dropped, 1);
+}
+
+static void test_tcp_wrong_id_first(void **state)
+{
+	tcp_wrong_id_first(*state, 3, 1);
+}
+
+static void test_tcp_two_messages_one_write(void **state)
+{
+	tcp_wrong_id_first(*state, 0, 0);
 }
 
 /* The length prefix promises more than comes before the close. */
@@ -1244,13 +1292,16 @@ int main(void)
 	    T(test_wrong_question_only),
 	    T(test_other_port),
 	    T(test_silent_timeout),
+	    T(test_jitter),
 	    T(test_refused),
+	    T(test_connect_error),
 	    T(test_tc_switches_to_tcp),
 	    T(test_tcp_one_write),
 	    T(test_tcp_several_writes),
 	    T(test_tcp_spaced_writes),
 	    T(test_tcp_one_byte_writes),
 	    T(test_tcp_wrong_id_first),
+	    T(test_tcp_two_messages_one_write),
 	    T(test_tcp_short_then_close),
 	    T(test_tcp_refused),
 	    T(test_tcp_silent),
