@@ -20,6 +20,25 @@
  * Ownership: the query bytes are copied. The reply passed to a callback is
  * valid only during the call. Handles are freed in their close callbacks;
  * dcv_dnsio_close() cancels what is left and calls back when all is closed.
+ *
+ * Timing. UDP try n waits udp_timeout_ms * 2^(n-1), each wait varied by a
+ * random +-25% so that many exchanges do not retry in lockstep. An ICMP
+ * error (refused, host or network unreachable) or a failed send ends the
+ * current try at once; the next one follows after a pause of
+ * udp_timeout_ms * 2^(n-1) / 4 (jittered), so a refusing server is reported
+ * within a fraction of the full schedule. A UDP socket that cannot even be
+ * connected (no route) ends the exchange with DCV_ENET at once. TCP tries
+ * (tcp_tries of them) each get tcp_timeout_ms for connect, write and read;
+ * a refused, reset or cut-short connection is retried after the same pause
+ * (n counting TCP tries), a timed-out one at once. An exchange's timeout_ms
+ * runs from the call to dcv_dnsio_exchange(), time spent queued included:
+ * it is the caller's deadline, and it ends the exchange even mid-try.
+ *
+ * When the time or the tries run out, done reports, in this order of
+ * preference: the last code the accept callback returned (the server did
+ * answer), DCV_ENET if any try failed with a network error (why: "IP@PORT:
+ * connection refused"), else DCV_ETIMEOUT (why: "IP@PORT: no reply after
+ * 4 tries (7.5 s)").
  */
 #ifndef DCV_DNSIO_H
 #define DCV_DNSIO_H
@@ -40,7 +59,9 @@ struct dcv_dnsio_opts {
 	unsigned udp_timeout_ms; /* first UDP try; doubled per retry (default 500) */
 	unsigned udp_tries;      /* default 4 */
 	unsigned tcp_timeout_ms; /* connect + write + read (default 5000) */
+	unsigned tcp_tries;      /* TCP connections per exchange (default 2) */
 };
+/* A field left 0 takes its default. */
 
 #define DCV_DNSIO_TCP 1u /* use TCP from the start */
 
@@ -55,8 +76,10 @@ typedef int (*dcv_dnsio_accept_cb)(void *arg, const uint8_t *msg, size_t len);
 /*
  * status DCV_OK: msg/len is the accepted reply. Otherwise msg is NULL and
  * status is DCV_ETIMEOUT (no acceptable reply in time), DCV_ENET (refused,
- * unreachable, reset; why says which), DCV_ECANCELED, DCV_ENOMEM, or the
- * last code the accept callback returned. why is never NULL.
+ * unreachable, reset; why says which), DCV_ECANCELED, DCV_ENOMEM, DCV_EIO
+ * (no local socket could be opened, e.g. out of file descriptors), or the
+ * last code the accept callback returned. why is never NULL; it names the
+ * server ("192.0.2.1@53: ...") unless status is DCV_OK (then it is empty).
  */
 typedef void (*dcv_dnsio_done_cb)(void *arg, int status, const uint8_t *msg, size_t len,
                                   const struct dcv_why *why);
@@ -68,9 +91,10 @@ struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *op
  * Starts an exchange. timeout_ms bounds the whole exchange (all tries,
  * TCP included); 0 uses the tries and timeouts of the options alone.
  * accept may be NULL (accept every matching reply). On success *xchg (if
- * not NULL) can cancel it until done is called. Returns DCV_OK, or
- * DCV_EINVAL (query shorter than a header or longer than 65535 bytes,
- * io closing), DCV_ENOMEM -- then done is not called.
+ * not NULL) can cancel it until done is called. The exchange waits in
+ * the queue and starts from the loop. Returns DCV_OK, or DCV_EINVAL (query
+ * shorter than a header or longer than 65535 bytes, server not IPv4/IPv6,
+ * done NULL, io closing), DCV_ENOMEM -- then done is not called.
  */
 int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, const uint8_t *query,
                        size_t len, unsigned flags, uint64_t timeout_ms, dcv_dnsio_accept_cb accept,
@@ -83,8 +107,34 @@ void dcv_dnsio_cancel(struct dcv_dnsio_xchg *xchg);
 size_t dcv_dnsio_pending(const struct dcv_dnsio *io);
 
 /*
+ * For use inside an accept callback only (a no-op elsewhere): the detail of
+ * the rejection about to be returned, e.g. "reply has no TSIG". done's why
+ * then reads "IP@PORT: <detail>" if that rejection is what it reports;
+ * without it, "IP@PORT: reply rejected: <dcv_strerror(code)>".
+ */
+void dcv_dnsio_reject_why(struct dcv_dnsio *io, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Counters since dcv_dnsio_new(), for tests and debug logs. */
+struct dcv_dnsio_stats {
+	uint64_t started;     /* exchanges accepted by dcv_dnsio_exchange() */
+	uint64_t udp_tries;   /* UDP tries (one datagram each) */
+	uint64_t tcp_tries;   /* TCP connections attempted */
+	uint64_t truncated;   /* UDP replies with TC set (each led to TCP) */
+	uint64_t dropped;     /* replies ignored: wrong source, ID, opcode, question, QR, size */
+	uint64_t rejected;    /* replies the accept callback refused */
+	uint64_t net_errors;  /* tries ended by ICMP errors, refused or reset connections */
+	uint64_t timeouts;    /* exchanges that ended with DCV_ETIMEOUT */
+	size_t inflight;      /* exchanges holding sockets now */
+	size_t peak_inflight; /* the most ever at once (never above max_inflight) */
+};
+void dcv_dnsio_get_stats(const struct dcv_dnsio *io, struct dcv_dnsio_stats *out);
+
+/*
  * Cancels every exchange, closes every handle, frees io, then calls
- * closed(arg) from the loop. io must not be used afterwards.
+ * closed(arg) from the loop (closed may be NULL): every done callback has
+ * run by then. io must not be used afterwards; calling this from a done or
+ * accept callback is fine.
  */
 void dcv_dnsio_close(struct dcv_dnsio *io, void (*closed)(void *arg), void *arg);
 

@@ -1,0 +1,588 @@
+/*
+ * dnsio.c -- DNS exchanges on a libuv loop (see dnsio.h): the queue, the
+ * life cycle of an exchange and UDP. TCP is in dnsio_tcp.c.
+ *
+ * Life cycle. An exchange owns two timers from the start (the deadline and
+ * the try timer), so that every exchange, even one that never left the
+ * queue, ends through close callbacks: finishing closes every handle, and
+ * the last close callback calls done (unless an accepted reply already did)
+ * and frees the exchange. That is what keeps done out of
+ * dcv_dnsio_exchange() and dcv_dnsio_cancel() and makes freeing safe: libuv
+ * runs the callbacks of pending requests (send, connect, write) with
+ * UV_ECANCELED before the handle's close callback.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnsio_int.h"
+#include "wire.h"
+
+/* The classic UDP limit (RFC 1035 §4.2.1): larger queries go over TCP. */
+#define UDP_QUERY_MAX 512
+/* Doubling stops here so that many tries cannot overflow the timer. */
+#define TRY_MS_MAX (3600u * 1000u)
+
+static void on_timer(uv_timer_t *t);
+static void udp_start(struct dcv_dnsio_xchg *x);
+static void udp_send_try(struct dcv_dnsio_xchg *x);
+
+uint64_t dnsio_jitter(struct dcv_dnsio *io, uint64_t ms)
+{
+	uint64_t r, v;
+
+	/* xorshift64*: jitter only spreads retries, it needs no secrecy. */
+	io->rng ^= io->rng >> 12;
+	io->rng ^= io->rng << 25;
+	io->rng ^= io->rng >> 27;
+	r = (io->rng * 2685821657736338717ull) >> 11;
+	v = ms - ms / 4 + r % (ms / 2 + 1);
+	return v > 0 ? v : 1;
+}
+
+double dnsio_elapsed(const struct dcv_dnsio_xchg *x)
+{
+	return (double)(uv_now(x->io->loop) - x->started) / 1000.0;
+}
+
+/* The last close callback of an exchange: report if nobody has, then free. */
+static void release(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+
+	if (!x->delivered) {
+		x->delivered = true;
+		io->pending--;
+		x->done(x->arg, x->status, NULL, 0, &x->why);
+	}
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		io->all = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	if (x->holds_slot)
+		io->inflight--;
+	free(x->wire);
+	free(x->rbuf);
+	free(x);
+	if (io->closing)
+		dnsio_maybe_free(io);
+	else if (io->qhead != NULL && io->inflight < io->opts.max_inflight)
+		uv_idle_start(&io->kick, dnsio_on_kick);
+}
+
+void dnsio_close_cb(uv_handle_t *h)
+{
+	struct dcv_dnsio_xchg *x = h->data;
+
+	if (--x->handles == 0)
+		release(x);
+}
+
+static void queue_remove(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+
+	if (!x->queued)
+		return;
+	if (x->qprev != NULL)
+		x->qprev->qnext = x->qnext;
+	else
+		io->qhead = x->qnext;
+	if (x->qnext != NULL)
+		x->qnext->qprev = x->qprev;
+	else
+		io->qtail = x->qprev;
+	x->qprev = x->qnext = NULL;
+	x->queued = false;
+}
+
+static void close_handles(struct dcv_dnsio_xchg *x)
+{
+	if (!uv_is_closing((uv_handle_t *)&x->deadline))
+		uv_close((uv_handle_t *)&x->deadline, dnsio_close_cb);
+	if (!uv_is_closing((uv_handle_t *)&x->timer))
+		uv_close((uv_handle_t *)&x->timer, dnsio_close_cb);
+	if (x->udp_open) {
+		x->udp_open = false;
+		uv_close((uv_handle_t *)&x->udp, dnsio_close_cb);
+	}
+	if (x->tcp_open) {
+		x->tcp_open = false;
+		uv_close((uv_handle_t *)&x->tcp, dnsio_tcp_close_cb);
+	}
+}
+
+void dnsio_finish(struct dcv_dnsio_xchg *x, int status, const struct dcv_why *why)
+{
+	if (x->finished)
+		return;
+	x->finished = true;
+	x->status = status;
+	memcpy(x->why.text, why->text, sizeof(x->why.text));
+	queue_remove(x);
+	close_handles(x);
+}
+
+void dnsio_fail(struct dcv_dnsio_xchg *x, int status, const char *what, int uverr)
+{
+	struct dcv_why why;
+
+	dcv_why_set(&why, "%s: %s: %s", x->server.text, what, uv_strerror(uverr));
+	dnsio_finish(x, status, &why);
+}
+
+static const char *tries(unsigned n)
+{
+	return n == 1 ? "try" : "tries";
+}
+
+void dnsio_give_up(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+	struct dcv_why why;
+	double s = dnsio_elapsed(x);
+
+	if (x->rejected < 0) {
+		dnsio_finish(x, x->rejected, &x->reject_why);
+		return;
+	}
+	if (x->net_error != 0) {
+		dnsio_finish(x, DCV_ENET, &x->net_why);
+		return;
+	}
+	if (x->udp_tries + x->tcp_tries == 0)
+		dcv_why_set(&why, "%s: not sent within %.1f s (%u exchanges were in flight)",
+		            x->server.text, s, io->opts.max_inflight);
+	else if (x->tcp_tries == 0)
+		dcv_why_set(&why, "%s: no reply after %u %s (%.1f s)", x->server.text, x->udp_tries,
+		            tries(x->udp_tries), s);
+	else if (x->udp_tries == 0)
+		dcv_why_set(&why, "%s: no reply over TCP after %u %s (%.1f s)", x->server.text,
+		            x->tcp_tries, tries(x->tcp_tries), s);
+	else
+		dcv_why_set(&why, "%s: no reply after %u UDP %s and %u TCP %s (%.1f s)",
+		            x->server.text, x->udp_tries, tries(x->udp_tries), x->tcp_tries,
+		            tries(x->tcp_tries), s);
+	io->stats.timeouts++;
+	dnsio_finish(x, DCV_ETIMEOUT, &why);
+}
+
+void dnsio_net_error(struct dcv_dnsio_xchg *x, int uverr, const char *detail)
+{
+	x->net_error = uverr;
+	x->io->stats.net_errors++;
+	dcv_why_set(&x->net_why, "%s: %s", x->server.text, detail ? detail : uv_strerror(uverr));
+}
+
+uint64_t dnsio_pause_ms(struct dcv_dnsio_xchg *x, unsigned tries_made)
+{
+	uint64_t ms = x->io->opts.udp_timeout_ms;
+
+	for (unsigned i = 1; i < tries_made && ms < TRY_MS_MAX; i++)
+		ms *= 2;
+	return dnsio_jitter(x->io, ms / 4);
+}
+
+bool dnsio_matches(struct dcv_dnsio_xchg *x, const uint8_t *msg, size_t len)
+{
+	const uint8_t *q = x->wire + 2;
+
+	return len >= DCV_WIRE_HEADER && DCV_WIRE_QR(msg) && DCV_WIRE_ID(msg) == DCV_WIRE_ID(q) &&
+	       DCV_WIRE_OPCODE(msg) == DCV_WIRE_OPCODE(q) &&
+	       dcv_wire_same_question(q, x->len, msg, len);
+}
+
+void dnsio_consider(struct dcv_dnsio_xchg *x, const uint8_t *msg, size_t len)
+{
+	struct dcv_dnsio *io = x->io;
+	int rc = 0;
+
+	if (x->accept != NULL) {
+		io->accepting = x;
+		dcv_why_clear(&io->accept_why);
+		rc = x->accept(x->arg, msg, len);
+		io->accepting = NULL;
+		/* The callback may have canceled the exchange or closed io. */
+		if (x->finished)
+			return;
+		if (rc < 0) {
+			io->stats.rejected++;
+			x->rejected = rc;
+			if (io->accept_why.text[0] != '\0')
+				dcv_why_set(&x->reject_why, "%s: %s", x->server.text,
+				            io->accept_why.text);
+			else
+				dcv_why_set(&x->reject_why, "%s: reply rejected: %s",
+				            x->server.text, dcv_strerror(rc));
+			return;
+		}
+	}
+	/*
+	 * Accepted. Handles are closed first so that whatever done does (start
+	 * exchanges, cancel, close io) finds this one over; msg stays valid
+	 * because nothing is freed before the close callbacks.
+	 */
+	x->finished = true;
+	x->delivered = true;
+	x->status = DCV_OK;
+	io->pending--;
+	close_handles(x);
+	dcv_why_clear(&x->why);
+	x->done(x->arg, DCV_OK, msg, len, &x->why);
+}
+
+/* ---- UDP ---- */
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct dcv_dnsio_xchg *x = h->data;
+
+	/* One buffer for all: each datagram is consumed before the next read. */
+	buf->base = (char *)x->io->rbuf;
+	buf->len = sizeof(x->io->rbuf);
+}
+
+/* An error of the current try (ICMP, failed send): end it, pause, retry. */
+static void udp_try_failed(struct dcv_dnsio_xchg *x, int uverr)
+{
+	if (x->finished || x->state != X_UDP || x->phase != P_WAIT)
+		return;
+	dnsio_net_error(x, uverr, NULL);
+	if (x->udp_tries >= x->io->opts.udp_tries) {
+		dnsio_give_up(x);
+		return;
+	}
+	x->phase = P_PAUSE;
+	uv_timer_start(&x->timer, on_timer, dnsio_pause_ms(x, x->udp_tries), 0);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+                     unsigned flags)
+{
+	struct dcv_dnsio_xchg *x = h->data;
+	const uint8_t *msg = (const uint8_t *)buf->base;
+	size_t len = nread > 0 ? (size_t)nread : 0;
+
+	if (x->finished || !x->udp_open)
+		return;
+	if (nread < 0) {
+		udp_try_failed(x, (int)nread);
+		return;
+	}
+	if (from == NULL)
+		return; /* nothing (more) to read */
+	if ((flags & UV_UDP_PARTIAL) || !dcv_addr_equal(&x->server, from) ||
+	    !dnsio_matches(x, msg, len)) {
+		x->io->stats.dropped++;
+		return;
+	}
+	if (DCV_WIRE_TC(msg)) {
+		/* Truncated: the same query again over TCP, UDP is done. */
+		x->io->stats.truncated++;
+		x->udp_open = false;
+		uv_close((uv_handle_t *)&x->udp, dnsio_close_cb);
+		uv_timer_stop(&x->timer);
+		dnsio_tcp_start(x);
+		return;
+	}
+	dnsio_consider(x, msg, len);
+}
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	struct dcv_dnsio_xchg *x = req->data;
+
+	x->send_busy = false;
+	if (status < 0 && status != UV_ECANCELED)
+		udp_try_failed(x, status);
+}
+
+static void udp_start(struct dcv_dnsio_xchg *x)
+{
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	const struct sockaddr *any = (const struct sockaddr *)&in4;
+	int rc;
+
+	memset(&in4, 0, sizeof(in4));
+	memset(&in6, 0, sizeof(in6));
+	in4.sin_family = AF_INET;
+	in6.sin6_family = AF_INET6;
+	if (x->server.ss.ss_family == AF_INET6)
+		any = (const struct sockaddr *)&in6;
+	x->state = X_UDP;
+	uv_udp_init(x->io->loop, &x->udp);
+	x->udp.data = x;
+	x->handles++;
+	x->udp_open = true;
+	/*
+	 * A socket of our own, bound to the any-address (the kernel picks a
+	 * random port) and connected: the kernel then drops datagrams from
+	 * anyone but the server and reports its ICMP errors to us.
+	 */
+	rc = uv_udp_bind(&x->udp, any, 0);
+	if (rc < 0) {
+		dnsio_fail(x, DCV_EIO, "cannot open a UDP socket", rc);
+		return;
+	}
+	rc = uv_udp_connect(&x->udp, (const struct sockaddr *)&x->server.ss);
+	if (rc < 0) {
+		dnsio_net_error(x, rc, NULL);
+		dnsio_finish(x, DCV_ENET, &x->net_why);
+		return;
+	}
+	rc = uv_udp_recv_start(&x->udp, udp_alloc, udp_recv);
+	if (rc < 0) {
+		dnsio_fail(x, DCV_EIO, "cannot read from a UDP socket", rc);
+		return;
+	}
+	udp_send_try(x);
+}
+
+static void udp_send_try(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+	uv_buf_t buf = uv_buf_init((char *)x->wire + 2, (unsigned)x->len);
+	int rc;
+
+	if (x->udp_tries++ == 0)
+		x->try_ms = io->opts.udp_timeout_ms;
+	else if (x->try_ms < TRY_MS_MAX)
+		x->try_ms *= 2;
+	io->stats.udp_tries++;
+	x->phase = P_WAIT;
+	uv_timer_start(&x->timer, on_timer, dnsio_jitter(io, x->try_ms), 0);
+	/*
+	 * A datagram still queued in the socket (EAGAIN, ENOBUFS: libuv waits
+	 * for the socket to become writable) goes out when it can; a second
+	 * copy behind it would add nothing.
+	 */
+	if (x->send_busy)
+		return;
+	x->send_req.data = x;
+	rc = uv_udp_send(&x->send_req, &x->udp, &buf, 1, NULL, udp_sent);
+	if (rc < 0)
+		udp_try_failed(x, rc);
+	else
+		x->send_busy = true;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct dcv_dnsio_xchg *x = t->data;
+
+	if (x->finished)
+		return;
+	if (x->state == X_UDP) {
+		if (x->phase == P_PAUSE || x->udp_tries < x->io->opts.udp_tries)
+			udp_send_try(x);
+		else
+			dnsio_give_up(x);
+	} else if (x->state == X_TCP) {
+		dnsio_tcp_timer(x);
+	}
+}
+
+void dnsio_timer_start(struct dcv_dnsio_xchg *x, uint64_t ms)
+{
+	uv_timer_start(&x->timer, on_timer, ms, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct dcv_dnsio_xchg *x = t->data;
+
+	if (!x->finished)
+		dnsio_give_up(x);
+}
+
+/* ---- the queue and the API ---- */
+
+static void start(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+
+	x->holds_slot = true;
+	io->inflight++;
+	if (io->inflight > io->stats.peak_inflight)
+		io->stats.peak_inflight = io->inflight;
+	if (x->len > UDP_QUERY_MAX || (x->flags & DCV_DNSIO_TCP))
+		dnsio_tcp_start(x);
+	else
+		udp_start(x);
+}
+
+void dnsio_on_kick(uv_idle_t *h)
+{
+	struct dcv_dnsio *io = h->data;
+	struct dcv_dnsio_xchg *x;
+
+	while (io->qhead != NULL && io->inflight < io->opts.max_inflight && !io->closing) {
+		x = io->qhead;
+		queue_remove(x);
+		start(x);
+	}
+	if (io->qhead == NULL || io->inflight >= io->opts.max_inflight || io->closing)
+		uv_idle_stop(h);
+}
+
+void dnsio_maybe_free(struct dcv_dnsio *io)
+{
+	void (*closed)(void *) = io->closed;
+	void *arg = io->closed_arg;
+
+	if (!io->closing || !io->kick_closed || io->all != NULL)
+		return;
+	free(io);
+	if (closed != NULL)
+		closed(arg);
+}
+
+static void kick_closed(uv_handle_t *h)
+{
+	struct dcv_dnsio *io = h->data;
+
+	io->kick_closed = true;
+	dnsio_maybe_free(io);
+}
+
+struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *opts)
+{
+	struct dcv_dnsio *io = calloc(1, sizeof(*io));
+
+	if (io == NULL)
+		return NULL;
+	io->loop = loop;
+	if (opts != NULL)
+		io->opts = *opts;
+	if (io->opts.max_inflight == 0)
+		io->opts.max_inflight = 256;
+	if (io->opts.udp_timeout_ms == 0)
+		io->opts.udp_timeout_ms = 500;
+	if (io->opts.udp_tries == 0)
+		io->opts.udp_tries = 4;
+	if (io->opts.tcp_timeout_ms == 0)
+		io->opts.tcp_timeout_ms = 5000;
+	if (io->opts.tcp_tries == 0)
+		io->opts.tcp_tries = 2;
+	io->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)io) | 1;
+	uv_idle_init(loop, &io->kick);
+	io->kick.data = io;
+	return io;
+}
+
+int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, const uint8_t *query,
+                       size_t len, unsigned flags, uint64_t timeout_ms, dcv_dnsio_accept_cb accept,
+                       dcv_dnsio_done_cb done, void *arg, struct dcv_dnsio_xchg **xchg)
+{
+	struct dcv_dnsio_xchg *x = NULL;
+	int rc = DCV_EINVAL;
+
+	if (io == NULL || io->closing || server == NULL || query == NULL || done == NULL ||
+	    len < DCV_WIRE_HEADER || len > 65535 ||
+	    (server->ss.ss_family != AF_INET && server->ss.ss_family != AF_INET6))
+		goto out;
+	rc = DCV_ENOMEM;
+	x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		goto out;
+	x->wire = malloc(len + 2);
+	if (x->wire == NULL)
+		goto out;
+	/* The TCP length prefix sits before the query; UDP sends from wire + 2. */
+	dcv_wire_put16(x->wire, (uint16_t)len);
+	memcpy(x->wire + 2, query, len);
+	x->io = io;
+	x->server = *server;
+	x->len = len;
+	x->flags = flags;
+	x->started = uv_now(io->loop);
+	x->accept = accept;
+	x->done = done;
+	x->arg = arg;
+	x->state = X_QUEUED;
+	uv_timer_init(io->loop, &x->deadline);
+	uv_timer_init(io->loop, &x->timer);
+	x->deadline.data = x;
+	x->timer.data = x;
+	x->handles = 2;
+	if (timeout_ms > 0)
+		uv_timer_start(&x->deadline, on_deadline, timeout_ms, 0);
+	x->next = io->all;
+	if (io->all != NULL)
+		io->all->prev = x;
+	io->all = x;
+	x->queued = true;
+	x->qprev = io->qtail;
+	if (io->qtail != NULL)
+		io->qtail->qnext = x;
+	else
+		io->qhead = x;
+	io->qtail = x;
+	io->pending++;
+	io->stats.started++;
+	if (io->inflight < io->opts.max_inflight)
+		uv_idle_start(&io->kick, dnsio_on_kick);
+	if (xchg != NULL)
+		*xchg = x;
+	x = NULL;
+	rc = DCV_OK;
+out:
+	if (x != NULL)
+		free(x->wire);
+	free(x);
+	return rc;
+}
+
+void dcv_dnsio_cancel(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_why why;
+
+	if (x == NULL || x->delivered)
+		return;
+	dcv_why_set(&why, "%s: canceled", x->server.text);
+	if (x->finished) {
+		/* Over but not yet reported: report the cancel, as promised. */
+		x->status = DCV_ECANCELED;
+		x->why = why;
+		return;
+	}
+	dnsio_finish(x, DCV_ECANCELED, &why);
+}
+
+size_t dcv_dnsio_pending(const struct dcv_dnsio *io)
+{
+	return io->pending;
+}
+
+void dcv_dnsio_reject_why(struct dcv_dnsio *io, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (io == NULL || io->accepting == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(io->accept_why.text, sizeof(io->accept_why.text), fmt, ap);
+	va_end(ap);
+}
+
+void dcv_dnsio_get_stats(const struct dcv_dnsio *io, struct dcv_dnsio_stats *out)
+{
+	*out = io->stats;
+	out->inflight = io->inflight;
+}
+
+void dcv_dnsio_close(struct dcv_dnsio *io, void (*closed)(void *arg), void *arg)
+{
+	if (io == NULL || io->closing)
+		return;
+	io->closing = true;
+	io->closed = closed;
+	io->closed_arg = arg;
+	for (struct dcv_dnsio_xchg *x = io->all; x != NULL; x = x->next)
+		dcv_dnsio_cancel(x);
+	uv_close((uv_handle_t *)&io->kick, kick_closed);
+}

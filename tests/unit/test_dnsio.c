@@ -1,0 +1,1322 @@
+/*
+ * test_dnsio.c -- DNS exchanges against a fake responder on the same loop.
+ *
+ * The responder listens on 127.0.0.1 (or ::1), UDP and TCP on one
+ * kernel-chosen port, and answers as each test tells it: good replies,
+ * replies that must be ignored before the good one, truncated ones, replies
+ * from another port, TCP replies dripped byte by byte, connections cut short,
+ * or nothing. Its replies carry a marker (the last octet of the A record)
+ * so a test sees which reply the exchange accepted. Time windows are wide
+ * enough for valgrind, narrow enough to catch a wrong schedule.
+ */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "dnsio.h"
+#include "testutil.h"
+#include "wire.h"
+
+enum { M_UDP = 1, M_TCP = 2, M_UDP2 = 3, M_BAD = 9 };
+
+enum udp_mode {
+	U_NORMAL,
+	U_WRONG_ID_FIRST,
+	U_WRONG_Q_FIRST,
+	U_QR0_FIRST,
+	U_JUNK_FIRST, /* 11 bytes, then a wrong opcode, then the good reply */
+	U_WRONG_Q_ONLY,
+	U_OTHER_PORT,
+	U_TC,
+	U_TWO, /* two good replies, markers M_UDP then M_UDP2 */
+	U_SILENT,
+};
+
+enum tcp_mode {
+	T_NORMAL,
+	T_WRONG_ID_FIRST,
+	T_SHORT_CLOSE, /* length prefix 100 bytes too large, then close */
+	T_SILENT,
+};
+
+#define MAX_SEEN 4096
+
+struct conn;
+
+struct responder {
+	uv_loop_t *loop;
+	uv_udp_t udp, other;
+	uv_tcp_t tcp;
+	bool have_udp, have_other, have_tcp;
+	unsigned open; /* handles not yet closed */
+	struct dcv_addr addr;
+	enum udp_mode udp_mode;
+	enum tcp_mode tcp_mode;
+	size_t tcp_chunk;   /* bytes per write; 0: the whole reply at once */
+	unsigned tcp_gap;   /* ms between writes; 0: all in the same loop turn */
+	unsigned udp_seen;  /* queries received over UDP */
+	unsigned tcp_seen;  /* queries received over TCP */
+	unsigned tcp_conns; /* connections accepted */
+	uint16_t ids[MAX_SEEN];
+	size_t nids;
+	struct conn *conns;
+};
+
+struct conn {
+	struct responder *r;
+	struct conn *next;
+	uv_tcp_t h;
+	uv_timer_t drip;
+	unsigned open;
+	bool closing;
+	uint8_t in[65600];
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen, outoff;
+	bool close_after;
+};
+
+struct out_req {
+	union {
+		uv_udp_send_t udp;
+		uv_write_t tcp;
+	} req;
+	struct conn *conn;
+	bool last;
+	size_t len;
+	uint8_t data[];
+};
+
+/* ---- messages ---- */
+
+/* A query for name/A with the given ID; pad > 0 adds an EDNS padding option. */
+static size_t make_query(uint8_t *out, uint16_t id, const char *name, size_t pad)
+{
+	uint8_t wname[DCV_WIRE_NAME_MAX];
+	size_t n = 0, off;
+
+	assert_int_equal(dcv_wire_from_text(name, wname, &n), DCV_OK);
+	memset(out, 0, DCV_WIRE_HEADER);
+	dcv_wire_put16(out, id);
+	dcv_wire_put16(out + 4, 1);
+	memcpy(out + DCV_WIRE_HEADER, wname, n);
+	off = DCV_WIRE_HEADER + n;
+	dcv_wire_put16(out + off, 1);
+	dcv_wire_put16(out + off + 2, 1);
+	off += 4;
+	if (pad > 0) {
+		dcv_wire_put16(out + 10, 1);
+		out[off] = 0;
+		dcv_wire_put16(out + off + 1, 41);
+		dcv_wire_put16(out + off + 3, 1232);
+		memset(out + off + 5, 0, 4);
+		dcv_wire_put16(out + off + 9, (uint16_t)(4 + pad));
+		dcv_wire_put16(out + off + 11, 12);
+		dcv_wire_put16(out + off + 13, (uint16_t)pad);
+		memset(out + off + 15, 0, pad);
+		off += 15 + pad;
+	}
+	return off;
+}
+
+enum variant { V_GOOD, V_WRONG_ID, V_WRONG_Q, V_QR0, V_OPCODE, V_TC };
+
+/* The reply to q: header and question copied, one A record 192.0.2.<marker>. */
+static size_t make_reply(const uint8_t *q, size_t qlen, uint8_t *out, uint8_t marker,
+                         enum variant v)
+{
+	static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2};
+	size_t end = 0;
+
+	assert_int_equal(dcv_wire_after_question(q, qlen, &end), DCV_OK);
+	memcpy(out, q, end);
+	out[2] = (uint8_t)(out[2] | 0x84); /* QR, AA */
+	out[3] = 0;
+	dcv_wire_put16(out + 6, 1);
+	dcv_wire_put16(out + 8, 0);
+	dcv_wire_put16(out + 10, 0);
+	memcpy(out + end, rr, sizeof(rr));
+	out[end + sizeof(rr)] = marker;
+	end += sizeof(rr) + 1;
+	switch (v) {
+	case V_GOOD:
+		break;
+	case V_WRONG_ID:
+		dcv_wire_put16(out, (uint16_t)(DCV_WIRE_ID(q) ^ 0x5a5a));
+		break;
+	case V_WRONG_Q:
+		out[DCV_WIRE_HEADER + 1] = out[DCV_WIRE_HEADER + 1] == 'z' ? 'y' : 'z';
+		break;
+	case V_QR0:
+		out[2] &= 0x7f;
+		break;
+	case V_OPCODE:
+		out[2] = (uint8_t)((out[2] & 0x87) | (5 << 3));
+		break;
+	case V_TC:
+		out[2] |= 0x02;
+		dcv_wire_put16(out + 6, 0);
+		end -= sizeof(rr) + 1;
+		break;
+	}
+	return end;
+}
+
+/* ---- the responder: UDP ---- */
+
+static void resp_handle_closed(uv_handle_t *h)
+{
+	struct responder *r = h->data;
+
+	r->open--;
+}
+
+static void out_sent_udp(uv_udp_send_t *req, int status)
+{
+	free(req);
+}
+
+static void udp_send_to(uv_udp_t *h, const struct sockaddr *to, const uint8_t *msg, size_t len)
+{
+	struct out_req *o = malloc(sizeof(*o) + len);
+	uv_buf_t buf;
+
+	assert_non_null(o);
+	memcpy(o->data, msg, len);
+	buf = uv_buf_init((char *)o->data, (unsigned)len);
+	if (uv_udp_send(&o->req.udp, h, &buf, 1, to, out_sent_udp) != 0)
+		free(o);
+}
+
+static void resp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static uint8_t udp_in[65536];
+
+	buf->base = (char *)udp_in;
+	buf->len = sizeof(udp_in);
+}
+
+static void note_id(struct responder *r, const uint8_t *q)
+{
+	if (r->nids < MAX_SEEN)
+		r->ids[r->nids++] = DCV_WIRE_ID(q);
+}
+
+static void resp_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                          const struct sockaddr *from, unsigned flags)
+{
+	struct responder *r = h->data;
+	const uint8_t *q = (const uint8_t *)buf->base;
+	uint8_t out[1024];
+	size_t n;
+
+	if (nread < DCV_WIRE_HEADER || from == NULL)
+		return;
+	r->udp_seen++;
+	note_id(r, q);
+	switch (r->udp_mode) {
+	case U_WRONG_ID_FIRST:
+	case U_WRONG_Q_FIRST:
+	case U_QR0_FIRST:
+		n = make_reply(q, (size_t)nread, out, M_BAD,
+		               r->udp_mode == U_WRONG_ID_FIRST  ? V_WRONG_ID
+		               : r->udp_mode == U_WRONG_Q_FIRST ? V_WRONG_Q
+		                                                : V_QR0);
+		udp_send_to(h, from, out, n);
+		break;
+	case U_JUNK_FIRST:
+		n = make_reply(q, (size_t)nread, out, M_BAD, V_GOOD);
+		udp_send_to(h, from, out, DCV_WIRE_HEADER - 1);
+		n = make_reply(q, (size_t)nread, out, M_BAD, V_OPCODE);
+		udp_send_to(h, from, out, n);
+		break;
+	case U_WRONG_Q_ONLY:
+		n = make_reply(q, (size_t)nread, out, M_BAD, V_WRONG_Q);
+		udp_send_to(h, from, out, n);
+		return;
+	case U_OTHER_PORT:
+		n = make_reply(q, (size_t)nread, out, M_UDP, V_GOOD);
+		udp_send_to(&r->other, from, out, n);
+		return;
+	case U_TC:
+		n = make_reply(q, (size_t)nread, out, M_UDP, V_TC);
+		udp_send_to(h, from, out, n);
+		return;
+	case U_TWO:
+		n = make_reply(q, (size_t)nread, out, M_UDP, V_GOOD);
+		udp_send_to(h, from, out, n);
+		n = make_reply(q, (size_t)nread, out, M_UDP2, V_GOOD);
+		udp_send_to(h, from, out, n);
+		return;
+	case U_SILENT:
+		return;
+	case U_NORMAL:
+		break;
+	}
+	n = make_reply(q, (size_t)nread, out, M_UDP, V_GOOD);
+	udp_send_to(h, from, out, n);
+}
+
+/* ---- the responder: TCP ---- */
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct responder *r = c->r;
+
+	if (--c->open > 0)
+		return;
+	for (struct conn **p = &r->conns; *p != NULL; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	free(c->out);
+	free(c);
+	r->open--;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->h, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->drip, conn_handle_closed);
+}
+
+static void conn_written(uv_write_t *req, int status)
+{
+	struct out_req *o = (struct out_req *)req;
+
+	if (o->last && o->conn->close_after)
+		conn_close(o->conn);
+	free(o);
+}
+
+static void conn_write(struct conn *c, const uint8_t *p, size_t n, bool last)
+{
+	struct out_req *o = malloc(sizeof(*o) + n);
+	uv_buf_t buf;
+
+	assert_non_null(o);
+	memcpy(o->data, p, n);
+	o->conn = c;
+	o->last = last;
+	buf = uv_buf_init((char *)o->data, (unsigned)n);
+	if (uv_write(&o->req.tcp, (uv_stream_t *)&c->h, &buf, 1, conn_written) != 0)
+		free(o);
+}
+
+/* Writes the next chunk of c->out; with a gap, the timer writes the rest. */
+static void conn_drip(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	size_t chunk = c->r->tcp_chunk ? c->r->tcp_chunk : c->outlen;
+
+	while (c->outoff < c->outlen && !c->closing) {
+		size_t n = c->outlen - c->outoff < chunk ? c->outlen - c->outoff : chunk;
+		conn_write(c, c->out + c->outoff, n, c->outoff + n == c->outlen);
+		c->outoff += n;
+		if (c->r->tcp_gap > 0 && c->outoff < c->outlen) {
+			uv_timer_start(&c->drip, conn_drip, c->r->tcp_gap, 0);
+			return;
+		}
+	}
+}
+
+static void conn_queue(struct conn *c, const uint8_t *msg, size_t len, size_t claimed)
+{
+	uint8_t *p = realloc(c->out, c->outlen + 2 + len);
+
+	assert_non_null(p);
+	c->out = p;
+	dcv_wire_put16(p + c->outlen, (uint16_t)claimed);
+	memcpy(p + c->outlen + 2, msg, len);
+	c->outlen += 2 + len;
+}
+
+static void conn_query(struct conn *c, const uint8_t *q, size_t len)
+{
+	struct responder *r = c->r;
+	uint8_t out[70000];
+	size_t n;
+
+	r->tcp_seen++;
+	note_id(r, q);
+	switch (r->tcp_mode) {
+	case T_SILENT:
+		return;
+	case T_WRONG_ID_FIRST:
+		n = make_reply(q, len, out, M_BAD, V_WRONG_ID);
+		conn_queue(c, out, n, n);
+		break;
+	case T_SHORT_CLOSE:
+		n = make_reply(q, len, out, M_TCP, V_GOOD);
+		conn_queue(c, out, n, n + 100);
+		c->close_after = true;
+		conn_drip(&c->drip);
+		return;
+	case T_NORMAL:
+		break;
+	}
+	n = make_reply(q, len, out, M_TCP, V_GOOD);
+	conn_queue(c, out, n, n);
+	conn_drip(&c->drip);
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+
+	buf->base = (char *)c->in + c->inlen;
+	buf->len = sizeof(c->in) - c->inlen;
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	size_t need;
+
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	c->inlen += (size_t)nread;
+	while (c->inlen >= 2 && c->inlen >= 2 + (need = dcv_wire_u16(c->in))) {
+		if (need >= DCV_WIRE_HEADER)
+			conn_query(c, c->in + 2, need);
+		memmove(c->in, c->in + 2 + need, c->inlen - 2 - need);
+		c->inlen -= 2 + need;
+	}
+}
+
+static void resp_connection(uv_stream_t *server, int status)
+{
+	struct responder *r = server->data;
+	struct conn *c;
+
+	if (status < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	c->r = r;
+	uv_tcp_init(r->loop, &c->h);
+	uv_timer_init(r->loop, &c->drip);
+	c->h.data = c;
+	c->drip.data = c;
+	c->open = 2;
+	c->next = r->conns;
+	r->conns = c;
+	r->open++;
+	if (uv_accept(server, (uv_stream_t *)&c->h) != 0) {
+		conn_close(c);
+		return;
+	}
+	r->tcp_conns++;
+	uv_tcp_nodelay(&c->h, 1);
+	uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read);
+}
+
+/* ---- the responder: set-up ---- */
+
+static void fill_sockaddr(int family, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((unsigned short)port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((unsigned short)port);
+		in6->sin6_addr = in6addr_loopback;
+		*len = sizeof(*in6);
+	}
+}
+
+/*
+ * Binds UDP and TCP to one free port of the loopback address (the kernel
+ * picks the UDP port; TCP takes the same number, retried if taken).
+ * Returns false when the family is not available.
+ */
+static bool responder_start(struct responder *r, uv_loop_t *loop, int family, bool with_tcp)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int ufd = -1, tfd = -1, one = 1;
+
+	memset(r, 0, sizeof(*r));
+	r->loop = loop;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		ufd = socket(family, SOCK_DGRAM, 0);
+		fill_sockaddr(family, 0, &ss, &len);
+		if (ufd < 0 || bind(ufd, (struct sockaddr *)&ss, len) != 0) {
+			if (ufd >= 0)
+				close(ufd);
+			return false;
+		}
+		len = sizeof(ss);
+		assert_int_equal(getsockname(ufd, (struct sockaddr *)&ss, &len), 0);
+		dcv_addr_from_sockaddr((struct sockaddr *)&ss, &r->addr);
+		if (!with_tcp)
+			break;
+		tfd = socket(family, SOCK_STREAM, 0);
+		assert_true(tfd >= 0);
+		setsockopt(tfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(tfd, (struct sockaddr *)&ss, len) == 0 && listen(tfd, 128) == 0)
+			break;
+		close(tfd);
+		close(ufd);
+		tfd = ufd = -1;
+	}
+	assert_true(ufd >= 0);
+	uv_udp_init(loop, &r->udp);
+	r->udp.data = r;
+	r->have_udp = true;
+	r->open++;
+	assert_int_equal(uv_udp_open(&r->udp, ufd), 0);
+	assert_int_equal(uv_udp_recv_start(&r->udp, resp_alloc, resp_udp_recv), 0);
+	uv_udp_init(loop, &r->other);
+	r->other.data = r;
+	r->have_other = true;
+	r->open++;
+	fill_sockaddr(family, 0, &ss, &len);
+	assert_int_equal(uv_udp_bind(&r->other, (struct sockaddr *)&ss, 0), 0);
+	if (with_tcp) {
+		assert_true(tfd >= 0);
+		uv_tcp_init(loop, &r->tcp);
+		r->tcp.data = r;
+		r->have_tcp = true;
+		r->open++;
+		assert_int_equal(uv_tcp_open(&r->tcp, tfd), 0);
+		assert_int_equal(uv_listen((uv_stream_t *)&r->tcp, 128, resp_connection), 0);
+	}
+	return true;
+}
+
+static void responder_stop(struct responder *r)
+{
+	if (r->have_udp)
+		uv_close((uv_handle_t *)&r->udp, resp_handle_closed);
+	if (r->have_other)
+		uv_close((uv_handle_t *)&r->other, resp_handle_closed);
+	if (r->have_tcp)
+		uv_close((uv_handle_t *)&r->tcp, resp_handle_closed);
+	r->have_udp = r->have_other = r->have_tcp = false;
+	for (struct conn *c = r->conns; c != NULL; c = c->next)
+		conn_close(c);
+}
+
+/* ---- the test fixture ---- */
+
+struct t;
+
+struct result {
+	struct t *t;
+	unsigned index;
+	uint16_t id;
+	int calls;
+	int status;
+	int marker;
+	bool msg_ok; /* msg non-NULL exactly when status is DCV_OK */
+	uint64_t started, ended;
+	char why[512];
+	int accepts;  /* accept callback calls */
+	int reject_n; /* reject this many replies first */
+	int reject_code;
+};
+
+struct t {
+	uv_loop_t loop;
+	uv_timer_t guard;
+	struct responder r;
+	struct dcv_dnsio *io;
+	bool in_call;     /* inside dcv_dnsio_exchange() or dcv_dnsio_cancel() */
+	bool sync_done;   /* done was called from inside one of them */
+	unsigned n_done;  /* done calls */
+	bool closed;      /* the closed callback ran */
+	int closed_calls; /* ... and how often */
+	unsigned done_at_close;
+	bool close_in_done;
+	struct result res[2048];
+};
+
+static void on_guard(uv_timer_t *t)
+{
+}
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	assert_int_equal(uv_loop_init(&t->loop), 0);
+	uv_timer_init(&t->loop, &t->guard);
+	*state = t;
+	return 0;
+}
+
+/* Runs the loop until cond holds or ms pass; true if cond held. */
+static bool run_until(struct t *t, bool (*cond)(struct t *t), unsigned ms)
+{
+	uint64_t end;
+
+	uv_update_time(&t->loop);
+	end = uv_now(&t->loop) + ms;
+	uv_timer_start(&t->guard, on_guard, ms, 0);
+	while (!cond(t) && uv_now(&t->loop) < end)
+		uv_run(&t->loop, UV_RUN_ONCE);
+	uv_timer_stop(&t->guard);
+	return cond(t);
+}
+
+static bool cond_closed(struct t *t)
+{
+	return t->io == NULL && t->r.open == 0;
+}
+
+static bool cond_io_closed(struct t *t)
+{
+	return t->io == NULL;
+}
+
+static void on_closed(void *arg)
+{
+	struct t *t = arg;
+
+	t->closed = true;
+	t->closed_calls++;
+	t->done_at_close = t->n_done;
+	t->io = NULL;
+}
+
+static void walk_cb(uv_handle_t *h, void *arg)
+{
+	fprintf(stderr, "left open: handle type %s\n", uv_handle_type_name(h->type));
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+
+	if (t->io != NULL)
+		dcv_dnsio_close(t->io, on_closed, t);
+	responder_stop(&t->r);
+	assert_true(run_until(t, cond_closed, 3000));
+	uv_close((uv_handle_t *)&t->guard, NULL);
+	uv_run(&t->loop, UV_RUN_NOWAIT);
+	if (uv_loop_close(&t->loop) != 0) {
+		uv_walk(&t->loop, walk_cb, NULL);
+		fail_msg("handles left open on the loop");
+	}
+	free(t);
+	return 0;
+}
+
+static void new_io(struct t *t, unsigned max_inflight, unsigned udp_ms, unsigned udp_tries,
+                   unsigned tcp_ms, unsigned tcp_tries)
+{
+	struct dcv_dnsio_opts o = {max_inflight, udp_ms, udp_tries, tcp_ms, tcp_tries};
+
+	t->io = dcv_dnsio_new(&t->loop, &o);
+	assert_non_null(t->io);
+}
+
+static void on_done(void *arg, int status, const uint8_t *msg, size_t len,
+                    const struct dcv_why *why)
+{
+	struct result *res = arg;
+	struct t *t = res->t;
+
+	if (t->in_call)
+		t->sync_done = true;
+	res->calls++;
+	res->status = status;
+	res->msg_ok = (status == DCV_OK) == (msg != NULL) && why != NULL;
+	res->marker = -1;
+	if (msg != NULL && len >= 4) {
+		res->marker = msg[len - 1];
+		if (DCV_WIRE_ID(msg) != res->id)
+			res->msg_ok = false;
+	}
+	res->ended = uv_now(&t->loop);
+	snprintf(res->why, sizeof(res->why), "%s", why ? why->text : "(null)");
+	t->n_done++;
+	if (t->close_in_done) {
+		t->close_in_done = false;
+		dcv_dnsio_close(t->io, on_closed, t);
+	}
+}
+
+static int on_accept(void *arg, const uint8_t *msg, size_t len)
+{
+	struct result *res = arg;
+
+	res->accepts++;
+	if (res->reject_n-- > 0) {
+		dcv_dnsio_reject_why(res->t->io, "test rejection %d (marker %u)", res->accepts,
+		                     msg[len - 1]);
+		return res->reject_code;
+	}
+	return 0;
+}
+
+/* Starts exchange i (query "q<i>.example.test", ID 1000 + i). */
+static int start_ex(struct t *t, unsigned i, unsigned flags, uint64_t timeout_ms, size_t pad,
+                    bool with_accept, struct dcv_dnsio_xchg **xchg)
+{
+	uint8_t q[2048];
+	char name[64];
+	struct result *res = &t->res[i];
+	size_t n;
+	int rc;
+
+	snprintf(name, sizeof(name), "q%u.example.test", i);
+	res->t = t;
+	res->index = i;
+	res->id = (uint16_t)(1000 + i);
+	n = make_query(q, res->id, name, pad);
+	uv_update_time(&t->loop);
+	res->started = uv_now(&t->loop);
+	t->in_call = true;
+	rc = dcv_dnsio_exchange(t->io, &t->r.addr, q, n, flags, timeout_ms,
+	                        with_accept ? on_accept : NULL, on_done, res, xchg);
+	t->in_call = false;
+	return rc;
+}
+
+static unsigned want_done, want_udp, want_tcp;
+
+static bool cond_done(struct t *t)
+{
+	return t->n_done >= want_done;
+}
+
+static bool cond_seen(struct t *t)
+{
+	return t->r.udp_seen >= want_udp && t->r.tcp_seen >= want_tcp;
+}
+
+/* Runs until the responder has seen this many queries; fails after ms. */
+static void wait_seen(struct t *t, unsigned udp, unsigned tcp, unsigned ms)
+{
+	want_udp = udp;
+	want_tcp = tcp;
+	if (!run_until(t, cond_seen, ms))
+		fail_msg("responder saw %u UDP and %u TCP queries, expected %u and %u",
+		         t->r.udp_seen, t->r.tcp_seen, udp, tcp);
+}
+
+/* Runs until n exchanges are done; fails after ms. */
+static void wait_done(struct t *t, unsigned n, unsigned ms)
+{
+	want_done = n;
+	if (!run_until(t, cond_done, ms))
+		fail_msg("only %u of %u exchanges done after %u ms", t->n_done, n, ms);
+	assert_false(t->sync_done);
+}
+
+static void check_ok(struct result *res, int marker)
+{
+	if (res->calls != 1 || res->status != DCV_OK || !res->msg_ok || res->marker != marker)
+		fail_msg("exchange %u: calls %d status %d (%s) marker %d, expected OK marker %d",
+		         res->index, res->calls, res->status, res->why, res->marker, marker);
+}
+
+static void check_status(struct result *res, int status, const char *why_part)
+{
+	if (res->calls != 1 || res->status != status || !res->msg_ok ||
+	    strstr(res->why, why_part) == NULL)
+		fail_msg("exchange %u: calls %d status %d why '%s', expected status %d with '%s'",
+		         res->index, res->calls, res->status, res->why, status, why_part);
+}
+
+static struct dcv_dnsio_stats stats(struct t *t)
+{
+	struct dcv_dnsio_stats s;
+
+	dcv_dnsio_get_stats(t->io, &s);
+	return s;
+}
+
+static uint64_t took(const struct result *res)
+{
+	return res->ended - res->started;
+}
+
+/* ---- UDP ---- */
+
+static void test_udp_normal(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 0, 200, 3, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	assert_int_equal(dcv_dnsio_pending(t->io), 1);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP);
+	assert_string_equal(t->res[0].why, "");
+	assert_int_equal(dcv_dnsio_pending(t->io), 0);
+	assert_int_equal(t->r.udp_seen, 1);
+	assert_int_equal(t->r.tcp_seen, 0);
+	assert_int_equal(stats(t).dropped, 0);
+}
+
+/* A reply that must be ignored arrives first; the good one after it wins. */
+static void bad_first(struct t *t, enum udp_mode mode, unsigned drops)
+{
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = mode;
+	new_io(t, 0, 500, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP);
+	assert_int_equal(t->r.udp_seen, 1);
+	assert_int_equal(stats(t).dropped, drops);
+}
+
+static void test_wrong_id_first(void **state)
+{
+	bad_first(*state, U_WRONG_ID_FIRST, 1);
+}
+
+static void test_wrong_question_first(void **state)
+{
+	bad_first(*state, U_WRONG_Q_FIRST, 1);
+}
+
+static void test_qr0_first(void **state)
+{
+	bad_first(*state, U_QR0_FIRST, 1);
+}
+
+static void test_short_and_opcode_first(void **state)
+{
+	bad_first(*state, U_JUNK_FIRST, 2);
+}
+
+/* Only wrong replies: every one dropped, the exchange times out. */
+static void test_wrong_question_only(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_WRONG_Q_ONLY;
+	new_io(t, 0, 40, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_status(&t->res[0], DCV_ETIMEOUT, "no reply after 2 tries");
+	assert_int_equal(t->r.udp_seen, 2);
+	assert_int_equal(stats(t).dropped, 2);
+}
+
+/*
+ * Replies from another port of the server's address are never taken (the
+ * connected socket does not even let them in): the exchange times out.
+ */
+static void test_other_port(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_OTHER_PORT;
+	new_io(t, 0, 40, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_status(&t->res[0], DCV_ETIMEOUT, "no reply after 2 tries");
+	assert_int_equal(t->r.udp_seen, 2);
+}
+
+static void test_silent_timeout(void **state)
+{
+	struct t *t = *state;
+	char expect[128];
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io(t, 0, 40, 3, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	snprintf(expect, sizeof(expect), "%s: no reply after 3 tries (0.", t->r.addr.text);
+	check_status(&t->res[0], DCV_ETIMEOUT, expect);
+	assert_int_equal(t->r.udp_seen, 3);
+	assert_int_equal(stats(t).udp_tries, 3);
+	assert_int_equal(stats(t).timeouts, 1);
+	/* 40 + 80 + 160 ms, each +-25%: 210..350 ms, plus loop latency. */
+	if (took(&t->res[0]) < 205 || took(&t->res[0]) > 700)
+		fail_msg("timed out after %llu ms, expected about 280",
+		         (unsigned long long)took(&t->res[0]));
+}
+
+/* Exchanges started together do not time out together: +-25% jitter. */
+static void test_jitter(void **state)
+{
+	struct t *t = *state;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io(t, 0, 100, 1, 1000, 1);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 40, 3000);
+	for (unsigned i = 0; i < 40; i++) {
+		check_status(&t->res[i], DCV_ETIMEOUT, "no reply after 1 try");
+		lo = took(&t->res[i]) < lo ? took(&t->res[i]) : lo;
+		hi = took(&t->res[i]) > hi ? took(&t->res[i]) : hi;
+	}
+	if (lo < 75 || hi > 400 || hi - lo < 15)
+		fail_msg("timeouts between %llu and %llu ms, expected spread over 75..125 ms",
+		         (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* Nothing listens: ICMP port unreachable ends each try at once. */
+static void test_refused(void **state)
+{
+	struct t *t = *state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char expect[128];
+	int fd;
+
+	/* A port that was free a moment ago and is closed now. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	fill_sockaddr(AF_INET, 0, &ss, &len);
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+	len = sizeof(ss);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	close(fd);
+	dcv_addr_from_sockaddr((struct sockaddr *)&ss, &t->r.addr);
+	new_io(t, 0, 200, 3, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	snprintf(expect, sizeof(expect), "%s: connection refused", t->r.addr.text);
+	check_status(&t->res[0], DCV_ENET, expect);
+	assert_string_equal(t->res[0].why, expect);
+	assert_int_equal(stats(t).udp_tries, 3);
+	assert_true(stats(t).net_errors >= 3);
+	/*
+	 * Pauses of 50 and 100 ms (+-25%): 112..188 ms; waiting out the tries
+	 * would take 1.4 s, pauses as long as the tries at least 450 ms.
+	 */
+	if (took(&t->res[0]) < 110 || took(&t->res[0]) > 400)
+		fail_msg("refusal took %llu ms", (unsigned long long)took(&t->res[0]));
+}
+
+/* connect() itself fails (broadcast without SO_BROADCAST): no retry, no packet. */
+static void test_connect_error(void **state)
+{
+	struct t *t = *state;
+	struct dcv_why why;
+
+	assert_int_equal(dcv_addr_parse("255.255.255.255@53", &t->r.addr, &why), DCV_OK);
+	new_io(t, 0, 200, 3, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 1000);
+	check_status(&t->res[0], DCV_ENET, "255.255.255.255@53: permission denied");
+	assert_int_equal(stats(t).udp_tries, 0);
+}
+
+/* ---- TCP ---- */
+
+static void test_tc_switches_to_tcp(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_TC;
+	new_io(t, 0, 500, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_TCP);
+	assert_int_equal(t->r.udp_seen, 1);
+	assert_int_equal(t->r.tcp_seen, 1);
+	assert_int_equal(stats(t).truncated, 1);
+	assert_int_equal(stats(t).tcp_tries, 1);
+}
+
+static void tcp_chunked(struct t *t, size_t chunk, unsigned gap)
+{
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.tcp_chunk = chunk;
+	t->r.tcp_gap = gap;
+	new_io(t, 0, 500, 2, 2000, 1);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_ok(&t->res[0], M_TCP);
+	assert_int_equal(t->r.udp_seen, 0);
+	assert_int_equal(t->r.tcp_seen, 1);
+}
+
+static void test_tcp_one_write(void **state)
+{
+	tcp_chunked(*state, 0, 0);
+}
+
+static void test_tcp_several_writes(void **state)
+{
+	tcp_chunked(*state, 7, 0);
+}
+
+static void test_tcp_spaced_writes(void **state)
+{
+	tcp_chunked(*state, 5, 2);
+}
+
+static void test_tcp_one_byte_writes(void **state)
+{
+	tcp_chunked(*state, 1, 1);
+}
+
+/* Two messages on the connection, dripped or in one write (read together). */
+static void tcp_wrong_id_first(struct t *t, size_t chunk, unsigned gap)
+{
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.tcp_mode = T_WRONG_ID_FIRST;
+	t->r.tcp_chunk = chunk;
+	t->r.tcp_gap = gap;
+	new_io(t, 0, 500, 2, 2000, 1);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_ok(&t->res[0], M_TCP);
+	assert_int_equal(stats(t).dropped, 1);
+}
+
+static void test_tcp_wrong_id_first(void **state)
+{
+	tcp_wrong_id_first(*state, 3, 1);
+}
+
+static void test_tcp_two_messages_one_write(void **state)
+{
+	tcp_wrong_id_first(*state, 0, 0);
+}
+
+/* The length prefix promises more than comes before the close. */
+static void test_tcp_short_then_close(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.tcp_mode = T_SHORT_CLOSE;
+	t->r.tcp_chunk = 4;
+	new_io(t, 0, 40, 2, 1000, 2);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_status(&t->res[0], DCV_ENET, "connection closed in the middle of a reply");
+	assert_int_equal(t->r.tcp_conns, 2);
+	assert_int_equal(t->r.tcp_seen, 2);
+}
+
+/* TC over UDP, but nothing listens on TCP. */
+static void test_tcp_refused(void **state)
+{
+	struct t *t = *state;
+	char expect[128];
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, false));
+	t->r.udp_mode = U_TC;
+	new_io(t, 0, 40, 2, 1000, 2);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	snprintf(expect, sizeof(expect), "%s: connection refused", t->r.addr.text);
+	check_status(&t->res[0], DCV_ENET, expect);
+	assert_int_equal(stats(t).tcp_tries, 2);
+	assert_int_equal(stats(t).truncated, 1);
+}
+
+static void test_tcp_silent(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.tcp_mode = T_SILENT;
+	new_io(t, 0, 40, 2, 100, 2);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_status(&t->res[0], DCV_ETIMEOUT, "no reply over TCP after 2 tries");
+	assert_int_equal(t->r.tcp_seen, 2);
+	if (took(&t->res[0]) < 195 || took(&t->res[0]) > 700)
+		fail_msg("TCP timed out after %llu ms, expected about 200",
+		         (unsigned long long)took(&t->res[0]));
+}
+
+static void test_large_query_tcp(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 0, 500, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 600, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_TCP);
+	assert_int_equal(t->r.udp_seen, 0);
+	assert_int_equal(t->r.tcp_seen, 1);
+}
+
+/* ---- the accept callback ---- */
+
+static void test_accept_second(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_TWO;
+	new_io(t, 0, 500, 2, 1000, 1);
+	t->res[0].reject_n = 1;
+	t->res[0].reject_code = DCV_ETSIG;
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, true, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP2);
+	assert_int_equal(t->res[0].accepts, 2);
+	assert_int_equal(stats(t).rejected, 1);
+	assert_int_equal(t->r.udp_seen, 1);
+}
+
+/* Every reply rejected: done reports the callback's code and detail. */
+static void test_accept_rejects_all(void **state)
+{
+	struct t *t = *state;
+	char expect[128];
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 0, 40, 2, 1000, 1);
+	t->res[0].reject_n = 100;
+	t->res[0].reject_code = DCV_EBADSIG;
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, true, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	snprintf(expect, sizeof(expect), "%s: test rejection 2 (marker 1)", t->r.addr.text);
+	check_status(&t->res[0], DCV_EBADSIG, expect);
+	assert_string_equal(t->res[0].why, expect);
+	assert_int_equal(t->res[0].accepts, 2);
+	assert_int_equal(t->r.udp_seen, 2);
+}
+
+/* ---- many at once, queue order ---- */
+
+static void test_many(void **state)
+{
+	struct t *t = *state;
+	const unsigned n = 2000;
+	struct dcv_dnsio_stats s;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 64, 2000, 2, 2000, 1);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	assert_int_equal(dcv_dnsio_pending(t->io), n);
+	wait_done(t, n, 8000);
+	for (unsigned i = 0; i < n; i++)
+		check_ok(&t->res[i], M_UDP);
+	s = stats(t);
+	assert_int_equal(s.started, n);
+	assert_int_equal(s.peak_inflight, 64);
+	assert_int_equal(dcv_dnsio_pending(t->io), 0);
+	assert_int_equal(t->r.udp_seen, n);
+}
+
+static void test_fifo(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 1, 500, 2, 1000, 1);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 8, 3000);
+	assert_int_equal(t->r.nids, 8);
+	for (unsigned i = 0; i < 8; i++) {
+		check_ok(&t->res[i], M_UDP);
+		assert_int_equal(t->r.ids[i], 1000 + i);
+	}
+}
+
+/* ---- deadlines, cancel, close ---- */
+
+static void test_deadline(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io(t, 1, 1000, 4, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 300, 0, false, NULL), DCV_OK);
+	/* Queued behind the first, never sent. */
+	assert_int_equal(start_ex(t, 1, 0, 100, 0, false, NULL), DCV_OK);
+	wait_done(t, 2, 3000);
+	check_status(&t->res[1], DCV_ETIMEOUT, "not sent within 0.1 s");
+	check_status(&t->res[0], DCV_ETIMEOUT, "no reply after 1 try (0.3 s)");
+	if (took(&t->res[0]) < 295 || took(&t->res[0]) > 600)
+		fail_msg("deadline after %llu ms, expected 300",
+		         (unsigned long long)took(&t->res[0]));
+	assert_int_equal(t->r.udp_seen, 1);
+}
+
+static void test_cancel(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_xchg *x[3];
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io(t, 2, 1000, 2, 1000, 1);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, &x[i]), DCV_OK);
+	t->in_call = true;
+	dcv_dnsio_cancel(x[2]); /* still queued */
+	t->in_call = false;
+	wait_done(t, 1, 1000);
+	check_status(&t->res[2], DCV_ECANCELED, "canceled");
+	/* Let the first two send, then cancel one of them. */
+	wait_seen(t, 2, 0, 1000);
+	t->in_call = true;
+	dcv_dnsio_cancel(x[0]);
+	t->in_call = false;
+	assert_int_equal(t->res[0].calls, 0);
+	wait_done(t, 2, 1000);
+	check_status(&t->res[0], DCV_ECANCELED, "canceled");
+	assert_int_equal(t->res[1].calls, 0);
+	assert_int_equal(dcv_dnsio_pending(t->io), 1);
+	assert_int_equal(t->r.udp_seen, 2);
+}
+
+static void test_close_pending(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	t->r.tcp_mode = T_SILENT;
+	new_io(t, 3, 1000, 2, 1000, 1);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(start_ex(t, i, i == 1 ? DCV_DNSIO_TCP : 0, 0, 0, false, NULL),
+		                 DCV_OK);
+	wait_seen(t, 2, 1, 1000);
+	t->in_call = true;
+	dcv_dnsio_close(t->io, on_closed, t);
+	t->in_call = false;
+	assert_false(t->closed);
+	assert_int_equal(t->n_done, 0);
+	assert_true(run_until(t, cond_io_closed, 2000));
+	assert_false(t->sync_done);
+	assert_int_equal(t->closed_calls, 1);
+	assert_int_equal(t->done_at_close, 6);
+	for (unsigned i = 0; i < 6; i++)
+		check_status(&t->res[i], DCV_ECANCELED, "canceled");
+}
+
+static void test_close_from_done(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 1, 1000, 2, 1000, 1);
+	t->close_in_done = true;
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	assert_true(run_until(t, cond_io_closed, 2000));
+	assert_false(t->sync_done);
+	assert_int_equal(t->closed_calls, 1);
+	assert_int_equal(t->done_at_close, 4);
+	check_ok(&t->res[0], M_UDP);
+	for (unsigned i = 1; i < 4; i++)
+		check_status(&t->res[i], DCV_ECANCELED, "canceled");
+}
+
+static void test_invalid(void **state)
+{
+	struct t *t = *state;
+	static uint8_t big[65536];
+	uint8_t q[64];
+	size_t n;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 0, 100, 1, 100, 1);
+	n = make_query(q, 1, "a.example.test", 0);
+	assert_int_equal(dcv_dnsio_exchange(t->io, &t->r.addr, q, DCV_WIRE_HEADER - 1, 0, 0, NULL,
+	                                    on_done, &t->res[0], NULL),
+	                 DCV_EINVAL);
+	memcpy(big, q, n);
+	assert_int_equal(dcv_dnsio_exchange(t->io, &t->r.addr, big, sizeof(big), 0, 0, NULL,
+	                                    on_done, &t->res[0], NULL),
+	                 DCV_EINVAL);
+	assert_int_equal(
+	    dcv_dnsio_exchange(t->io, &t->r.addr, q, n, 0, 0, NULL, NULL, &t->res[0], NULL),
+	    DCV_EINVAL);
+	assert_int_equal(dcv_dnsio_pending(t->io), 0);
+	assert_int_equal(stats(t).started, 0);
+}
+
+/* ---- IPv6 ---- */
+
+static void test_ipv6(void **state)
+{
+	struct t *t = *state;
+
+	if (!responder_start(&t->r, &t->loop, AF_INET6, true)) {
+		skip();
+		return;
+	}
+	assert_non_null(strstr(t->r.addr.text, "::1@"));
+	new_io(t, 0, 500, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP);
+	t->r.udp_mode = U_TC;
+	assert_int_equal(start_ex(t, 1, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 2, 2000);
+	check_ok(&t->res[1], M_TCP);
+	assert_int_equal(t->r.tcp_seen, 1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_udp_normal),
+	    T(test_wrong_id_first),
+	    T(test_wrong_question_first),
+	    T(test_qr0_first),
+	    T(test_short_and_opcode_first),
+	    T(test_wrong_question_only),
+	    T(test_other_port),
+	    T(test_silent_timeout),
+	    T(test_jitter),
+	    T(test_refused),
+	    T(test_connect_error),
+	    T(test_tc_switches_to_tcp),
+	    T(test_tcp_one_write),
+	    T(test_tcp_several_writes),
+	    T(test_tcp_spaced_writes),
+	    T(test_tcp_one_byte_writes),
+	    T(test_tcp_wrong_id_first),
+	    T(test_tcp_two_messages_one_write),
+	    T(test_tcp_short_then_close),
+	    T(test_tcp_refused),
+	    T(test_tcp_silent),
+	    T(test_large_query_tcp),
+	    T(test_accept_second),
+	    T(test_accept_rejects_all),
+	    T(test_many),
+	    T(test_fifo),
+	    T(test_deadline),
+	    T(test_cancel),
+	    T(test_close_pending),
+	    T(test_close_from_done),
+	    T(test_invalid),
+	    T(test_ipv6),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
