@@ -28,6 +28,20 @@
  *   resolver: [127.0.0.1@53]     # optional, asked after every authoritative server
  *
  * Durations: a number of seconds, or a number with s, m, h, d or w.
+ * Numbers: ttl 0..2147483647, max_jobs and max_names at least 1,
+ * max_message_size 512..65535; visible_timeout and hook_timeout at least 1s.
+ * spool and hook must be absolute paths; a relative key file is taken
+ * relative to the configuration file's folder. A value left empty counts as
+ * an error, except for the lists (key, remote, zone, resolver,
+ * nameservers), where it means "none". Address lists and primary also
+ * accept a single value instead of a list. Key ids (and the key names of
+ * inline secrets) are compared in lower case without a trailing dot; remote
+ * ids exactly as written.
+ *
+ * Warnings (cfg->warnings; the configuration still loads): a remote
+ * without a key, an inline secret in a file other users may read (and a key
+ * file other users may read, as "KEYFILE: ..."), a hook that is not
+ * executable, no zone at all.
  * Ownership: dcv_config_load() returns a config the caller frees with
  * dcv_config_free() (NULL-safe), which also wipes the key secrets. A loaded
  * config is never modified; a reload builds a new one.
@@ -45,6 +59,17 @@
 #include "util.h"
 
 #define DCV_DEFAULT_SPOOL "/var/spool/dcvd"
+#define DCV_DEFAULT_WITHDRAW_AFTER (7 * 86400)
+#define DCV_DEFAULT_VISIBLE_TIMEOUT 3600
+#define DCV_DEFAULT_HOOK_TIMEOUT 30
+#define DCV_DEFAULT_MAX_JOBS 100000
+#define DCV_DEFAULT_MAX_NAMES 1000
+#define DCV_DEFAULT_MAX_MESSAGE_SIZE 65535
+/* Larger files are refused unread. */
+#define DCV_CONFIG_MAX_FILE (1024 * 1024)
+#define DCV_KEYFILE_MAX_FILE (64 * 1024)
+/* The longest duration accepted (about 136 years): fits every timer API. */
+#define DCV_DURATION_MAX UINT64_C(4294967295)
 
 struct dcv_key {
 	char *id;
