@@ -1,7 +1,8 @@
 /*
  * cfgload.h -- internal to the configuration loader (config.c reads the
- * file and the plain options, cfgpeers.c the key, remote, zone and resolver
- * lists). Not an API: nothing outside those two files includes it.
+ * file and the plain options, cfgpeers.c the key, remote and zone lists,
+ * keyfile.c the key files). Not an API: nothing outside those files
+ * includes it.
  */
 #ifndef DCV_CFGLOAD_H
 #define DCV_CFGLOAD_H
@@ -26,6 +27,12 @@ void cfg_warn(struct cfg_loader *l, const struct dcv_yin_node *at, const char *f
 /* "IP" / "IP@PORT" scalars or a list of them; empty allowed when !required. */
 int cfg_addresses(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
                   bool required, struct dcv_addr **out, size_t *n_out);
+
+/*
+ * For messages: 'TEXT' when text looks like an algorithm name, otherwise
+ * "(value not shown)" -- it may be a secret written into the wrong line.
+ */
+void cfg_quote_algorithm(const char *text, char *out, size_t size);
 
 /* The sections; each reports its own problems and fails only on DCV_ENOMEM. */
 int cfg_keys(struct cfg_loader *l, const struct dcv_yin_node *node);

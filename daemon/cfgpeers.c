@@ -187,8 +187,8 @@ static int one_key(struct cfg_loader *l, const struct dcv_yin_node *item, struct
 		if (dcv_tsig_alg_parse(text, &alg) == 0) {
 			has_alg = true;
 		} else {
-			dcv_yin_quote(text, 32, quoted, sizeof(quoted));
-			dcv_yin_error(&l->y, v[K_ALGORITHM], "%s: algorithm '%s' is not one of %s",
+			cfg_quote_algorithm(text, quoted, sizeof(quoted));
+			dcv_yin_error(&l->y, v[K_ALGORITHM], "%s: algorithm %s is not one of %s",
 			              what, quoted, alg_names);
 		}
 	}

@@ -390,7 +390,7 @@ static void sort_messages(struct dcv_strv *sv, size_t from, const char *path)
 
 int dcv_config_load(const char *path, struct dcv_config **out, struct dcv_strv *errors)
 {
-	size_t first_error = errors->n;
+	size_t first_error = errors != NULL ? errors->n : 0;
 	struct cfg_loader l;
 	struct dcv_why why;
 	unsigned char *buf = NULL;
@@ -411,7 +411,8 @@ int dcv_config_load(const char *path, struct dcv_config **out, struct dcv_strv *
 		goto out;
 	rc = dcv_read_file(path, DCV_CONFIG_MAX_FILE, &buf, &len, &why);
 	if (rc < 0) {
-		if (rc != DCV_ENOMEM && dcv_strv_pushf(errors, "%s: %s", path, why.text) < 0)
+		if (rc != DCV_ENOMEM && errors != NULL &&
+		    dcv_strv_pushf(errors, "%s: %s", path, why.text) < 0)
 			rc = DCV_ENOMEM;
 		if (rc != DCV_EIO && rc != DCV_ENOMEM)
 			rc = DCV_ECONFIG;
@@ -427,7 +428,8 @@ int dcv_config_load(const char *path, struct dcv_config **out, struct dcv_strv *
 		goto out;
 	}
 	if (rc < 0 || l.y.n_errors > 0) {
-		sort_messages(errors, first_error, path);
+		if (errors != NULL)
+			sort_messages(errors, first_error, path);
 		rc = DCV_ECONFIG;
 		goto out;
 	}

@@ -13,8 +13,7 @@
 
 #include <openssl/crypto.h>
 
-#include "config.h"
-#include "yin.h"
+#include "cfgload.h"
 
 /* Where a key's parts are in the file (pointers into the buffer or the YAML tree). */
 struct kf_text {
@@ -403,6 +402,24 @@ static int choose(const struct kf_keys *keys, const char *path, const char *want
 	return DCV_EKEY;
 }
 
+/*
+ * An algorithm value is quoted in a message only when it cannot be a
+ * secret pasted into the wrong line: algorithm names hold a '-', base64
+ * never does.
+ */
+void cfg_quote_algorithm(const char *text, char *out, size_t size)
+{
+	bool name_like = strchr(text, '-') != NULL && strlen(text) <= 40;
+
+	for (const char *p = text; name_like && *p != '\0'; p++)
+		name_like = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		            (*p >= '0' && *p <= '9') || *p == '-' || *p == '.';
+	if (name_like)
+		snprintf(out, size, "'%s'", text);
+	else
+		snprintf(out, size, "(value not shown)");
+}
+
 /* Decodes the chosen key into out. The secret's copy here is wiped. */
 static int decode(const struct kf_key *key, const char *path, struct dcv_tsig_key *out,
                   struct dcv_why *why)
@@ -426,9 +443,9 @@ static int decode(const struct kf_key *key, const char *path, struct dcv_tsig_ke
 	alg_text[n] = '\0';
 	if (n != key->alg.len || memchr(alg_text, '\0', n) != NULL ||
 	    dcv_tsig_alg_parse(alg_text, &alg) < 0) {
-		quote_text(&key->alg, quoted, sizeof(quoted));
+		cfg_quote_algorithm(alg_text, quoted, sizeof(quoted));
 		dcv_why_set(why,
-		            "%s:%lu:%lu: algorithm '%s' is not one of hmac-md5, hmac-sha1, "
+		            "%s:%lu:%lu: algorithm %s is not one of hmac-md5, hmac-sha1, "
 		            "hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512",
 		            path, key->alg.line, key->alg.col, quoted);
 		goto out;

@@ -262,7 +262,9 @@ int dcv_yin_parse(struct dcv_yin *y, const char *name, const unsigned char *buf,
 	y->errors = errors;
 	if (!yaml_parser_initialize(&parser))
 		return DCV_ENOMEM;
-	yaml_parser_set_input_string(&parser, buf, len);
+	/* libyaml asserts on a NULL string, even an empty one. */
+	yaml_parser_set_input_string(&parser, buf != NULL ? buf : (const unsigned char *)"",
+	                             buf != NULL ? len : 0);
 	for (;;) {
 		if (!yaml_parser_parse(&parser, &ev)) {
 			syntax_error(y, &parser, buf, len);
