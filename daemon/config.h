@@ -28,6 +28,24 @@
  *   resolver: [127.0.0.1@53]     # optional, asked after every authoritative server
  *
  * Durations: a number of seconds, or a number with s, m, h, d or w.
+ * Numbers: ttl 0..2147483647, max_jobs and max_names at least 1,
+ * max_message_size 512..65535; visible_timeout and hook_timeout at least 1s.
+ * spool and hook must be absolute paths; a relative key file is taken
+ * relative to the configuration file's folder. A value left empty counts as
+ * an error, except for the lists (key, remote, zone, resolver,
+ * nameservers), where it means "none". Address lists and primary also
+ * accept a single value instead of a list. Key ids (and the key names of
+ * inline secrets) are compared in lower case without a trailing dot; remote
+ * ids exactly as written.
+ *
+ * YAML aliases, several documents and nesting deeper than 32 levels are
+ * refused (see yin.h). Files over DCV_CONFIG_MAX_FILE are refused unread.
+ *
+ * Warnings (cfg->warnings, sorted by position; only a loaded configuration
+ * has them): a remote without a key, an inline secret in a file other users
+ * may read (mode & 0004; group-readable is fine), a key file other users
+ * may read (as "KEYFILE: mode ..."), a hook that is not executable, no zone.
+ *
  * Ownership: dcv_config_load() returns a config the caller frees with
  * dcv_config_free() (NULL-safe), which also wipes the key secrets. A loaded
  * config is never modified; a reload builds a new one.
@@ -45,6 +63,17 @@
 #include "util.h"
 
 #define DCV_DEFAULT_SPOOL "/var/spool/dcvd"
+#define DCV_DEFAULT_WITHDRAW_AFTER (7 * 86400)
+#define DCV_DEFAULT_VISIBLE_TIMEOUT 3600
+#define DCV_DEFAULT_HOOK_TIMEOUT 30
+#define DCV_DEFAULT_MAX_JOBS 100000
+#define DCV_DEFAULT_MAX_NAMES 1000
+#define DCV_DEFAULT_MAX_MESSAGE_SIZE 65535
+/* Larger files are refused unread. */
+#define DCV_CONFIG_MAX_FILE (1024 * 1024)
+#define DCV_KEYFILE_MAX_FILE (64 * 1024)
+/* The longest duration accepted (about 136 years): fits every timer API. */
+#define DCV_DURATION_MAX UINT64_C(4294967295)
 
 struct dcv_key {
 	char *id;
@@ -98,26 +127,41 @@ struct dcv_config {
  * each "FILE:LINE:COL: what is wrong" -- every problem found, not only the
  * first. Checked: unknown keys, wrong types, bad addresses, durations,
  * numbers, algorithms, secrets, key files, duplicate ids, references to
- * undefined keys or remotes, zones without primaries, duplicate zones.
- * Secrets never appear in any message.
+ * undefined keys or remotes, zones without primaries, duplicate zones,
+ * hmac-md5 without allow_md5: true. Errors are sorted by position (errors
+ * may be NULL; at most DCV_YIN_MAX_ERRORS are listed, then one line saying
+ * that more were left out). Also
+ * DCV_ENOMEM. Secrets never appear in any message: not the secret's value,
+ * and not a value that might be one (an algorithm value that holds no '-'
+ * is not quoted).
  */
 int dcv_config_load(const char *path, struct dcv_config **out, struct dcv_strv *errors);
 
 void dcv_config_free(struct dcv_config *cfg);
 
-/* The zone whose domain is name, or NULL. */
+/* The zone whose domain is domain (any case, trailing dot optional), or NULL. */
 const struct dcv_zone *dcv_config_zone(const struct dcv_config *cfg, const char *domain);
 
-/* Parses "90", "90s", "15m", "12h", "7d", "2w" into seconds. DCV_EINVAL otherwise. */
+/*
+ * Parses "90", "90s", "15m", "12h", "7d", "2w" into seconds (digits, then at
+ * most one lower-case unit; at most DCV_DURATION_MAX). DCV_EINVAL otherwise.
+ */
 int dcv_duration_parse(const char *text, uint64_t *seconds);
 
 /*
  * Loads a TSIG key from a file written by BIND's tsig-keygen
  * (key "NAME" { algorithm ALG; secret "B64"; };) or Knot's keymgr
  * (YAML "key: - id: NAME algorithm: ALG secret: B64"). A file holding one
- * key gives that key; one holding several gives the key named want_id.
- * A file readable by other users adds a warning to warnings. DCV_EKEY /
- * DCV_EIO with why ("FILE:LINE: ..." where a position is known).
+ * key gives that key, whatever its name; one holding several gives the
+ * key named want_id (case-insensitive, trailing dot optional). The key's
+ * name is the file's. BIND files may hold #, // and C comments and several
+ * key statements, nothing else; keymgr's leading "# alg:name:secret" line is
+ * a YAML comment. hmac-md5 keys load (the configuration decides about them).
+ * A file readable by other users (mode & 0004) adds "PATH: mode 0644 ..." to
+ * warnings (may be NULL). Errors: DCV_EIO (cannot open or read), DCV_EKEY
+ * (anything else), DCV_ENOMEM; why is "PATH:LINE:COL: ..." where a position
+ * is known, "PATH: ..." otherwise, and never holds the secret. On failure
+ * out holds no secret. The file's bytes are wiped after parsing.
  */
 int dcv_keyfile_load(const char *path, const char *want_id, struct dcv_tsig_key *out,
                      struct dcv_strv *warnings, struct dcv_why *why);

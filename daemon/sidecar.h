@@ -32,7 +32,12 @@ struct dcv_sidecar {
 /*
  * Parses a sidecar. name is used in messages. Unknown keys, wrong types, a
  * bad unique value or target, or an expect entry that is not a CNAME record
- * are errors: DCV_EINVAL with why "NAME:LINE:COL: what is wrong".
+ * are errors: DCV_EINVAL with why "NAME:LINE:COL: what is wrong" (the first
+ * problem, then "(and N more problems)"); DCV_ENOMEM. A buffer over
+ * DCV_SIDECAR_MAX_FILE is refused. Every key is optional; expect takes a
+ * list or a single string. The unique value keeps its case (the HTTP file
+ * needs it), the target is normalized as dcv_opts_check() does, expect
+ * strings are kept as written. On failure *out is empty (nothing to free).
  */
 int dcv_sidecar_parse(const char *name, const unsigned char *buf, size_t len,
                       struct dcv_sidecar *out, struct dcv_why *why);
@@ -44,7 +49,12 @@ void dcv_sidecar_free(struct dcv_sidecar *sc);
  * "_<md5>." in front of one of the request's names or ADN candidates, and
  * its target must be req->target (compared case-insensitively, trailing dot
  * optional, TTL and class optional). DCV_EMISMATCH with why naming both
- * the expected and the computed record on the first difference.
+ * the expected and the computed record on the first difference ("the CA's
+ * record '...' differs from the computed record '_<md5>.<adn>. CNAME
+ * <target>' (the owner|target differs)"); the computed record's ADN is the
+ * expected one when only the target differs, else the candidate the CA's
+ * owner points into, else the request's first name. DCV_OK when nothing
+ * is expected.
  */
 int dcv_sidecar_check(const struct dcv_sidecar *sc, const struct dcv_request *req,
                       struct dcv_why *why);
