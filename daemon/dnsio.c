@@ -553,6 +553,11 @@ void dcv_dnsio_cancel(struct dcv_dnsio_xchg *x)
 	dnsio_finish(x, DCV_ECANCELED, &why);
 }
 
+uv_loop_t *dcv_dnsio_loop(const struct dcv_dnsio *io)
+{
+	return io->loop;
+}
+
 size_t dcv_dnsio_pending(const struct dcv_dnsio *io)
 {
 	return io->pending;

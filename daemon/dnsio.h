@@ -103,6 +103,9 @@ int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, cons
 /* Ends an exchange early: done is called with DCV_ECANCELED (later, from the loop). */
 void dcv_dnsio_cancel(struct dcv_dnsio_xchg *xchg);
 
+/* The loop io runs on. */
+uv_loop_t *dcv_dnsio_loop(const struct dcv_dnsio *io);
+
 /* Exchanges started and not yet done (queued ones included). */
 size_t dcv_dnsio_pending(const struct dcv_dnsio *io);
 

@@ -14,6 +14,7 @@
 
 #include <libpsl.h>
 
+#include "cli.h"
 #include "dcv/dcv.h"
 #include "dcv/names.h"
 #include "show.h"
@@ -22,25 +23,35 @@
 static const char usage_text[] =
     "usage: dcv records [--unique V] [--target D] [--ttl N] [--legacy] FILE...\n"
     "       dcv show    [--unique V] [--target D] [--ttl N] [--legacy] FILE...\n"
+    "       dcv publish|check|withdraw -c CONFIG [--timeout S] [--unique V] [--target D] "
+    "FILE...\n"
     "       dcv --help | --version\n"
     "\n"
-    "records  print the DNS CNAME record of every name, as zone-file lines\n"
-    "show     print everything about each CSR as one YAML document per file\n"
+    "records   print the DNS CNAME record of every name, as zone-file lines\n"
+    "show      print everything about each CSR as one YAML document per file\n"
+    "publish   add the records with TSIG-signed RFC 2136 UPDATEs to every primary of\n"
+    "          their zones, and confirm each primary serves them\n"
+    "check     wait until every authoritative address, then every resolver, serves\n"
+    "          the records the way the CA looks for them\n"
+    "withdraw  delete exactly the records and wait until no authoritative address\n"
+    "          serves them\n"
     "\n"
-    "  --unique V   the CA's unique value (1-20 letters or digits)\n"
-    "  --target D   target base domain: sectigo.com (default) or comodoca.com\n"
-    "  --ttl N      record TTL in seconds (default 300)\n"
-    "  --legacy     also the retired Comodo SHA-1 record (records: instead)\n"
-    "FILE is a CSR in PEM or DER (at most 64 KiB); '-' reads standard input.\n";
+    "  --unique V    the CA's unique value (1-20 letters or digits)\n"
+    "  --target D    target base domain: sectigo.com (default) or comodoca.com\n"
+    "  --ttl N       record TTL in seconds (default 300; publish takes the config's)\n"
+    "  --legacy      the retired Comodo SHA-1 record instead (show: as well)\n"
+    "  -c CONFIG     the dcvd configuration: zones, primaries, keys, resolvers\n"
+    "  --timeout S   publish/check/withdraw give up after S seconds (default 30)\n"
+    "FILE is a CSR in PEM or DER (at most 64 KiB); '-' reads standard input.\n"
+    "Exit status: 0 done, 1 some FILE failed (each named on stderr), 2 usage or\n"
+    "configuration error.\n";
 
-static void dcv_cli_usage(FILE *f)
+void dcv_cli_usage(FILE *f)
 {
 	fputs(usage_text, f);
 }
 
-static int dcv_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int dcv_cli_usage_error(const char *fmt, ...)
+int dcv_cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -52,7 +63,7 @@ static int dcv_cli_usage_error(const char *fmt, ...)
 	return 2;
 }
 
-static int dcv_cli_parse_ttl(const char *arg, uint32_t *ttl)
+int dcv_cli_parse_ttl(const char *arg, uint32_t *ttl)
 {
 	char *end = NULL;
 	unsigned long v = strtoul(arg, &end, 10);
@@ -196,7 +207,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "show") == 0) {
 		status = run_offline(argc - 1, argv + 1, true);
 	} else {
-		status = dcv_cli_usage_error("unknown command '%s'", cmd);
+		status = dcv_cli_net_main(cmd, argc - 1, argv + 1);
 	}
 out:
 	return status;

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "util.h"
 
 static int strv_take(struct dcv_strv *sv, char *s)
@@ -185,4 +187,19 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
+{
+	uint64_t delay = base_ms;
+	uint32_t r = 0;
+
+	for (unsigned i = 0; i < attempt && delay < cap_ms; i++)
+		delay *= 2;
+	if (delay > cap_ms)
+		delay = cap_ms;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)attempt * 2654435761u;
+	/* Uniform in [0.75, 1.25) * delay. */
+	return delay * 3 / 4 + (delay / 2) * (r % 1024) / 1024;
 }

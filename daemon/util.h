@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dcv/err.h"
 
@@ -51,5 +52,11 @@ int dcv_read_file(const char *path, size_t max, unsigned char **buf, size_t *len
  * caller) at most max bytes; DCV_ETOOBIG when more are there.
  */
 int dcv_read_fd(int fd, size_t max, unsigned char **buf, size_t *len, struct dcv_why *why);
+
+/*
+ * Retry delay for attempt 0, 1, 2...: base * 2^attempt, capped at cap, with
+ * +-25% random jitter so that many retries do not arrive in step.
+ */
+uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 
 #endif

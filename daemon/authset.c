@@ -1,0 +1,310 @@
+/*
+ * authset.c -- discovering and caching the authoritative addresses of zones.
+ *
+ * A fetch is a small state machine: NS query to the first primary, then
+ * A and AAAA queries for every NS name without glue (to the primary, and
+ * to the first resolver when the primary has no answer), then ready.
+ * Every waiter of the zone gets the result; later callers within the TTL get
+ * the cached set.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authset.h"
+#include "query.h"
+
+enum fetch_state {
+	SET_EMPTY,
+	SET_FETCH_NS,
+	SET_FETCH_ADDRS,
+	SET_READY,
+};
+
+struct waiter {
+	dcv_authset_cb cb;
+	void *arg;
+};
+
+struct authset {
+	struct dcv_authsets *sets;
+	const struct dcv_zone *zone;
+	enum fetch_state state;
+	int status;
+	char why[512];
+	uint64_t fetched;
+	struct dcv_addr *addrs;
+	size_t n_addrs;
+	char (*ns)[DCV_NAME_TEXT_MAX]; /* NS names, for address queries */
+	size_t n_ns;
+	size_t pending;
+	struct waiter *waiters;
+	size_t n_waiters;
+};
+
+struct dcv_authsets {
+	struct dcv_dnsio *io;
+	uv_loop_t *loop;
+	const struct dcv_config *cfg;
+	uint64_t ttl_ms;
+	uint64_t timeout_ms;
+	struct authset *sets; /* one per configured zone */
+	size_t n_sets;
+};
+
+/* One query of a fetch. */
+struct fetch_q {
+	struct authset *set;
+	uint16_t qtype;
+	bool via_resolver;
+	size_t ns; /* index into set->ns for address queries */
+};
+
+static void fetch_addrs(struct authset *set);
+
+static int add_addr(struct authset *set, const uint8_t *rdata, uint16_t rdlength, uint16_t type)
+{
+	struct sockaddr_storage ss;
+	struct dcv_addr *grown = NULL;
+
+	memset(&ss, 0, sizeof(ss));
+	if (type == DCV_TYPE_A && rdlength == 4) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(53);
+		memcpy(&in->sin_addr, rdata, 4);
+	} else if (type == DCV_TYPE_AAAA && rdlength == 16) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(53);
+		memcpy(&in6->sin6_addr, rdata, 16);
+	} else {
+		return DCV_OK;
+	}
+	for (size_t i = 0; i < set->n_addrs; i++)
+		if (dcv_addr_equal(&set->addrs[i], (struct sockaddr *)&ss))
+			return DCV_OK;
+	grown = realloc(set->addrs, (set->n_addrs + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return DCV_ENOMEM;
+	set->addrs = grown;
+	dcv_addr_from_sockaddr((struct sockaddr *)&ss, &set->addrs[set->n_addrs++]);
+	return DCV_OK;
+}
+
+static void finish_fetch(struct authset *set, int status)
+{
+	struct waiter *waiters = set->waiters;
+	size_t n = set->n_waiters;
+
+	set->state = SET_READY;
+	set->status = status;
+	set->fetched = uv_now(set->sets->loop);
+	if (status == DCV_OK && set->n_addrs == 0) {
+		set->status = DCV_ENOZONE;
+		snprintf(set->why, sizeof(set->why),
+		         "zone %s: no address found for its NS names; configure its nameservers",
+		         set->zone->domain);
+	}
+	set->waiters = NULL;
+	set->n_waiters = 0;
+	for (size_t i = 0; i < n; i++)
+		waiters[i].cb(waiters[i].arg, set->status, set->addrs, set->n_addrs, set->why);
+	free(waiters);
+}
+
+/* NS answer: the NS names, and the glue that came with them. */
+static int read_ns(struct authset *set, const uint8_t *msg, size_t len)
+{
+	uint8_t zone[DCV_WIRE_NAME_MAX], owner[DCV_WIRE_NAME_MAX], target[DCV_WIRE_NAME_MAX];
+	size_t zone_len = 0, owner_len = 0, target_len = 0, off = 0, pos = 0;
+	unsigned n = 0;
+	struct dcv_wire_rr rr;
+
+	if (dcv_wire_from_text(set->zone->domain, zone, &zone_len) < 0 ||
+	    dcv_wire_after_question(msg, len, &off) < 0)
+		return DCV_EREPLY;
+	n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
+	for (unsigned i = 0; i < n; i++) {
+		pos = off;
+		if (dcv_wire_read_name(msg, len, &pos, owner, &owner_len) < 0 ||
+		    dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return DCV_EREPLY;
+		if (i < DCV_WIRE_ANCOUNT(msg) && rr.type == DCV_TYPE_NS && owner_len == zone_len &&
+		    memcmp(owner, zone, zone_len) == 0) {
+			void *grown = NULL;
+			pos = rr.rdata;
+			if (dcv_wire_read_name(msg, len, &pos, target, &target_len) < 0)
+				return DCV_EREPLY;
+			grown = realloc(set->ns, (set->n_ns + 1) * sizeof(*set->ns));
+			if (grown == NULL)
+				return DCV_ENOMEM;
+			set->ns = grown;
+			dcv_name_text(target, target_len, set->ns[set->n_ns++]);
+		}
+	}
+	return DCV_OK;
+}
+
+static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
+                     const struct dcv_why *why)
+{
+	struct fetch_q *q = arg;
+	struct authset *set = q->set;
+	int rc = DCV_OK;
+
+	if (status < 0 && set->why[0] == '\0')
+		snprintf(set->why, sizeof(set->why), "zone %s: finding its name servers: %.200s",
+		         set->zone->domain, why->text);
+	if (status == DCV_OK && q->qtype == DCV_TYPE_NS) {
+		rc = read_ns(set, msg, len);
+	} else if (status == DCV_OK) {
+		/* Address answers: every A/AAAA in the answer section for that NS name. */
+		size_t off = 0;
+		struct dcv_wire_rr rr;
+		if (dcv_wire_after_question(msg, len, &off) == DCV_OK)
+			for (unsigned i = 0; i < DCV_WIRE_ANCOUNT(msg) && rc == DCV_OK; i++) {
+				if (dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+					break;
+				rc = add_addr(set, msg + rr.rdata, rr.rdlength, rr.type);
+			}
+	}
+	if (rc < 0 && set->why[0] == '\0')
+		snprintf(set->why, sizeof(set->why),
+		         "zone %s: bad answer while finding its name "
+		         "servers",
+		         set->zone->domain);
+	if (--set->pending == 0) {
+		if (set->state == SET_FETCH_NS && set->n_ns > 0)
+			fetch_addrs(set);
+		else
+			finish_fetch(set, set->n_addrs > 0 ? DCV_OK
+			                  : set->why[0]    ? DCV_ENET
+			                                   : DCV_OK);
+	}
+	free(q);
+}
+
+static int ask(struct authset *set, const struct dcv_addr *server, const char *qname,
+               uint16_t qtype, bool rd)
+{
+	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
+	size_t len = 0;
+	struct fetch_q *q = calloc(1, sizeof(*q));
+	int rc = DCV_ENOMEM;
+
+	if (q == NULL)
+		goto out;
+	q->set = set;
+	q->qtype = qtype;
+	q->via_resolver = rd;
+	rc = dcv_query_build(qname, qtype, rd, buf, sizeof(buf), &len);
+	if (rc == DCV_OK)
+		rc = dcv_dnsio_exchange(set->sets->io, server, buf, len, 0, set->sets->timeout_ms,
+		                        NULL, on_fetch, q, NULL);
+	if (rc == DCV_OK) {
+		set->pending++;
+		q = NULL;
+	}
+out:
+	free(q);
+	return rc;
+}
+
+static void fetch_addrs(struct authset *set)
+{
+	const struct dcv_addr *primary = &set->zone->primaries[0]->addrs[0];
+	const struct dcv_config *cfg = set->sets->cfg;
+
+	set->state = SET_FETCH_ADDRS;
+	set->pending = 1;
+	/* Glue answered some names already; ask for every name anyway: cheap and complete. */
+	for (size_t i = 0; i < set->n_ns; i++) {
+		ask(set, primary, set->ns[i], DCV_TYPE_A, false);
+		ask(set, primary, set->ns[i], DCV_TYPE_AAAA, false);
+		if (cfg->n_resolvers > 0) {
+			ask(set, &cfg->resolvers[0], set->ns[i], DCV_TYPE_A, true);
+			ask(set, &cfg->resolvers[0], set->ns[i], DCV_TYPE_AAAA, true);
+		}
+	}
+	if (--set->pending == 0)
+		finish_fetch(set, set->n_addrs > 0 ? DCV_OK : DCV_ENET);
+}
+
+static void start_fetch(struct authset *set)
+{
+	free(set->addrs);
+	free(set->ns);
+	set->addrs = NULL;
+	set->ns = NULL;
+	set->n_addrs = set->n_ns = 0;
+	set->why[0] = '\0';
+	set->state = SET_FETCH_NS;
+	set->pending = 1;
+	ask(set, &set->zone->primaries[0]->addrs[0], set->zone->domain, DCV_TYPE_NS, false);
+	if (--set->pending == 0)
+		finish_fetch(set, DCV_ENOMEM);
+}
+
+struct dcv_authsets *dcv_authsets_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
+                                      uint64_t ttl_ms, uint64_t timeout_ms)
+{
+	struct dcv_authsets *sets = calloc(1, sizeof(*sets));
+
+	if (sets == NULL)
+		return NULL;
+	sets->sets = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*sets->sets));
+	if (sets->sets == NULL) {
+		free(sets);
+		return NULL;
+	}
+	sets->io = io;
+	sets->loop = dcv_dnsio_loop(io);
+	sets->cfg = cfg;
+	sets->ttl_ms = ttl_ms;
+	sets->timeout_ms = timeout_ms;
+	sets->n_sets = cfg->n_zones;
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		sets->sets[i].sets = sets;
+		sets->sets[i].zone = &cfg->zones[i];
+	}
+	return sets;
+}
+
+int dcv_authsets_get(struct dcv_authsets *sets, const struct dcv_zone *zone, dcv_authset_cb cb,
+                     void *arg)
+{
+	struct authset *set = &sets->sets[zone - sets->cfg->zones];
+	struct waiter *grown = NULL;
+
+	if (zone->n_nameservers > 0) {
+		cb(arg, DCV_OK, zone->nameservers, zone->n_nameservers, "");
+		return DCV_OK;
+	}
+	if (set->state == SET_READY && uv_now(sets->loop) - set->fetched < sets->ttl_ms &&
+	    set->status == DCV_OK) {
+		cb(arg, DCV_OK, set->addrs, set->n_addrs, "");
+		return DCV_OK;
+	}
+	grown = realloc(set->waiters, (set->n_waiters + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return DCV_ENOMEM;
+	set->waiters = grown;
+	set->waiters[set->n_waiters++] = (struct waiter){cb, arg};
+	if (set->state == SET_EMPTY || set->state == SET_READY)
+		start_fetch(set);
+	return DCV_OK;
+}
+
+void dcv_authsets_free(struct dcv_authsets *sets)
+{
+	if (sets == NULL)
+		return;
+	for (size_t i = 0; i < sets->n_sets; i++) {
+		free(sets->sets[i].addrs);
+		free(sets->sets[i].ns);
+		free(sets->sets[i].waiters);
+	}
+	free(sets->sets);
+	free(sets);
+}

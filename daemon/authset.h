@@ -1,0 +1,44 @@
+/*
+ * authset.h -- the authoritative addresses of each configured zone: its
+ * `nameservers` when configured, otherwise its NS set and their A/AAAA,
+ * discovered by asking the zone's first primary (RD=0) and, for names it
+ * does not answer for, the first resolver (RD=1). Discovered sets are
+ * reused for a while and then fetched again.
+ *
+ * Internal to probe.c. Ownership: sets live inside struct dcv_authsets;
+ * the addresses handed to a waiter stay valid until the next fetch starts,
+ * which never happens while a round of the probe is using them (rounds
+ * copy what they need before yielding to the loop).
+ */
+#ifndef DCV_AUTHSET_H
+#define DCV_AUTHSET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dnsio.h"
+
+struct dcv_authset;
+
+/* status DCV_OK: addrs/n usable; else why says what failed. */
+typedef void (*dcv_authset_cb)(void *arg, int status, const struct dcv_addr *addrs, size_t n,
+                               const char *why);
+
+struct dcv_authsets;
+
+struct dcv_authsets *dcv_authsets_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
+                                      uint64_t ttl_ms, uint64_t timeout_ms);
+
+/*
+ * Calls cb with the zone's set: at once when it is configured or fresh in
+ * the cache (so: possibly from inside this call), otherwise once a fetch
+ * finishes. DCV_ENOMEM when the waiter cannot be queued (no callback).
+ */
+int dcv_authsets_get(struct dcv_authsets *sets, const struct dcv_zone *zone, dcv_authset_cb cb,
+                     void *arg);
+
+void dcv_authsets_free(struct dcv_authsets *sets);
+
+#endif

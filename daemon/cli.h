@@ -1,0 +1,15 @@
+/* cli.h -- the parts of the `dcv` command shared between its source files. */
+#ifndef DCV_CLI_H
+#define DCV_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+void dcv_cli_usage(FILE *f);
+int dcv_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int dcv_cli_parse_ttl(const char *arg, uint32_t *ttl);
+
+/* publish | check | withdraw (cli_net.c) */
+int dcv_cli_net_main(const char *cmd, int argc, char **argv);
+
+#endif

@@ -1,0 +1,526 @@
+/*
+ * cli_net.c -- `dcv publish | check | withdraw -c CONFIG FILE...`: one job's
+ * steps, synchronously, for many CSRs at once on one loop.
+ *
+ *   publish   one UPDATE batch per zone (all CSRs together), to every
+ *             primary, confirmed at each primary;
+ *   check     rounds of the CA-style probe until every authoritative address
+ *             and then every resolver serves every record, or the timeout;
+ *   withdraw  delete the exact records, then wait until no authoritative
+ *             address serves them.
+ *
+ * The run is a state machine: UPDATING -> POLLING -> CLOSING (publish ends
+ * after UPDATING). Exit: 0 all done, 1 any CSR failed (one line per problem
+ * on stderr naming file, name and server), 2 usage or configuration error.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpsl.h>
+
+#include "cli.h"
+#include "config.h"
+#include "dcv/names.h"
+#include "plan.h"
+#include "util.h"
+
+#define MAX_LINES_PER_FILE 20
+#define POLL_FIRST_MS 200
+#define POLL_CAP_MS 2000
+
+enum cli_op {
+	OP_PUBLISH,
+	OP_CHECK,
+	OP_WITHDRAW,
+};
+
+enum cli_state {
+	CLI_UPDATING,
+	CLI_POLLING,
+	CLI_CLOSING,
+};
+
+struct cli;
+
+struct cli_job {
+	struct cli *cli;
+	const char *file;
+	struct dcv_request *req;
+	struct dcv_plan plan;
+	bool failed;
+	bool done;
+	bool in_round;
+	struct dcv_strv last; /* what the last probe round found wrong */
+};
+
+struct zone_batch {
+	struct cli *cli;
+	const struct dcv_zone *zone;
+	struct dcv_record *recs;
+	size_t n_recs;
+	size_t *jobs; /* jobs with records in this zone */
+	size_t n_jobs;
+};
+
+struct cli {
+	uv_loop_t loop;
+	struct dcv_dnsio *io;
+	struct dcv_prober *prober;
+	const struct dcv_config *cfg;
+	enum cli_op op;
+	enum cli_state state;
+	struct cli_job *jobs;
+	size_t n_jobs;
+	struct zone_batch *batches;
+	size_t n_batches;
+	size_t updates_pending;
+	size_t rounds_pending;
+	uv_timer_t poll;
+	uv_timer_t deadline;
+	uint64_t timeout_ms;
+	unsigned poll_count;
+};
+
+static void job_fail(struct cli_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void job_fail(struct cli_job *job, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dcv: %s: ", job->file);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	job->failed = true;
+}
+
+/* --- shutting down ------------------------------------------------------- */
+
+static void on_io_closed(void *arg)
+{
+	struct cli *cli = arg;
+
+	cli->io = NULL;
+	dcv_prober_free(cli->prober);
+	cli->prober = NULL;
+	uv_close((uv_handle_t *)&cli->poll, NULL);
+	uv_close((uv_handle_t *)&cli->deadline, NULL);
+}
+
+static void shut_down(struct cli *cli)
+{
+	if (cli->state == CLI_CLOSING)
+		return;
+	cli->state = CLI_CLOSING;
+	uv_timer_stop(&cli->poll);
+	uv_timer_stop(&cli->deadline);
+	dcv_dnsio_close(cli->io, on_io_closed, cli);
+}
+
+static bool all_settled(const struct cli *cli)
+{
+	for (size_t i = 0; i < cli->n_jobs; i++)
+		if (!cli->jobs[i].failed && !cli->jobs[i].done)
+			return false;
+	return true;
+}
+
+/* --- probing ------------------------------------------------------------- */
+
+static void start_rounds(struct cli *cli);
+
+static void on_poll(uv_timer_t *t)
+{
+	start_rounds(t->data);
+}
+
+static void report_success(const struct cli *cli, const struct cli_job *job,
+                           const struct dcv_probe_report *rep)
+{
+	if (cli->op == OP_WITHDRAW) {
+		for (size_t r = 0; r < job->plan.n_records; r++)
+			printf("%s: withdrawn %s CNAME %s (zone %s), gone from %zu authoritative "
+			       "addresses\n",
+			       job->file, job->plan.records[r].owner, job->plan.records[r].target,
+			       job->plan.zones[r]->domain, rep->n_auth_addrs);
+		return;
+	}
+	printf("%s: visible: %zu name%s served by %zu authoritative address%s and %zu "
+	       "resolver%s\n",
+	       job->file, job->req->n_names, job->req->n_names == 1 ? "" : "s", rep->n_auth_addrs,
+	       rep->n_auth_addrs == 1 ? "" : "es", cli->cfg->n_resolvers,
+	       cli->cfg->n_resolvers == 1 ? "" : "s");
+}
+
+/* Keeps the last round's disagreements: they are the message if time runs out. */
+static void remember(struct cli_job *job, const struct dcv_probe_report *rep)
+{
+	dcv_strv_free(&job->last);
+	if (rep->status < 0) {
+		dcv_strv_push(&job->last, rep->why);
+		return;
+	}
+	for (size_t i = 0; i < rep->n_obs; i++) {
+		const struct dcv_probe_obs *o = &rep->obs[i];
+		if (o->ok)
+			continue;
+		dcv_strv_pushf(&job->last, "name %s: %s %s asked %s: %s", o->name,
+		               o->resolver ? "resolver" : "server", o->server, o->qname, o->seen);
+	}
+	if (!rep->auth_ok && !job->plan.spec.expect_absent && job->last.n > 0)
+		dcv_strv_push(&job->last, "resolvers not asked yet: not every authoritative "
+		                          "address serves the record");
+}
+
+static void on_round(void *arg, const struct dcv_probe_report *rep)
+{
+	struct cli_job *job = arg;
+	struct cli *cli = job->cli;
+
+	job->in_round = false;
+	cli->rounds_pending--;
+	if (cli->state != CLI_POLLING)
+		goto out;
+	if (rep->status == DCV_OK && rep->done) {
+		job->done = true;
+		report_success(cli, job, rep);
+	} else {
+		remember(job, rep);
+	}
+	if (all_settled(cli)) {
+		shut_down(cli);
+		goto out;
+	}
+	if (cli->rounds_pending == 0)
+		uv_timer_start(&cli->poll, on_poll,
+		               dcv_backoff_ms(cli->poll_count++, POLL_FIRST_MS, POLL_CAP_MS), 0);
+out:
+	return;
+}
+
+static void start_rounds(struct cli *cli)
+{
+	for (size_t i = 0; i < cli->n_jobs; i++) {
+		struct cli_job *job = &cli->jobs[i];
+		if (job->failed || job->done || job->in_round)
+			continue;
+		if (dcv_probe_round(cli->prober, &job->plan.spec, on_round, job) < 0) {
+			job_fail(job, "out of memory");
+			continue;
+		}
+		job->in_round = true;
+		cli->rounds_pending++;
+	}
+	if (cli->rounds_pending == 0 && all_settled(cli))
+		shut_down(cli);
+}
+
+static void start_polling(struct cli *cli)
+{
+	cli->state = CLI_POLLING;
+	for (size_t i = 0; i < cli->n_jobs; i++)
+		cli->jobs[i].plan.spec.expect_absent = cli->op == OP_WITHDRAW;
+	start_rounds(cli);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct cli *cli = t->data;
+
+	for (size_t i = 0; i < cli->n_jobs; i++) {
+		struct cli_job *job = &cli->jobs[i];
+		if (job->failed || job->done)
+			continue;
+		if (job->last.n == 0)
+			job_fail(job, "not done within the timeout of %.0f s (%s)",
+			         (double)cli->timeout_ms / 1000.0,
+			         cli->state == CLI_UPDATING ? "updating" : "probing");
+		for (size_t l = 0; l < job->last.n && l < MAX_LINES_PER_FILE; l++)
+			job_fail(job, "%s", job->last.v[l]);
+		if (job->last.n > MAX_LINES_PER_FILE)
+			job_fail(job, "... and %zu more", job->last.n - MAX_LINES_PER_FILE);
+		if (job->last.n > 0)
+			job_fail(job, "still not %s after %.0f s",
+			         cli->op == OP_WITHDRAW ? "gone" : "visible everywhere",
+			         (double)cli->timeout_ms / 1000.0);
+	}
+	shut_down(cli);
+}
+
+/* --- updating ------------------------------------------------------------ */
+
+static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
+                      size_t n_outcomes)
+{
+	struct zone_batch *b = arg;
+	struct cli *cli = b->cli;
+
+	for (size_t j = 0; j < b->n_jobs; j++) {
+		struct cli_job *job = &cli->jobs[b->jobs[j]];
+		for (size_t o = 0; o < n_outcomes; o++)
+			if (outcomes[o].status != DCV_OK && !job->failed)
+				job_fail(job, "%s", outcomes[o].why);
+			else if (outcomes[o].status != DCV_OK)
+				fprintf(stderr, "dcv: %s: %s\n", job->file, outcomes[o].why);
+	}
+	(void)status;
+	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
+		return;
+	if (cli->op == OP_PUBLISH) {
+		for (size_t i = 0; i < cli->n_jobs; i++) {
+			struct cli_job *job = &cli->jobs[i];
+			if (job->failed)
+				continue;
+			job->done = true;
+			for (size_t r = 0; r < job->plan.n_records; r++)
+				printf("%s: published %s %u IN CNAME %s (zone %s)\n", job->file,
+				       job->plan.records[r].owner, job->plan.records[r].ttl,
+				       job->plan.records[r].target, job->plan.zones[r]->domain);
+		}
+		shut_down(cli);
+		return;
+	}
+	start_polling(cli);
+}
+
+/* Groups every record of every job by zone: one update per zone. */
+static int make_batches(struct cli *cli)
+{
+	const struct dcv_config *cfg = cli->cfg;
+
+	cli->batches = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*cli->batches));
+	if (cli->batches == NULL)
+		return DCV_ENOMEM;
+	for (size_t z = 0; z < cfg->n_zones; z++) {
+		struct zone_batch *b = &cli->batches[cli->n_batches];
+		b->cli = cli;
+		b->zone = &cfg->zones[z];
+		for (size_t i = 0; i < cli->n_jobs; i++) {
+			const struct cli_job *job = &cli->jobs[i];
+			bool involved = false;
+			if (job->failed)
+				continue;
+			for (size_t r = 0; r < job->plan.n_records; r++) {
+				struct dcv_record *grown = NULL;
+				if (job->plan.zones[r] != b->zone)
+					continue;
+				grown = realloc(b->recs, (b->n_recs + 1) * sizeof(*grown));
+				if (grown == NULL)
+					return DCV_ENOMEM;
+				b->recs = grown;
+				b->recs[b->n_recs++] = job->plan.records[r];
+				involved = true;
+			}
+			if (involved) {
+				size_t *grown = realloc(b->jobs, (b->n_jobs + 1) * sizeof(*grown));
+				if (grown == NULL)
+					return DCV_ENOMEM;
+				b->jobs = grown;
+				b->jobs[b->n_jobs++] = i;
+			}
+		}
+		if (b->n_recs > 0)
+			cli->n_batches++;
+	}
+	return DCV_OK;
+}
+
+static int start_updates(struct cli *cli)
+{
+	/*
+	 * The updates end a little before the command does, so that their own
+	 * detailed reasons are what a timeout reports.
+	 */
+	uint64_t margin = cli->timeout_ms / 10 < 500 ? cli->timeout_ms / 10 : 500;
+	struct dcv_update_opts opts = {cli->cfg->max_message_size, cli->timeout_ms - margin};
+	int rc = make_batches(cli);
+
+	cli->state = CLI_UPDATING;
+	for (size_t i = 0; i < cli->n_batches && rc == DCV_OK; i++) {
+		struct zone_batch *b = &cli->batches[i];
+		rc = dcv_update_start(cli->io, b->zone,
+		                      cli->op == OP_WITHDRAW ? DCV_UPDATE_DELETE : DCV_UPDATE_ADD,
+		                      b->recs, b->n_recs, &opts, on_update, b, NULL);
+		if (rc == DCV_OK)
+			cli->updates_pending++;
+	}
+	if (rc == DCV_OK && cli->n_batches == 0)
+		shut_down(cli);
+	return rc;
+}
+
+/* --- loading the CSRs ---------------------------------------------------- */
+
+static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_opts *opts)
+{
+	psl_ctx_t *psl = NULL;
+	struct dcv_why why = {""};
+
+	if (dcv_psl_load(&psl, &why) < 0) {
+		for (size_t i = 0; i < n; i++)
+			job_fail(&cli->jobs[i], "%s", why.text);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cli_job *job = &cli->jobs[i];
+		dcv_why_clear(&why);
+		if (dcv_request_load(files[i], psl, opts, &job->req, &why) < 0 ||
+		    dcv_plan_make(cli->cfg, job->req, &job->plan, &why) < 0) {
+			job_fail(job, "%s", why.text);
+			continue;
+		}
+		for (size_t w = 0; w < job->req->n_warnings; w++)
+			fprintf(stderr, "dcv: %s: warning: %s\n", job->file, job->req->warnings[w]);
+	}
+	dcv_psl_free(psl);
+}
+
+static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *opts)
+{
+	int status = 1;
+
+	cli->jobs = calloc(n, sizeof(*cli->jobs));
+	if (cli->jobs == NULL || uv_loop_init(&cli->loop) != 0) {
+		fprintf(stderr, "dcv: out of memory\n");
+		free(cli->jobs);
+		return 1;
+	}
+	cli->n_jobs = n;
+	for (size_t i = 0; i < n; i++) {
+		cli->jobs[i].cli = cli;
+		cli->jobs[i].file = files[i];
+	}
+	load_jobs(cli, files, n, opts);
+	cli->io = dcv_dnsio_new(&cli->loop, NULL);
+	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, NULL) : NULL;
+	uv_timer_init(&cli->loop, &cli->poll);
+	uv_timer_init(&cli->loop, &cli->deadline);
+	cli->poll.data = cli->deadline.data = cli;
+	if (cli->io == NULL || cli->prober == NULL) {
+		fprintf(stderr, "dcv: out of memory\n");
+		goto out;
+	}
+	uv_timer_start(&cli->deadline, on_deadline, cli->timeout_ms, 0);
+	if (cli->op == OP_CHECK)
+		start_polling(cli);
+	else if (start_updates(cli) < 0)
+		fprintf(stderr, "dcv: cannot start the updates: out of memory\n");
+	if (all_settled(cli))
+		shut_down(cli);
+	uv_run(&cli->loop, UV_RUN_DEFAULT);
+	status = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!cli->jobs[i].done)
+			status = 1;
+out:
+	if (cli->state != CLI_CLOSING) {
+		/* Setup failed: close what exists and let the loop finish closing it. */
+		if (cli->io != NULL)
+			shut_down(cli);
+		else {
+			dcv_prober_free(cli->prober);
+			uv_close((uv_handle_t *)&cli->poll, NULL);
+			uv_close((uv_handle_t *)&cli->deadline, NULL);
+		}
+		uv_run(&cli->loop, UV_RUN_DEFAULT);
+	}
+	uv_loop_close(&cli->loop);
+	for (size_t i = 0; i < n; i++) {
+		dcv_plan_free(&cli->jobs[i].plan);
+		dcv_request_free(cli->jobs[i].req);
+		dcv_strv_free(&cli->jobs[i].last);
+	}
+	for (size_t i = 0; i < cli->n_batches; i++) {
+		free(cli->batches[i].recs);
+		free(cli->batches[i].jobs);
+	}
+	free(cli->batches);
+	free(cli->jobs);
+	return status;
+}
+
+/* --- the command line ---------------------------------------------------- */
+
+int dcv_cli_net_main(const char *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"timeout", required_argument, NULL, 'T'},
+	    {"unique", required_argument, NULL, 'u'}, {"target", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	struct cli cli;
+	struct dcv_opts opts = {0};
+	struct dcv_opts_buf buf;
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+	const char *config = NULL;
+	struct dcv_why why = {""};
+	double timeout = 30;
+	char *end = NULL;
+	int c, status = 2;
+
+	memset(&cli, 0, sizeof(cli));
+	if (strcmp(cmd, "publish") == 0)
+		cli.op = OP_PUBLISH;
+	else if (strcmp(cmd, "check") == 0)
+		cli.op = OP_CHECK;
+	else if (strcmp(cmd, "withdraw") == 0)
+		cli.op = OP_WITHDRAW;
+	else
+		return dcv_cli_usage_error("unknown command '%s'", cmd);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'T':
+			timeout = strtod(optarg, &end);
+			if (*end != '\0' || !(timeout > 0 && timeout <= 86400))
+				return dcv_cli_usage_error(
+				    "--timeout '%s': seconds from 0 to 86400", optarg);
+			break;
+		case 'u':
+			opts.unique = optarg;
+			break;
+		case 't':
+			opts.target = optarg;
+			break;
+		case 'h':
+			dcv_cli_usage(stdout);
+			return 0;
+		default:
+			return dcv_cli_usage_error("%s", "invalid option");
+		}
+	}
+	if (config == NULL)
+		return dcv_cli_usage_error("%s needs -c CONFIG", cmd);
+	if (optind >= argc)
+		return dcv_cli_usage_error("%s", "no FILE given");
+	if (dcv_config_load(config, &cfg, &errors) < 0) {
+		for (size_t i = 0; i < errors.n; i++)
+			fprintf(stderr, "dcv: %s\n", errors.v[i]);
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->warnings.n; i++)
+		fprintf(stderr, "dcv: warning: %s\n", cfg->warnings.v[i]);
+	if (opts.target == NULL)
+		opts.target = cfg->target;
+	if (dcv_opts_check(&opts, &buf, &why) < 0) {
+		status = dcv_cli_usage_error("%s", why.text);
+		goto out;
+	}
+	cli.cfg = cfg;
+	cli.timeout_ms = (uint64_t)(timeout * 1000);
+	status = run(&cli, argv + optind, (size_t)(argc - optind), &opts);
+out:
+	fflush(stdout);
+	dcv_strv_free(&errors);
+	dcv_config_free(cfg);
+	return status;
+}

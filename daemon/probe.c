@@ -1,0 +1,542 @@
+/*
+ * probe.c -- one round of the CA-style visibility check (see probe.h).
+ *
+ * A round is a small state machine:
+ *
+ *   ZONES      waiting for the authoritative sets of the zones involved
+ *   AUTH       one query per (authoritative address, query name), all at once
+ *   RESOLVERS  per (resolver, certificate name) a walk over the candidates
+ *   REPORT     the callback, from the loop
+ *
+ * Everything a round needs is copied into it, so a discovery running for
+ * another round cannot pull addresses away underneath it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "authset.h"
+#include "probe.h"
+
+enum round_state {
+	ROUND_ZONES,
+	ROUND_AUTH,
+	ROUND_RESOLVERS,
+	ROUND_REPORT,
+};
+
+enum expect {
+	EXPECT_OURS,      /* the ADN: our record must be there */
+	EXPECT_NOT_OTHER, /* a longer candidate: no other record may be found first */
+	EXPECT_ABSENT,    /* withdrawal: our record must be gone */
+};
+
+struct round;
+
+struct item {
+	struct round *round;
+	size_t name;
+	struct dcv_addr server;
+	uint8_t qwire[DCV_WIRE_NAME_MAX];
+	size_t qlen;
+	enum expect expect;
+	size_t resolver; /* resolver stage: which resolver */
+	size_t cand;     /* resolver stage: candidate being asked */
+	struct dcv_probe_obs obs;
+};
+
+struct zone_addrs {
+	struct round *round;
+	const struct dcv_zone *zone;
+	struct dcv_addr *addrs;
+	size_t n;
+};
+
+struct round {
+	struct dcv_prober *p;
+	const struct dcv_probe_spec *spec;
+	dcv_probe_cb cb;
+	void *arg;
+	enum round_state state;
+	struct zone_addrs *zones;
+	size_t n_zones;
+	size_t zones_waiting;
+	struct item *items;
+	size_t n_items;
+	size_t cap_items;
+	size_t pending;
+	bool auth_ok;
+	bool resolvers_ok;
+	int status;
+	char why[512];
+	struct round *next_deferred;
+};
+
+struct dcv_prober {
+	struct dcv_dnsio *io;
+	uv_loop_t *loop;
+	const struct dcv_config *cfg;
+	struct dcv_authsets *sets;
+	uint64_t query_timeout_ms;
+	size_t pending;
+	uv_timer_t kick; /* reports rounds that finished without waiting */
+	struct round *deferred;
+};
+
+const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const char *name)
+{
+	long z = dcv_zone_of(name, cfg->zone_names, cfg->n_zones);
+
+	return z < 0 ? NULL : &cfg->zones[z];
+}
+
+static void round_free(struct round *r)
+{
+	for (size_t i = 0; i < r->n_zones; i++)
+		free(r->zones[i].addrs);
+	free(r->zones);
+	free(r->items);
+	free(r);
+}
+
+static void report(struct round *r)
+{
+	struct dcv_probe_report rep;
+	struct dcv_probe_obs *obs = NULL;
+	size_t n_auth = 0;
+
+	r->state = ROUND_REPORT;
+	memset(&rep, 0, sizeof(rep));
+	obs = calloc(r->n_items ? r->n_items : 1, sizeof(*obs));
+	for (size_t i = 0; obs != NULL && i < r->n_items; i++)
+		obs[i] = r->items[i].obs;
+	for (size_t z = 0; z < r->n_zones; z++)
+		n_auth += r->zones[z].n;
+	rep.status = r->status;
+	snprintf(rep.why, sizeof(rep.why), "%s", r->why);
+	rep.auth_ok = r->status == DCV_OK && r->auth_ok;
+	rep.resolvers_asked = r->p->cfg->n_resolvers > 0 && rep.auth_ok && !r->spec->expect_absent;
+	rep.done = rep.auth_ok && (r->spec->expect_absent || r->resolvers_ok);
+	rep.obs = obs;
+	rep.n_obs = obs ? r->n_items : 0;
+	rep.n_auth_addrs = n_auth;
+	r->p->pending--;
+	r->cb(r->arg, &rep);
+	free(obs);
+	round_free(r);
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	struct dcv_prober *p = t->data;
+	struct round *r = p->deferred;
+
+	p->deferred = NULL;
+	while (r != NULL) {
+		struct round *next = r->next_deferred;
+		report(r);
+		r = next;
+	}
+}
+
+/* Reports from the loop, never from inside dcv_probe_round(). */
+static void defer_report(struct round *r)
+{
+	r->next_deferred = r->p->deferred;
+	r->p->deferred = r;
+	uv_timer_start(&r->p->kick, on_kick, 0, 0);
+}
+
+static struct item *new_item(struct round *r)
+{
+	if (r->n_items == r->cap_items) {
+		size_t cap = r->cap_items ? r->cap_items * 2 : 16;
+		struct item *grown = realloc(r->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			return NULL;
+		r->items = grown;
+		r->cap_items = cap;
+	}
+	memset(&r->items[r->n_items], 0, sizeof(r->items[0]));
+	r->items[r->n_items].round = r;
+	return &r->items[r->n_items++];
+}
+
+static int qname_of(const struct round *r, const char *candidate, char *out, size_t size)
+{
+	if ((size_t)snprintf(out, size, "_%s.%s.", r->spec->md5_hex, candidate) >= size)
+		return DCV_EINVAL;
+	return DCV_OK;
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
+                  const struct dcv_why *why, struct dcv_answer *ans)
+{
+	const char *target = it->round->spec->target;
+	bool ours = false;
+
+	memset(ans, 0, sizeof(*ans));
+	ans->seen = DCV_SEEN_RCODE;
+	ans->rcode = -1;
+	if (status < 0) {
+		snprintf(it->obs.seen, sizeof(it->obs.seen), "%.250s",
+		         status == DCV_ETIMEOUT ? "timed out" : why->text);
+		it->obs.ok = false;
+		return;
+	}
+	if (dcv_query_read_cname(msg, len, it->qwire, it->qlen, !it->obs.resolver, ans) < 0) {
+		ans->seen = DCV_SEEN_RCODE;
+		snprintf(it->obs.seen, sizeof(it->obs.seen), "malformed reply");
+		it->obs.ok = false;
+		return;
+	}
+	dcv_answer_describe(ans, it->obs.seen, sizeof(it->obs.seen));
+	ours = ans->seen == DCV_SEEN_CNAME && strcasecmp(ans->cname, target) == 0;
+	switch (it->expect) {
+	case EXPECT_OURS:
+		it->obs.ok = ours;
+		break;
+	case EXPECT_NOT_OTHER:
+		it->obs.ok = ours || ans->seen == DCV_SEEN_NXDOMAIN || ans->seen == DCV_SEEN_NODATA;
+		if (ans->seen == DCV_SEEN_CNAME && !ours)
+			snprintf(it->obs.seen, sizeof(it->obs.seen),
+			         "CNAME %.240s, another record the CA would find first",
+			         ans->cname);
+		break;
+	case EXPECT_ABSENT:
+		it->obs.ok = !ours && (ans->seen == DCV_SEEN_NXDOMAIN ||
+		                       ans->seen == DCV_SEEN_NODATA || ans->seen == DCV_SEEN_CNAME);
+		break;
+	}
+}
+
+static void finish_stage(struct round *r);
+static int send_item(struct round *r, struct item *it, bool rd);
+
+static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
+                      const struct dcv_why *why)
+{
+	struct item *it = arg;
+	struct round *r = it->round;
+	struct dcv_answer ans;
+
+	judge(it, status, msg, len, why, &ans);
+	/*
+	 * A resolver walk goes on to the next candidate while the name has no
+	 * record there; the first CNAME found is the one the CA would take.
+	 */
+	if (it->obs.resolver && !it->obs.ok &&
+	    (ans.seen == DCV_SEEN_NXDOMAIN || ans.seen == DCV_SEEN_NODATA) &&
+	    it->cand + 1 < r->spec->names[it->name].n_candidates) {
+		it->cand++;
+		if (send_item(r, it, true) == DCV_OK)
+			return;
+	} else if (it->obs.resolver && !it->obs.ok &&
+	           (ans.seen == DCV_SEEN_NXDOMAIN || ans.seen == DCV_SEEN_NODATA)) {
+		snprintf(it->obs.seen, sizeof(it->obs.seen),
+		         "no record at any candidate (last: %s)", it->obs.qname);
+	}
+	if (--r->pending == 0)
+		finish_stage(r);
+}
+
+/* Sends an item's query; a resolver walk takes its name from the current candidate. */
+static int send_item(struct round *r, struct item *it, bool rd)
+{
+	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
+	size_t len = 0;
+	int rc = DCV_OK;
+
+	if (rd) {
+		const struct dcv_probe_name *n = &r->spec->names[it->name];
+		if ((rc = qname_of(r, n->candidates[it->cand], it->obs.qname,
+		                   sizeof(it->obs.qname))) < 0)
+			return rc;
+	}
+	if ((rc = dcv_wire_from_text(it->obs.qname, it->qwire, &it->qlen)) < 0 ||
+	    (rc = dcv_query_build(it->obs.qname, DCV_TYPE_CNAME, rd, buf, sizeof(buf), &len)) < 0)
+		return rc;
+	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, r->p->query_timeout_ms, NULL,
+	                          on_answer, it, NULL);
+}
+
+/* Sends every item from index first on; the ones that cannot go fail at once. */
+static void send_all(struct round *r, size_t first, bool rd)
+{
+	r->pending = 1; /* held while sending */
+	for (size_t i = first; i < r->n_items; i++) {
+		struct item *it = &r->items[i];
+		int rc = send_item(r, it, rd);
+		if (rc == DCV_OK) {
+			r->pending++;
+		} else {
+			it->obs.ok = false;
+			snprintf(it->obs.seen, sizeof(it->obs.seen), "not asked: %s",
+			         dcv_strerror(rc));
+		}
+	}
+	if (--r->pending == 0)
+		defer_report(r);
+}
+
+static void start_resolvers(struct round *r)
+{
+	const struct dcv_config *cfg = r->p->cfg;
+	size_t first = r->n_items;
+
+	r->state = ROUND_RESOLVERS;
+	/* Every walk item exists before the first is sent: pointers stay put. */
+	for (size_t res = 0; res < cfg->n_resolvers; res++) {
+		for (size_t n = 0; n < r->spec->n_names; n++) {
+			struct item *it = new_item(r);
+			if (it == NULL) {
+				r->status = DCV_ENOMEM;
+				defer_report(r);
+				return;
+			}
+			it->name = n;
+			it->server = cfg->resolvers[res];
+			it->resolver = res;
+			it->expect = EXPECT_OURS;
+			it->obs.name = r->spec->names[n].name;
+			it->obs.resolver = true;
+			snprintf(it->obs.server, sizeof(it->obs.server), "%s", it->server.text);
+		}
+	}
+	send_all(r, first, true);
+}
+
+static void finish_stage(struct round *r)
+{
+	bool all_ok = true;
+
+	for (size_t i = 0; i < r->n_items; i++)
+		all_ok &= r->items[i].obs.ok;
+	if (r->state == ROUND_AUTH) {
+		r->auth_ok = all_ok;
+		if (all_ok && !r->spec->expect_absent && r->p->cfg->n_resolvers > 0) {
+			start_resolvers(r);
+			return;
+		}
+		r->resolvers_ok = all_ok;
+	} else {
+		r->resolvers_ok = all_ok;
+	}
+	report(r);
+}
+
+/* --- building the authoritative stage ------------------------------------ */
+
+static const struct zone_addrs *zone_entry(const struct round *r, const struct dcv_zone *zone)
+{
+	for (size_t i = 0; i < r->n_zones; i++)
+		if (r->zones[i].zone == zone)
+			return &r->zones[i];
+	return NULL;
+}
+
+static bool have_item(const struct round *r, const struct dcv_addr *server, const char *qname)
+{
+	for (size_t i = 0; i < r->n_items; i++)
+		if (strcmp(r->items[i].obs.qname, qname) == 0 &&
+		    strcmp(r->items[i].server.text, server->text) == 0)
+			return true;
+	return false;
+}
+
+static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect expect)
+{
+	const struct dcv_probe_name *n = &r->spec->names[name];
+	const struct dcv_zone *zone = dcv_config_zone_of(r->p->cfg, n->candidates[cand]);
+	const struct zone_addrs *za = zone ? zone_entry(r, zone) : NULL;
+	char qname[260];
+
+	if (za == NULL || qname_of(r, n->candidates[cand], qname, sizeof(qname)) < 0)
+		return DCV_OK;
+	for (size_t a = 0; a < za->n; a++) {
+		struct item *it = NULL;
+		if (have_item(r, &za->addrs[a], qname))
+			continue;
+		it = new_item(r);
+		if (it == NULL)
+			return DCV_ENOMEM;
+		it->name = name;
+		it->server = za->addrs[a];
+		it->expect = expect;
+		it->obs.name = n->name;
+		snprintf(it->obs.qname, sizeof(it->obs.qname), "%s", qname);
+		snprintf(it->obs.server, sizeof(it->obs.server), "%s", it->server.text);
+	}
+	return DCV_OK;
+}
+
+static void start_auth(struct round *r)
+{
+	const struct dcv_probe_spec *spec = r->spec;
+	int rc = DCV_OK;
+
+	r->state = ROUND_AUTH;
+	for (size_t n = 0; n < spec->n_names && rc == DCV_OK; n++) {
+		size_t adn = spec->names[n].adn;
+		if (spec->expect_absent) {
+			rc = add_auth_items(r, n, adn, EXPECT_ABSENT);
+			continue;
+		}
+		for (size_t c = 0; c <= adn && rc == DCV_OK; c++)
+			rc = add_auth_items(r, n, c, c == adn ? EXPECT_OURS : EXPECT_NOT_OTHER);
+	}
+	if (rc < 0) {
+		r->status = rc;
+		snprintf(r->why, sizeof(r->why), "%s", dcv_strerror(rc));
+		defer_report(r);
+		return;
+	}
+	send_all(r, 0, false);
+}
+
+/* One zone's set is in (or one hold released): go on once none is missing. */
+static void zones_release(struct round *r)
+{
+	if (--r->zones_waiting > 0)
+		return;
+	if (r->status < 0)
+		defer_report(r);
+	else
+		start_auth(r);
+}
+
+static void on_zone_set(void *arg, int status, const struct dcv_addr *addrs, size_t n,
+                        const char *why)
+{
+	struct zone_addrs *za = arg;
+	struct round *r = za->round;
+
+	if (status < 0 && r->status == DCV_OK) {
+		r->status = status;
+		snprintf(r->why, sizeof(r->why), "%s", why);
+	} else if (status == DCV_OK) {
+		za->addrs = malloc((n ? n : 1) * sizeof(*addrs));
+		if (za->addrs == NULL) {
+			r->status = DCV_ENOMEM;
+			snprintf(r->why, sizeof(r->why), "%s", dcv_strerror(DCV_ENOMEM));
+		} else {
+			memcpy(za->addrs, addrs, n * sizeof(*addrs));
+			za->n = n;
+		}
+	}
+	zones_release(r);
+}
+
+/* The zones of every candidate the authoritative stage will ask about. */
+static int collect_zones(struct round *r)
+{
+	const struct dcv_probe_spec *spec = r->spec;
+	size_t cap = 0;
+
+	for (size_t n = 0; n < spec->n_names; n++)
+		cap += spec->names[n].adn + 1;
+	r->zones = calloc(cap ? cap : 1, sizeof(*r->zones));
+	if (r->zones == NULL)
+		return DCV_ENOMEM;
+	for (size_t n = 0; n < spec->n_names; n++) {
+		const struct dcv_probe_name *pn = &spec->names[n];
+		for (size_t c = 0; c <= pn->adn && c < pn->n_candidates; c++) {
+			const struct dcv_zone *zone =
+			    dcv_config_zone_of(r->p->cfg, pn->candidates[c]);
+			if (c == pn->adn && zone == NULL) {
+				snprintf(r->why, sizeof(r->why),
+				         "name '%s' lies in no configured zone", pn->candidates[c]);
+				return DCV_ENOZONE;
+			}
+			if (zone == NULL || zone_entry(r, zone) != NULL)
+				continue;
+			r->zones[r->n_zones].zone = zone;
+			r->zones[r->n_zones++].round = r;
+		}
+	}
+	return DCV_OK;
+}
+
+int dcv_probe_round(struct dcv_prober *p, const struct dcv_probe_spec *spec, dcv_probe_cb cb,
+                    void *arg)
+{
+	struct round *r = calloc(1, sizeof(*r));
+	int rc = DCV_ENOMEM;
+
+	if (r == NULL)
+		return rc;
+	r->p = p;
+	r->spec = spec;
+	r->cb = cb;
+	r->arg = arg;
+	r->state = ROUND_ZONES;
+	p->pending++;
+	rc = collect_zones(r);
+	if (rc == DCV_ENOMEM) {
+		p->pending--;
+		round_free(r);
+		return rc;
+	}
+	if (rc < 0) {
+		r->status = rc;
+		defer_report(r);
+		return DCV_OK;
+	}
+	/* Held while asking, so that cached sets answering at once cannot start early. */
+	r->zones_waiting = 1;
+	for (size_t i = 0; i < r->n_zones; i++) {
+		r->zones_waiting++;
+		if (dcv_authsets_get(p->sets, r->zones[i].zone, on_zone_set, &r->zones[i]) < 0) {
+			r->zones_waiting--;
+			r->status = DCV_ENOMEM;
+		}
+	}
+	zones_release(r);
+	return DCV_OK;
+}
+
+struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
+                                  const struct dcv_prober_opts *opts)
+{
+	struct dcv_prober *p = calloc(1, sizeof(*p));
+	uint64_t ttl = opts && opts->authset_ttl_ms ? opts->authset_ttl_ms : 300000;
+
+	if (p == NULL)
+		return NULL;
+	p->io = io;
+	p->loop = dcv_dnsio_loop(io);
+	p->cfg = cfg;
+	p->query_timeout_ms = opts && opts->query_timeout_ms ? opts->query_timeout_ms : 3000;
+	p->sets = dcv_authsets_new(io, cfg, ttl, p->query_timeout_ms);
+	if (p->sets == NULL) {
+		free(p);
+		return NULL;
+	}
+	uv_timer_init(p->loop, &p->kick);
+	p->kick.data = p;
+	return p;
+}
+
+size_t dcv_prober_pending(const struct dcv_prober *p)
+{
+	return p->pending;
+}
+
+static void on_kick_closed(uv_handle_t *h)
+{
+	struct dcv_prober *p = h->data;
+
+	dcv_authsets_free(p->sets);
+	free(p);
+}
+
+void dcv_prober_free(struct dcv_prober *p)
+{
+	if (p == NULL)
+		return;
+	/* The timer's memory is the prober's: free both once libuv lets go of it. */
+	uv_close((uv_handle_t *)&p->kick, on_kick_closed);
+}

@@ -1,0 +1,100 @@
+/*
+ * probe.h -- would the CA's check succeed? Asked the way the CA asks.
+ *
+ * For every certificate name the CA walks the ADN candidates from the
+ * longest and takes the first "_<md5>.<candidate>" CNAME it finds; ours must
+ * be that one. A round of the probe checks, in this order:
+ *
+ *   1. authoritative: every address of every zone involved (the zone's
+ *      `nameservers`, or else its NS set and their A/AAAA, discovered from
+ *      the first primary and cached), RD=0, AA required: at the ADN our
+ *      CNAME; at each longer candidate that lies in a configured zone, no
+ *      other CNAME;
+ *   2. resolvers (RD=1), only once step 1 holds everywhere -- asking a
+ *      resolver earlier would plant a negative answer in its cache for the
+ *      SOA minimum: each resolver walks the candidates like the CA.
+ *
+ * The withdrawal check (expect_absent) asks step 1 only and wants our
+ * record gone from every authoritative address.
+ *
+ * Ownership: the prober keeps a pointer to cfg and io (both must outlive
+ * it). A spec must stay valid until its round's callback has run. Reports
+ * are valid during the callback only.
+ */
+#ifndef DCV_PROBE_H
+#define DCV_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dnsio.h"
+#include "query.h"
+
+struct dcv_probe_name {
+	const char *name;        /* as in the certificate, for reports */
+	char *const *candidates; /* the CA's order */
+	size_t n_candidates;
+	size_t adn; /* index of the candidate holding our record */
+};
+
+struct dcv_probe_spec {
+	const char *md5_hex;
+	const char *target; /* our CNAME data, lower case, trailing dot */
+	const struct dcv_probe_name *names;
+	size_t n_names;
+	bool expect_absent; /* withdrawal: our record must be gone */
+};
+
+/* What one server said about one query name. */
+struct dcv_probe_obs {
+	const char *name; /* certificate name it was asked for */
+	char qname[260];
+	char server[64];
+	bool resolver;
+	bool ok;
+	char seen[300]; /* "CNAME x.", "NXDOMAIN", "timed out", ... */
+};
+
+struct dcv_probe_report {
+	int status;    /* DCV_OK: the round ran (whatever it found); else why it could not */
+	char why[512]; /* when status < 0 */
+	bool auth_ok;  /* every authoritative address agrees */
+	bool resolvers_asked;
+	bool done;                       /* auth_ok and every resolver agrees (or there are none) */
+	const struct dcv_probe_obs *obs; /* every observation of the round */
+	size_t n_obs;
+	size_t n_auth_addrs; /* authoritative addresses asked */
+};
+
+typedef void (*dcv_probe_cb)(void *arg, const struct dcv_probe_report *report);
+
+struct dcv_prober;
+
+struct dcv_prober_opts {
+	uint64_t query_timeout_ms; /* per query, all tries (default 3000) */
+	uint64_t authset_ttl_ms;   /* how long a discovered NS set is reused (default 300000) */
+};
+
+struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
+                                  const struct dcv_prober_opts *opts);
+
+/*
+ * Runs one round for spec. The callback runs once, from the loop (also when
+ * the round cannot start: report->status < 0). Returns DCV_OK or DCV_ENOMEM
+ * (then no callback).
+ */
+int dcv_probe_round(struct dcv_prober *p, const struct dcv_probe_spec *spec, dcv_probe_cb cb,
+                    void *arg);
+
+/* Rounds started and not finished. */
+size_t dcv_prober_pending(const struct dcv_prober *p);
+
+/* Frees the prober; no round may be pending (close dnsio first to end them). */
+void dcv_prober_free(struct dcv_prober *p);
+
+/* The zone (longest configured) that name lies in, or NULL. */
+const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const char *name);
+
+#endif

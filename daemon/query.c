@@ -1,0 +1,136 @@
+/* query.c -- plain queries and CNAME answers, at the wire level. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "query.h"
+
+uint16_t dcv_query_id(void)
+{
+	uint16_t id = 0;
+
+	/* RAND_bytes only fails when the system has no entropy at all. */
+	if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1)
+		id = (uint16_t)((uintptr_t)&id ^ (uintptr_t)id);
+	return id;
+}
+
+int dcv_query_build(const char *qname, uint16_t qtype, bool rd, uint8_t *buf, size_t cap,
+                    size_t *len)
+{
+	uint8_t name[DCV_WIRE_NAME_MAX];
+	size_t name_len = 0;
+
+	if (dcv_wire_from_text(qname, name, &name_len) < 0 || cap < DCV_WIRE_HEADER + name_len + 4)
+		return DCV_EINVAL;
+	memset(buf, 0, DCV_WIRE_HEADER);
+	dcv_wire_put16(buf, dcv_query_id());
+	buf[2] = rd ? 0x01 : 0x00;
+	dcv_wire_put16(buf + 4, 1);
+	memcpy(buf + DCV_WIRE_HEADER, name, name_len);
+	dcv_wire_put16(buf + DCV_WIRE_HEADER + name_len, qtype);
+	dcv_wire_put16(buf + DCV_WIRE_HEADER + name_len + 2, DCV_CLASS_IN);
+	*len = DCV_WIRE_HEADER + name_len + 4;
+	return DCV_OK;
+}
+
+void dcv_name_text(const uint8_t *wire, size_t wire_len, char out[DCV_NAME_TEXT_MAX])
+{
+	size_t n = 0;
+
+	if (dcv_wire_to_text(wire, wire_len, out) < 0) {
+		snprintf(out, DCV_NAME_TEXT_MAX, "(bad name)");
+		return;
+	}
+	n = strlen(out);
+	if (strcmp(out, ".") != 0 && n + 1 < DCV_NAME_TEXT_MAX) {
+		out[n] = '.';
+		out[n + 1] = '\0';
+	}
+}
+
+int dcv_query_read_cname(const uint8_t *msg, size_t len, const uint8_t *qname_wire,
+                         size_t qname_len, bool authoritative, struct dcv_answer *ans)
+{
+	uint8_t owner[DCV_WIRE_NAME_MAX], target[DCV_WIRE_NAME_MAX];
+	size_t off = 0, owner_len = 0, target_len = 0, pos = 0;
+	struct dcv_wire_rr rr;
+	unsigned ancount, nscount;
+	bool has_soa = false, has_ns = false;
+
+	memset(ans, 0, sizeof(*ans));
+	if (dcv_wire_after_question(msg, len, &off) < 0)
+		return DCV_EREPLY;
+	ans->rcode = DCV_WIRE_RCODE(msg);
+	ans->aa = (msg[2] & 0x04) != 0;
+	ancount = DCV_WIRE_ANCOUNT(msg);
+	nscount = DCV_WIRE_NSCOUNT(msg);
+	if (ans->rcode != DCV_RCODE_NOERROR && ans->rcode != DCV_RCODE_NXDOMAIN) {
+		ans->seen = DCV_SEEN_RCODE;
+		return DCV_OK;
+	}
+	for (unsigned i = 0; i < ancount; i++) {
+		pos = off;
+		if (dcv_wire_read_name(msg, len, &pos, owner, &owner_len) < 0)
+			return DCV_EREPLY;
+		if (dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return DCV_EREPLY;
+		if (rr.type != DCV_TYPE_CNAME || rr.class != DCV_CLASS_IN ||
+		    owner_len != qname_len || memcmp(owner, qname_wire, qname_len) != 0)
+			continue;
+		pos = rr.rdata;
+		if (dcv_wire_read_name(msg, len, &pos, target, &target_len) < 0 || pos != rr.end)
+			return DCV_EREPLY;
+		ans->seen = DCV_SEEN_CNAME;
+		dcv_name_text(target, target_len, ans->cname);
+		if (authoritative && !ans->aa)
+			ans->seen = DCV_SEEN_REFERRAL;
+		return DCV_OK;
+	}
+	for (unsigned i = 0; i < nscount; i++) {
+		if (dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return DCV_EREPLY;
+		has_soa |= rr.type == DCV_TYPE_SOA;
+		has_ns |= rr.type == DCV_TYPE_NS;
+	}
+	if (authoritative && (!ans->aa || (has_ns && !has_soa)))
+		ans->seen = DCV_SEEN_REFERRAL;
+	else
+		ans->seen = ans->rcode == DCV_RCODE_NXDOMAIN ? DCV_SEEN_NXDOMAIN : DCV_SEEN_NODATA;
+	return DCV_OK;
+}
+
+const char *dcv_rcode_name(int rcode)
+{
+	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+	                                    "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+	                                    "NXRRSET", "NOTAUTH", "NOTZONE"};
+	static _Thread_local char other[16];
+
+	if (rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]))
+		return names[rcode];
+	snprintf(other, sizeof(other), "RCODE %d", rcode);
+	return other;
+}
+
+void dcv_answer_describe(const struct dcv_answer *ans, char *buf, size_t size)
+{
+	switch (ans->seen) {
+	case DCV_SEEN_CNAME:
+		snprintf(buf, size, "CNAME %s", ans->cname);
+		break;
+	case DCV_SEEN_NXDOMAIN:
+		snprintf(buf, size, "NXDOMAIN");
+		break;
+	case DCV_SEEN_NODATA:
+		snprintf(buf, size, "no CNAME (NODATA)");
+		break;
+	case DCV_SEEN_REFERRAL:
+		snprintf(buf, size, "not authoritative (referral or AA not set)");
+		break;
+	case DCV_SEEN_RCODE:
+		snprintf(buf, size, "%s", dcv_rcode_name(ans->rcode));
+		break;
+	}
+}

@@ -1,0 +1,665 @@
+/*
+ * update.c -- RFC 2136 UPDATE of DCV records to every primary of a zone.
+ *
+ * Per remote an explicit state machine:
+ *
+ *   SEND -> (reply NOERROR, more messages) -> SEND
+ *        -> (reply NOERROR, all sent)      -> CONFIRM -> DONE
+ *        -> (SERVFAIL, not ready)          -> WAIT -> SEND (same address)
+ *        -> (timeout, network, bad TSIG)   -> SEND next address, or WAIT after the last
+ *        -> (BADSIG, REFUSED, NOTAUTH...)  -> DONE (failed)
+ *
+ * Messages go to one remote one at a time (BIND serializes updates to a zone
+ * anyway); remotes run in parallel. Every state change that matters is in
+ * the outcome's why, which is what the operator reads.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
+
+#include "query.h"
+#include "update.h"
+#include "util.h"
+
+#define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC */
+#define RETRY_BASE_MS 250
+#define RETRY_CAP_MS 5000
+#define CONFIRM_ROUNDS 4
+#define CONFIRM_GAP_MS 250
+
+enum run_state {
+	RUN_SEND,
+	RUN_WAIT,
+	RUN_CONFIRM,
+	RUN_DONE,
+};
+
+static const char *const run_state_names[] = {"send", "wait", "confirm", "done"};
+
+struct up_msg {
+	uint8_t *wire;
+	size_t len;
+	size_t n_recs;
+};
+
+struct run {
+	struct dcv_update *up;
+	const struct dcv_remote *remote;
+	enum run_state state;
+	size_t addr;      /* current address of the remote */
+	unsigned attempt; /* retries of the current message */
+	size_t next_msg;
+	struct dcv_dnsio_xchg *xchg;
+	struct dcv_tsig_ctx tsig;
+	int tsig_rc; /* verdict on the accepted reply's TSIG */
+	struct dcv_tsig_result tsig_res;
+	uv_timer_t timer;
+	size_t confirm_pending;
+	unsigned confirm_round;
+	bool *confirm_ok;       /* per record */
+	char confirm_seen[256]; /* first disagreement, described */
+	size_t confirm_bad_rec;
+	struct dcv_update_outcome out;
+};
+
+struct confirm_q {
+	struct run *run;
+	size_t rec;
+	uint8_t qname[DCV_WIRE_NAME_MAX];
+	size_t qname_len;
+};
+
+struct dcv_update {
+	struct dcv_dnsio *io;
+	uv_loop_t *loop;
+	const struct dcv_zone *zone;
+	enum dcv_update_op op;
+	struct dcv_record *recs;
+	size_t n_recs;
+	struct up_msg *msgs;
+	size_t n_msgs;
+	struct run *runs;
+	size_t n_runs;
+	size_t unfinished;
+	uv_timer_t deadline;
+	uint64_t timeout_ms;
+	uint64_t started;
+	size_t refs; /* open handles + exchanges in flight + the report itself */
+	bool reported;
+	dcv_update_cb cb;
+	void *arg;
+	struct dcv_update_outcome *outcomes;
+};
+
+static void run_send(struct run *r);
+
+static const char *op_name(const struct dcv_update *up)
+{
+	return up->op == DCV_UPDATE_ADD ? "add" : "delete";
+}
+
+/* --- building the messages (ldns) ------------------------------------- */
+
+static ldns_rr *record_rr(const struct dcv_record *rec, enum dcv_update_op op)
+{
+	ldns_rr *rr = ldns_rr_new();
+	ldns_rdf *owner = ldns_dname_new_frm_str(rec->owner);
+	ldns_rdf *target = ldns_dname_new_frm_str(rec->target);
+
+	if (rr == NULL || owner == NULL || target == NULL) {
+		ldns_rr_free(rr);
+		ldns_rdf_deep_free(owner);
+		ldns_rdf_deep_free(target);
+		return NULL;
+	}
+	ldns_rr_set_owner(rr, owner);
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_CNAME);
+	/* RFC 2136 §2.5.4: class NONE and TTL 0 delete exactly this record. */
+	ldns_rr_set_class(rr, op == DCV_UPDATE_ADD ? LDNS_RR_CLASS_IN : LDNS_RR_CLASS_NONE);
+	ldns_rr_set_ttl(rr, op == DCV_UPDATE_ADD ? rec->ttl : 0);
+	ldns_rr_push_rdf(rr, target);
+	return rr;
+}
+
+static int build_message(struct dcv_update *up, size_t first, size_t n, struct up_msg *out)
+{
+	ldns_rr_list *list = ldns_rr_list_new();
+	ldns_rdf *zone = ldns_dname_new_frm_str(up->zone->domain);
+	ldns_pkt *pkt = NULL;
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	int rc = DCV_ENOMEM;
+
+	if (list == NULL || zone == NULL)
+		goto out;
+	for (size_t i = first; i < first + n; i++) {
+		ldns_rr *rr = record_rr(&up->recs[i], up->op);
+		if (rr == NULL || !ldns_rr_list_push_rr(list, rr)) {
+			ldns_rr_free(rr);
+			goto out;
+		}
+	}
+	pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, NULL, list, NULL);
+	zone = NULL; /* owned by pkt now */
+	if (pkt == NULL || ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK)
+		goto out;
+	out->wire = wire;
+	out->len = len;
+	out->n_recs = n;
+	wire = NULL;
+	rc = DCV_OK;
+out:
+	free(wire);
+	ldns_pkt_free(pkt);
+	ldns_rdf_deep_free(zone);
+	ldns_rr_list_deep_free(list);
+	return rc;
+}
+
+/*
+ * Packs records into messages using the uncompressed size as the bound:
+ * compression only shrinks, so no message exceeds the limit.
+ */
+static int build_messages(struct dcv_update *up, size_t limit)
+{
+	size_t base = DCV_WIRE_HEADER + strlen(up->zone->domain) + 2 + 4 + TSIG_ROOM;
+	size_t first = 0, size = base;
+	int rc = DCV_OK;
+
+	up->msgs = calloc(up->n_recs, sizeof(*up->msgs));
+	if (up->msgs == NULL)
+		return DCV_ENOMEM;
+	for (size_t i = 0; i <= up->n_recs && rc == DCV_OK; i++) {
+		size_t rr = 0;
+		if (i < up->n_recs) {
+			rr = strlen(up->recs[i].owner) + 1 + 10 + strlen(up->recs[i].target) + 1;
+			if (base + rr > limit)
+				return DCV_EINVAL;
+			if (size + rr <= limit) {
+				size += rr;
+				continue;
+			}
+		}
+		if (i > first)
+			rc = build_message(up, first, i - first, &up->msgs[up->n_msgs++]);
+		first = i;
+		size = base + rr;
+	}
+	return rc;
+}
+
+/* --- lifetime ------------------------------------------------------------ */
+
+static void update_free(struct dcv_update *up)
+{
+	for (size_t i = 0; i < up->n_msgs; i++)
+		free(up->msgs[i].wire);
+	for (size_t i = 0; i < up->n_runs; i++)
+		free(up->runs[i].confirm_ok);
+	free(up->msgs);
+	free(up->runs);
+	free(up->recs);
+	free(up->outcomes);
+	free(up);
+}
+
+static void unref(struct dcv_update *up)
+{
+	if (--up->refs == 0)
+		update_free(up);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	unref(h->data);
+}
+
+static void report(struct dcv_update *up)
+{
+	int status = DCV_OK;
+
+	up->reported = true;
+	uv_timer_stop(&up->deadline);
+	for (size_t i = 0; i < up->n_runs; i++) {
+		up->outcomes[i] = up->runs[i].out;
+		if (status == DCV_OK && up->runs[i].out.status != DCV_OK)
+			status = up->runs[i].out.status;
+	}
+	up->cb(up->arg, status, up->outcomes, up->n_runs);
+	for (size_t i = 0; i < up->n_runs; i++)
+		uv_close((uv_handle_t *)&up->runs[i].timer, handle_closed);
+	uv_close((uv_handle_t *)&up->deadline, handle_closed);
+	unref(up);
+}
+
+static void finish(struct run *r, int status)
+{
+	if (r->state == RUN_DONE)
+		return;
+	r->state = RUN_DONE;
+	r->out.status = status;
+	uv_timer_stop(&r->timer);
+	if (r->xchg != NULL)
+		dcv_dnsio_cancel(r->xchg);
+	if (--r->up->unfinished == 0)
+		report(r->up);
+}
+
+static void failf(struct run *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records why r failed, prefixed with zone, remote and server, then finishes it. */
+static void failf(struct run *r, int status, const char *fmt, ...)
+{
+	char detail[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	snprintf(r->out.why, sizeof(r->out.why), "zone %s: primary %s (%s): %s",
+	         r->up->zone->domain, r->remote->id, r->out.server ? r->out.server->text : "-",
+	         detail);
+	finish(r, status);
+}
+
+/* --- sending ------------------------------------------------------------ */
+
+static void wait_then(struct run *r, uint64_t ms);
+
+static int accept_reply(void *arg, const uint8_t *msg, size_t len)
+{
+	struct run *r = arg;
+	struct dcv_why why = {""};
+
+	if (r->remote->key == NULL) {
+		r->tsig_rc = DCV_OK;
+		return DCV_OK;
+	}
+	r->tsig_rc = dcv_tsig_verify(&r->tsig, msg, len, (uint64_t)time(NULL), &r->tsig_res, &why);
+	/* A reply that fails TSIG may be forged: keep waiting for the real one. */
+	if (r->tsig_rc == DCV_ETSIG || r->tsig_rc == DCV_EREPLY) {
+		dcv_dnsio_reject_why(r->up->io, "%s", why.text);
+		return r->tsig_rc;
+	}
+	return DCV_OK;
+}
+
+/* Extended DNS Error 14 "Not Ready" in the OPT record (Knot while loading). */
+static bool says_not_ready(const uint8_t *msg, size_t len)
+{
+	size_t off = 0;
+	struct dcv_wire_rr rr;
+	unsigned n = 0;
+
+	if (dcv_wire_after_question(msg, len, &off) < 0)
+		return false;
+	n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
+	for (unsigned i = 0; i < n; i++) {
+		if (dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return false;
+		if (rr.type != DCV_TYPE_OPT)
+			continue;
+		for (size_t o = rr.rdata; o + 4 <= rr.end;) {
+			uint16_t code = dcv_wire_u16(msg + o), olen = dcv_wire_u16(msg + o + 2);
+			if (o + 4 + olen > rr.end)
+				break;
+			if (code == 15 && olen >= 2 && dcv_wire_u16(msg + o + 4) == 14)
+				return true;
+			o += 4 + (size_t)olen;
+		}
+	}
+	return false;
+}
+
+static void start_confirm(struct run *r);
+
+static void on_reply(struct run *r, const uint8_t *msg, size_t len)
+{
+	const char *key = r->remote->key ? r->remote->key->tsig.name : "(none)";
+	int rcode = DCV_WIRE_RCODE(msg);
+
+	switch (r->tsig_rc) {
+	case DCV_EBADSIG:
+		failf(r, DCV_EBADSIG,
+		      "TSIG BADSIG: the server does not accept key '%s' "
+		      "(its secret differs from the server's)",
+		      key);
+		return;
+	case DCV_EBADKEY:
+		failf(r, DCV_EBADKEY,
+		      "TSIG BADKEY: the server does not know key '%s' with "
+		      "algorithm %s",
+		      key, dcv_tsig_alg_name(r->remote->key->tsig.alg));
+		return;
+	case DCV_EBADTIME:
+		failf(r, DCV_EBADTIME,
+		      "TSIG BADTIME: our clock and the server's differ by %lld s "
+		      "(more than the %d s fudge); fix the time (NTP)",
+		      (long long)-r->tsig_res.skew, DCV_TSIG_FUDGE);
+		return;
+	default:
+		break;
+	}
+	switch (rcode) {
+	case DCV_RCODE_NOERROR:
+		r->out.n_messages++;
+		r->attempt = 0;
+		if (++r->next_msg < r->up->n_msgs)
+			run_send(r);
+		else
+			start_confirm(r);
+		return;
+	case DCV_RCODE_SERVFAIL:
+		snprintf(r->out.why, sizeof(r->out.why), "SERVFAIL");
+		wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
+		return;
+	case DCV_RCODE_REFUSED:
+		if (says_not_ready(msg, len)) {
+			snprintf(r->out.why, sizeof(r->out.why), "REFUSED (not ready)");
+			wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
+			return;
+		}
+		failf(r, DCV_EREFUSED,
+		      "REFUSED: the server will not let key '%s' update zone %s "
+		      "(not a primary for it, or its update policy forbids it)",
+		      key, r->up->zone->domain);
+		return;
+	case DCV_RCODE_NOTAUTH:
+		failf(r, DCV_ENOTAUTH, "NOTAUTH: the server is not authoritative for zone %s",
+		      r->up->zone->domain);
+		return;
+	case DCV_RCODE_NOTZONE:
+		failf(r, DCV_ENOTZONE, "NOTZONE: a record lies outside zone %s",
+		      r->up->zone->domain);
+		return;
+	default:
+		failf(r, DCV_ERCODE, "the server answered %s", dcv_rcode_name(rcode));
+		return;
+	}
+}
+
+static void on_exchange(void *arg, int status, const uint8_t *msg, size_t len,
+                        const struct dcv_why *why)
+{
+	struct run *r = arg;
+	struct dcv_update *up = r->up;
+
+	r->xchg = NULL;
+	if (r->state != RUN_SEND)
+		goto out;
+	if (status == DCV_OK) {
+		on_reply(r, msg, len);
+		goto out;
+	}
+	if (status == DCV_ECANCELED || status == DCV_ENOMEM) {
+		failf(r, status, "%s", why->text);
+		goto out;
+	}
+	/* Timeouts, network errors, replies failing TSIG: the next address, then a pause. */
+	snprintf(r->out.why, sizeof(r->out.why), "%s", why->text);
+	r->addr = (r->addr + 1) % r->remote->n_addrs;
+	if (r->addr != 0)
+		run_send(r);
+	else
+		wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
+out:
+	unref(up);
+}
+
+static uint64_t remaining_ms(const struct dcv_update *up)
+{
+	uint64_t elapsed = uv_now(up->loop) - up->started;
+
+	return elapsed >= up->timeout_ms ? 1 : up->timeout_ms - elapsed;
+}
+
+static void run_send(struct run *r)
+{
+	struct dcv_update *up = r->up;
+	const struct up_msg *m = &up->msgs[r->next_msg];
+	struct dcv_why why = {""};
+	uint8_t *buf = NULL;
+	size_t len = m->len;
+	int rc = DCV_ENOMEM;
+
+	r->state = RUN_SEND;
+	r->out.server = &r->remote->addrs[r->addr];
+	buf = malloc(m->len + TSIG_ROOM);
+	if (buf == NULL)
+		goto out;
+	memcpy(buf, m->wire, m->len);
+	/* A fresh ID and signature per try: the time in the TSIG stays current. */
+	dcv_wire_put16(buf, dcv_query_id());
+	if (r->remote->key != NULL) {
+		rc = dcv_tsig_sign(&r->remote->key->tsig, buf, &len, m->len + TSIG_ROOM,
+		                   (uint64_t)time(NULL), &r->tsig, &why);
+		if (rc < 0)
+			goto out;
+	}
+	rc = dcv_dnsio_exchange(up->io, r->out.server, buf, len, 0, remaining_ms(up), accept_reply,
+	                        on_exchange, r, &r->xchg);
+	if (rc == DCV_OK)
+		up->refs++;
+out:
+	free(buf);
+	if (rc < 0)
+		failf(r, rc, "cannot send the UPDATE: %s",
+		      why.text[0] ? why.text : dcv_strerror(rc));
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	if (r->state == RUN_WAIT)
+		run_send(r);
+	else if (r->state == RUN_CONFIRM)
+		start_confirm(r);
+}
+
+static void wait_then(struct run *r, uint64_t ms)
+{
+	r->state = RUN_WAIT;
+	uv_timer_start(&r->timer, on_timer, ms, 0);
+}
+
+/* --- confirming ---------------------------------------------------------- */
+
+static void confirm_done(struct run *r)
+{
+	const struct dcv_record *rec = &r->up->recs[r->confirm_bad_rec];
+
+	if (r->confirm_seen[0] == '\0') {
+		finish(r, DCV_OK);
+		r->out.why[0] = '\0';
+		return;
+	}
+	if (r->confirm_round < CONFIRM_ROUNDS) {
+		r->confirm_seen[0] = '\0';
+		uv_timer_start(&r->timer, on_timer, CONFIRM_GAP_MS, 0);
+		return;
+	}
+	if (r->up->op == DCV_UPDATE_ADD)
+		failf(r, DCV_ENOTSERVED,
+		      "answered NOERROR but serves %s at %s instead of the CNAME%s",
+		      r->confirm_seen, rec->owner,
+		      strstr(r->confirm_seen, "NODATA")
+		          ? ": the name holds other records, and a CNAME cannot stand beside them"
+		          : "");
+	else
+		failf(r, DCV_ENOTSERVED, "answered NOERROR to the delete but still serves %s at %s",
+		      r->confirm_seen, rec->owner);
+}
+
+static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
+                       const struct dcv_why *why)
+{
+	struct confirm_q *q = arg;
+	struct run *r = q->run;
+	struct dcv_update *up = r->up;
+	const struct dcv_record *rec = &up->recs[q->rec];
+	struct dcv_answer ans;
+	bool ours = false;
+
+	if (r->state != RUN_CONFIRM)
+		goto out;
+	if (status == DCV_OK &&
+	    dcv_query_read_cname(msg, len, q->qname, q->qname_len, true, &ans) == DCV_OK) {
+		ours = ans.seen == DCV_SEEN_CNAME && strcasecmp(ans.cname, rec->target) == 0;
+		/* A delete is confirmed only by an authoritative answer without our record. */
+		if (up->op == DCV_UPDATE_ADD
+		        ? ours
+		        : (!ours && ans.seen != DCV_SEEN_REFERRAL && ans.seen != DCV_SEEN_RCODE))
+			r->confirm_ok[q->rec] = true;
+		else if (r->confirm_seen[0] == '\0') {
+			dcv_answer_describe(&ans, r->confirm_seen, sizeof(r->confirm_seen));
+			r->confirm_bad_rec = q->rec;
+		}
+	} else if (r->confirm_seen[0] == '\0') {
+		snprintf(r->confirm_seen, sizeof(r->confirm_seen), "no usable answer (%.200s)",
+		         status == DCV_OK ? "malformed reply" : why->text);
+		r->confirm_bad_rec = q->rec;
+	}
+	if (--r->confirm_pending == 0)
+		confirm_done(r);
+out:
+	free(q);
+	unref(up);
+}
+
+static void start_confirm(struct run *r)
+{
+	struct dcv_update *up = r->up;
+	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
+	size_t len = 0;
+
+	r->state = RUN_CONFIRM;
+	r->confirm_round++;
+	r->confirm_pending = 1; /* held until every query is started */
+	for (size_t i = 0; i < up->n_recs; i++) {
+		struct confirm_q *q = NULL;
+		if (r->confirm_ok[i])
+			continue;
+		q = calloc(1, sizeof(*q));
+		if (q == NULL ||
+		    dcv_query_build(up->recs[i].owner, DCV_TYPE_CNAME, false, buf, sizeof(buf),
+		                    &len) < 0 ||
+		    dcv_wire_from_text(up->recs[i].owner, q->qname, &q->qname_len) < 0) {
+			free(q);
+			snprintf(r->confirm_seen, sizeof(r->confirm_seen),
+			         "a query that cannot be "
+			         "built");
+			r->confirm_bad_rec = i;
+			continue;
+		}
+		q->run = r;
+		q->rec = i;
+		if (dcv_dnsio_exchange(up->io, r->out.server, buf, len, 0, remaining_ms(up), NULL,
+		                       on_confirm, q, NULL) < 0) {
+			free(q);
+			continue;
+		}
+		up->refs++;
+		r->confirm_pending++;
+	}
+	if (--r->confirm_pending == 0)
+		confirm_done(r);
+}
+
+/* --- the deadline and the public API ------------------------------------ */
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct dcv_update *up = t->data;
+
+	for (size_t i = 0; i < up->n_runs && !up->reported; i++) {
+		struct run *r = &up->runs[i];
+		if (r->state == RUN_DONE)
+			continue;
+		failf(r, DCV_ETIMEOUT, "no success within %.1f s (while in state %s; last: %s)",
+		      (double)up->timeout_ms / 1000.0, run_state_names[r->state],
+		      r->out.why[0] ? r->out.why : "no answer");
+	}
+}
+
+int dcv_update_start(struct dcv_dnsio *io, const struct dcv_zone *zone, enum dcv_update_op op,
+                     const struct dcv_record *recs, size_t n_recs,
+                     const struct dcv_update_opts *opts, dcv_update_cb cb, void *arg,
+                     struct dcv_update **out)
+{
+	struct dcv_update *up = NULL;
+	size_t limit = opts && opts->max_message_size ? opts->max_message_size : 65535;
+	int rc = DCV_EINVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n_recs == 0 || zone->n_primaries == 0)
+		goto out;
+	rc = DCV_ENOMEM;
+	up = calloc(1, sizeof(*up));
+	if (up == NULL)
+		goto out;
+	up->io = io;
+	up->loop = dcv_dnsio_loop(io);
+	up->zone = zone;
+	up->op = op;
+	up->cb = cb;
+	up->arg = arg;
+	up->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 30000;
+	up->recs = malloc(n_recs * sizeof(*recs));
+	up->runs = calloc(zone->n_primaries, sizeof(*up->runs));
+	up->outcomes = calloc(zone->n_primaries, sizeof(*up->outcomes));
+	if (up->recs == NULL || up->runs == NULL || up->outcomes == NULL)
+		goto out;
+	memcpy(up->recs, recs, n_recs * sizeof(*recs));
+	up->n_recs = n_recs;
+	if ((rc = build_messages(up, limit)) < 0)
+		goto out;
+	rc = DCV_ENOMEM;
+	for (size_t i = 0; i < zone->n_primaries; i++) {
+		up->runs[i].confirm_ok = calloc(n_recs, sizeof(bool));
+		if (up->runs[i].confirm_ok == NULL)
+			goto out;
+	}
+	up->started = uv_now(up->loop);
+	up->n_runs = zone->n_primaries;
+	up->unfinished = up->n_runs;
+	up->refs = 1 + 1 + up->n_runs; /* the report, the deadline timer, one timer per run */
+	uv_timer_init(up->loop, &up->deadline);
+	up->deadline.data = up;
+	uv_timer_start(&up->deadline, on_deadline, up->timeout_ms, 0);
+	for (size_t i = 0; i < up->n_runs; i++) {
+		struct run *r = &up->runs[i];
+		r->up = up;
+		r->remote = zone->primaries[i];
+		r->out.remote = r->remote;
+		r->out.server = &r->remote->addrs[0];
+		uv_timer_init(up->loop, &r->timer);
+		r->timer.data = r;
+	}
+	/* The first sends go out from the loop, so the callback never runs from here. */
+	for (size_t i = 0; i < up->n_runs; i++)
+		wait_then(&up->runs[i], 0);
+	if (out != NULL)
+		*out = up;
+	up = NULL;
+	rc = DCV_OK;
+out:
+	if (up != NULL)
+		update_free(up);
+	return rc;
+}
+
+void dcv_update_cancel(struct dcv_update *up)
+{
+	for (size_t i = 0; i < up->n_runs && !up->reported; i++)
+		if (up->runs[i].state != RUN_DONE)
+			failf(&up->runs[i], DCV_ECANCELED, "canceled (%s of %zu records)",
+			      op_name(up), up->n_recs);
+}
