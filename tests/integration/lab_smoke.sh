@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 lab_init lab_smoke 1
-_lab_need kdig keymgr nsupdate
+lab_need kdig keymgr nsupdate
 
 P=$LAB_PORT
 BIND=$LAB_NET.1    # named, primary of example.test
@@ -69,6 +69,18 @@ lab_check "unbound returns it" lab_until 3 lab_resolves "$UNBOUND" "$P" "$OWNER"
 lab_check "bind and the knot secondary have the same serial" \
 	test "$(lab_serial "$BIND" "$P" example.test)" = "$(lab_serial "$KNOT2" "$P" example.test)"
 
+# --- negative caching: visible, and short (SOA minimum 3 s) -------------------
+NEG=_negative.knot.test
+lab_check "unbound says NXDOMAIN for a name not there yet" \
+	test "$(lab_rcode --rec "$UNBOUND" "$P" "$NEG" CNAME)" = NXDOMAIN
+_lab_now
+neg_cached_at=$_LAB_NOW
+lab_check "the name is added on the knot primary" \
+	lab_nsupdate dcv "$KNOT1" "$P" <<<"update add $NEG. 300 CNAME $KTARGET."
+lab_check "knot serves it at once" lab_serves "$KNOT1" "$P" "$NEG" CNAME "$KTARGET"
+lab_check "unbound still says NXDOMAIN (cached)" \
+	test "$(lab_rcode --rec "$UNBOUND" "$P" "$NEG" CNAME)" = NXDOMAIN
+
 # --- an update to the Knot primary -------------------------------------------
 lab_check "nsupdate -y to knot accepted" nsupdate -t 5 -y "hmac-sha256:dcv:$LAB_SECRET_DCV" \
 	<<<"server $KNOT1 $P
@@ -115,6 +127,13 @@ lab_check "and answers nothing" lab_not lab_serves "$KNOT1" "$P" "$KOWNER" CNAME
 lab_check "lab_restart brings a stopped server back" lab_restart knot1
 lab_check "with its update kept" kdig_says "$KNOT1" "$KOWNER" "$KTARGET"
 
+# A program that dies by the signal, under set -e.
+lab_spawn sleeper sleep 60
+sleeper=$(lab_pid sleeper)
+lab_check "lab_spawn runs a program under the lab" kill -0 "$sleeper"
+lab_stop sleeper
+lab_check "and lab_stop stops it" gone "$sleeper"
+
 # --- start functions fail loudly ---------------------------------------------
 # Each runs in a subshell (its stderr captured) and must fail and say why:
 # with the server's log when the server ran, naming the address when it is
@@ -152,5 +171,13 @@ lab_check "unbound on a taken address fails loudly" \
 	loud unbound2 "in use" lab_unbound "$UNBOUND" "$P" knot.test="$KNOT1@$P"
 lab_check "the failed starts left no process behind" \
 	lab_until 5 lab_not pgrep -f "$LAB/(bad|bind2|knot3|unbound2)"
+
+# The negative answer of the beginning has expired by now (3 s after it was
+# cached; the checks above took about as long).
+lab_check "unbound returns the name once its negative answer expired" \
+	lab_until 4 lab_resolves "$UNBOUND" "$P" "$NEG" CNAME "$KTARGET"
+_lab_now
+lab_check "... within 8 s of caching it ($((_LAB_NOW - neg_cached_at)) ms)" \
+	test $((_LAB_NOW - neg_cached_at)) -le 8000
 
 lab_finish

@@ -86,7 +86,8 @@ _lab_ms() { # SECONDS
 	_LAB_MS=$((10#${int:-0} * 1000 + 10#${frac:0:3}))
 }
 
-_lab_need() {
+# lab_need TOOL... -- fail (saying which) unless every TOOL is installed.
+lab_need() {
 	local tool
 	for tool in "$@"; do
 		command -v "$tool" >/dev/null 2>&1 || _lab_err "$tool is not installed" || return 1
@@ -103,7 +104,7 @@ lab_init() {
 		_lab_err "lab_init: INDEX must be 1..250, not '$index'"
 		return 1
 	fi
-	_lab_need dig setpriv ss || return 1
+	lab_need dig setpriv ss || return 1
 	LAB=$(mktemp -d "${TMPDIR:-/tmp}/dcv-lab-$name.XXXXXX") || return 1
 	LAB_NET=127.53.$index
 	export LAB LAB_NET LAB_PORT
@@ -181,8 +182,9 @@ _lab_kill() {
 		unset "_LAB_PID[$name]"
 		[[ -n $pid ]] || continue
 		pids+=("$pid")
-		kill -TERM "$pid" 2>/dev/null
-		kill -CONT "$pid" 2>/dev/null
+		# A server that died on its own is not an error here.
+		kill -TERM "$pid" 2>/dev/null || true
+		kill -CONT "$pid" 2>/dev/null || true
 	done
 	((${#pids[@]})) || return 0
 	_lab_now
@@ -203,7 +205,9 @@ _lab_kill() {
 		sleep 0.02
 	done
 	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null
+		# Its exit status (143 for a program killed by SIGTERM) must not
+		# end a test running under set -e.
+		wait "$pid" 2>/dev/null || true
 	done
 	return 0
 }
@@ -218,7 +222,7 @@ _lab_kill() {
 # as LAB_SECRET (the last key made).
 lab_key() {
 	local name=${1:?lab_key NAME ALG} alg=${2:?lab_key NAME ALG} secret var
-	_lab_need tsig-keygen || return 1
+	lab_need tsig-keygen || return 1
 	(umask 077 && tsig-keygen -a "$alg" "$name" >"$LAB/keys/$name.key") ||
 		_lab_err "tsig-keygen -a $alg $name failed" || return 1
 	secret=$(sed -n 's/^[[:space:]]*secret "\(.*\)";/\1/p' "$LAB/keys/$name.key")
@@ -367,8 +371,9 @@ _lab_ready() { # NAME SECONDS
 	deadline=$((_LAB_NOW + _LAB_MS))
 	while :; do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid" 2>/dev/null
-			echo "lab: $name exited with status $? while starting" >&2
+			local status=0
+			wait "$pid" 2>/dev/null || status=$?
+			echo "lab: $name exited with status $status while starting" >&2
 			return 1
 		fi
 		case $kind in
@@ -500,7 +505,7 @@ lab_bind_primary() {
 	local -a zones=("${_LAB_ARGS[@]:3}")
 	zones=("${zones[@]%.}")
 	local notify=() allow=()
-	_lab_need named || return 1
+	lab_need named || return 1
 	_lab_newname "bind-$addr" || return 1
 	lab_local_addr "$addr" || return 1
 	dir=$LAB/$_LAB_SRV conf=$dir/named.conf
@@ -556,7 +561,7 @@ lab_bind_primary() {
 # run left behind. The list is a file, so that this works from subshells too.
 lab_local_addr() {
 	local addr=${1:?lab_local_addr ADDR} out
-	_lab_need ip || return 1
+	lab_need ip || return 1
 	if ip -4 -o addr show | awk '{ sub(/\/.*/, "", $4); print $4 }' | grep -qxF -- "$addr"; then
 		[[ $addr != "$LAB_NET".* ]] || echo "$addr" >>"$LAB/addrs"
 		return 0
@@ -609,7 +614,7 @@ lab_knot_secondary() {
 	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} prims=${_LAB_ARGS[2]} dir p i=0 zone
 	local -a zones=("${_LAB_ARGS[@]:3}") ids=() addrs=()
 	zones=("${zones[@]%.}")
-	_lab_need knotd || return 1
+	lab_need knotd || return 1
 	_lab_newname "knot-$addr" || return 1
 	dir=$LAB/$_LAB_SRV
 	{
@@ -653,7 +658,7 @@ lab_knot_primary() {
 	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} key=${_LAB_ARGS[2]} dir zone t i=0
 	local -a zones=("${_LAB_ARGS[@]:3}") acls=() ids=() addrs=()
 	zones=("${zones[@]%.}")
-	_lab_need knotd || return 1
+	lab_need knotd || return 1
 	_lab_newname "knot-$addr" || return 1
 	dir=$LAB/$_LAB_SRV
 	{
@@ -713,7 +718,7 @@ lab_unbound() {
 	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} dir arg zone tld s
 	local -a stubs=("${_LAB_ARGS[@]:2}")
 	local -A nodefault=([test]=1)
-	_lab_need unbound || return 1
+	lab_need unbound || return 1
 	_lab_newname "unbound-$addr" || return 1
 	dir=$LAB/$_LAB_SRV
 	for arg in "${stubs[@]}"; do
@@ -849,7 +854,7 @@ lab_nsupdate() {
 	local key=$1 addr=$2 port=$3 cmds
 	local -a opt=(-t 5 -u 2)
 	shift 3
-	_lab_need nsupdate || return 1
+	lab_need nsupdate || return 1
 	[[ $key == - ]] || opt+=(-k "$LAB/keys/$key.key")
 	cmds=$(cat)
 	grep -qx '[[:space:]]*send[[:space:]]*' <<<"$cmds" || cmds+=$'\nsend'
