@@ -227,6 +227,7 @@ static void report(struct dcv_update *up)
 	uv_timer_stop(&up->deadline);
 	for (size_t i = 0; i < up->n_runs; i++) {
 		up->outcomes[i] = up->runs[i].out;
+		up->outcomes[i].confirmed = up->runs[i].confirm_ok;
 		if (status == DCV_OK && up->runs[i].out.status != DCV_OK)
 			status = up->runs[i].out.status;
 	}

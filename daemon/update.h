@@ -54,6 +54,7 @@ struct dcv_update_outcome {
 	int status;                    /* DCV_OK or why it failed */
 	char why[512];                 /* names zone, server, key and the reason */
 	size_t n_messages;             /* UPDATE messages this remote accepted */
+	const bool *confirmed;         /* per record: confirmed at this remote */
 };
 
 typedef void (*dcv_update_cb)(void *arg, int status, const struct dcv_update_outcome *outcomes,
