@@ -12,4 +12,7 @@ int dcv_cli_parse_ttl(const char *arg, uint32_t *ttl);
 /* publish | check | withdraw (cli_net.c) */
 int dcv_cli_net_main(const char *cmd, int argc, char **argv);
 
+/* status -c CONFIG (cli_status.c) */
+int dcv_cli_status_main(int argc, char **argv);
+
 #endif

@@ -25,6 +25,7 @@ static const char usage_text[] =
     "       dcv show    [--unique V] [--target D] [--ttl N] [--legacy] FILE...\n"
     "       dcv publish|check|withdraw -c CONFIG [--timeout S] [--unique V] [--target D] "
     "FILE...\n"
+    "       dcv status -c CONFIG\n"
     "       dcv --help | --version\n"
     "\n"
     "records   print the DNS CNAME record of every name, as zone-file lines\n"
@@ -35,6 +36,7 @@ static const char usage_text[] =
     "          the records the way the CA looks for them\n"
     "withdraw  delete exactly the records and wait until no authoritative address\n"
     "          serves them\n"
+    "status    what dcvd is doing: jobs per state, the oldest in flight, failures\n"
     "\n"
     "  --unique V    the CA's unique value (1-20 letters or digits)\n"
     "  --target D    target base domain: sectigo.com (default) or comodoca.com\n"
@@ -206,6 +208,8 @@ int main(int argc, char **argv)
 		status = run_offline(argc - 1, argv + 1, false);
 	} else if (strcmp(cmd, "show") == 0) {
 		status = run_offline(argc - 1, argv + 1, true);
+	} else if (strcmp(cmd, "status") == 0) {
+		status = dcv_cli_status_main(argc - 1, argv + 1);
 	} else {
 		status = dcv_cli_net_main(cmd, argc - 1, argv + 1);
 	}

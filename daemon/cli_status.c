@@ -1,0 +1,174 @@
+/*
+ * cli_status.c -- `dcv status -c CONFIG`: what dcvd is doing, from its job
+ * records (read only: nothing is moved or changed, whatever is found).
+ *
+ *   counts per state, files waiting in incoming/, the oldest job in flight
+ *   and its age, then one line per job in flight or failed, with its reason.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "config.h"
+#include "store.h"
+#include "util.h"
+
+#define RECORD_MAX (1024 * 1024)
+
+static void iso(uint64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void age(uint64_t seconds, char *buf, size_t size)
+{
+	if (seconds < 120)
+		snprintf(buf, size, "%llu s", (unsigned long long)seconds);
+	else if (seconds < 7200)
+		snprintf(buf, size, "%llu min", (unsigned long long)seconds / 60);
+	else if (seconds < 172800)
+		snprintf(buf, size, "%llu h", (unsigned long long)seconds / 3600);
+	else
+		snprintf(buf, size, "%llu days", (unsigned long long)seconds / 86400);
+}
+
+static bool in_flight(const struct dcv_job_record *r)
+{
+	return r->state <= DCV_JOB_PUBLISHED || r->state == DCV_JOB_WITHDRAWING;
+}
+
+static size_t count_incoming(const char *spool)
+{
+	char path[4200];
+	DIR *d = NULL;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/incoming", spool);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Reads every record; damaged ones are listed, not moved. */
+static int load_records(const char *spool, struct dcv_job_record **out, size_t *n_out)
+{
+	char dir[4200], path[4500];
+	struct dcv_job_record *recs = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/state", spool);
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(stderr, "dcv: %s: cannot read: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		unsigned char *buf = NULL;
+		size_t buf_len = 0;
+		struct dcv_why why = {""};
+
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".job") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (n == cap) {
+			struct dcv_job_record *grown = NULL;
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(recs, cap * sizeof(*grown));
+			if (grown == NULL)
+				break;
+			recs = grown;
+		}
+		memset(&recs[n], 0, sizeof(recs[n]));
+		if (dcv_read_file(path, RECORD_MAX, &buf, &buf_len, &why) < 0 ||
+		    dcv_job_record_parse(path, buf, buf_len, &recs[n], &why) < 0)
+			printf("damaged  %s: %s\n", path, why.text);
+		else
+			n++;
+		free(buf);
+	}
+	closedir(d);
+	*out = recs;
+	*n_out = n;
+	return 0;
+}
+
+static void print_report(const struct dcv_config *cfg, struct dcv_job_record *recs, size_t n)
+{
+	size_t counts[DCV_JOB_STATE_COUNT] = {0};
+	const struct dcv_job_record *oldest = NULL;
+	uint64_t now = (uint64_t)time(NULL);
+	char when[32], how_long[32];
+
+	for (size_t i = 0; i < n; i++) {
+		counts[recs[i].state]++;
+		if (in_flight(&recs[i]) && (oldest == NULL || recs[i].received < oldest->received))
+			oldest = &recs[i];
+	}
+	printf("spool %s: %zu jobs, %zu files waiting in incoming/\n", cfg->spool, n,
+	       count_incoming(cfg->spool));
+	for (int s = 0; s < DCV_JOB_STATE_COUNT; s++)
+		printf("%s%s %zu", s ? ", " : "  ", dcv_job_state_name((enum dcv_job_state)s),
+		       counts[s]);
+	printf("\n");
+	if (oldest != NULL) {
+		iso(oldest->received, when, sizeof(when));
+		age(now > oldest->received ? now - oldest->received : 0, how_long,
+		    sizeof(how_long));
+		printf("oldest job in flight: %s (%s), received %s, %s ago\n", oldest->id,
+		       dcv_job_state_name(oldest->state), when, how_long);
+	} else {
+		printf("no job in flight\n");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct dcv_job_record *r = &recs[i];
+		if (!in_flight(r) && r->state != DCV_JOB_FAILED)
+			continue;
+		iso(r->received, when, sizeof(when));
+		printf("%-11s %s  %s.%s  received %s%s%s%s\n", dcv_job_state_name(r->state), r->id,
+		       r->name, r->ext, when, r->error[0] ? "  error: " : "", r->error,
+		       r->cleanup ? "  (records still being deleted)" : "");
+	}
+}
+
+int dcv_cli_status_main(int argc, char **argv)
+{
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+	struct dcv_job_record *recs = NULL;
+	size_t n = 0;
+	int status = 2;
+
+	if (argc != 3 || strcmp(argv[1], "-c") != 0)
+		return dcv_cli_usage_error("%s", "usage: dcv status -c CONFIG");
+	if (dcv_config_load(argv[2], &cfg, &errors) < 0) {
+		for (size_t i = 0; i < errors.n; i++)
+			fprintf(stderr, "dcv: %s\n", errors.v[i]);
+		goto out;
+	}
+	status = 1;
+	if (load_records(cfg->spool, &recs, &n) < 0)
+		goto out;
+	print_report(cfg, recs, n);
+	status = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		dcv_job_record_free(&recs[i]);
+	free(recs);
+	dcv_strv_free(&errors);
+	dcv_config_free(cfg);
+	return status;
+}

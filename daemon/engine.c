@@ -1,0 +1,568 @@
+/*
+ * engine.c -- the engine's plumbing: configurations, the one scheduler
+ * timer, store writes coalesced into batches, the spool's callbacks,
+ * resuming at start, reload and stop. The job logic is in job.c, the
+ * per-zone UPDATE batching in zbatch.c.
+ */
+#include <fcntl.h>
+#include <dirent.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpsl.h>
+
+#include "dcv/names.h"
+#include "engine_int.h"
+#include "log.h"
+
+#define STORE_RETRY_BASE_MS 1000
+#define STORE_RETRY_CAP_MS 30000
+#define STOP_LIMIT_MS 1800 /* SIGTERM to exit: the issue asks for 2 s */
+#define FORGET_AFTER_S (30 * 86400)
+
+#define JOB_OF(entry) ((struct dcv_job *)((char *)(entry)-offsetof(struct dcv_job, due)))
+
+/* --- configurations -------------------------------------------------------- */
+
+static void engine_abandon(struct dcv_engine *eng);
+
+static struct cfgref *cfgref_new(struct dcv_engine *eng, struct dcv_config *cfg)
+{
+	struct cfgref *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->cfg = cfg;
+	c->eng = eng;
+	c->refs = 1;
+	c->prober = dcv_prober_new(eng->io, cfg, NULL);
+	if (c->prober == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct cfgref *cfgref_get(struct cfgref *c)
+{
+	c->refs++;
+	return c;
+}
+
+void cfgref_put(struct cfgref *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	dcv_prober_free(c->prober);
+	dcv_config_free(c->cfg);
+	free(c);
+}
+
+/* --- counts ---------------------------------------------------------------- */
+
+void engine_count(struct dcv_engine *eng, enum dcv_job_state from, enum dcv_job_state to)
+{
+	if (from < DCV_JOB_STATE_COUNT)
+		eng->n_by_state[from]--;
+	if (to < DCV_JOB_STATE_COUNT)
+		eng->n_by_state[to]++;
+}
+
+static size_t in_flight(const struct dcv_engine *eng)
+{
+	return eng->n_by_state[DCV_JOB_RECEIVED] + eng->n_by_state[DCV_JOB_PUBLISHING] +
+	       eng->n_by_state[DCV_JOB_PUBLISHED];
+}
+
+void dcv_engine_status_line(const struct dcv_engine *eng, char *buf, size_t size)
+{
+	snprintf(buf, size,
+	         "jobs: %zu in flight, %zu visible, %zu withdrawing, %zu withdrawn, %zu failed",
+	         in_flight(eng), eng->n_by_state[DCV_JOB_VISIBLE],
+	         eng->n_by_state[DCV_JOB_WITHDRAWING], eng->n_by_state[DCV_JOB_WITHDRAWN],
+	         eng->n_by_state[DCV_JOB_FAILED]);
+}
+
+/* --- the scheduler ------------------------------------------------------------ */
+
+static void on_tick(uv_timer_t *t);
+
+static void rearm(struct dcv_engine *eng)
+{
+	struct dcv_sched_entry *first = dcv_sched_first(&eng->sched);
+	uint64_t now = uv_now(eng->loop);
+
+	if (first == NULL || eng->stopping) {
+		uv_timer_stop(&eng->tick);
+		return;
+	}
+	uv_timer_start(&eng->tick, on_tick, first->due > now ? first->due - now : 0, 0);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct dcv_engine *eng = t->data;
+	struct dcv_sched_entry *e = NULL;
+	uint64_t now = uv_now(eng->loop);
+
+	while (!eng->stopping && (e = dcv_sched_pop_due(&eng->sched, now)) != NULL)
+		job_due(JOB_OF(e));
+	rearm(eng);
+}
+
+void engine_schedule(struct dcv_engine *eng, struct dcv_job *job, uint64_t delay_ms)
+{
+	uint64_t due = uv_now(eng->loop) + delay_ms;
+
+	if (eng->stopping || dcv_sched_put(&eng->sched, &job->due, due) < 0)
+		return;
+	if (dcv_sched_first(&eng->sched) == &job->due)
+		rearm(eng);
+}
+
+/* --- store writes, coalesced ------------------------------------------------- */
+
+static void commit(struct dcv_engine *eng);
+static void on_store_kick(uv_timer_t *t);
+
+static int add_to_batch(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir,
+                        bool move)
+{
+	const struct dcv_job_record *rec = &job->rec;
+	char from[600], to[600];
+	int rc = DCV_OK;
+
+	if (eng->batch == NULL && (eng->batch = dcv_store_batch_new(eng->store)) == NULL)
+		return DCV_ENOMEM;
+	rc = dcv_store_batch_record(eng->batch, rec);
+	if (rc == DCV_OK && status_dir != NULL)
+		rc = dcv_store_batch_status(eng->batch, status_dir, rec);
+	if (rc == DCV_OK && move && status_dir != NULL) {
+		snprintf(from, sizeof(from), "%s/%s", job->file_in_incoming ? "incoming" : "active",
+		         job->file);
+		snprintf(to, sizeof(to), "%s/%s", status_dir, job->file);
+		rc = dcv_store_batch_move(eng->batch, from, to);
+		if (rc == DCV_OK && job->has_sidecar) {
+			snprintf(from, sizeof(from), "%s/%s.yaml",
+			         job->file_in_incoming ? "incoming" : "active", rec->name);
+			snprintf(to, sizeof(to), "%s/%s.yaml", status_dir, rec->name);
+			rc = dcv_store_batch_move(eng->batch, from, to);
+		}
+	}
+	return rc;
+}
+
+void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
+                    void (*fn)(struct dcv_job *job, int status))
+{
+	struct store_cont *c = NULL;
+
+	if (eng->n_conts == eng->cap_conts) {
+		size_t cap = eng->cap_conts ? eng->cap_conts * 2 : 256;
+		struct store_cont *grown = realloc(eng->conts, cap * sizeof(*grown));
+		if (grown == NULL) {
+			dcv_log_job(DCV_LOG_ERR, job->rec.id, "out of memory persisting the job");
+			return;
+		}
+		eng->conts = grown;
+		eng->cap_conts = cap;
+	}
+	if (add_to_batch(eng, job, status_dir, move) < 0) {
+		dcv_log_job(DCV_LOG_ERR, job->rec.id, "out of memory persisting the job");
+		return;
+	}
+	c = &eng->conts[eng->n_conts++];
+	c->job = job;
+	c->fn = fn;
+	c->status_dir = status_dir;
+	c->move = move;
+	job_ref(job);
+	job->wait = WAIT_STORE;
+	/* At the end of this loop turn: what else arrives in it joins the same batch. */
+	if (!eng->committing && !uv_is_active((uv_handle_t *)&eng->store_retry))
+		uv_timer_start(&eng->store_retry, on_store_kick, 0, 0);
+}
+
+static void on_committed(void *arg, int status, const struct dcv_why *why)
+{
+	struct dcv_engine *eng = arg;
+	struct store_cont *conts = eng->flight_conts;
+	size_t n = eng->n_flight_conts;
+
+	eng->committing = false;
+	eng->flight_conts = NULL;
+	eng->n_flight_conts = 0;
+	if (status < 0) {
+		uint64_t delay =
+		    dcv_backoff_ms(eng->store_failures++, STORE_RETRY_BASE_MS, STORE_RETRY_CAP_MS);
+		log_err("spool %s: cannot save %zu job states: %s; nothing is lost, retrying in "
+		        "%.1f s",
+		        eng->cfg->cfg->spool, n, why->text, (double)delay / 1000.0);
+		/* The same jobs, as they are now, go into the next batch. */
+		for (size_t i = 0; i < n; i++) {
+			struct store_cont *c = &conts[i];
+			if (!eng->stopping)
+				engine_persist(eng, c->job, c->status_dir, c->move, c->fn);
+			job_unref(c->job);
+		}
+		free(conts);
+		if (eng->stopping)
+			engine_release(eng);
+		else
+			uv_timer_start(&eng->store_retry, on_store_kick, delay, 0);
+		return;
+	}
+	if (eng->store_failures > 0)
+		log_notice("spool %s: saving job states works again", eng->cfg->cfg->spool);
+	eng->store_failures = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct dcv_job *job = conts[i].job;
+		job->wait = WAIT_NONE;
+		if (!eng->stopping)
+			conts[i].fn(job, DCV_OK);
+		job_unref(job);
+	}
+	free(conts);
+	if (eng->stopping)
+		engine_release(eng);
+	else if (eng->batch != NULL)
+		commit(eng);
+}
+
+static void commit(struct dcv_engine *eng)
+{
+	struct dcv_store_batch *b = eng->batch;
+	int rc;
+
+	if (eng->committing || b == NULL)
+		return;
+	eng->batch = NULL;
+	eng->committing = true;
+	eng->flight_conts = eng->conts;
+	eng->n_flight_conts = eng->n_conts;
+	eng->conts = NULL;
+	eng->n_conts = eng->cap_conts = 0;
+	rc = dcv_store_batch_commit(b, on_committed, eng);
+	if (rc < 0) {
+		struct dcv_why why;
+		dcv_why_set(&why, "%s", dcv_strerror(rc));
+		dcv_store_batch_free(b);
+		on_committed(eng, rc, &why);
+	}
+}
+
+static void on_store_kick(uv_timer_t *t)
+{
+	commit(t->data);
+}
+
+/* --- the spool ------------------------------------------------------------ */
+
+static void spool_policy(void *arg, struct dcv_spool_policy *policy)
+{
+	struct dcv_engine *eng = arg;
+	const struct dcv_config *cfg = eng->cfg->cfg;
+	size_t busy = in_flight(eng);
+
+	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
+		if (j->rec.state <= DCV_JOB_PUBLISHED)
+			dcv_strv_push(&policy->active_names, j->rec.name);
+	policy->max_claims = busy >= cfg->max_jobs ? 0 : (size_t)(cfg->max_jobs - busy);
+	if (policy->max_claims == 0 && !eng->limit_logged) {
+		log_warn("max_jobs (%llu) jobs in flight: new CSRs wait in incoming/",
+		         (unsigned long long)cfg->max_jobs);
+		eng->limit_logged = true;
+	} else if (policy->max_claims > 0) {
+		eng->limit_logged = false;
+	}
+	snprintf(policy->target, sizeof(policy->target), "%s", cfg->target);
+	policy->opts.target = policy->target;
+	policy->opts.unique = NULL;
+	policy->psl = eng->psl;
+}
+
+static void spool_items(void *arg, struct dcv_spool_item *items, size_t n)
+{
+	struct dcv_engine *eng = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!eng->stopping)
+			job_from_item(eng, &items[i]);
+		dcv_spool_item_free(&items[i]);
+	}
+	free(items);
+}
+
+/* --- start: records back to jobs --------------------------------------------- */
+
+static bool active_has(int dir, const char *file)
+{
+	struct stat st;
+
+	return dir >= 0 && fstatat(dir, file, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * A CSR in active/ that no record claims was taken just before a crash and
+ * nothing was published for it: it goes back to incoming/ to be taken again.
+ */
+static void return_orphans(struct dcv_engine *eng, int active, int incoming,
+                           const struct dcv_job_record *recs, size_t n)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	int fd = active >= 0 ? dup(active) : -1;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		bool owned = false;
+		char base[300];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(base, sizeof(base), "%s", de->d_name);
+		char *dot = strrchr(base, '.');
+		if (dot != NULL)
+			*dot = '\0';
+		for (size_t i = 0; i < n && !owned; i++)
+			owned =
+			    strcmp(recs[i].name, base) == 0 && recs[i].state != DCV_JOB_WITHDRAWN;
+		if (owned)
+			continue;
+		if (renameat(active, de->d_name, incoming, de->d_name) == 0)
+			log_notice(
+			    "active/%s had no job record (taken just before a stop): back to "
+			    "incoming/",
+			    de->d_name);
+	}
+	closedir(d);
+}
+
+static void resume_all(struct dcv_engine *eng)
+{
+	struct dcv_job_record *recs = NULL;
+	struct dcv_strv errors = {0};
+	size_t n = 0;
+	char path[4200];
+	int active = -1, incoming = -1;
+	uint64_t now = (uint64_t)time(NULL);
+
+	dcv_store_load(eng->store, &recs, &n, &errors);
+	for (size_t i = 0; i < errors.n; i++)
+		log_err("job state %s (moved aside; that job must be looked at by hand)",
+		        errors.v[i]);
+	dcv_strv_free(&errors);
+	snprintf(path, sizeof(path), "%s/active", eng->cfg->cfg->spool);
+	active = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/incoming", eng->cfg->cfg->spool);
+	incoming = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return_orphans(eng, active, incoming, recs, n);
+	for (size_t i = 0; i < n; i++) {
+		char file[300];
+		uint64_t final_at = recs[i].state == DCV_JOB_WITHDRAWN ? recs[i].withdrawn
+		                    : recs[i].state == DCV_JOB_FAILED  ? recs[i].failed
+		                                                       : 0;
+		snprintf(file, sizeof(file), "%s.%s", recs[i].name, recs[i].ext);
+		if (final_at != 0 && !recs[i].cleanup && now > final_at + FORGET_AFTER_S) {
+			if (eng->batch == NULL)
+				eng->batch = dcv_store_batch_new(eng->store);
+			if (eng->batch != NULL)
+				dcv_store_batch_forget(eng->batch, recs[i].id);
+			dcv_job_record_free(&recs[i]);
+			continue;
+		}
+		job_resume(eng, &recs[i], active_has(active, file), file);
+		dcv_job_record_free(&recs[i]);
+	}
+	free(recs);
+	if (active >= 0)
+		close(active);
+	if (incoming >= 0)
+		close(incoming);
+}
+
+/* --- lifecycle ------------------------------------------------------------------ */
+
+int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **out,
+                   struct dcv_why *why)
+{
+	struct dcv_engine *eng = calloc(1, sizeof(*eng));
+	int rc = DCV_ENOMEM;
+
+	*out = NULL;
+	if (eng == NULL) {
+		dcv_config_free(cfg);
+		goto out;
+	}
+	eng->loop = loop;
+	uv_timer_init(loop, &eng->tick);
+	uv_timer_init(loop, &eng->store_retry);
+	uv_timer_init(loop, &eng->stop_timer);
+	eng->tick.data = eng->store_retry.data = eng->stop_timer.data = eng;
+	eng->io = dcv_dnsio_new(loop, NULL);
+	eng->cfg = eng->io ? cfgref_new(eng, cfg) : NULL;
+	if (eng->cfg == NULL) {
+		dcv_config_free(cfg);
+		dcv_why_set(why, "out of memory");
+		goto out;
+	}
+	if ((rc = dcv_psl_load(&eng->psl, why)) < 0 ||
+	    (rc = dcv_spool_open(loop, cfg->spool, NULL, &eng->spool, why)) < 0 ||
+	    (rc = dcv_store_open(loop, cfg->spool, &eng->store, why)) < 0)
+		goto out;
+	eng->hooks = dcv_hooks_new(loop, cfg->hook, cfg->hook_timeout * 1000, 4);
+	if (eng->hooks == NULL) {
+		rc = DCV_ENOMEM;
+		goto out;
+	}
+	*out = eng;
+	eng = NULL;
+	rc = DCV_OK;
+out:
+	if (eng != NULL)
+		engine_abandon(eng);
+	return rc;
+}
+
+int dcv_engine_start(struct dcv_engine *eng)
+{
+	resume_all(eng);
+	return dcv_spool_start(eng->spool, spool_policy, spool_items, eng);
+}
+
+void dcv_engine_reload(struct dcv_engine *eng, struct dcv_config *cfg)
+{
+	struct cfgref *c = cfgref_new(eng, cfg);
+
+	if (c == NULL) {
+		log_err("reload: out of memory; keeping the running configuration");
+		dcv_config_free(cfg);
+		return;
+	}
+	cfgref_put(eng->cfg);
+	eng->cfg = c;
+	dcv_hooks_configure(eng->hooks, cfg->hook, cfg->hook_timeout * 1000);
+	dcv_spool_kick(eng->spool);
+}
+
+/* --- stopping ----------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct dcv_engine *eng = h->data;
+
+	if (--eng->handles_open > 0)
+		return;
+	if (eng->stopped != NULL)
+		eng->stopped(eng->stopped_arg);
+	free(eng);
+}
+
+/* Frees what is left once every part has closed (or the time limit passed). */
+static void finish_stop(struct dcv_engine *eng)
+{
+	struct dcv_job *job = eng->jobs;
+
+	if (eng->finished)
+		return;
+	eng->finished = true;
+	uv_timer_stop(&eng->stop_timer);
+	eng->jobs = NULL;
+	while (job != NULL) {
+		struct dcv_job *next = job->next;
+		job->listed = false;
+		dcv_sched_remove(&eng->sched, &job->due);
+		job_unref(job);
+		job = next;
+	}
+	dcv_sched_free(&eng->sched);
+	free(eng->conts);
+	cfgref_put(eng->cfg);
+	eng->cfg = NULL;
+	dcv_store_close(eng->store);
+	dcv_psl_free(eng->psl);
+	eng->handles_open = 3;
+	uv_close((uv_handle_t *)&eng->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&eng->store_retry, on_handle_closed);
+	uv_close((uv_handle_t *)&eng->stop_timer, on_handle_closed);
+}
+
+void engine_release(struct dcv_engine *eng)
+{
+	if (--eng->closing == 0 && eng->stopping)
+		finish_stop(eng);
+}
+
+static void release_cb(void *arg)
+{
+	engine_release(arg);
+}
+
+static void on_stop_limit(uv_timer_t *t)
+{
+	struct dcv_engine *eng = t->data;
+
+	/* What did not finish resumes from the job records at the next start. */
+	log_warn("stop: %zu parts still closing after %.1f s; exiting anyway", eng->closing,
+	         STOP_LIMIT_MS / 1000.0);
+	if (eng->stopped != NULL)
+		eng->stopped(eng->stopped_arg);
+	eng->stopped = NULL;
+}
+
+void dcv_engine_stop(struct dcv_engine *eng, void (*stopped)(void *arg), void *arg)
+{
+	if (eng->stopping)
+		return;
+	eng->stopping = true;
+	eng->stopped = stopped;
+	eng->stopped_arg = arg;
+	eng->closing = 1; /* held until everything below is started */
+	uv_timer_stop(&eng->tick);
+	uv_timer_stop(&eng->store_retry);
+	uv_timer_start(&eng->stop_timer, on_stop_limit, STOP_LIMIT_MS, 0);
+	eng->closing++;
+	dcv_spool_close(eng->spool, release_cb, eng);
+	eng->closing++;
+	dcv_hooks_close(eng->hooks, 500, release_cb, eng);
+	/* One last write of what is pending: less to redo at the next start. */
+	if (!eng->committing && eng->batch != NULL)
+		commit(eng);
+	if (eng->committing)
+		eng->closing++;
+	zbatch_close_all(eng);
+	eng->closing++;
+	dcv_dnsio_close(eng->io, release_cb, eng);
+	engine_release(eng);
+}
+
+/* dcv_engine_new() failed half way: undo what exists (the loop finishes the closes). */
+static void engine_abandon(struct dcv_engine *eng)
+{
+	eng->stopping = true;
+	eng->closing = 1;
+	if (eng->spool != NULL) {
+		eng->closing++;
+		dcv_spool_close(eng->spool, release_cb, eng);
+	}
+	if (eng->hooks != NULL) {
+		eng->closing++;
+		dcv_hooks_close(eng->hooks, 0, release_cb, eng);
+	}
+	if (eng->io != NULL) {
+		eng->closing++;
+		dcv_dnsio_close(eng->io, release_cb, eng);
+	} else {
+		cfgref_put(eng->cfg);
+		eng->cfg = NULL;
+	}
+	engine_release(eng);
+}

@@ -1,0 +1,178 @@
+/*
+ * engine_int.h -- the daemon's engine, inside: jobs, zone batches, the
+ * store coalescer and the scheduler (engine.c, job.c, zbatch.c only).
+ *
+ * Threading: everything here runs on the loop thread; the thread pool only
+ * ever sees copies (store batches, spool scans).
+ *
+ * Lifetimes: a job is referenced by the engine's list while it lives and by
+ * every operation in flight for it (a queued or sent record, a probe round,
+ * a store continuation); it is freed when it is final and the last
+ * reference goes (job_unref). A configuration is referenced by the engine
+ * (the current one) and by every job planned with it and every update in
+ * flight, so that a reload never pulls zones from under them.
+ */
+#ifndef DCV_ENGINE_INT_H
+#define DCV_ENGINE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "dnsio.h"
+#include "engine.h"
+#include "hook.h"
+#include "probe.h"
+#include "schedq.h"
+#include "spool.h"
+#include "store.h"
+#include "update.h"
+#include "util.h"
+
+struct psl_ctx_st;
+
+/* A configuration and the prober bound to it. */
+struct cfgref {
+	struct dcv_config *cfg;
+	struct dcv_prober *prober;
+	size_t refs;
+	struct dcv_engine *eng;
+};
+
+enum job_wait {
+	WAIT_NONE,   /* scheduled (or final) */
+	WAIT_STORE,  /* its state is being written */
+	WAIT_UPDATE, /* records queued or sent */
+	WAIT_PROBE,  /* a probe round runs */
+};
+
+struct dcv_job {
+	struct dcv_engine *eng;
+	struct dcv_job *prev, *next; /* the engine's list of live jobs */
+	bool listed;
+	size_t refs;
+	struct dcv_job_record rec; /* the persisted truth */
+	struct cfgref *cfg;
+	char file[264];        /* NAME.ext as found in the spool */
+	bool file_in_incoming; /* refused before the claim */
+	bool has_sidecar;
+	/* probe spec, rebuilt from rec */
+	struct dcv_probe_name *pnames;
+	struct dcv_strv *cands; /* per name */
+	struct dcv_probe_spec spec;
+	/* what is going on */
+	enum job_wait wait;
+	struct dcv_sched_entry due;
+	uint64_t deadline; /* loop ms: give up on visibility */
+	unsigned attempt;
+	size_t updates_pending; /* records sent or queued */
+	int update_status;
+	char update_why[512];
+	struct dcv_strv last; /* the last probe round's disagreements */
+	uint64_t received_ms; /* loop time, for latency logs */
+};
+
+/* One queued record operation. */
+struct zentry {
+	struct dcv_job *job;
+	size_t rr;
+};
+
+/* The records waiting for, or inside, an UPDATE of one zone. */
+struct zbatch {
+	struct dcv_engine *eng;
+	struct zbatch *next;
+	char zone[256];
+	struct zentry *queue[2]; /* [add], [delete] */
+	size_t n_queue[2], cap_queue[2];
+	struct zentry *flight; /* what the update in flight carries */
+	size_t n_flight;
+	enum dcv_update_op flight_op;
+	struct cfgref *flight_cfg;
+	bool busy;
+	bool closing;
+	unsigned failures; /* consecutive transient failures */
+	uv_timer_t retry;
+	bool retry_open;
+};
+
+/* Store writes waiting for the next commit, and who waits on them. */
+struct store_cont {
+	struct dcv_job *job;
+	void (*fn)(struct dcv_job *job, int status);
+	const char *status_dir; /* static strings: "done", "failed" or NULL */
+	bool move;
+};
+
+struct dcv_engine {
+	uv_loop_t *loop;
+	struct cfgref *cfg; /* current configuration */
+	struct psl_ctx_st *psl;
+	struct dcv_dnsio *io;
+	struct dcv_store *store;
+	struct dcv_spool *spool;
+	struct dcv_hooks *hooks;
+	/* jobs */
+	struct dcv_job *jobs; /* live and recently final */
+	size_t n_live;        /* not final */
+	size_t n_by_state[DCV_JOB_STATE_COUNT];
+	uint64_t id_counter;
+	/* zones */
+	struct zbatch *zbatches;
+	/* store coalescing */
+	struct dcv_store_batch *batch; /* being filled */
+	struct store_cont *conts;      /* continuations of the batch being filled */
+	size_t n_conts, cap_conts;
+	struct store_cont *flight_conts; /* of the batch being committed */
+	size_t n_flight_conts;
+	bool committing;
+	unsigned store_failures;
+	uv_timer_t store_retry;
+	/* scheduling */
+	struct dcv_sched sched;
+	uv_timer_t tick;
+	size_t rounds_in_flight;
+	bool limit_logged;
+	/* stopping */
+	bool stopping;
+	bool finished;
+	size_t handles_open;
+	void (*stopped)(void *arg);
+	void *stopped_arg;
+	size_t closing;
+	uv_timer_t stop_timer;
+};
+
+/* engine.c */
+void engine_schedule(struct dcv_engine *eng, struct dcv_job *job, uint64_t delay_ms);
+void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
+                    void (*fn)(struct dcv_job *job, int status));
+struct cfgref *cfgref_get(struct cfgref *c);
+void cfgref_put(struct cfgref *c);
+void engine_count(struct dcv_engine *eng, enum dcv_job_state from, enum dcv_job_state to);
+/* One of the things a stop waits for has finished. */
+void engine_release(struct dcv_engine *eng);
+
+/* job.c */
+struct dcv_job *job_new(struct dcv_engine *eng);
+void job_ref(struct dcv_job *job);
+void job_unref(struct dcv_job *job);
+void job_set_state(struct dcv_job *job, enum dcv_job_state state);
+int job_build_spec(struct dcv_job *job);
+void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item);
+void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_active,
+                const char *file);
+void job_due(struct dcv_job *job);
+void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int status,
+                     const char *why);
+bool job_is_final(const struct dcv_job *job);
+bool job_record_shared(const struct dcv_job *job, size_t rr);
+
+/* zbatch.c */
+int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum dcv_update_op op);
+void zbatch_close_all(struct dcv_engine *eng);
+
+#endif

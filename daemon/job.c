@@ -1,0 +1,685 @@
+/*
+ * job.c -- one job's state machine (engine.h draws it).
+ *
+ * Every transition goes through job_set_state(), which logs it; every
+ * transition that something depends on is persisted first (engine_persist
+ * with a continuation), so that after kill -9 the job resumes from the last
+ * state that was on disk and nothing is done twice in a harmful way: adding
+ * an identical record is a no-op, deleting a missing one too.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpsl.h>
+
+#include "dcv/names.h"
+#include "engine_int.h"
+#include "log.h"
+#include "plan.h"
+
+#define PROBE_FIRST_MS 50 /* the primary usually serves at once */
+#define PROBE_CAP_MS 10000
+#define RETRY_BASE_MS 1000 /* after a failed UPDATE batch */
+#define RETRY_CAP_MS 60000
+#define WITHDRAW_CAP_MS 300000 /* deletes retry this slowly at worst, forever */
+#define MAX_ROUNDS_IN_FLIGHT 2000
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+bool job_is_final(const struct dcv_job *job)
+{
+	return job->rec.state == DCV_JOB_WITHDRAWN ||
+	       (job->rec.state == DCV_JOB_FAILED && !job->rec.cleanup) ||
+	       (job->rec.state == DCV_JOB_VISIBLE && job->rec.withdraw_due == 0);
+}
+
+/* --- lifetime ------------------------------------------------------------ */
+
+struct dcv_job *job_new(struct dcv_engine *eng)
+{
+	struct dcv_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return NULL;
+	job->eng = eng;
+	job->refs = 1; /* the engine's list */
+	dcv_sched_entry_init(&job->due);
+	job->received_ms = uv_now(eng->loop);
+	return job;
+}
+
+void job_ref(struct dcv_job *job)
+{
+	job->refs++;
+}
+
+static void job_free(struct dcv_job *job)
+{
+	for (size_t i = 0; job->cands != NULL && i < job->rec.n_names; i++)
+		dcv_strv_free(&job->cands[i]);
+	free(job->cands);
+	free(job->pnames);
+	dcv_strv_free(&job->last);
+	dcv_job_record_free(&job->rec);
+	if (job->cfg != NULL)
+		cfgref_put(job->cfg);
+	free(job);
+}
+
+void job_unref(struct dcv_job *job)
+{
+	if (--job->refs == 0)
+		job_free(job);
+}
+
+/* Takes a final job off the engine's list; it goes once nothing uses it. */
+static void job_retire(struct dcv_job *job)
+{
+	struct dcv_engine *eng = job->eng;
+
+	if (!job->listed)
+		return;
+	dcv_sched_remove(&eng->sched, &job->due);
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		eng->jobs = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	job->listed = false;
+	job_unref(job);
+}
+
+static void job_list(struct dcv_job *job)
+{
+	struct dcv_engine *eng = job->eng;
+
+	job->next = eng->jobs;
+	if (eng->jobs != NULL)
+		eng->jobs->prev = job;
+	eng->jobs = job;
+	job->listed = true;
+}
+
+void job_set_state(struct dcv_job *job, enum dcv_job_state state)
+{
+	enum dcv_job_state from = job->rec.state;
+
+	if (job->listed)
+		engine_count(job->eng, from, state);
+	job->rec.state = state;
+	if (from != state)
+		dcv_log_job(DCV_LOG_INFO, job->rec.id, "%s -> %s", dcv_job_state_name(from),
+		            dcv_job_state_name(state));
+}
+
+/* --- the probe spec, from the record alone (it survives restarts) --------- */
+
+int job_build_spec(struct dcv_job *job)
+{
+	const struct dcv_job_record *rec = &job->rec;
+	int rc = DCV_ENOMEM;
+
+	job->pnames = calloc(rec->n_names ? rec->n_names : 1, sizeof(*job->pnames));
+	job->cands = calloc(rec->n_names ? rec->n_names : 1, sizeof(*job->cands));
+	if (job->pnames == NULL || job->cands == NULL)
+		goto out;
+	for (size_t i = 0; i < rec->n_names; i++) {
+		struct dcv_probe_name *pn = &job->pnames[i];
+		struct dcv_strv *c = &job->cands[i];
+		bool found = false;
+
+		/* Candidates come from the name and the PSL, as the CA computes them. */
+		if (dcv_name_candidates(job->eng->psl, rec->names[i].name, c, NULL) < 0) {
+			dcv_strv_free(c);
+			if ((rc = dcv_strv_push(c, rec->names[i].adn)) < 0)
+				goto out;
+		}
+		for (size_t k = 0; k < c->n && !found; k++) {
+			if (strcmp(c->v[k], rec->names[i].adn) == 0) {
+				pn->adn = k;
+				found = true;
+			}
+		}
+		if (!found) {
+			/* The PSL changed under a resumed job: ask at its ADN only. */
+			dcv_strv_free(c);
+			if ((rc = dcv_strv_push(c, rec->names[i].adn)) < 0)
+				goto out;
+			pn->adn = 0;
+		}
+		pn->name = rec->names[i].name;
+		pn->candidates = c->v;
+		pn->n_candidates = c->n;
+	}
+	job->spec.md5_hex = rec->md5;
+	job->spec.target = rec->n_rrs ? rec->rrs[0].target : "";
+	job->spec.names = job->pnames;
+	job->spec.n_names = rec->n_names;
+	rc = DCV_OK;
+out:
+	return rc;
+}
+
+/* --- failing ------------------------------------------------------------- */
+
+static void send_deletes(struct dcv_job *job);
+static void after_failed(struct dcv_job *job, int status);
+static void hook(struct dcv_job *job, const char *event);
+
+/*
+ * Fails the job from any state: persist FAILED (with cleanup when records
+ * may be out there), move its files to failed/ with the status, run the
+ * hook, then delete what it had published.
+ */
+static void job_fail(struct dcv_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void job_fail(struct dcv_job *job, const char *fmt, ...)
+{
+	va_list ap;
+	enum dcv_job_state was = job->rec.state;
+
+	if (job->rec.state == DCV_JOB_FAILED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(job->rec.error, sizeof(job->rec.error), fmt, ap);
+	va_end(ap);
+	dcv_log_job(DCV_LOG_ERR, job->rec.id, "failed: %s", job->rec.error);
+	job->rec.cleanup = was == DCV_JOB_PUBLISHING || was == DCV_JOB_PUBLISHED;
+	job->rec.failed = now_s();
+	job_set_state(job, DCV_JOB_FAILED);
+	dcv_sched_remove(&job->eng->sched, &job->due);
+	/* A job failed after VISIBLE (withdrawal trouble) keeps its files in done/. */
+	engine_persist(job->eng, job, was == DCV_JOB_VISIBLE ? NULL : "failed",
+	               was != DCV_JOB_VISIBLE, after_failed);
+}
+
+static void after_failed(struct dcv_job *job, int status)
+{
+	if (status < 0)
+		return; /* engine_persist retries and calls again */
+	hook(job, "failed");
+	if (job->rec.cleanup && job->updates_pending == 0)
+		send_deletes(job);
+	else if (!job->rec.cleanup)
+		job_retire(job);
+}
+
+/* --- hook ---------------------------------------------------------------- */
+
+static void hook(struct dcv_job *job, const char *event)
+{
+	const struct dcv_job_record *rec = &job->rec;
+	char file[300], *names = NULL, *records = NULL;
+	size_t nl = 1, rl = 1;
+	struct dcv_hook_event ev;
+
+	for (size_t i = 0; i < rec->n_names; i++)
+		nl += strlen(rec->names[i].name) + 1;
+	for (size_t i = 0; i < rec->n_rrs; i++)
+		rl += strlen(rec->rrs[i].owner) + strlen(rec->rrs[i].target) + 32;
+	names = calloc(1, nl);
+	records = calloc(1, rl);
+	if (names == NULL || records == NULL)
+		goto out;
+	for (size_t i = 0; i < rec->n_names; i++) {
+		strcat(names, i ? " " : "");
+		strcat(names, rec->names[i].name);
+	}
+	for (size_t i = 0; i < rec->n_rrs; i++)
+		snprintf(records + strlen(records), rl - strlen(records), "%s%s %u IN CNAME %s",
+		         i ? "\n" : "", rec->rrs[i].owner, rec->rrs[i].ttl, rec->rrs[i].target);
+	snprintf(file, sizeof(file), "%s.%s", rec->name, rec->ext);
+	ev = (struct dcv_hook_event){event,
+	                             rec->id,
+	                             file,
+	                             names,
+	                             records,
+	                             rec->md5,
+	                             rec->sha256,
+	                             rec->error[0] ? rec->error : NULL,
+	                             job->eng->cfg->cfg->spool};
+	dcv_hooks_run(job->eng->hooks, &ev);
+out:
+	free(names);
+	free(records);
+}
+
+/* --- publishing ----------------------------------------------------------- */
+
+static void send_adds(struct dcv_job *job)
+{
+	job->wait = WAIT_UPDATE;
+	job->update_status = DCV_OK;
+	job->update_why[0] = '\0';
+	for (size_t i = 0; i < job->rec.n_rrs; i++) {
+		if (zbatch_enqueue(job->eng, job, i, DCV_UPDATE_ADD) < 0) {
+			job_fail(job, "out of memory queueing record %s", job->rec.rrs[i].owner);
+			return;
+		}
+		job->updates_pending++;
+	}
+}
+
+static void after_publishing(struct dcv_job *job, int status)
+{
+	if (status < 0)
+		return;
+	send_adds(job);
+}
+
+/* RECEIVED -> PUBLISHING: the records are chosen and on disk before any UPDATE. */
+static void job_plan(struct dcv_job *job, const struct dcv_request *req)
+{
+	struct dcv_plan plan;
+	struct dcv_why why = {""};
+	int rc = dcv_plan_make(job->cfg->cfg, req, &plan, &why);
+
+	if (rc < 0) {
+		job_fail(job, "%s", why.text);
+		return;
+	}
+	job->rec.rrs = calloc(plan.n_records, sizeof(*job->rec.rrs));
+	job->rec.names = calloc(req->n_names, sizeof(*job->rec.names));
+	if (job->rec.rrs == NULL || job->rec.names == NULL) {
+		dcv_plan_free(&plan);
+		job_fail(job, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < plan.n_records; i++) {
+		struct dcv_job_record_rr *rr = &job->rec.rrs[i];
+		snprintf(rr->owner, sizeof(rr->owner), "%.255s", plan.records[i].owner);
+		snprintf(rr->target, sizeof(rr->target), "%.255s", plan.records[i].target);
+		snprintf(rr->zone, sizeof(rr->zone), "%s", plan.zones[i]->domain);
+		rr->ttl = plan.records[i].ttl;
+	}
+	job->rec.n_rrs = plan.n_records;
+	for (size_t n = 0; n < req->n_names; n++) {
+		snprintf(job->rec.names[n].name, sizeof(job->rec.names[n].name), "%s",
+		         req->names[n].name);
+		snprintf(job->rec.names[n].adn, sizeof(job->rec.names[n].adn), "%s",
+		         plan.place.owners[plan.place.name_owner[n]].adn);
+	}
+	job->rec.n_names = req->n_names;
+	dcv_plan_free(&plan);
+	if (job_build_spec(job) < 0) {
+		job_fail(job, "out of memory");
+		return;
+	}
+	job_set_state(job, DCV_JOB_PUBLISHING);
+	engine_persist(job->eng, job, NULL, false, after_publishing);
+}
+
+/* --- probing ------------------------------------------------------------- */
+
+static void remember(struct dcv_job *job, const struct dcv_probe_report *rep)
+{
+	dcv_strv_free(&job->last);
+	if (rep->status < 0) {
+		dcv_strv_push(&job->last, rep->why);
+		return;
+	}
+	for (size_t i = 0; i < rep->n_obs && job->last.n < 20; i++) {
+		const struct dcv_probe_obs *o = &rep->obs[i];
+		if (!o->ok)
+			dcv_strv_pushf(&job->last, "%s %s asked %s for %s: %s",
+			               o->resolver ? "resolver" : "server", o->server, o->qname,
+			               o->name, o->seen);
+	}
+}
+
+static void last_text(const struct dcv_job *job, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < job->last.n && off + 4 < size; i++)
+		off +=
+		    (size_t)snprintf(buf + off, size - off, "%s%s", i ? "; " : "", job->last.v[i]);
+	if (buf[0] == '\0')
+		snprintf(buf, size, "no answer yet");
+}
+
+static void after_visible(struct dcv_job *job, int status);
+static void after_withdrawn(struct dcv_job *job, int status);
+static void schedule_withdrawal(struct dcv_job *job);
+
+static void on_round(void *arg, const struct dcv_probe_report *rep)
+{
+	struct dcv_job *job = arg;
+	struct dcv_engine *eng = job->eng;
+	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FIRST_MS, PROBE_CAP_MS);
+
+	eng->rounds_in_flight--;
+	job->wait = WAIT_NONE;
+	if (eng->stopping)
+		goto out;
+	if (job->rec.state == DCV_JOB_PUBLISHED && rep->status == DCV_OK && rep->done) {
+		dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
+		            "visible at %zu authoritative addresses and %zu resolvers after %.3f s",
+		            rep->n_auth_addrs, job->cfg->cfg->n_resolvers,
+		            (double)(uv_now(eng->loop) - job->received_ms) / 1000.0);
+		job->rec.visible = now_s();
+		job->rec.withdraw_due = job->cfg->cfg->withdraw_after
+		                            ? job->rec.visible + job->cfg->cfg->withdraw_after
+		                            : 0;
+		job_set_state(job, DCV_JOB_VISIBLE);
+		engine_persist(eng, job, "done", true, after_visible);
+		goto out;
+	}
+	if (rep->status == DCV_OK && rep->done &&
+	    (job->rec.state == DCV_JOB_WITHDRAWING || job->rec.state == DCV_JOB_FAILED)) {
+		if (job->rec.state == DCV_JOB_WITHDRAWING) {
+			job->rec.withdrawn = now_s();
+			job_set_state(job, DCV_JOB_WITHDRAWN);
+		}
+		job->rec.cleanup = false;
+		engine_persist(eng, job, job->rec.state == DCV_JOB_WITHDRAWN ? "done" : "failed",
+		               false, after_withdrawn);
+		goto out;
+	}
+	remember(job, rep);
+	if (job->rec.state == DCV_JOB_PUBLISHED && uv_now(eng->loop) >= job->deadline) {
+		char text[400];
+		last_text(job, text, sizeof(text));
+		job_fail(job, "not visible everywhere within visible_timeout (%llu s): %s",
+		         (unsigned long long)job->cfg->cfg->visible_timeout, text);
+		goto out;
+	}
+	engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+out:
+	job_unref(job);
+}
+
+static void probe(struct dcv_job *job)
+{
+	struct dcv_engine *eng = job->eng;
+
+	if (eng->rounds_in_flight >= MAX_ROUNDS_IN_FLIGHT) {
+		/* Many jobs at once: wait a little rather than queue unbounded rounds. */
+		engine_schedule(eng, job, 20);
+		return;
+	}
+	job->spec.expect_absent =
+	    job->rec.state == DCV_JOB_WITHDRAWING || job->rec.state == DCV_JOB_FAILED;
+	job_ref(job);
+	job->wait = WAIT_PROBE;
+	if (dcv_probe_round(job->cfg->prober, &job->spec, on_round, job) < 0) {
+		job->wait = WAIT_NONE;
+		job_unref(job);
+		engine_schedule(eng, job, 1000);
+		return;
+	}
+	eng->rounds_in_flight++;
+}
+
+/* --- visible, withdrawal ----------------------------------------------------- */
+
+static void schedule_withdrawal(struct dcv_job *job)
+{
+	if (job->rec.withdraw_due == 0) {
+		job_retire(job);
+		return;
+	}
+	job->attempt = 0;
+	engine_schedule(job->eng, job,
+	                (job->rec.withdraw_due > now_s() ? job->rec.withdraw_due - now_s() : 0) *
+	                    1000);
+}
+
+static void after_visible(struct dcv_job *job, int status)
+{
+	if (status < 0)
+		return;
+	hook(job, "visible");
+	schedule_withdrawal(job);
+}
+
+static void after_withdrawn(struct dcv_job *job, int status)
+{
+	if (status < 0)
+		return;
+	if (job->rec.state == DCV_JOB_WITHDRAWN)
+		hook(job, "withdrawn");
+	dcv_log_job(DCV_LOG_INFO, job->rec.id,
+	            "records deleted and gone from every authoritative "
+	            "address");
+	job_retire(job);
+}
+
+/* Another live job relies on the same record (same CSR dropped twice): keep it. */
+bool job_record_shared(const struct dcv_job *job, size_t rr)
+{
+	for (const struct dcv_job *o = job->eng->jobs; o != NULL; o = o->next) {
+		if (o == job || o->rec.state == DCV_JOB_WITHDRAWN ||
+		    o->rec.state == DCV_JOB_RECEIVED ||
+		    (o->rec.state == DCV_JOB_FAILED && !o->rec.cleanup))
+			continue;
+		for (size_t k = 0; k < o->rec.n_rrs; k++)
+			if (strcmp(o->rec.rrs[k].owner, job->rec.rrs[rr].owner) == 0 &&
+			    strcmp(o->rec.rrs[k].target, job->rec.rrs[rr].target) == 0)
+				return true;
+	}
+	return false;
+}
+
+static void send_deletes(struct dcv_job *job)
+{
+	job->wait = WAIT_UPDATE;
+	job->update_status = DCV_OK;
+	job->update_why[0] = '\0';
+	for (size_t i = 0; i < job->rec.n_rrs; i++) {
+		if (job_record_shared(job, i)) {
+			dcv_log_job(DCV_LOG_INFO, job->rec.id,
+			            "record %s kept: another job still relies on it",
+			            job->rec.rrs[i].owner);
+			continue;
+		}
+		if (zbatch_enqueue(job->eng, job, i, DCV_UPDATE_DELETE) < 0)
+			break;
+		job->updates_pending++;
+	}
+	if (job->updates_pending == 0) {
+		job->wait = WAIT_NONE;
+		job->attempt = 0;
+		probe(job);
+	}
+}
+
+static void after_withdrawing(struct dcv_job *job, int status)
+{
+	if (status < 0)
+		return;
+	send_deletes(job);
+}
+
+/* --- events from the zone batches and the scheduler -------------------------- */
+
+void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int status,
+                     const char *why)
+{
+	if (status != DCV_OK && job->update_status == DCV_OK) {
+		job->update_status = status;
+		snprintf(job->update_why, sizeof(job->update_why), "%s", why);
+	}
+	if (--job->updates_pending > 0 || job->eng->stopping)
+		return;
+	job->wait = WAIT_NONE;
+	job->attempt = 0;
+	if (op == DCV_UPDATE_ADD && job->rec.state != DCV_JOB_PUBLISHING) {
+		/* It failed meanwhile: now that its adds are settled, take them back. */
+		if (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup)
+			send_deletes(job);
+		return;
+	}
+	if (job->update_status != DCV_OK) {
+		if (op == DCV_UPDATE_ADD)
+			job_fail(job, "%s", job->update_why);
+		else
+			/* Deletes are cleanup: keep trying, slowly, and say so. */
+			engine_schedule(job->eng, job, RETRY_CAP_MS);
+		return;
+	}
+	(void)rr;
+	if (op == DCV_UPDATE_ADD) {
+		job->rec.published = now_s();
+		job_set_state(job, DCV_JOB_PUBLISHED);
+	}
+	probe(job);
+}
+
+void job_due(struct dcv_job *job)
+{
+	struct dcv_engine *eng = job->eng;
+
+	if (job->wait != WAIT_NONE || eng->stopping)
+		return;
+	switch (job->rec.state) {
+	case DCV_JOB_PUBLISHING:
+		if (uv_now(eng->loop) >= job->deadline)
+			job_fail(job, "records not published within visible_timeout: %s",
+			         job->update_why[0] ? job->update_why : "no answer");
+		else
+			send_adds(job);
+		break;
+	case DCV_JOB_PUBLISHED:
+		probe(job);
+		break;
+	case DCV_JOB_VISIBLE:
+		if (job->rec.withdraw_due != 0 && now_s() >= job->rec.withdraw_due) {
+			job_set_state(job, DCV_JOB_WITHDRAWING);
+			engine_persist(eng, job, NULL, false, after_withdrawing);
+		} else if (job->rec.withdraw_due != 0) {
+			engine_schedule(eng, job, (job->rec.withdraw_due - now_s()) * 1000);
+		}
+		break;
+	case DCV_JOB_WITHDRAWING:
+	case DCV_JOB_FAILED:
+		if (job->updates_pending == 0 && job->update_status != DCV_OK)
+			send_deletes(job);
+		else
+			probe(job);
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- how jobs begin: a spool item, or a record at start ------------------- */
+
+static void make_id(struct dcv_job *job, const char *name)
+{
+	struct dcv_engine *eng = job->eng;
+
+	snprintf(job->rec.id, sizeof(job->rec.id), "%s~%llx%04llx", name,
+	         (unsigned long long)now_s(), (unsigned long long)(eng->id_counter++ & 0xffff));
+}
+
+void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
+{
+	struct dcv_job *job = job_new(eng);
+	const struct dcv_request *req = item->req;
+
+	if (job == NULL) {
+		log_err("%s: out of memory; left for a later scan", item->file);
+		return;
+	}
+	snprintf(job->rec.name, sizeof(job->rec.name), "%s", item->name);
+	snprintf(job->rec.ext, sizeof(job->rec.ext), "%s", item->ext);
+	snprintf(job->file, sizeof(job->file), "%s", item->file);
+	job->file_in_incoming = item->where == DCV_SPOOL_INCOMING;
+	make_id(job, item->name);
+	job->rec.state = DCV_JOB_RECEIVED;
+	job->rec.received = now_s();
+	job->has_sidecar = item->has_sidecar;
+	job->cfg = cfgref_get(eng->cfg);
+	job->deadline = uv_now(eng->loop) + job->cfg->cfg->visible_timeout * 1000;
+	job_list(job);
+	engine_count(eng, DCV_JOB_STATE_COUNT, DCV_JOB_RECEIVED);
+	if (req != NULL) {
+		snprintf(job->rec.md5, sizeof(job->rec.md5), "%s", req->csr->md5_hex);
+		snprintf(job->rec.sha256, sizeof(job->rec.sha256), "%s", req->csr->sha256_hex);
+	}
+	dcv_log_job(DCV_LOG_INFO, job->rec.id, "received %s", item->file);
+	if (item->status < 0 || req == NULL) {
+		/* Refused before the claim: the file is still in incoming/. */
+		if (item->where == DCV_SPOOL_INCOMING) {
+			job->rec.state = DCV_JOB_FAILED;
+			engine_count(eng, DCV_JOB_RECEIVED, DCV_JOB_FAILED);
+			snprintf(job->rec.error, sizeof(job->rec.error), "%s", item->why.text);
+			job->rec.failed = now_s();
+			dcv_log_job(DCV_LOG_ERR, job->rec.id, "failed: %s", job->rec.error);
+			engine_persist(eng, job, "failed", true, after_failed);
+			return;
+		}
+		job_fail(job, "%s", item->why.text);
+		return;
+	}
+	for (size_t i = 0; i < req->n_warnings; i++)
+		dcv_log_job(DCV_LOG_WARNING, job->rec.id, "%s", req->warnings[i]);
+	job_plan(job, req);
+}
+
+void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_active,
+                const char *file)
+{
+	struct dcv_job *job = job_new(eng);
+
+	if (job == NULL) {
+		log_err("job %s: out of memory at resume", rec->id);
+		return;
+	}
+	job->rec = *rec;
+	memset(rec, 0, sizeof(*rec));
+	snprintf(job->file, sizeof(job->file), "%s", file);
+	job->cfg = cfgref_get(eng->cfg);
+	job->deadline = uv_now(eng->loop) + job->cfg->cfg->visible_timeout * 1000;
+	job_list(job);
+	engine_count(eng, DCV_JOB_STATE_COUNT, job->rec.state);
+	if (job_build_spec(job) < 0) {
+		log_err("job %s: out of memory at resume", job->rec.id);
+		return;
+	}
+	dcv_log_job(DCV_LOG_INFO, job->rec.id, "resumed in state %s",
+	            dcv_job_state_name(job->rec.state));
+	switch (job->rec.state) {
+	case DCV_JOB_RECEIVED:
+	case DCV_JOB_PUBLISHING:
+	case DCV_JOB_PUBLISHED:
+		/* Adding an identical record again is harmless; it proves the primary has it. */
+		job->rec.state = DCV_JOB_PUBLISHING;
+		send_adds(job);
+		break;
+	case DCV_JOB_VISIBLE:
+		/*
+		 * The move to done/ (and the hook) may not have happened before the
+		 * crash; otherwise only the withdrawal is left to wait for.
+		 */
+		if (csr_in_active)
+			engine_persist(eng, job, "done", true, after_visible);
+		else
+			schedule_withdrawal(job);
+		break;
+	case DCV_JOB_WITHDRAWING:
+		send_deletes(job);
+		break;
+	case DCV_JOB_FAILED:
+		if (csr_in_active)
+			engine_persist(eng, job, "failed", true, after_failed);
+		else if (job->rec.cleanup)
+			send_deletes(job);
+		else
+			job_retire(job);
+		break;
+	default:
+		job_retire(job);
+		break;
+	}
+}

@@ -1,0 +1,267 @@
+/*
+ * zbatch.c -- batching record operations per zone.
+ *
+ * Jobs queue their records here; a zone has at most one UPDATE in flight,
+ * and everything queued meanwhile goes out in the next one. So a single CSR
+ * is sent at once (latency), and a burst of thousands becomes a few large
+ * UPDATEs (throughput): the batch size follows the load by itself.
+ *
+ * Outcomes: a record succeeded when every primary accepted and confirmed
+ * it. Configuration errors (BADSIG, REFUSED, ...) fail the records at once.
+ * Transient ones (timeouts, SERVFAIL) put the records back in the queue
+ * after a backoff -- until their job's deadline for adds; deletes are
+ * cleanup and are retried until they succeed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "log.h"
+
+#define RETRY_BASE_MS 500
+#define RETRY_CAP_MS 30000
+#define UPDATE_TIMEOUT_MS 30000
+
+static void zbatch_send(struct zbatch *zb);
+static void zbatch_maybe_free(struct zbatch *zb);
+
+static struct zbatch *zbatch_find(struct dcv_engine *eng, const char *zone)
+{
+	struct zbatch *zb = NULL;
+
+	for (zb = eng->zbatches; zb != NULL; zb = zb->next)
+		if (strcmp(zb->zone, zone) == 0)
+			return zb;
+	zb = calloc(1, sizeof(*zb));
+	if (zb == NULL)
+		return NULL;
+	zb->eng = eng;
+	snprintf(zb->zone, sizeof(zb->zone), "%s", zone);
+	uv_timer_init(eng->loop, &zb->retry);
+	zb->retry.data = zb;
+	zb->retry_open = true;
+	zb->next = eng->zbatches;
+	eng->zbatches = zb;
+	return zb;
+}
+
+static int push(struct zbatch *zb, enum dcv_update_op op, struct dcv_job *job, size_t rr)
+{
+	if (zb->n_queue[op] == zb->cap_queue[op]) {
+		size_t cap = zb->cap_queue[op] ? zb->cap_queue[op] * 2 : 64;
+		struct zentry *grown = realloc(zb->queue[op], cap * sizeof(*grown));
+		if (grown == NULL)
+			return DCV_ENOMEM;
+		zb->queue[op] = grown;
+		zb->cap_queue[op] = cap;
+	}
+	job_ref(job);
+	zb->queue[op][zb->n_queue[op]++] = (struct zentry){job, rr};
+	return DCV_OK;
+}
+
+int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum dcv_update_op op)
+{
+	struct zbatch *zb = zbatch_find(eng, job->rec.rrs[rr].zone);
+	int rc = zb ? push(zb, op, job, rr) : DCV_ENOMEM;
+
+	if (rc == DCV_OK && !zb->busy && !uv_is_active((uv_handle_t *)&zb->retry))
+		zbatch_send(zb);
+	return rc;
+}
+
+static bool transient(int status)
+{
+	return status == DCV_ETIMEOUT || status == DCV_ENET || status == DCV_ESERVFAIL ||
+	       status == DCV_ENOTREADY || status == DCV_ETSIG || status == DCV_ECANCELED ||
+	       status == DCV_EIO;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	zbatch_send(t->data);
+}
+
+static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
+                      size_t n_outcomes)
+{
+	struct zbatch *zb = arg;
+	struct dcv_engine *eng = zb->eng;
+	struct zentry *flight = zb->flight;
+	size_t n = zb->n_flight;
+	enum dcv_update_op op = zb->flight_op;
+	const char *why = "";
+	int worst = DCV_OK;
+	bool retry = false;
+
+	zb->flight = NULL;
+	zb->n_flight = 0;
+	zb->busy = false;
+	cfgref_put(zb->flight_cfg);
+	zb->flight_cfg = NULL;
+	for (size_t o = 0; o < n_outcomes; o++) {
+		if (outcomes[o].status == DCV_OK)
+			continue;
+		if (worst == DCV_OK || (transient(worst) && !transient(outcomes[o].status))) {
+			worst = outcomes[o].status;
+			why = outcomes[o].why;
+		}
+		log_warn("zone %s: %s", zb->zone, outcomes[o].why);
+	}
+	retry = worst != DCV_OK && transient(worst) && !eng->stopping && !zb->closing;
+	for (size_t i = 0; i < n; i++) {
+		struct dcv_job *job = flight[i].job;
+		bool ok = true;
+		/* A record is done when every primary confirmed it, whatever else failed. */
+		for (size_t o = 0; o < n_outcomes; o++)
+			ok &= outcomes[o].confirmed != NULL && outcomes[o].confirmed[i];
+		if (ok || eng->stopping || zb->closing) {
+			job_record_done(job, op, flight[i].rr, ok ? DCV_OK : DCV_ECANCELED, "");
+		} else if (retry &&
+		           (op == DCV_UPDATE_DELETE || uv_now(eng->loop) < job->deadline)) {
+			if (push(zb, op, job, flight[i].rr) < 0)
+				job_record_done(job, op, flight[i].rr, DCV_ENOMEM, "out of memory");
+		} else {
+			job_record_done(job, op, flight[i].rr, worst, why);
+		}
+		job_unref(job);
+	}
+	free(flight);
+	(void)status;
+	if (zb->closing) {
+		zbatch_maybe_free(zb);
+		return;
+	}
+	if (retry) {
+		uint64_t delay = dcv_backoff_ms(zb->failures++, RETRY_BASE_MS, RETRY_CAP_MS);
+		log_info("zone %s: retrying %zu records in %.1f s", zb->zone,
+		         zb->n_queue[0] + zb->n_queue[1], (double)delay / 1000.0);
+		uv_timer_start(&zb->retry, on_retry, delay, 0);
+		return;
+	}
+	zb->failures = 0;
+	if (!eng->stopping)
+		zbatch_send(zb);
+}
+
+/* Fails every queued entry of op at once (the zone is gone from the configuration). */
+static void fail_queue(struct zbatch *zb, enum dcv_update_op op, int status, const char *why)
+{
+	struct zentry *q = zb->queue[op];
+	size_t n = zb->n_queue[op];
+
+	zb->queue[op] = NULL;
+	zb->n_queue[op] = zb->cap_queue[op] = 0;
+	for (size_t i = 0; i < n; i++) {
+		job_record_done(q[i].job, op, q[i].rr, status, why);
+		job_unref(q[i].job);
+	}
+	free(q);
+}
+
+static void zbatch_send(struct zbatch *zb)
+{
+	struct dcv_engine *eng = zb->eng;
+	const struct dcv_config *cfg = eng->cfg->cfg;
+	const struct dcv_zone *zone = dcv_config_zone(cfg, zb->zone);
+	struct dcv_update_opts opts = {cfg->max_message_size, UPDATE_TIMEOUT_MS};
+	enum dcv_update_op op =
+	    zb->n_queue[DCV_UPDATE_ADD] > 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE;
+	struct dcv_record *recs = NULL;
+	char why[320];
+	int rc = DCV_ENOMEM;
+
+	if (zb->busy || eng->stopping || zb->n_queue[op] == 0)
+		return;
+	if (zone == NULL) {
+		snprintf(why, sizeof(why), "zone %s is no longer in the configuration", zb->zone);
+		fail_queue(zb, DCV_UPDATE_ADD, DCV_ENOZONE, why);
+		fail_queue(zb, DCV_UPDATE_DELETE, DCV_ENOZONE, why);
+		return;
+	}
+	recs = calloc(zb->n_queue[op], sizeof(*recs));
+	if (recs == NULL)
+		goto out;
+	for (size_t i = 0; i < zb->n_queue[op]; i++) {
+		const struct dcv_job_record_rr *rr =
+		    &zb->queue[op][i].job->rec.rrs[zb->queue[op][i].rr];
+		snprintf(recs[i].owner, sizeof(recs[i].owner), "%s", rr->owner);
+		snprintf(recs[i].target, sizeof(recs[i].target), "%s", rr->target);
+		recs[i].ttl = rr->ttl;
+	}
+	zb->flight = zb->queue[op];
+	zb->n_flight = zb->n_queue[op];
+	zb->flight_op = op;
+	zb->queue[op] = NULL;
+	zb->n_queue[op] = zb->cap_queue[op] = 0;
+	zb->busy = true;
+	zb->flight_cfg = cfgref_get(eng->cfg);
+	log_debug("zone %s: UPDATE %s of %zu records", zb->zone,
+	          op == DCV_UPDATE_ADD ? "add" : "delete", zb->n_flight);
+	rc = dcv_update_start(eng->io, zone, op, recs, zb->n_flight, &opts, on_update, zb, NULL);
+	if (rc < 0) {
+		/* Cannot start (a record too big for a message, no memory): fail these records. */
+		struct zentry *flight = zb->flight;
+		size_t n = zb->n_flight;
+		zb->flight = NULL;
+		zb->n_flight = 0;
+		zb->busy = false;
+		cfgref_put(zb->flight_cfg);
+		zb->flight_cfg = NULL;
+		for (size_t i = 0; i < n; i++) {
+			job_record_done(flight[i].job, op, flight[i].rr, rc,
+			                rc == DCV_EINVAL
+			                    ? "record does not fit in an UPDATE message "
+			                      "(max_message_size)"
+			                    : "out of memory");
+			job_unref(flight[i].job);
+		}
+		free(flight);
+	}
+out:
+	free(recs);
+	if (rc == DCV_ENOMEM)
+		log_err("zone %s: out of memory building an UPDATE", zb->zone);
+}
+
+/* A closing batch goes when its timer is closed and no update is in flight. */
+static void zbatch_maybe_free(struct zbatch *zb)
+{
+	struct dcv_engine *eng = zb->eng;
+
+	if (zb->retry_open || zb->busy)
+		return;
+	free(zb);
+	engine_release(eng);
+}
+
+static void on_zbatch_closed(uv_handle_t *h)
+{
+	struct zbatch *zb = h->data;
+
+	zb->retry_open = false;
+	zbatch_maybe_free(zb);
+}
+
+/* At stop: drops queued entries (their jobs resume from their records) and closes timers. */
+void zbatch_close_all(struct dcv_engine *eng)
+{
+	struct zbatch *zb = eng->zbatches;
+
+	eng->zbatches = NULL;
+	while (zb != NULL) {
+		struct zbatch *next = zb->next;
+		for (int op = 0; op < 2; op++) {
+			for (size_t i = 0; i < zb->n_queue[op]; i++)
+				job_unref(zb->queue[op][i].job);
+			free(zb->queue[op]);
+			zb->queue[op] = NULL;
+			zb->n_queue[op] = 0;
+		}
+		zb->closing = true;
+		eng->closing++;
+		uv_close((uv_handle_t *)&zb->retry, on_zbatch_closed);
+		zb = next;
+	}
+}
