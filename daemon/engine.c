@@ -181,6 +181,7 @@ void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *sta
 	c->fn = fn;
 	c->status_dir = status_dir;
 	c->move = move;
+	job->move_pending |= move;
 	job_ref(job);
 	job->wait = WAIT_STORE;
 	/* At the end of this loop turn: what else arrives in it joins the same batch. */
@@ -223,11 +224,16 @@ static void on_committed(void *arg, int status, const struct dcv_why *why)
 	for (size_t i = 0; i < n; i++) {
 		struct dcv_job *job = conts[i].job;
 		job->wait = WAIT_NONE;
+		if (conts[i].move)
+			job->move_pending = false;
 		if (!eng->stopping)
 			conts[i].fn(job, DCV_OK);
 		job_unref(job);
 	}
 	free(conts);
+	/* Jobs left the spool: files held back by max_jobs or by their NAME may go now. */
+	if (!eng->stopping)
+		dcv_spool_kick(eng->spool);
 	if (eng->stopping)
 		engine_release(eng);
 	else if (eng->batch != NULL)
@@ -269,8 +275,9 @@ static void spool_policy(void *arg, struct dcv_spool_policy *policy)
 	const struct dcv_config *cfg = eng->cfg->cfg;
 	size_t busy = in_flight(eng);
 
+	/* A job's NAME is taken while its CSR is in active/ or on its way out of the spool. */
 	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
-		if (j->rec.state <= DCV_JOB_PUBLISHED)
+		if (j->rec.state <= DCV_JOB_PUBLISHED || j->move_pending)
 			dcv_strv_push(&policy->active_names, j->rec.name);
 	policy->max_claims = busy >= cfg->max_jobs ? 0 : (size_t)(cfg->max_jobs - busy);
 	if (policy->max_claims == 0 && !eng->limit_logged) {
@@ -290,12 +297,12 @@ static void spool_items(void *arg, struct dcv_spool_item *items, size_t n)
 {
 	struct dcv_engine *eng = arg;
 
+	/* The array is the spool's; what each item holds is ours to free. */
 	for (size_t i = 0; i < n; i++) {
 		if (!eng->stopping)
 			job_from_item(eng, &items[i]);
 		dcv_spool_item_free(&items[i]);
 	}
-	free(items);
 }
 
 /* --- start: records back to jobs --------------------------------------------- */
