@@ -115,14 +115,11 @@ static void maybe_finish_close(struct dcv_hooks *h)
 		uv_close((uv_handle_t *)&h->grace, finish_close);
 }
 
-/* The last close callback of a started run: free it, pass its slot on. */
-static void run_closed(uv_handle_t *handle)
+/* After the last close callback of a started run: free it, pass its slot on. */
+static void run_release(struct hook_run *r)
 {
-	struct hook_run *r = handle->data;
 	struct dcv_hooks *h = r->h;
 
-	if (--r->handles > 0)
-		return;
 	list_unlink(&h->live, NULL, r);
 	h->nlive--;
 	run_free(r);
@@ -130,6 +127,24 @@ static void run_closed(uv_handle_t *handle)
 		maybe_finish_close(h);
 	else
 		start_queued(h);
+}
+
+/* Close callback of the process and the timer (data: the run). */
+static void run_closed(uv_handle_t *handle)
+{
+	struct hook_run *r = handle->data;
+
+	if (--r->handles == 0)
+		run_release(r);
+}
+
+/* Close callback of an output pipe (data: its struct hook_out). */
+static void out_closed(uv_handle_t *handle)
+{
+	struct hook_out *o = handle->data;
+
+	if (--o->run->handles == 0)
+		run_release(o->run);
 }
 
 static void log_exit(struct hook_run *r)
@@ -164,7 +179,7 @@ static void run_end(struct hook_run *r)
 	uv_close((uv_handle_t *)&r->timer, run_closed);
 	uv_close((uv_handle_t *)&r->proc, run_closed);
 	for (int i = 0; i < 2; i++)
-		uv_close((uv_handle_t *)&r->out[i].pipe, run_closed);
+		uv_close((uv_handle_t *)&r->out[i].pipe, out_closed);
 }
 
 void hook_output_done(struct hook_run *r)
@@ -203,8 +218,8 @@ static void on_timer(uv_timer_t *t)
 
 	switch (r->phase) {
 	case RUN_LIVE:
-		snprintf(why, sizeof(why), "still running after its time limit (%.1f s)",
-		         (double)(uv_now(r->h->loop) - r->started) / 1000.0);
+		snprintf(why, sizeof(why), "still running after its time limit of %.1f s",
+		         (double)r->timeout_ms / 1000.0);
 		send_term(r, why);
 		break;
 	case RUN_TERM:
@@ -315,8 +330,9 @@ static void run_start(struct dcv_hooks *h, struct hook_run *r)
 		r->out[i].open = uv_read_start((uv_stream_t *)&r->out[i].pipe, hook_out_alloc,
 		                               hook_out_read) == 0;
 	}
-	if (h->timeout_ms > 0)
-		uv_timer_start(&r->timer, on_timer, h->timeout_ms, 0);
+	r->timeout_ms = h->timeout_ms;
+	if (r->timeout_ms > 0)
+		uv_timer_start(&r->timer, on_timer, r->timeout_ms, 0);
 out:
 	free(envp);
 }

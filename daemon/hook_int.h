@@ -49,6 +49,7 @@ struct hook_run {
 	struct dcv_strv env; /* "NAME=value" strings */
 	char *path;          /* the program, fixed when the run starts */
 	uint64_t started;    /* uv_now() at the start */
+	uint64_t timeout_ms; /* the limit in force at the start; 0: none */
 
 	unsigned handles; /* initialised and not yet through their close callback */
 	uv_process_t proc;
