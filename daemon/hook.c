@@ -274,7 +274,6 @@ static void run_start(struct dcv_hooks *h, struct hook_run *r)
 		goto out;
 	}
 	memcpy(envp, r->env.v, r->env.n * sizeof(*envp));
-	r->started = uv_now(h->loop);
 	r->phase = RUN_LIVE;
 	r->prev = NULL;
 	r->next = h->live;
@@ -323,13 +322,15 @@ static void run_start(struct dcv_hooks *h, struct hook_run *r)
 		run_end(r);
 		goto out;
 	}
-	r->spawned = true;
 	dcv_log_job(DCV_LOG_DEBUG, r->job, "hook %s: started %s (pid %d)", r->event, r->path,
 	            r->proc.pid);
 	for (int i = 0; i < 2; i++) {
 		r->out[i].open = uv_read_start((uv_stream_t *)&r->out[i].pipe, hook_out_alloc,
 		                               hook_out_read) == 0;
 	}
+	/* The loop's clock may be stale (and uv_spawn took time): the limit counts from now. */
+	uv_update_time(h->loop);
+	r->started = uv_now(h->loop);
 	r->timeout_ms = h->timeout_ms;
 	if (r->timeout_ms > 0)
 		uv_timer_start(&r->timer, on_timer, r->timeout_ms, 0);
@@ -464,7 +465,9 @@ void dcv_hooks_close(struct dcv_hooks *h, uint64_t grace_ms, void (*closed)(void
 		dcv_log_job(DCV_LOG_WARNING, r->job, "hook %s not run: dcvd is stopping", r->event);
 		run_free(r);
 	}
-	if (h->nlive > 0)
+	if (h->nlive > 0) {
+		uv_update_time(h->loop);
 		uv_timer_start(&h->grace, on_grace, grace_ms, 0);
+	}
 	maybe_finish_close(h);
 }

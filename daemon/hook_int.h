@@ -56,7 +56,7 @@ struct hook_run {
 	uv_timer_t timer;
 	struct hook_out out[2];
 
-	bool spawned, exited;
+	bool exited;
 	int64_t exit_status;
 	int term_signal;
 	unsigned lines; /* output lines logged */

@@ -458,6 +458,43 @@ static void test_output_flood(void **state)
 	passed = true;
 }
 
+/*
+ * A background process started by the hook keeps its stdout open after the
+ * hook exited: the run ends anyway, 1 s later, and frees its slot.
+ */
+static void test_output_held_open(void **state)
+{
+	char body[512];
+	const char *hook = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	long child = 0;
+	uint64_t t0 = 0, took = 0;
+
+	snprintf(body, sizeof(body), "sleep 20 &\necho $! > \"%s/bg.pid\"\necho bye", tu_dir);
+	hook = script("bg.sh", body);
+	hooks = dcv_hooks_new(&loop, hook, 10000, 1);
+	assert_non_null(hooks);
+	t0 = now_ms();
+	run_event("visible", "j-bg");
+	wait_idle(10000);
+	took = now_ms() - t0;
+	assert_int_equal(dcv_read_file(tu_path("bg.pid"), 64, &buf, &len, NULL), DCV_OK);
+	child = strtol((char *)buf, NULL, 10);
+	free(buf);
+	assert_true(child > 1);
+	kill((pid_t)child, SIGKILL);
+
+	assert_true(took >= 900);
+	assert_true(took < 5000);
+	expect_exact("info: job j-bg: hook: bye", 1);
+	expect_count("hook visible: output still open 1 s after its exit", 1);
+	expect_count("info: job j-bg: hook visible finished after ", 1);
+	assert_true(log_first("output still open") < log_first("finished"));
+	close_hooks(1000);
+	passed = true;
+}
+
 /* ---- limits and exit status ---- */
 
 /* True once /proc/PID is gone or a zombie (a container's init may not reap). */
@@ -773,6 +810,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_output_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_output_flood, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_output_held_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_sigterm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_sigkill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_status, setup, teardown),
