@@ -21,6 +21,10 @@
  *   shell script may see variables its shell sets itself (dash: PWD).
  * - The hook leads its own process group (UV_PROCESS_DETACHED); SIGTERM and
  *   SIGKILL go to the whole group, so a script's children stop with it.
+ *   Processes it leaves behind after a normal exit are not killed.
+ * - uv_spawn uses execvp(): a file without "#!" is run by /bin/sh (glibc),
+ *   and a path without '/' would be searched in PATH -- the configuration
+ *   only accepts absolute paths.
  * - Output: stdout lines are logged as info, stderr lines as warnings, both
  *   "job JOB: hook: LINE"; a trailing CR is dropped, other control bytes
  *   show as '?', lines over 1000 bytes are cut (" [cut]" after them). At
