@@ -19,6 +19,7 @@
 #
 #   INDEX     test
 #   1         lab_smoke.sh
+#   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   2..20     reserved for the integration tests being written now (dcvd
 #             publish/check/withdraw, resume after kill, spool, ...)
 #   21..250   free
