@@ -19,10 +19,12 @@
 #
 #   INDEX     test
 #   1         lab_smoke.sh
+#   2..5      dcv publish/check/withdraw tests
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
-#   2..20     reserved for the integration tests being written now (dcvd
-#             publish/check/withdraw, resume after kill, spool, ...)
-#   21..250   free
+#   7         dcvd_e2e.sh
+#   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
+#   21..249   free
+#   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
 # $LAB; a server's log is $LAB/NAME/log. On exit every server started here is
