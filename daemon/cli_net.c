@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpsl.h>
 
@@ -140,15 +141,30 @@ static void on_poll(uv_timer_t *t)
 	start_rounds(t->data);
 }
 
+/*
+ * The authoritative addresses asked about one record owner: the servers of
+ * its own zone, not of every zone the request touched.
+ */
+static size_t owner_addrs(const struct dcv_probe_report *rep, const char *owner)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rep->n_obs; i++)
+		n += !rep->obs[i].resolver && strcasecmp(rep->obs[i].qname, owner) == 0;
+	return n;
+}
+
 static void report_success(const struct cli *cli, const struct cli_job *job,
                            const struct dcv_probe_report *rep)
 {
 	if (cli->op == OP_WITHDRAW) {
-		for (size_t r = 0; r < job->plan.n_records; r++)
+		for (size_t r = 0; r < job->plan.n_records; r++) {
+			size_t n = owner_addrs(rep, job->plan.records[r].owner);
 			printf("%s: withdrawn %s CNAME %s (zone %s), gone from %zu authoritative "
-			       "addresses\n",
+			       "address%s\n",
 			       job->file, job->plan.records[r].owner, job->plan.records[r].target,
-			       job->plan.zones[r]->domain, rep->n_auth_addrs);
+			       job->plan.zones[r]->domain, n, n == 1 ? "" : "es");
+		}
 		return;
 	}
 	printf("%s: visible: %zu name%s served by %zu authoritative address%s and %zu "

@@ -65,7 +65,7 @@ struct dcv_probe_report {
 	bool done;                       /* auth_ok and every resolver agrees (or there are none) */
 	const struct dcv_probe_obs *obs; /* every observation of the round */
 	size_t n_obs;
-	size_t n_auth_addrs; /* authoritative addresses asked */
+	size_t n_auth_addrs; /* distinct authoritative addresses asked */
 };
 
 typedef void (*dcv_probe_cb)(void *arg, const struct dcv_probe_report *report);
