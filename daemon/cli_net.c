@@ -32,6 +32,7 @@
 #define MAX_LINES_PER_FILE 20
 #define POLL_FIRST_MS 200
 #define POLL_CAP_MS 2000
+#define PROBE_QUERY_TIMEOUT_MS 3000 /* the prober's default */
 
 enum cli_op {
 	OP_PUBLISH,
@@ -347,14 +348,21 @@ static int make_batches(struct cli *cli)
 	return DCV_OK;
 }
 
+/*
+ * The time the updates and the queries of a probe may take: a little less
+ * than the command's timeout, so that they end first and their own detailed
+ * reasons (which server, what it said) are what a timeout reports.
+ */
+static uint64_t inner_timeout_ms(const struct cli *cli)
+{
+	uint64_t margin = cli->timeout_ms / 10 < 500 ? cli->timeout_ms / 10 : 500;
+
+	return cli->timeout_ms - margin;
+}
+
 static int start_updates(struct cli *cli)
 {
-	/*
-	 * The updates end a little before the command does, so that their own
-	 * detailed reasons are what a timeout reports.
-	 */
-	uint64_t margin = cli->timeout_ms / 10 < 500 ? cli->timeout_ms / 10 : 500;
-	struct dcv_update_opts opts = {cli->cfg->max_message_size, cli->timeout_ms - margin};
+	struct dcv_update_opts opts = {cli->cfg->max_message_size, inner_timeout_ms(cli)};
 	int rc = make_batches(cli);
 
 	cli->state = CLI_UPDATING;
@@ -399,6 +407,7 @@ static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_
 
 static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *opts)
 {
+	struct dcv_prober_opts popts = {0};
 	int status = 1;
 
 	cli->jobs = calloc(n, sizeof(*cli->jobs));
@@ -414,7 +423,14 @@ static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *o
 	}
 	load_jobs(cli, files, n, opts);
 	cli->io = dcv_dnsio_new(&cli->loop, NULL);
-	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, NULL) : NULL;
+	/*
+	 * A query to a silent server must give up before the command does:
+	 * otherwise a short --timeout ends the first round unfinished, and the
+	 * message cannot say which server never answered.
+	 */
+	if (inner_timeout_ms(cli) < PROBE_QUERY_TIMEOUT_MS)
+		popts.query_timeout_ms = inner_timeout_ms(cli);
+	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, &popts) : NULL;
 	uv_timer_init(&cli->loop, &cli->poll);
 	uv_timer_init(&cli->loop, &cli->deadline);
 	cli->poll.data = cli->deadline.data = cli;
