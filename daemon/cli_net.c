@@ -515,7 +515,8 @@ int dcv_cli_net_main(const char *cmd, int argc, char **argv)
 			timeout = strtod(optarg, &end);
 			if (*end != '\0' || !(timeout > 0 && timeout <= 86400))
 				return dcv_cli_usage_error(
-				    "--timeout '%s': seconds from 0 to 86400", optarg);
+				    "--timeout '%s': seconds, more than 0 and at most 86400",
+				    optarg);
 			break;
 		case 'u':
 			opts.unique = optarg;
