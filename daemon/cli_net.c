@@ -190,7 +190,9 @@ static void remember(struct cli_job *job, const struct dcv_probe_report *rep)
 		dcv_strv_pushf(&job->last, "name %s: %s %s asked %s: %s", o->name,
 		               o->resolver ? "resolver" : "server", o->server, o->qname, o->seen);
 	}
-	if (!rep->auth_ok && !job->plan.spec.expect_absent && job->last.n > 0)
+	/* Without resolvers in the configuration there is nobody to wait for. */
+	if (!rep->auth_ok && !job->plan.spec.expect_absent && job->last.n > 0 &&
+	    job->cli->cfg->n_resolvers > 0)
 		dcv_strv_push(&job->last, "resolvers not asked yet: not every authoritative "
 		                          "address serves the record");
 }
