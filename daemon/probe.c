@@ -225,7 +225,17 @@ static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
 		it->obs.ok = ours;
 		break;
 	case EXPECT_NOT_OTHER:
-		it->obs.ok = ours || ans->seen == DCV_SEEN_NXDOMAIN || ans->seen == DCV_SEEN_NODATA;
+		/*
+		 * A referral means the candidate lies below a zone cut, in a
+		 * child zone that is not configured (www.dev.example.com with
+		 * dev.example.com delegated elsewhere): the configured zone's
+		 * servers cannot say anything about it, and waiting for them to
+		 * would never end. The resolvers' walk still looks there the way
+		 * the CA does.
+		 */
+		it->obs.ok = ours || ans->seen == DCV_SEEN_NXDOMAIN ||
+		             ans->seen == DCV_SEEN_NODATA ||
+		             (ans->seen == DCV_SEEN_REFERRAL && ans->delegation);
 		if (ans->seen == DCV_SEEN_CNAME && !ours)
 			snprintf(it->obs.seen, sizeof(it->obs.seen),
 			         "CNAME %.240s, another record the CA would find first",
