@@ -298,7 +298,7 @@ _lab_opts() {
 			;;
 		--stats | --log-queries) _LAB_FLAGS[${1#--}]=1 ;;
 		--notify) mode=notify ;;
-		-*) _lab_err "unknown option $1" || return 1 ;;
+		-?*) _lab_err "unknown option $1" || return 1 ;; # a lone "-" is KEYNAME "none"
 		*)
 			if [[ $mode == notify ]]; then
 				[[ $1 == *@* ]] || _lab_err "--notify wants ADDR@PORT, not $1" || return 1
