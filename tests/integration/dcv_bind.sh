@@ -6,8 +6,9 @@
 # apex for a multi-name CSR spanning two zones (placement: zone); check
 # succeeds once BIND, the secondary and unbound serve them; withdraw removes
 # them from every server; keys from a tsig-keygen file and a keymgr file; a
-# lagging secondary keeps check waiting, and unbound is not asked before
-# every authoritative server serves the record (from unbound's query log).
+# name in a delegated child zone that is not configured; a lagging
+# secondary keeps check waiting, and unbound is not asked before every
+# authoritative server serves the record (from unbound's query log).
 # Address block 2.
 # shellcheck disable=SC2317 # the helpers below are called through lab_check
 set -euo pipefail
@@ -23,15 +24,28 @@ lab_need kdig
 P=$LAB_PORT
 BIND=$LAB_NET.1    # named, primary of example.test and second.test
 KNOT2=$LAB_NET.2   # knotd, secondary of both
-UNBOUND=$LAB_NET.4 # unbound, stubs to both servers
+CHILD=$LAB_NET.3   # knotd, primary of dlg.example.test (delegated, not configured)
+UNBOUND=$LAB_NET.4 # unbound, stubs to every server
+
+# Two requests for names in the child zone; the child zone already holds
+# another record at the second one's first candidate, which the CA would
+# take before ours at the apex.
+dcv_csr dlg www.dlg.example.test
+dcv_csr dlgx api.dlg.example.test
+dcv_expect dlgx example.test
+XMD5=$DCV_MD5
+lab_zone_file dlg.example.test ns1="$CHILD"
+echo "_$XMD5.api CNAME someone.else.sectigo.com." >>"$LAB/zones/dlg.example.test.zone"
 
 lab_key dcv hmac-sha256
 lab_zone_file example.test ns1="$BIND" ns2="$KNOT2"
+printf 'dlg NS ns.dlg\nns.dlg A %s\n' "$CHILD" >>"$LAB/zones/example.test.zone"
 lab_zone_file second.test ns1="$BIND" ns2="$KNOT2"
 lab_bind_primary "$BIND" "$P" dcv example.test second.test --notify "$KNOT2@$P" --name bind
 lab_knot_secondary "$KNOT2" "$P" "$BIND@$P" example.test second.test --name knot2
+lab_knot_primary "$CHILD" "$P" - dlg.example.test --name child
 lab_unbound "$UNBOUND" "$P" example.test="$BIND@$P,$KNOT2@$P" second.test="$BIND@$P,$KNOT2@$P" \
-	--log-queries --name unbound
+	dlg.example.test="$CHILD@$P" --log-queries --name unbound
 
 # The same configuration twice: the key from tsig-keygen's file, and from
 # the keymgr file holding the same key.
@@ -122,6 +136,24 @@ lab_check "check after withdraw exits 1" dcv_rc 1
 lab_check "... within 3 s ($DCV_MS ms)" dcv_within 3000
 lab_check "... naming the secondary and what it says" \
 	dcv_err_has "multi.csr" "$KNOT2@$P" NXDOMAIN
+
+# --- names in a delegated child zone that is not configured -----------------------
+# BIND and the secondary answer the longer candidates with a referral; the
+# record at the apex of example.test is what the CA finds.
+dcv_expect dlg example.test
+dcv_run dlgpub publish -c "$CONF" "$LAB/csr/dlg.csr"
+lab_check "www.dlg.example.test (delegated child): publish exits 0" dcv_rc 0
+lab_check "... at the apex of example.test" dcv_out_has "published $DCV_OWNER\. 300 IN CNAME "
+dcv_run dlgcheck check -c "$CONF" --timeout 10 "$LAB/csr/dlg.csr"
+lab_check "check exits 0 (referrals at the longer candidates are no failure)" dcv_rc 0
+lab_check "unbound resolves the record" lab_resolves "$UNBOUND" "$P" "$DCV_OWNER" CNAME "$DCV_TARGET"
+dcv_run dlgxpub publish -c "$CONF" "$LAB/csr/dlgx.csr"
+lab_check "api.dlg.example.test: publish exits 0" dcv_rc 0
+dcv_run dlgxcheck check -c "$CONF" --timeout 2 "$LAB/csr/dlgx.csr"
+lab_check "check exits 1: the child zone has another record the CA finds first" dcv_rc 1
+lab_check "... the resolver says which" \
+	dcv_err_has "dlgx.csr: " "resolver $UNBOUND@$P" "_$XMD5.api.dlg.example.test" \
+	"someone.else.sectigo.com"
 
 # --- a lagging secondary -----------------------------------------------------------
 # The Knot secondary is paused before publish and resumed 3 s later. check,
