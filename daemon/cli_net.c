@@ -63,6 +63,7 @@ struct zone_batch {
 	struct cli *cli;
 	const struct dcv_zone *zone;
 	struct dcv_record *recs;
+	size_t *rec_jobs; /* the job of each record */
 	size_t n_recs;
 	size_t *jobs; /* jobs with records in this zone */
 	size_t n_jobs;
@@ -274,12 +275,31 @@ static void on_deadline(uv_timer_t *t)
 
 /* --- updating ------------------------------------------------------------ */
 
+/* Whether every primary of the zone confirmed record i of the batch. */
+static bool confirmed_everywhere(const struct dcv_update_outcome *outcomes, size_t n_outcomes,
+                                 size_t i)
+{
+	for (size_t o = 0; o < n_outcomes; o++)
+		if (outcomes[o].confirmed == NULL || !outcomes[o].confirmed[i])
+			return false;
+	return n_outcomes > 0;
+}
+
 static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
                       size_t n_outcomes)
 {
 	struct zone_batch *b = arg;
 	struct cli *cli = b->cli;
 
+	/*
+	 * Every record in place is said, zone by zone, also for a request that
+	 * fails in another zone: the operator must know what to withdraw.
+	 */
+	for (size_t i = 0; i < b->n_recs && cli->op == OP_PUBLISH; i++)
+		if (confirmed_everywhere(outcomes, n_outcomes, i))
+			printf("%s: published %s %u IN CNAME %s (zone %s)\n",
+			       cli->jobs[b->rec_jobs[i]].file, b->recs[i].owner, b->recs[i].ttl,
+			       b->recs[i].target, b->zone->domain);
 	for (size_t j = 0; j < b->n_jobs; j++) {
 		struct cli_job *job = &cli->jobs[b->jobs[j]];
 		for (size_t o = 0; o < n_outcomes; o++)
@@ -292,16 +312,8 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
 		return;
 	if (cli->op == OP_PUBLISH) {
-		for (size_t i = 0; i < cli->n_jobs; i++) {
-			struct cli_job *job = &cli->jobs[i];
-			if (job->failed)
-				continue;
-			job->done = true;
-			for (size_t r = 0; r < job->plan.n_records; r++)
-				printf("%s: published %s %u IN CNAME %s (zone %s)\n", job->file,
-				       job->plan.records[r].owner, job->plan.records[r].ttl,
-				       job->plan.records[r].target, job->plan.zones[r]->domain);
-		}
+		for (size_t i = 0; i < cli->n_jobs; i++)
+			cli->jobs[i].done = !cli->jobs[i].failed;
 		shut_down(cli);
 		return;
 	}
@@ -327,12 +339,19 @@ static int make_batches(struct cli *cli)
 				continue;
 			for (size_t r = 0; r < job->plan.n_records; r++) {
 				struct dcv_record *grown = NULL;
+				size_t *grown_jobs = NULL;
 				if (job->plan.zones[r] != b->zone)
 					continue;
 				grown = realloc(b->recs, (b->n_recs + 1) * sizeof(*grown));
 				if (grown == NULL)
 					return DCV_ENOMEM;
 				b->recs = grown;
+				grown_jobs =
+				    realloc(b->rec_jobs, (b->n_recs + 1) * sizeof(*grown_jobs));
+				if (grown_jobs == NULL)
+					return DCV_ENOMEM;
+				b->rec_jobs = grown_jobs;
+				b->rec_jobs[b->n_recs] = i;
 				b->recs[b->n_recs++] = job->plan.records[r];
 				involved = true;
 			}
@@ -472,6 +491,7 @@ out:
 	}
 	for (size_t i = 0; i < cli->n_batches; i++) {
 		free(cli->batches[i].recs);
+		free(cli->batches[i].rec_jobs);
 		free(cli->batches[i].jobs);
 	}
 	free(cli->batches);
