@@ -80,12 +80,15 @@ printf '  - id: dcv\n    algorithm: hmac-sha256\n    secret: %s\n  - id: k512\n 
 	"$LAB_SECRET_OTHER" "$LAB_SECRET_W512" | config "$LAB/wrongsecret.yaml" dcv k512
 printf '  - id: other\n    file: keys/other.key\n  - id: w512\n    file: keys/w512.key\n' |
 	config "$LAB/unknownkey.yaml" other w512
+printf '  - id: dcv\n    file: keys/dcv.key\n  - id: k512\n    algorithm: hmac-sha512\n    secret: %s\n' \
+	"$LAB_SECRET_W512" | config "$LAB/halfwrong.yaml" dcv k512
 GOOD=$LAB/good.yaml
 
 for n in ex:www.example.test ex2:two.example.test kn:www.knot.test nb:www.notbind.test \
 	nk:www.notknot.test dd:www.dead.test no:www.nozone.test; do
 	dcv_csr "${n%%:*}" "${n#*:}"
 done
+dcv_csr both www.example.test www.example.test www.knot.test
 dcv_expect ex example.test
 EXOWNER=$DCV_OWNER
 dcv_expect kn knot.test
@@ -111,6 +114,16 @@ dcv_run badsig-wd withdraw -c "$LAB/wrongsecret.yaml" --timeout 10 "$LAB/csr/ex.
 lab_check "BIND, wrong secret: withdraw exits 1 with BADSIG" dcv_rc 1
 lab_check "... naming key, zone and server" \
 	dcv_err_has "ex.csr: " "zone example.test" "$BIND@$P" "BADSIG" "key 'dcv'"
+
+# One request, two zones, the key right for one: what did get published is said.
+dcv_run half publish -c "$LAB/halfwrong.yaml" --timeout 10 "$LAB/csr/both.csr"
+dcv_expect both example.test
+lab_check "two zones, wrong secret for one: publish exits 1" dcv_rc 1
+lab_check "... BADSIG for knot.test" dcv_err_has "both.csr: " "zone knot.test" "$KNOT@$P" "BADSIG"
+lab_check "... and says the record in example.test is published" \
+	dcv_out_has "both.csr: published $DCV_OWNER\. 300 IN CNAME $DCV_TARGET\. \(zone example.test\)"
+lab_check "... which it is" lab_serves "$BIND" "$P" "$DCV_OWNER" CNAME "$DCV_TARGET"
+lab_check "... and only that one" dcv_out_lines "published" 1
 
 # --- unknown key name: BADKEY ------------------------------------------------------
 dcv_run badkey-bind publish -c "$LAB/unknownkey.yaml" --timeout 10 "$LAB/csr/ex.csr"
