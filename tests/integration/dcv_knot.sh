@@ -4,7 +4,8 @@
 # as the resolver. The servers run on port 53 so that the configuration can
 # leave out `nameservers:` and dcv finds the authoritative servers from the
 # zone's NS set and glue (NS discovery). The key comes inline (`secret:`),
-# from keymgr's file and from tsig-keygen's file. Address block 3.
+# from keymgr's file and from tsig-keygen's file. withdraw waits for a
+# paused secondary. Address block 3.
 # shellcheck disable=SC2317 # the helpers below are called through lab_check
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -98,9 +99,24 @@ lab_check "... naming it" dcv_err_has "again.csr" "$KNOT2@$P" "timed out"
 lab_check "... within 3 s ($DCV_MS ms)" dcv_within 3000
 dcv_run check2 check -c "$LAB/bind.yaml" "$LAB/csr/again.csr"
 lab_check "check after the resume exits 0" dcv_rc 0
-dcv_run wd2 withdraw -c "$LAB/bind.yaml" "$LAB/csr/again.csr"
-lab_check "withdraw (tsig-keygen key file) exits 0" dcv_rc 0
-lab_check "the primary says NXDOMAIN" dcv_rcode_is "$KNOT1" "$P" "$DCV_OWNER" NXDOMAIN
+# withdraw waits until the record is gone from every server: with the
+# secondary paused it cannot finish before the resume.
+lab_pause knot2
+"$DCV" withdraw -c "$LAB/bind.yaml" --timeout 20 "$LAB/csr/again.csr" >"$LAB/run/wd2.out" \
+	2>"$LAB/run/wd2.err" &
+wd_pid=$!
+_lab_now
+wd_started=$_LAB_NOW
+exited() { ! kill -0 "$wd_pid" 2>/dev/null; }
+lab_check "withdraw keeps waiting while the secondary is paused (2 s)" lab_not lab_until 2 exited
+lab_check "the primary says NXDOMAIN meanwhile" dcv_rcode_is "$KNOT1" "$P" "$DCV_OWNER" NXDOMAIN
+lab_resume knot2
+lab_until 15 exited || true
+_lab_now
+wd_rc=0
+wait "$wd_pid" || wd_rc=$?
+DCV_TAG=wd2 DCV_RC=$wd_rc DCV_MS=$((_LAB_NOW - wd_started))
+lab_check "withdraw (tsig-keygen key file) exits 0 after the resume" dcv_rc 0
 lab_check "the secondary says NXDOMAIN" dcv_rcode_is "$KNOT2" "$P" "$DCV_OWNER" NXDOMAIN
 
 lab_finish
