@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpsl.h>
 
@@ -31,6 +32,7 @@
 #define MAX_LINES_PER_FILE 20
 #define POLL_FIRST_MS 200
 #define POLL_CAP_MS 2000
+#define PROBE_QUERY_TIMEOUT_MS 3000 /* the prober's default */
 
 enum cli_op {
 	OP_PUBLISH,
@@ -61,6 +63,7 @@ struct zone_batch {
 	struct cli *cli;
 	const struct dcv_zone *zone;
 	struct dcv_record *recs;
+	size_t *rec_jobs; /* the job of each record */
 	size_t n_recs;
 	size_t *jobs; /* jobs with records in this zone */
 	size_t n_jobs;
@@ -140,15 +143,30 @@ static void on_poll(uv_timer_t *t)
 	start_rounds(t->data);
 }
 
+/*
+ * The authoritative addresses asked about one record owner: the servers of
+ * its own zone, not of every zone the request touched.
+ */
+static size_t owner_addrs(const struct dcv_probe_report *rep, const char *owner)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rep->n_obs; i++)
+		n += !rep->obs[i].resolver && strcasecmp(rep->obs[i].qname, owner) == 0;
+	return n;
+}
+
 static void report_success(const struct cli *cli, const struct cli_job *job,
                            const struct dcv_probe_report *rep)
 {
 	if (cli->op == OP_WITHDRAW) {
-		for (size_t r = 0; r < job->plan.n_records; r++)
+		for (size_t r = 0; r < job->plan.n_records; r++) {
+			size_t n = owner_addrs(rep, job->plan.records[r].owner);
 			printf("%s: withdrawn %s CNAME %s (zone %s), gone from %zu authoritative "
-			       "addresses\n",
+			       "address%s\n",
 			       job->file, job->plan.records[r].owner, job->plan.records[r].target,
-			       job->plan.zones[r]->domain, rep->n_auth_addrs);
+			       job->plan.zones[r]->domain, n, n == 1 ? "" : "es");
+		}
 		return;
 	}
 	printf("%s: visible: %zu name%s served by %zu authoritative address%s and %zu "
@@ -173,7 +191,9 @@ static void remember(struct cli_job *job, const struct dcv_probe_report *rep)
 		dcv_strv_pushf(&job->last, "name %s: %s %s asked %s: %s", o->name,
 		               o->resolver ? "resolver" : "server", o->server, o->qname, o->seen);
 	}
-	if (!rep->auth_ok && !job->plan.spec.expect_absent && job->last.n > 0)
+	/* Without resolvers in the configuration there is nobody to wait for. */
+	if (!rep->auth_ok && !job->plan.spec.expect_absent && job->last.n > 0 &&
+	    job->cli->cfg->n_resolvers > 0)
 		dcv_strv_push(&job->last, "resolvers not asked yet: not every authoritative "
 		                          "address serves the record");
 }
@@ -255,12 +275,31 @@ static void on_deadline(uv_timer_t *t)
 
 /* --- updating ------------------------------------------------------------ */
 
+/* Whether every primary of the zone confirmed record i of the batch. */
+static bool confirmed_everywhere(const struct dcv_update_outcome *outcomes, size_t n_outcomes,
+                                 size_t i)
+{
+	for (size_t o = 0; o < n_outcomes; o++)
+		if (outcomes[o].confirmed == NULL || !outcomes[o].confirmed[i])
+			return false;
+	return n_outcomes > 0;
+}
+
 static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
                       size_t n_outcomes)
 {
 	struct zone_batch *b = arg;
 	struct cli *cli = b->cli;
 
+	/*
+	 * Every record in place is said, zone by zone, also for a request that
+	 * fails in another zone: the operator must know what to withdraw.
+	 */
+	for (size_t i = 0; i < b->n_recs && cli->op == OP_PUBLISH; i++)
+		if (confirmed_everywhere(outcomes, n_outcomes, i))
+			printf("%s: published %s %u IN CNAME %s (zone %s)\n",
+			       cli->jobs[b->rec_jobs[i]].file, b->recs[i].owner, b->recs[i].ttl,
+			       b->recs[i].target, b->zone->domain);
 	for (size_t j = 0; j < b->n_jobs; j++) {
 		struct cli_job *job = &cli->jobs[b->jobs[j]];
 		for (size_t o = 0; o < n_outcomes; o++)
@@ -273,16 +312,8 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
 		return;
 	if (cli->op == OP_PUBLISH) {
-		for (size_t i = 0; i < cli->n_jobs; i++) {
-			struct cli_job *job = &cli->jobs[i];
-			if (job->failed)
-				continue;
-			job->done = true;
-			for (size_t r = 0; r < job->plan.n_records; r++)
-				printf("%s: published %s %u IN CNAME %s (zone %s)\n", job->file,
-				       job->plan.records[r].owner, job->plan.records[r].ttl,
-				       job->plan.records[r].target, job->plan.zones[r]->domain);
-		}
+		for (size_t i = 0; i < cli->n_jobs; i++)
+			cli->jobs[i].done = !cli->jobs[i].failed;
 		shut_down(cli);
 		return;
 	}
@@ -308,12 +339,19 @@ static int make_batches(struct cli *cli)
 				continue;
 			for (size_t r = 0; r < job->plan.n_records; r++) {
 				struct dcv_record *grown = NULL;
+				size_t *grown_jobs = NULL;
 				if (job->plan.zones[r] != b->zone)
 					continue;
 				grown = realloc(b->recs, (b->n_recs + 1) * sizeof(*grown));
 				if (grown == NULL)
 					return DCV_ENOMEM;
 				b->recs = grown;
+				grown_jobs =
+				    realloc(b->rec_jobs, (b->n_recs + 1) * sizeof(*grown_jobs));
+				if (grown_jobs == NULL)
+					return DCV_ENOMEM;
+				b->rec_jobs = grown_jobs;
+				b->rec_jobs[b->n_recs] = i;
 				b->recs[b->n_recs++] = job->plan.records[r];
 				involved = true;
 			}
@@ -331,14 +369,21 @@ static int make_batches(struct cli *cli)
 	return DCV_OK;
 }
 
+/*
+ * The time the updates and the queries of a probe may take: a little less
+ * than the command's timeout, so that they end first and their own detailed
+ * reasons (which server, what it said) are what a timeout reports.
+ */
+static uint64_t inner_timeout_ms(const struct cli *cli)
+{
+	uint64_t margin = cli->timeout_ms / 10 < 500 ? cli->timeout_ms / 10 : 500;
+
+	return cli->timeout_ms - margin;
+}
+
 static int start_updates(struct cli *cli)
 {
-	/*
-	 * The updates end a little before the command does, so that their own
-	 * detailed reasons are what a timeout reports.
-	 */
-	uint64_t margin = cli->timeout_ms / 10 < 500 ? cli->timeout_ms / 10 : 500;
-	struct dcv_update_opts opts = {cli->cfg->max_message_size, cli->timeout_ms - margin};
+	struct dcv_update_opts opts = {cli->cfg->max_message_size, inner_timeout_ms(cli)};
 	int rc = make_batches(cli);
 
 	cli->state = CLI_UPDATING;
@@ -383,6 +428,7 @@ static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_
 
 static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *opts)
 {
+	struct dcv_prober_opts popts = {0};
 	int status = 1;
 
 	cli->jobs = calloc(n, sizeof(*cli->jobs));
@@ -398,7 +444,14 @@ static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *o
 	}
 	load_jobs(cli, files, n, opts);
 	cli->io = dcv_dnsio_new(&cli->loop, NULL);
-	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, NULL) : NULL;
+	/*
+	 * A query to a silent server must give up before the command does:
+	 * otherwise a short --timeout ends the first round unfinished, and the
+	 * message cannot say which server never answered.
+	 */
+	if (inner_timeout_ms(cli) < PROBE_QUERY_TIMEOUT_MS)
+		popts.query_timeout_ms = inner_timeout_ms(cli);
+	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, &popts) : NULL;
 	uv_timer_init(&cli->loop, &cli->poll);
 	uv_timer_init(&cli->loop, &cli->deadline);
 	cli->poll.data = cli->deadline.data = cli;
@@ -438,6 +491,7 @@ out:
 	}
 	for (size_t i = 0; i < cli->n_batches; i++) {
 		free(cli->batches[i].recs);
+		free(cli->batches[i].rec_jobs);
 		free(cli->batches[i].jobs);
 	}
 	free(cli->batches);
@@ -483,7 +537,8 @@ int dcv_cli_net_main(const char *cmd, int argc, char **argv)
 			timeout = strtod(optarg, &end);
 			if (*end != '\0' || !(timeout > 0 && timeout <= 86400))
 				return dcv_cli_usage_error(
-				    "--timeout '%s': seconds from 0 to 86400", optarg);
+				    "--timeout '%s': seconds, more than 0 and at most 86400",
+				    optarg);
 			break;
 		case 'u':
 			opts.unique = optarg;

@@ -100,19 +100,44 @@ static void round_free(struct round *r)
 	free(r);
 }
 
+/* Whether address a of zone z already appeared in an earlier place of the round. */
+static bool addr_seen_before(const struct round *r, size_t z, size_t a)
+{
+	const char *text = r->zones[z].addrs[a].text;
+
+	for (size_t y = 0; y <= z; y++) {
+		size_t end = y == z ? a : r->zones[y].n;
+		for (size_t b = 0; b < end; b++)
+			if (strcmp(r->zones[y].addrs[b].text, text) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Distinct authoritative addresses of the round. Zones often share their
+ * servers: counting per zone would report one server twice.
+ */
+static size_t count_auth_addrs(const struct round *r)
+{
+	size_t n = 0;
+
+	for (size_t z = 0; z < r->n_zones; z++)
+		for (size_t a = 0; a < r->zones[z].n; a++)
+			n += !addr_seen_before(r, z, a);
+	return n;
+}
+
 static void report(struct round *r)
 {
 	struct dcv_probe_report rep;
 	struct dcv_probe_obs *obs = NULL;
-	size_t n_auth = 0;
 
 	r->state = ROUND_REPORT;
 	memset(&rep, 0, sizeof(rep));
 	obs = calloc(r->n_items ? r->n_items : 1, sizeof(*obs));
 	for (size_t i = 0; obs != NULL && i < r->n_items; i++)
 		obs[i] = r->items[i].obs;
-	for (size_t z = 0; z < r->n_zones; z++)
-		n_auth += r->zones[z].n;
 	rep.status = r->status;
 	snprintf(rep.why, sizeof(rep.why), "%s", r->why);
 	rep.auth_ok = r->status == DCV_OK && r->auth_ok;
@@ -120,7 +145,7 @@ static void report(struct round *r)
 	rep.done = rep.auth_ok && (r->spec->expect_absent || r->resolvers_ok);
 	rep.obs = obs;
 	rep.n_obs = obs ? r->n_items : 0;
-	rep.n_auth_addrs = n_auth;
+	rep.n_auth_addrs = count_auth_addrs(r);
 	r->p->pending--;
 	r->cb(r->arg, &rep);
 	free(obs);
@@ -200,7 +225,17 @@ static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
 		it->obs.ok = ours;
 		break;
 	case EXPECT_NOT_OTHER:
-		it->obs.ok = ours || ans->seen == DCV_SEEN_NXDOMAIN || ans->seen == DCV_SEEN_NODATA;
+		/*
+		 * A referral means the candidate lies below a zone cut, in a
+		 * child zone that is not configured (www.dev.example.com with
+		 * dev.example.com delegated elsewhere): the configured zone's
+		 * servers cannot say anything about it, and waiting for them to
+		 * would never end. The resolvers' walk still looks there the way
+		 * the CA does.
+		 */
+		it->obs.ok = ours || ans->seen == DCV_SEEN_NXDOMAIN ||
+		             ans->seen == DCV_SEEN_NODATA ||
+		             (ans->seen == DCV_SEEN_REFERRAL && ans->delegation);
 		if (ans->seen == DCV_SEEN_CNAME && !ours)
 			snprintf(it->obs.seen, sizeof(it->obs.seen),
 			         "CNAME %.240s, another record the CA would find first",

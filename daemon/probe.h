@@ -9,7 +9,8 @@
  *      `nameservers`, or else its NS set and their A/AAAA, discovered from
  *      the first primary and cached), RD=0, AA required: at the ADN our
  *      CNAME; at each longer candidate that lies in a configured zone, no
- *      other CNAME;
+ *      other CNAME (a candidate below a zone cut, answered with a referral,
+ *      belongs to a child zone that is not configured: left to step 2);
  *   2. resolvers (RD=1), only once step 1 holds everywhere -- asking a
  *      resolver earlier would plant a negative answer in its cache for the
  *      SOA minimum: each resolver walks the candidates like the CA.
@@ -65,7 +66,7 @@ struct dcv_probe_report {
 	bool done;                       /* auth_ok and every resolver agrees (or there are none) */
 	const struct dcv_probe_obs *obs; /* every observation of the round */
 	size_t n_obs;
-	size_t n_auth_addrs; /* authoritative addresses asked */
+	size_t n_auth_addrs; /* distinct authoritative addresses asked */
 };
 
 typedef void (*dcv_probe_cb)(void *arg, const struct dcv_probe_report *report);

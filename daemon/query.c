@@ -94,10 +94,12 @@ int dcv_query_read_cname(const uint8_t *msg, size_t len, const uint8_t *qname_wi
 		has_soa |= rr.type == DCV_TYPE_SOA;
 		has_ns |= rr.type == DCV_TYPE_NS;
 	}
-	if (authoritative && (!ans->aa || (has_ns && !has_soa)))
+	if (authoritative && (!ans->aa || (has_ns && !has_soa))) {
 		ans->seen = DCV_SEEN_REFERRAL;
-	else
+		ans->delegation = ans->rcode == DCV_RCODE_NOERROR && !ans->aa && has_ns && !has_soa;
+	} else {
 		ans->seen = ans->rcode == DCV_RCODE_NXDOMAIN ? DCV_SEEN_NXDOMAIN : DCV_SEEN_NODATA;
+	}
 	return DCV_OK;
 }
 

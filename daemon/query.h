@@ -46,7 +46,7 @@ enum dcv_seen {
 	DCV_SEEN_CNAME,    /* a CNAME; its target is in cname */
 	DCV_SEEN_NXDOMAIN, /* the name does not exist */
 	DCV_SEEN_NODATA,   /* the name exists, no CNAME */
-	DCV_SEEN_REFERRAL, /* not authoritative: a delegation or no AA bit */
+	DCV_SEEN_REFERRAL, /* not authoritative: a delegation or no AA bit (see delegation) */
 	DCV_SEEN_RCODE,    /* an error rcode (rcode says which) */
 };
 
@@ -57,6 +57,7 @@ struct dcv_answer {
 	enum dcv_seen seen;
 	int rcode;
 	bool aa;
+	bool delegation; /* a referral to a child zone: no AA, NS and no SOA in authority */
 	char cname[DCV_NAME_TEXT_MAX]; /* presentation, lower case, trailing dot, escaped */
 };
 

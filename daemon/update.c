@@ -58,6 +58,7 @@ struct run {
 	struct dcv_tsig_ctx tsig;
 	int tsig_rc; /* verdict on the accepted reply's TSIG */
 	struct dcv_tsig_result tsig_res;
+	bool reply_unsigned; /* the accepted reply is an error without TSIG */
 	uv_timer_t timer;
 	size_t confirm_pending;
 	unsigned confirm_round;
@@ -273,16 +274,61 @@ static void failf(struct run *r, int status, const char *fmt, ...)
 
 static void wait_then(struct run *r, uint64_t ms);
 
+/* Whether the message holds no TSIG record at all (false when it cannot be read). */
+static bool lacks_tsig(const uint8_t *msg, size_t len)
+{
+	size_t off = 0;
+	struct dcv_wire_rr rr;
+	unsigned n = 0;
+
+	if (dcv_wire_after_question(msg, len, &off) < 0)
+		return false;
+	n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
+	for (unsigned i = 0; i < n; i++)
+		if (dcv_wire_read_rr(msg, len, &off, &rr) < 0 || rr.type == DCV_TYPE_TSIG)
+			return false;
+	return true;
+}
+
+/*
+ * A server answers some errors before it has looked at the key, and then
+ * cannot sign: Knot says NOTAUTH without a TSIG to an update of a zone it
+ * does not serve (BIND signs its NOTAUTH), and a message a server cannot
+ * parse gets an unsigned FORMERR (RFC 8945 5.2). Such a reply can only make
+ * the update fail, never look successful; waiting for a signed one instead
+ * would retry a configuration error until the deadline and then report only
+ * "reply is not signed". nsupdate gives up on such a reply at once, too.
+ */
+static bool unsigned_final_error(const uint8_t *msg, size_t len)
+{
+	switch (DCV_WIRE_RCODE(msg)) {
+	case DCV_RCODE_FORMERR:
+	case DCV_RCODE_NOTIMP:
+	case DCV_RCODE_REFUSED:
+	case DCV_RCODE_NOTAUTH:
+	case DCV_RCODE_NOTZONE:
+		return lacks_tsig(msg, len);
+	default:
+		return false;
+	}
+}
+
 static int accept_reply(void *arg, const uint8_t *msg, size_t len)
 {
 	struct run *r = arg;
 	struct dcv_why why = {""};
 
+	r->reply_unsigned = false;
 	if (r->remote->key == NULL) {
 		r->tsig_rc = DCV_OK;
 		return DCV_OK;
 	}
 	r->tsig_rc = dcv_tsig_verify(&r->tsig, msg, len, (uint64_t)time(NULL), &r->tsig_res, &why);
+	if (r->tsig_rc == DCV_ETSIG && unsigned_final_error(msg, len)) {
+		r->tsig_rc = DCV_OK;
+		r->reply_unsigned = true;
+		return DCV_OK;
+	}
 	/* A reply that fails TSIG may be forged: keep waiting for the real one. */
 	if (r->tsig_rc == DCV_ETSIG || r->tsig_rc == DCV_EREPLY) {
 		dcv_dnsio_reject_why(r->up->io, "%s", why.text);
@@ -323,6 +369,7 @@ static void start_confirm(struct run *r);
 static void on_reply(struct run *r, const uint8_t *msg, size_t len)
 {
 	const char *key = r->remote->key ? r->remote->key->tsig.name : "(none)";
+	const char *note = r->reply_unsigned ? " (the reply carried no TSIG)" : "";
 	int rcode = DCV_WIRE_RCODE(msg);
 
 	switch (r->tsig_rc) {
@@ -368,19 +415,19 @@ static void on_reply(struct run *r, const uint8_t *msg, size_t len)
 		}
 		failf(r, DCV_EREFUSED,
 		      "REFUSED: the server will not let key '%s' update zone %s "
-		      "(not a primary for it, or its update policy forbids it)",
-		      key, r->up->zone->domain);
+		      "(not a primary for it, or its update policy forbids it)%s",
+		      key, r->up->zone->domain, note);
 		return;
 	case DCV_RCODE_NOTAUTH:
-		failf(r, DCV_ENOTAUTH, "NOTAUTH: the server is not authoritative for zone %s",
-		      r->up->zone->domain);
+		failf(r, DCV_ENOTAUTH, "NOTAUTH: the server is not authoritative for zone %s%s",
+		      r->up->zone->domain, note);
 		return;
 	case DCV_RCODE_NOTZONE:
-		failf(r, DCV_ENOTZONE, "NOTZONE: a record lies outside zone %s",
-		      r->up->zone->domain);
+		failf(r, DCV_ENOTZONE, "NOTZONE: a record lies outside zone %s%s",
+		      r->up->zone->domain, note);
 		return;
 	default:
-		failf(r, DCV_ERCODE, "the server answered %s", dcv_rcode_name(rcode));
+		failf(r, DCV_ERCODE, "the server answered %s%s", dcv_rcode_name(rcode), note);
 		return;
 	}
 }

@@ -6,7 +6,11 @@
  * number of records: they are packed into as few UPDATE messages as the
  * size limit allows and sent to every remote listed in the zone's
  * `primary`, each remote's addresses tried in order (failover). Replies must
- * carry a valid TSIG when the remote has a key. Outcomes per remote:
+ * carry a valid TSIG when the remote has a key, except an error reply that
+ * holds no TSIG at all (FORMERR, NOTIMP, REFUSED, NOTAUTH, NOTZONE: a server
+ * that has not looked at the key cannot sign; Knot answers so for a zone it
+ * does not serve), which fails the remote like a signed one and says it was
+ * unsigned. Outcomes per remote:
  *
  *   BADSIG, BADKEY, BADTIME (skew reported), NOTAUTH, REFUSED, NOTZONE,
  *   FORMERR   -> configuration problems: that remote fails at once;

@@ -19,7 +19,10 @@
 #
 #   INDEX     test
 #   1         lab_smoke.sh
-#   2..5      dcv publish/check/withdraw tests
+#   2         dcv_bind.sh (dcv publish/check/withdraw: BIND, Knot secondary, unbound)
+#   3         dcv_knot.sh (dcv on a Knot primary, port 53, NS discovery)
+#   4         dcv_batch.sh (dcv: 200 names in one UPDATE)
+#   5         dcv_errors.sh (dcv: failures and their messages)
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   7         dcvd_e2e.sh
 #   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
@@ -46,6 +49,7 @@
 LAB_PORT=${LAB_PORT:-5300}
 LAB_START_TIMEOUT=${LAB_START_TIMEOUT:-15}
 LAB_LOG_LINES=${LAB_LOG_LINES:-40}
+LAB_STATS_PORT=${LAB_STATS_PORT:-8053}
 LAB_FAILS=0
 LAB_CHECKS=0
 LAB_ELAPSED_MS=0
@@ -54,6 +58,7 @@ declare -gA _LAB_PID=()   # name -> pid of the running server
 declare -gA _LAB_CMD=()   # name -> command line (printf %q words) to (re)start it
 declare -gA _LAB_READY=() # name -> readiness spec: "auth ADDR PORT ZONE..." | "any ADDR PORT" | "none"
 declare -gA _LAB_WHAT=()  # name -> one-line description for messages
+declare -gA _LAB_STATS=() # name -> ADDR:PORT of named's statistics channel (--stats)
 declare -ga _LAB_NAMES=() # every server ever started, in start order
 declare -ga _LAB_ATEXIT=()
 
@@ -279,10 +284,12 @@ _lab_zone_for() { # ZONE ADDR
 # ---------------------------------------------------------------------------
 # Starting, stopping, waiting
 
-# Parses the common options out of "$@": --name NAME and --notify A@P...
-# Leaves positional words in _LAB_ARGS, notify targets in _LAB_NOTIFY.
+# Parses the common options out of "$@": --name NAME, --notify A@P... and
+# the flags --stats (named) and --log-queries (unbound). Leaves positional
+# words in _LAB_ARGS, notify targets in _LAB_NOTIFY, flags in _LAB_FLAGS.
 _lab_opts() {
 	_LAB_OPTNAME="" _LAB_ARGS=() _LAB_NOTIFY=()
+	declare -gA _LAB_FLAGS=()
 	local mode=args
 	while (($#)); do
 		case $1 in
@@ -291,8 +298,9 @@ _lab_opts() {
 			shift 2
 			continue
 			;;
+		--stats | --log-queries) _LAB_FLAGS[${1#--}]=1 ;;
 		--notify) mode=notify ;;
-		-*) _lab_err "unknown option $1" || return 1 ;;
+		-?*) _lab_err "unknown option $1" || return 1 ;; # a lone "-" is KEYNAME "none"
 		*)
 			if [[ $mode == notify ]]; then
 				[[ $1 == *@* ]] || _lab_err "--notify wants ADDR@PORT, not $1" || return 1
@@ -303,6 +311,17 @@ _lab_opts() {
 			;;
 		esac
 		shift
+	done
+}
+
+# Fails when a flag was given that the calling start function does not know.
+_lab_flags_only() { # FUNCTION ALLOWED_FLAG...
+	local fn=$1 flag ok
+	shift
+	for flag in "${!_LAB_FLAGS[@]}"; do
+		ok=0
+		[[ " $* " == *" $flag "* ]] && ok=1
+		((ok)) || _lab_err "$fn does not take --$flag" || return 1
 	done
 }
 
@@ -493,14 +512,16 @@ lab_spawn() {
 # ---------------------------------------------------------------------------
 # The servers
 
-# lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]
+# lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME] [--stats]
 # named as primary of each ZONE (zone file from lab_zone_file, or a default
 # one), accepting updates signed with KEYNAME (from lab_key; "-" for none)
 # for anything in the zone. With --notify it notifies those secondaries at
 # once (notify explicit, notify-delay 0) and lets them transfer the zone.
-# Default name bind-ADDR.
+# With --stats it opens its statistics channel on ADDR port LAB_STATS_PORT
+# (8053), read with lab_bind_stats. Default name bind-ADDR.
 lab_bind_primary() {
 	_lab_opts "$@" || return 1
+	_lab_flags_only lab_bind_primary stats || return 1
 	(( ${#_LAB_ARGS[@]} >= 4 )) ||
 		_lab_err "usage: lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]" ||
 		return 1
@@ -532,6 +553,10 @@ lab_bind_primary() {
 			};
 			controls { };
 		EOF
+		if [[ -n ${_LAB_FLAGS[stats]:-} ]]; then
+			echo "statistics-channels { inet $addr port $LAB_STATS_PORT allow { 127.0.0.0/8; }; };"
+			_LAB_STATS[$_LAB_SRV]=$addr:$LAB_STATS_PORT
+		fi
 		[[ $key == - ]] || echo "include \"$LAB/keys/$key.key\";"
 		for zone in "${zones[@]}"; do
 			_lab_zone_for "$zone" "$addr" || return 1
@@ -611,6 +636,7 @@ _lab_knot_head() { # DIR ADDR PORT
 # knot-ADDR.
 lab_knot_secondary() {
 	_lab_opts "$@" || return 1
+	_lab_flags_only lab_knot_secondary || return 1
 	(( ${#_LAB_ARGS[@]} >= 4 )) ||
 		_lab_err "usage: lab_knot_secondary ADDR PORT PRIMARY_ADDR@PORT[,...] ZONE... [--name NAME]" ||
 		return 1
@@ -655,6 +681,7 @@ lab_knot_secondary() {
 # notifies those secondaries and lets them transfer. Default name knot-ADDR.
 lab_knot_primary() {
 	_lab_opts "$@" || return 1
+	_lab_flags_only lab_knot_primary || return 1
 	(( ${#_LAB_ARGS[@]} >= 4 )) ||
 		_lab_err "usage: lab_knot_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]" ||
 		return 1
@@ -709,13 +736,17 @@ lab_knot_primary() {
 		"auth $addr $port ${zones[*]}" knotd -c "$dir/knot.conf"
 }
 
-# lab_unbound ADDR PORT ZONE=ADDR@PORT[,ADDR@PORT...]... [--name NAME]
+# lab_unbound ADDR PORT ZONE=ADDR@PORT[,ADDR@PORT...]... [--name NAME] [--log-queries]
 # unbound as a resolver on ADDR@PORT with a stub zone per ZONE pointing at
 # the given servers; no DNSSEC validation; special-use TLDs (test, invalid,
-# ...) of the zones are not blocked. Ready once it answers at all. Default
-# name unbound-ADDR.
+# ...) of the zones are not blocked. Ready once it answers at all. With
+# --log-queries its log has a line for every query it receives and every
+# reply it sends ("[EPOCH] unbound[..] query: CLIENT NAME TYPE IN",
+# "... reply: CLIENT NAME TYPE IN RCODE ..."), in the order they happened.
+# Default name unbound-ADDR.
 lab_unbound() {
 	_lab_opts "$@" || return 1
+	_lab_flags_only lab_unbound log-queries || return 1
 	(( ${#_LAB_ARGS[@]} >= 3 )) ||
 		_lab_err "usage: lab_unbound ADDR PORT ZONE=ADDR@PORT[,...]... [--name NAME]" || return 1
 	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} dir arg zone tld s
@@ -756,6 +787,11 @@ lab_unbound() {
 			    infra-host-ttl: 5
 			    infra-keep-probing: yes
 		EOF
+		if [[ -n ${_LAB_FLAGS[log-queries]:-} ]]; then
+			echo "    log-queries: yes"
+			echo "    log-replies: yes"
+			echo "    log-tag-queryreply: yes"
+		fi
 		for tld in "${!nodefault[@]}"; do
 			echo "    local-zone: \"$tld.\" nodefault"
 		done
@@ -862,6 +898,26 @@ lab_nsupdate() {
 	cmds=$(cat)
 	grep -qx '[[:space:]]*send[[:space:]]*' <<<"$cmds" || cmds+=$'\nsend'
 	printf 'server %s %s\n%s\n' "$addr" "$port" "$cmds" | nsupdate "${opt[@]}" "$@"
+}
+
+# lab_bind_stats NAME -- print the non-zero counters of named NAME (started
+# with --stats) as "GROUP.COUNTER VALUE" lines, e.g. "opcodes.UPDATE 1",
+# "nsstats.ReqTCP 1", "nsstats.UpdateDone 1" (from /json/v1/server; groups
+# opcodes, rcodes, nsstats; a counter not printed is 0).
+lab_bind_stats() {
+	local name=${1:?lab_bind_stats NAME}
+	[[ -n ${_LAB_STATS[$name]:-} ]] || _lab_err "$name has no statistics channel (--stats)" ||
+		return 1
+	lab_need python3 || return 1
+	python3 - "http://${_LAB_STATS[$name]}/json/v1/server" <<-'EOF'
+		import json, sys, urllib.request
+		with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+		    doc = json.load(r)
+		for group in ("opcodes", "rcodes", "nsstats"):
+		    for k, v in sorted(doc.get(group, {}).items()):
+		        if v:
+		            print(f"{group}.{k} {v}")
+	EOF
 }
 
 # ---------------------------------------------------------------------------
