@@ -190,12 +190,18 @@ const char *dcv_jobrec_hex_problem(const char *s, size_t want)
 
 const char *dcv_jobrec_dns_problem(const char *s)
 {
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                              "0123456789-_.*";
+
+	/*
+	 * Names reach a record only after the CSR checks (LDH, A-labels, a
+	 * leading "*."), so anything else is damage -- and these characters
+	 * need no quoting in zone-file lines or in YAML keys of the status file.
+	 */
 	if (s[0] == '\0')
 		return "must not be empty";
-	if (has_control(s) || strpbrk(s, " \x7f") != NULL)
-		return "must not contain white space or control characters";
-	if (!dcv_jobrec_utf8_valid(s))
-		return "is not valid UTF-8";
+	if (strspn(s, allowed) != strlen(s))
+		return "must hold only letters, digits, '-', '_', '.' and '*'";
 	return NULL;
 }
 
@@ -286,10 +292,13 @@ int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why)
 		            dcv_jobrec_hex_problem(rec->md5, 32) ? "md5" : "sha256", p);
 		goto out;
 	}
-	if (rec->n_rrs > DCV_JOB_MAX_ITEMS || rec->n_names > DCV_JOB_MAX_ITEMS ||
-	    (rec->n_rrs > 0 && rec->rrs == NULL) || (rec->n_names > 0 && rec->names == NULL)) {
+	if (rec->n_rrs > DCV_JOB_MAX_ITEMS || rec->n_names > DCV_JOB_MAX_ITEMS) {
 		dcv_why_set(why, "job %s: more than %d records or names", rec->id,
 		            DCV_JOB_MAX_ITEMS);
+		goto out;
+	}
+	if ((rec->n_rrs > 0 && rec->rrs == NULL) || (rec->n_names > 0 && rec->names == NULL)) {
+		dcv_why_set(why, "job %s: records or names counted but missing", rec->id);
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {

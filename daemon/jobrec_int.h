@@ -19,7 +19,7 @@ const char *dcv_jobrec_file_part_problem(const char *s, size_t max);
 const char *dcv_jobrec_ext_problem(const char *s);
 /* Empty, or exactly want lower-case hex digits. */
 const char *dcv_jobrec_hex_problem(const char *s, size_t want);
-/* owner, target, zone, name, adn: a DNS name in presentation form. */
+/* owner, target, zone, name, adn: letters, digits, '-', '_', '.', '*'. */
 const char *dcv_jobrec_dns_problem(const char *s);
 
 #endif

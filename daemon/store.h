@@ -5,7 +5,7 @@
  * before the step that depends on it: the records a job will publish are
  * written before the first UPDATE leaves, its "visible" state before its
  * CSR moves to done/, and so on. After kill -9 (or power loss) at any
- * moment, dcvd_store_load() gives back every job as it last was.
+ * moment, dcv_store_load() gives back every job as it last was.
  *
  * Writes come in batches so that a burst of 10,000 jobs costs a handful of
  * flushes, not 10,000: for a batch the worker thread writes every file to
@@ -102,9 +102,10 @@ int dcv_job_record_copy(struct dcv_job_record *dst, const struct dcv_job_record 
  * characters or a leading '.'; ext "csr", "pem" or "der"; a known state;
  * md5 and sha256 empty (not known) or exactly 32 / 64 lower-case hex
  * digits; at most DCV_JOB_MAX_ITEMS rrs and names; owner, target, zone,
- * name and adn not empty, without white space or control characters;
- * no name twice; timestamps <= DCV_JOB_TIME_MAX; every string
- * NUL-terminated inside its array. DCV_EINVAL with why naming the field.
+ * name and adn not empty, made of letters, digits, '-', '_', '.' and '*'
+ * only (what the CSR checks let through); no name twice; error valid UTF-8; timestamps <=
+ * DCV_JOB_TIME_MAX; every string NUL-terminated inside its array. DCV_EINVAL with why naming the
+ * field.
  */
 int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why);
 
@@ -181,6 +182,8 @@ void dcv_store_close(struct dcv_store *st);
  * *recs (sorted by id, *n of them) belongs to the caller: free it with
  * dcv_job_records_free(). Returns DCV_OK (even with damaged records),
  * DCV_EIO when state/ cannot be read (errors says why), DCV_ENOMEM.
+ * Files are read and parsed by a few short-lived threads (one per core, at
+ * most 8): call it before the first batch, never while one runs.
  */
 int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n,
                    struct dcv_strv *errors);
@@ -244,9 +247,8 @@ int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char
  * failure (DCV_EIO; why names the file and the strerror; DCV_ENOMEM); the
  * batch is freed after the callback returns. A failed batch stops at the
  * failure, removes its own temporary files, and leaves every earlier,
- * completed step in place (and flushed). commit itself fails only with
- * DCV_ENOMEM/DCV_EIO from uv_queue_work (the batch is then freed, cb not
- * called).
+ * completed step in place (and flushed). commit returns DCV_OK: every
+ * outcome comes through cb, which is never called from inside commit.
  */
 typedef void (*dcv_store_cb)(void *arg, int status, const struct dcv_why *why);
 int dcv_store_batch_commit(struct dcv_store_batch *b, dcv_store_cb cb, void *arg);

@@ -280,7 +280,7 @@ static const char *damage(struct dcv_job_record *r, int i)
 		return "more than";
 	case 15:
 		strcpy(r->rrs[0].owner, "a b.");
-		return "records[0].owner must not contain white";
+		return "records[0].owner must hold only letters";
 	case 16:
 		strcpy(r->rrs[0].zone, "");
 		return "records[0].zone must not be empty";
@@ -292,7 +292,7 @@ static const char *damage(struct dcv_job_record *r, int i)
 		return "listed twice";
 	case 19:
 		strcpy(r->names[1].adn, "\x01");
-		return "names[1]: adn must not contain";
+		return "names[1]: adn must hold only";
 	case 20:
 		r->visible = DCV_JOB_TIME_MAX + 1;
 		return "after the year 9999";
@@ -426,7 +426,7 @@ static void test_damage(void **state)
 	expect_edit_refused("  ttl: 300\n", "  ttl: 300\n  class: IN\n", "15:3",
 	                    "records[0]: unknown key 'class'");
 	expect_edit_refused("owner: _", "owner: a _", "11:10",
-	                    "records[0].owner must not contain white space");
+	                    "records[0].owner must hold only letters, digits");
 	expect_edit_refused("- name: '*.example.test'", "- name: example.test", "18:9",
 	                    "names[1].name: listed twice");
 	expect_edit_refused("received: 1700000000", "received: 1.7e9", "20:11",
