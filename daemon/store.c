@@ -336,6 +336,38 @@ static int move_damaged(struct dcv_store *st, const char *name, char *moved_to, 
 	return rc;
 }
 
+/*
+ * Status files of a batch that a crash cut short stay behind as dot-files
+ * in done/ or failed/ (the spool ignores them): delete them, best effort.
+ */
+static void clean_status_tmp(struct dcv_store *st, const char *rel)
+{
+	struct store_dir *dir = NULL;
+	struct dirent *de = NULL;
+	struct stat sb;
+	DIR *d = NULL;
+	int fd = -1;
+
+	if (store_dir_get(st, rel, false, &dir, NULL) < 0)
+		return;
+	fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL)
+		goto out;
+	fd = -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' || !ends_with(de->d_name, ".status.tmp"))
+			continue;
+		if (fstatat(dir->fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) && unlinkat(dir->fd, de->d_name, 0) == 0)
+			dir->dirty = true;
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Names of the records in state/; deletes leftover temporary files on the way. */
 static int list_state(struct dcv_store *st, struct dcv_strv *names, struct dcv_strv *errors)
 {
@@ -468,6 +500,8 @@ int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n
 
 	*recs = NULL;
 	*n = 0;
+	clean_status_tmp(st, "done");
+	clean_status_tmp(st, "failed");
 	rc = list_state(st, &names, errors);
 	if (rc < 0 || names.n == 0)
 		goto done;

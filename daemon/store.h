@@ -41,7 +41,7 @@ enum dcv_job_state {
 	DCV_JOB_STATE_COUNT
 };
 
-/* "received", "publishing", ... as written in records and logs. */
+/* "received", "publishing", ... as written in records and logs; parse: DCV_OK or DCV_EINVAL. */
 const char *dcv_job_state_name(enum dcv_job_state s);
 int dcv_job_state_parse(const char *text, enum dcv_job_state *out);
 
@@ -170,7 +170,8 @@ void dcv_store_close(struct dcv_store *st);
 /*
  * Loads every record in state/ (blocking; at start): every "*.job" file
  * that is not a dot-file. Leftover "*.tmp" files (writes that a crash cut
- * short) are deleted; other names are ignored. A damaged record -- one
+ * short) are deleted, and so are ".*.status.tmp" files in done/ and
+ * failed/; other names are ignored. A damaged record -- one
  * that does not parse, is not a regular file, is larger than
  * DCV_JOB_FILE_MAX, or whose id differs from its file name -- is moved to
  * state/damaged/ (created 0750; an earlier file of that name is kept and

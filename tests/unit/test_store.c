@@ -311,6 +311,9 @@ static bool crash_ops(struct dcv_store_batch *b, uint64_t gen)
 	for (unsigned i = 0; i < FIX && rc == DCV_OK; i++) {
 		fix_record(&rec, i, gen);
 		rc = dcv_store_batch_record(b, &rec);
+		/* One status file too: it must never get ahead of its record. */
+		if (i == 0 && rc == DCV_OK)
+			rc = dcv_store_batch_status(b, "done", &rec);
 		dcv_job_record_free(&rec);
 	}
 	new_record(&rec, gen);
@@ -822,6 +825,9 @@ static void test_damaged_at_load(void **state)
 	tu_put("state/README", 0640, "not a record");
 	tu_put("state/.lost~1.job.tmp", 0640, "half a rec");
 	tu_put("state/other.tmp", 0640, "x");
+	assert_int_equal(mkdir(tu_path("done"), 0750), 0);
+	tu_put("done/.web.status.tmp", 0640, "half a status");
+	tu_put("done/.web.csr", 0640, "not ours");
 	assert_int_equal(symlink("good~1.job", tu_path("state/link~1.job")), 0);
 	assert_int_equal(mkdir(tu_path("state/dir~1.job"), 0750), 0);
 
@@ -842,6 +848,8 @@ static void test_damaged_at_load(void **state)
 	expect_message(&errors, "dir~1.job", "not a regular file", "dir~1.job");
 	assert_false(exists(tu_path("state/.lost~1.job.tmp")));
 	assert_false(exists(tu_path("state/other.tmp")));
+	assert_false(exists(tu_path("done/.web.status.tmp")));
+	assert_true(exists(tu_path("done/.web.csr")));
 	assert_true(exists(tu_path("state/.hidden.job")));
 	assert_true(exists(tu_path("state/README")));
 	assert_true(exists(tu_path("state/good~1.job")));
@@ -960,6 +968,7 @@ static void test_close(void **state)
 /* What state/ holds, as generations: fix[i] for fix-i, new_gen[k] for new-k. */
 struct model {
 	uint64_t fix[FIX];
+	uint64_t status;        /* generation of done/fix-00.status */
 	unsigned char *has_new; /* [MAX_GEN] */
 };
 
@@ -967,6 +976,7 @@ static void model_init(struct model *m)
 {
 	for (unsigned i = 0; i < FIX; i++)
 		m->fix[i] = NONE;
+	m->status = NONE;
 	m->has_new = calloc(MAX_GEN, 1);
 	assert_non_null(m->has_new);
 }
@@ -974,6 +984,7 @@ static void model_init(struct model *m)
 static void model_copy(struct model *dst, const struct model *src)
 {
 	memcpy(dst->fix, src->fix, sizeof(dst->fix));
+	dst->status = src->status;
 	memcpy(dst->has_new, src->has_new, MAX_GEN);
 }
 
@@ -983,6 +994,7 @@ static void model_apply(struct model *m, uint64_t gen)
 	assert_true(gen < MAX_GEN);
 	for (unsigned i = 0; i < FIX; i++)
 		m->fix[i] = gen;
+	m->status = gen;
 	m->has_new[gen] = 1;
 	if (gen >= 3)
 		m->has_new[gen - 3] = 0;
@@ -1020,6 +1032,41 @@ static void model_load(struct dcv_store *st, struct model *m)
 		dcv_job_record_free(&want);
 	}
 	dcv_job_records_free(recs, n);
+}
+
+/*
+ * done/fix-00.status is whole, written by batch done_gen or next_gen, and
+ * not ahead of the record fix-00 (at record_gen). Returns its generation.
+ */
+static uint64_t expect_status_whole(uint64_t done_gen, uint64_t next_gen, uint64_t record_gen)
+{
+	const uint64_t gens[] = {done_gen, next_gen};
+	struct dcv_job_record rec;
+	unsigned char *text = NULL, *want = NULL;
+	size_t len = 0, want_len = 0;
+	uint64_t found = NONE;
+
+	text = slurp(tu_path("done/fix-00.status"), &len);
+	for (size_t i = 0; i < 2 && found == NONE; i++) {
+		fix_record(&rec, 0, gens[i]);
+		assert_int_equal(dcv_job_status_emit(&rec, &want, &want_len), DCV_OK);
+		if (want_len == len && memcmp(want, text, len) == 0)
+			found = gens[i];
+		free(want);
+		dcv_job_record_free(&rec);
+	}
+	if (found == NONE) {
+		print_message("%.*s\n", (int)len, text);
+		fail_msg("done/fix-00.status (above, %zu bytes) is neither generation %" PRIu64
+		         " nor %" PRIu64,
+		         len, done_gen, next_gen);
+	}
+	if (found > record_gen)
+		fail_msg("done/fix-00.status (generation %" PRIu64
+		         ") is ahead of its record (%" PRIu64 ")",
+		         found, record_gen);
+	free(text);
+	return found;
 }
 
 /* Starts --crash-child; its stdout (the generations it completed) is *out. */
@@ -1144,6 +1191,7 @@ static void test_crash_safety(void **state)
 		}
 		if (gen_before > 0 && gen_before < FIX)
 			mixed++;
+		found.status = expect_status_whole(done.status, next.status, found.fix[0]);
 		for (uint64_t k = 0; k < MAX_GEN && k <= last + 1; k++)
 			if (found.has_new[k] != done.has_new[k] &&
 			    found.has_new[k] != next.has_new[k])
@@ -1156,7 +1204,8 @@ static void test_crash_safety(void **state)
 	/* Completed batches must have been seen, or "none lost" would say little. */
 	assert_true(batches > 0);
 	print_message("crash test: 50 kills, %u batches completed, %u kills left temporary "
-	              "files, %u left a batch half renamed; every record whole, none lost\n",
+	              "files, %u left a batch half renamed; every record whole, none lost, the "
+	              "status file never ahead of its record\n",
 	              batches, with_tmp, mixed);
 	free(before.has_new);
 	free(done.has_new);
