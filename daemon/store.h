@@ -5,7 +5,7 @@
  * before the step that depends on it: the records a job will publish are
  * written before the first UPDATE leaves, its "visible" state before its
  * CSR moves to done/, and so on. After kill -9 (or power loss) at any
- * moment, dcvd_store_load() gives back every job as it last was.
+ * moment, dcv_store_load() gives back every job as it last was.
  *
  * Writes come in batches so that a burst of 10,000 jobs costs a handful of
  * flushes, not 10,000: for a batch the worker thread writes every file to
@@ -41,7 +41,7 @@ enum dcv_job_state {
 	DCV_JOB_STATE_COUNT
 };
 
-/* "received", "publishing", ... as written in records and logs. */
+/* "received", "publishing", ... as written in records and logs; parse: DCV_OK or DCV_EINVAL. */
 const char *dcv_job_state_name(enum dcv_job_state s);
 int dcv_job_state_parse(const char *text, enum dcv_job_state *out);
 
@@ -74,57 +74,182 @@ struct dcv_job_record {
 	char error[512];
 };
 
-void dcv_job_record_free(struct dcv_job_record *rec); /* frees arrays, not rec itself */
+/*
+ * Limits a record must keep. The id and the name become file names (the
+ * longest being ".<id>.job.tmp" and ".<NAME>.status.tmp"), which must fit
+ * in NAME_MAX (255) bytes; so a NAME for which "<NAME>~<hex>" is too long
+ * must be refused before a record is made for it.
+ */
+#define DCV_JOB_ID_MAX 246                  /* bytes of id */
+#define DCV_JOB_NAME_MAX 243                /* bytes of name */
+#define DCV_JOB_MAX_ITEMS 4096              /* entries of rrs, of names */
+#define DCV_JOB_TIME_MAX 253402300799ULL    /* 9999-12-31T23:59:59Z */
+#define DCV_JOB_FILE_MAX (16 * 1024 * 1024) /* bytes of a record file */
+
+/* Frees the arrays (not rec itself) and leaves them empty. NULL-safe. */
+void dcv_job_record_free(struct dcv_job_record *rec);
+/* Frees n records and the array itself. NULL-safe. */
+void dcv_job_records_free(struct dcv_job_record *recs, size_t n);
+/*
+ * Deep copy. dst is taken as uninitialised (its old arrays are not freed);
+ * on DCV_ENOMEM it is left with no arrays.
+ */
 int dcv_job_record_copy(struct dcv_job_record *dst, const struct dcv_job_record *src);
 
-/* YAML text of a record, and back. DCV_ESTATE with why on a damaged record. */
+/*
+ * What a record must satisfy to be written (and what parsing enforces):
+ * id and name not empty, within the limits above, without '/', control
+ * characters or a leading '.'; ext "csr", "pem" or "der"; a known state;
+ * md5 and sha256 empty (not known) or exactly 32 / 64 lower-case hex
+ * digits; at most DCV_JOB_MAX_ITEMS rrs and names; owner, target, zone,
+ * name and adn not empty, made of letters, digits, '-', '_', '.' and '*'
+ * only (what the CSR checks let through); no name twice; error valid UTF-8; timestamps <=
+ * DCV_JOB_TIME_MAX; every string NUL-terminated inside its array. DCV_EINVAL with why naming the
+ * field.
+ */
+int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why);
+
+/*
+ * YAML text of a record, and back. The text is one document, "version: 1"
+ * first, every field written (error only when set), and it ends with the
+ * document end marker "..." so that a file cut anywhere is refused rather
+ * than read as a shorter, valid record. Emit: DCV_EINVAL (record fails
+ * dcv_job_record_check(); no detail), DCV_ENOMEM; the caller frees *buf.
+ *
+ * Parse is strict: unknown or duplicate keys, missing required keys
+ * (version, id, name, ext, state, cleanup, md5, sha256; records, names,
+ * timestamps and error may be absent: empty, 0, ""), values of the wrong
+ * type, integers not in plain decimal (no sign, no leading zero) or out of
+ * range, booleans other than true/false, anything dcv_job_record_check()
+ * refuses, a missing end marker. It returns DCV_ESTATE with why =
+ * "FILE:LINE:COL: what" (the first problem, "(and N more problems)"), or
+ * DCV_ENOMEM; out is then left with no arrays. Any byte string is safe
+ * input. emit(parse(emit(r))) is byte-identical to emit(r).
+ */
 int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len);
 int dcv_job_record_parse(const char *file, const unsigned char *buf, size_t len,
                          struct dcv_job_record *out, struct dcv_why *why);
 
 /*
- * The operator's status file for a record: state (active, visible, failed,
- * withdrawn), step (the record's state), error, md5, sha256, records (zone
- * file lines), names (name -> adn), timestamps (ISO 8601 UTC).
+ * The operator's status file for a record (YAML, for people and scripts):
+ *   state     active, visible, failed or withdrawn: received, publishing
+ *             and published are active; withdrawing is still visible when
+ *             the record was visible (the visible timestamp is set),
+ *             otherwise active
+ *   step      the record's state name
+ *   job, file the job id and NAME.ext
+ *   error     when set
+ *   md5, sha256 when known
+ *   records   zone-file lines "OWNER TTL IN CNAME TARGET"
+ *   names     mapping name -> adn
+ *   zones     the distinct zones of the records, in order
+ *   received, published, visible, withdraw_due, withdrawn, failed: the
+ *             timestamps that are set, as ISO 8601 UTC strings
+ *             ("2026-03-01T12:00:00Z")
+ * DCV_EINVAL when the record fails dcv_job_record_check(), DCV_ENOMEM.
  */
 int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len);
 
 struct dcv_store;
 
 /*
- * Opens SPOOL/state (creating it, mode 0750). Blocking: call before the loop
- * runs. DCV_EIO with why.
+ * Opens SPOOL/state (creating it, mode 0750, and syncing SPOOL so that the
+ * new folder lasts). SPOOL itself must exist. Directory descriptors are
+ * opened here and every later file operation is relative to them.
+ * Blocking: call before the loop runs. DCV_EIO with why naming the folder,
+ * DCV_ENOMEM.
  */
 int dcv_store_open(uv_loop_t *loop, const char *spool, struct dcv_store **out, struct dcv_why *why);
-void dcv_store_close(struct dcv_store *st); /* after the last batch completed */
+/*
+ * Closes the store; NULL-safe. Meant for after the last batch completed: if
+ * batches are still queued or running they still run (and call back), and
+ * the store is freed after the last one.
+ */
+void dcv_store_close(struct dcv_store *st);
 
 /*
- * Loads every record in state/ (blocking; at start). A damaged record is
- * moved to state/damaged/ and reported in errors ("FILE: reason"), never
- * silently dropped; the other records still load.
+ * Loads every record in state/ (blocking; at start): every "*.job" file
+ * that is not a dot-file. Leftover "*.tmp" files (writes that a crash cut
+ * short) are deleted, and so are ".*.status.tmp" files in done/ and
+ * failed/; other names are ignored. A damaged record -- one
+ * that does not parse, is not a regular file, is larger than
+ * DCV_JOB_FILE_MAX, or whose id differs from its file name -- is moved to
+ * state/damaged/ (created 0750; an earlier file of that name is kept and
+ * the new one gets a ".N" suffix) and reported in errors as
+ * "SPOOL/state/FILE:LINE:COL: reason (moved to SPOOL/state/damaged/FILE)"
+ * (or "SPOOL/state/FILE: reason ..." without a position), never silently
+ * dropped; the other records still load.
+ *
+ * *recs (sorted by id, *n of them) belongs to the caller: free it with
+ * dcv_job_records_free(). Returns DCV_OK (even with damaged records),
+ * DCV_EIO when state/ cannot be read (errors says why), DCV_ENOMEM.
+ * Files are read and parsed by a few short-lived threads (one per core, at
+ * most 8): call it before the first batch, never while one runs.
  */
 int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n,
                    struct dcv_strv *errors);
 
+/* Counters of what the store did (loop thread; updated when a batch calls back). */
+struct dcv_store_stats {
+	uint64_t batches;       /* batches completed (successful or not) */
+	uint64_t files_written; /* record and status files renamed into place */
+	uint64_t syncfs_calls;
+	uint64_t fsync_calls; /* of directories */
+};
+void dcv_store_stats(const struct dcv_store *st, struct dcv_store_stats *out);
+
 struct dcv_store_batch;
 
+/* A new, empty batch; NULL when out of memory. */
 struct dcv_store_batch *dcv_store_batch_new(struct dcv_store *st);
-/* Queues a record write (copied). */
+/*
+ * Queues a record write (copied). DCV_EINVAL when the record fails
+ * dcv_job_record_check() (why is not available here: check first when the
+ * detail matters), DCV_ENOMEM. Within one batch the last call for an id
+ * wins: a record replaces an earlier record or forget of the same id.
+ */
 int dcv_store_batch_record(struct dcv_store_batch *b, const struct dcv_job_record *rec);
-/* Queues removal of a record (final jobs pruned later). */
+/*
+ * Queues removal of a record (final jobs pruned later); a record that is
+ * not there is not an error. Replaces an earlier record of the same id in
+ * this batch. DCV_EINVAL for an id that could not name a record.
+ */
 int dcv_store_batch_forget(struct dcv_store_batch *b, const char *id);
-/* Queues a status file SPOOL/<dir>/<NAME>.status for rec (dir "done" or "failed"). */
+/*
+ * Queues a status file SPOOL/<dir>/<NAME>.status for rec (dir "done" or
+ * "failed": one folder name, created 0750 if missing). A later status for
+ * the same dir and NAME replaces it. DCV_EINVAL, DCV_ENOMEM.
+ */
 int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
                            const struct dcv_job_record *rec);
-/* Queues rename(SPOOL/<from>, SPOOL/<to>) (paths relative to the spool). */
+/*
+ * Queues rename(SPOOL/<from>, SPOOL/<to>) (paths relative to the spool,
+ * without "." or ".." components; the folder of <to> is created 0750 if
+ * missing). A source that is gone while <to> exists counts as done (a
+ * previous run made the move). DCV_EINVAL for a bad path, DCV_ENOMEM.
+ */
 int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char *to);
 
 /*
- * Runs the batch on the thread pool: records (tmp, syncfs, rename, fsync
- * state/), then status files the same way, then moves, then fsync of every
- * directory touched. status DCV_OK or the first failure (why says which
- * file and errno). The batch is freed after the callback. A failed batch
- * leaves every earlier, completed step in place.
+ * Runs the batch on the thread pool, in this order:
+ *   1. each record to state/.<id>.job.tmp (mode 0640), ONE syncfs(),
+ *      rename each to state/<id>.job, fsync(state/);
+ *   2. each status file to <dir>/.<NAME>.status.tmp, one more syncfs(),
+ *      rename each to <dir>/<NAME>.status;
+ *   3. the moves, in the order queued;
+ *   4. the forgets (unlink state/<id>.job);
+ *   5. fsync() of every folder changed since its last fsync, each once.
+ * So a status file never claims more than the record says, and a burst
+ * of N records costs two or three flushes, not N. Steps that have nothing
+ * to do are skipped (no syncfs for an empty step).
+ *
+ * Batches run one at a time, in the order committed (a later commit waits
+ * in a queue). The callback runs on the loop with DCV_OK or the first
+ * failure (DCV_EIO; why names the file and the strerror; DCV_ENOMEM); the
+ * batch is freed after the callback returns. A failed batch stops at the
+ * failure, removes its own temporary files, and leaves every earlier,
+ * completed step in place (and flushed). commit returns DCV_OK: every
+ * outcome comes through cb, which is never called from inside commit.
  */
 typedef void (*dcv_store_cb)(void *arg, int status, const struct dcv_why *why);
 int dcv_store_batch_commit(struct dcv_store_batch *b, dcv_store_cb cb, void *arg);

@@ -1,0 +1,25 @@
+/*
+ * jobrec_int.h -- the field rules of dcv_job_record_check(), shared by the
+ * check and the parser so that both refuse exactly the same values. Each
+ * returns NULL when the value is fine, or a phrase ("must not contain '/'")
+ * that follows the field's name in a message.
+ */
+#ifndef DCV_JOBREC_INT_H
+#define DCV_JOBREC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The end of every record file (store.h: a cut file is never valid). */
+#define DCV_JOBREC_END "\n...\n"
+
+bool dcv_jobrec_utf8_valid(const char *s);
+/* id or NAME: used as part of a file name. */
+const char *dcv_jobrec_file_part_problem(const char *s, size_t max);
+const char *dcv_jobrec_ext_problem(const char *s);
+/* Empty, or exactly want lower-case hex digits. */
+const char *dcv_jobrec_hex_problem(const char *s, size_t want);
+/* owner, target, zone, name, adn: letters, digits, '-', '_', '.', '*'. */
+const char *dcv_jobrec_dns_problem(const char *s);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * jobstatus.c -- the operator's status file for a job record (store.h):
+ * what a person or a script wants to know, not the record itself.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+#include "yout.h"
+
+/* The state an operator sees: where the job stands, not which step it is in. */
+static const char *status_state(const struct dcv_job_record *rec)
+{
+	switch (rec->state) {
+	case DCV_JOB_VISIBLE:
+		return "visible";
+	case DCV_JOB_WITHDRAWING:
+		/* The records stay served until the deletes are confirmed. */
+		return rec->visible != 0 ? "visible" : "active";
+	case DCV_JOB_WITHDRAWN:
+		return "withdrawn";
+	case DCV_JOB_FAILED:
+		return "failed";
+	default:
+		return "active";
+	}
+}
+
+static void iso_time(uint64_t t, char *out, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	/* dcv_job_record_check() keeps t within four-digit years. */
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "%" PRIu64, t);
+}
+
+static void emit_records(struct yout *y, const struct dcv_job_record *rec)
+{
+	char line[1024];
+
+	yout_str(y, "records");
+	yout_seq(y);
+	for (size_t i = 0; i < rec->n_rrs; i++) {
+		snprintf(line, sizeof(line), "%s %" PRIu32 " IN CNAME %s", rec->rrs[i].owner,
+		         rec->rrs[i].ttl, rec->rrs[i].target);
+		yout_str(y, line);
+	}
+	yout_end_seq(y);
+}
+
+static void emit_zones(struct yout *y, const struct dcv_job_record *rec)
+{
+	bool seen = false;
+
+	yout_str(y, "zones");
+	yout_seq(y);
+	/* Records are few per job and zones fewer: quadratic is fine. */
+	for (size_t i = 0; i < rec->n_rrs; i++) {
+		seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(rec->rrs[j].zone, rec->rrs[i].zone) == 0;
+		if (!seen)
+			yout_str(y, rec->rrs[i].zone);
+	}
+	yout_end_seq(y);
+}
+
+int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len)
+{
+	static const char *const time_keys[] = {"received",     "published", "visible",
+	                                        "withdraw_due", "withdrawn", "failed"};
+	const uint64_t times[] = {rec->received,     rec->published, rec->visible,
+	                          rec->withdraw_due, rec->withdrawn, rec->failed};
+	char file[sizeof(rec->name) + sizeof(rec->ext) + 1], when[32];
+	struct yout y;
+	int rc = DCV_EINVAL;
+
+	*buf = NULL;
+	*len = 0;
+	if (dcv_job_record_check(rec, NULL) < 0)
+		goto out;
+	snprintf(file, sizeof(file), "%s.%s", rec->name, rec->ext);
+	yout_begin_mem(&y);
+	yout_map(&y);
+	yout_kv(&y, "state", status_state(rec));
+	yout_kv(&y, "step", dcv_job_state_name(rec->state));
+	yout_kv(&y, "job", rec->id);
+	yout_kv(&y, "file", file);
+	if (rec->error[0] != '\0')
+		yout_kv(&y, "error", rec->error);
+	if (rec->md5[0] != '\0')
+		yout_kv(&y, "md5", rec->md5);
+	if (rec->sha256[0] != '\0')
+		yout_kv(&y, "sha256", rec->sha256);
+	emit_records(&y, rec);
+	yout_str(&y, "names");
+	yout_map(&y);
+	for (size_t i = 0; i < rec->n_names; i++)
+		yout_kv(&y, rec->names[i].name, rec->names[i].adn);
+	yout_end_map(&y);
+	emit_zones(&y, rec);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (times[i] == 0)
+			continue;
+		iso_time(times[i], when, sizeof(when));
+		yout_kv(&y, time_keys[i], when);
+	}
+	yout_end_map(&y);
+	rc = DCV_ENOMEM;
+	if (yout_end(&y) < 0)
+		goto out;
+	*buf = y.mem;
+	*len = y.mem_len;
+	rc = DCV_OK;
+out:
+	return rc;
+}

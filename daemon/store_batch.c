@@ -1,0 +1,590 @@
+/*
+ * store_batch.c -- batches of record writes, status files, moves and
+ * forgets, committed on libuv's thread pool one at a time (store.h).
+ *
+ * The cost of durability is the flush, not the write: one syncfs() for all
+ * the temporary files of a step, then cheap renames, then one fsync() per
+ * folder. A crash before a rename leaves the old file (and a .tmp that the
+ * next load deletes); after it, the new one, complete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jobrec_int.h"
+#include "store_int.h"
+
+struct rec_op {
+	struct dcv_job_record rec;
+	size_t seq; /* call order within the batch: the last call for an id wins */
+	bool skip;
+};
+
+struct forget_op {
+	char id[DCV_JOB_ID_MAX + 1];
+	size_t seq;
+	bool skip;
+};
+
+struct status_op {
+	char dir[NAME_MAX + 1];
+	struct dcv_job_record rec;
+	size_t seq;
+	bool skip;
+};
+
+struct move_op {
+	char *from;
+	char *to;
+};
+
+struct dcv_store_batch {
+	struct dcv_store *st;
+	uv_work_t work;
+	struct dcv_store_batch *next; /* in the store's queue */
+	dcv_store_cb cb;
+	void *arg;
+	size_t seq;
+	struct rec_op *recs;
+	size_t n_recs, cap_recs;
+	struct forget_op *forgets;
+	size_t n_forgets, cap_forgets;
+	struct status_op *statuses;
+	size_t n_statuses, cap_statuses;
+	struct move_op *moves;
+	size_t n_moves, cap_moves;
+	/* results, written by the pool thread, read on the loop after it */
+	int rc;
+	struct dcv_why why;
+	uint64_t files_written, syncfs_calls, fsync_calls;
+};
+
+/* Makes room for one more element of size bytes in *arr. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t new_cap = *cap ? *cap * 2 : 16;
+	void *grown = NULL;
+
+	if (n < *cap)
+		return DCV_OK;
+	grown = realloc(*arr, new_cap * size);
+	if (grown == NULL)
+		return DCV_ENOMEM;
+	*arr = grown;
+	*cap = new_cap;
+	return DCV_OK;
+}
+
+struct dcv_store_batch *dcv_store_batch_new(struct dcv_store *st)
+{
+	struct dcv_store_batch *b = calloc(1, sizeof(*b));
+
+	if (b != NULL) {
+		b->st = st;
+		b->work.data = b;
+	}
+	return b;
+}
+
+void dcv_store_batch_free(struct dcv_store_batch *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n_recs; i++)
+		dcv_job_record_free(&b->recs[i].rec);
+	for (size_t i = 0; i < b->n_statuses; i++)
+		dcv_job_record_free(&b->statuses[i].rec);
+	for (size_t i = 0; i < b->n_moves; i++) {
+		free(b->moves[i].from);
+		free(b->moves[i].to);
+	}
+	free(b->recs);
+	free(b->forgets);
+	free(b->statuses);
+	free(b->moves);
+	free(b);
+}
+
+int dcv_store_batch_record(struct dcv_store_batch *b, const struct dcv_job_record *rec)
+{
+	struct rec_op *op = NULL;
+	int rc = DCV_EINVAL;
+
+	if (dcv_job_record_check(rec, NULL) < 0)
+		goto out;
+	rc = grow((void **)&b->recs, &b->cap_recs, b->n_recs, sizeof(*b->recs));
+	if (rc < 0)
+		goto out;
+	op = &b->recs[b->n_recs];
+	rc = dcv_job_record_copy(&op->rec, rec);
+	if (rc < 0)
+		goto out;
+	op->seq = b->seq++;
+	op->skip = false;
+	b->n_recs++;
+out:
+	return rc;
+}
+
+int dcv_store_batch_forget(struct dcv_store_batch *b, const char *id)
+{
+	struct forget_op *op = NULL;
+	int rc = DCV_EINVAL;
+
+	if (dcv_jobrec_file_part_problem(id, DCV_JOB_ID_MAX) != NULL)
+		goto out;
+	rc = grow((void **)&b->forgets, &b->cap_forgets, b->n_forgets, sizeof(*b->forgets));
+	if (rc < 0)
+		goto out;
+	op = &b->forgets[b->n_forgets++];
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	op->seq = b->seq++;
+	op->skip = false;
+out:
+	return rc;
+}
+
+/* One path component: not empty, not "." or "..", no '/'. */
+static bool component_ok(const char *s, size_t n)
+{
+	return n > 0 && n <= NAME_MAX && !(n == 1 && s[0] == '.') &&
+	       !(n == 2 && s[0] == '.' && s[1] == '.') && memchr(s, '/', n) == NULL;
+}
+
+/* A path below the spool: components separated by single slashes, none "." or "..". */
+static bool spool_path_ok(const char *path)
+{
+	const char *p = path, *slash = NULL;
+
+	if (strlen(path) >= PATH_MAX)
+		return false;
+	for (;;) {
+		slash = strchr(p, '/');
+		if (!component_ok(p, slash != NULL ? (size_t)(slash - p) : strlen(p)))
+			return false;
+		if (slash == NULL)
+			return true;
+		p = slash + 1;
+	}
+}
+
+int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
+                           const struct dcv_job_record *rec)
+{
+	struct status_op *op = NULL;
+	int rc = DCV_EINVAL;
+
+	if (!component_ok(dir, strlen(dir)) || dcv_job_record_check(rec, NULL) < 0)
+		goto out;
+	rc = grow((void **)&b->statuses, &b->cap_statuses, b->n_statuses, sizeof(*b->statuses));
+	if (rc < 0)
+		goto out;
+	op = &b->statuses[b->n_statuses];
+	rc = dcv_job_record_copy(&op->rec, rec);
+	if (rc < 0)
+		goto out;
+	snprintf(op->dir, sizeof(op->dir), "%s", dir);
+	op->seq = b->seq++;
+	op->skip = false;
+	b->n_statuses++;
+out:
+	return rc;
+}
+
+int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char *to)
+{
+	struct move_op *op = NULL;
+	int rc = DCV_EINVAL;
+
+	if (!spool_path_ok(from) || !spool_path_ok(to))
+		goto out;
+	rc = grow((void **)&b->moves, &b->cap_moves, b->n_moves, sizeof(*b->moves));
+	if (rc < 0)
+		goto out;
+	op = &b->moves[b->n_moves];
+	op->from = strdup(from);
+	op->to = strdup(to);
+	if (op->from == NULL || op->to == NULL) {
+		free(op->from);
+		free(op->to);
+		rc = DCV_ENOMEM;
+		goto out;
+	}
+	b->n_moves++;
+	rc = DCV_OK;
+out:
+	return rc;
+}
+
+/* ---- on the pool thread ---- */
+
+/* A key for "the last call wins": (a, b) names the file, seq orders the calls. */
+struct op_key {
+	const char *a;
+	const char *b;
+	size_t seq;
+	bool *skip;
+};
+
+static int key_cmp(const void *x, const void *y)
+{
+	const struct op_key *p = x, *q = y;
+	int c = strcmp(p->a, q->a);
+
+	if (c == 0)
+		c = strcmp(p->b, q->b);
+	if (c == 0)
+		c = p->seq < q->seq ? -1 : p->seq > q->seq;
+	return c;
+}
+
+/* Marks every op but the last one of each file as skipped. */
+static int keep_last(struct op_key *keys, size_t n)
+{
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 0; i + 1 < n; i++)
+		if (strcmp(keys[i].a, keys[i + 1].a) == 0 && strcmp(keys[i].b, keys[i + 1].b) == 0)
+			*keys[i].skip = true;
+	return DCV_OK;
+}
+
+/*
+ * Sorting here rather than looking up at each add keeps the loop thread's
+ * share of a 10,000-record batch to copying.
+ */
+static int dedupe(struct dcv_store_batch *b)
+{
+	struct op_key *keys = NULL;
+	size_t n = b->n_recs + b->n_forgets, k = 0;
+	int rc = DCV_ENOMEM;
+
+	if (n < b->n_statuses)
+		n = b->n_statuses;
+	if (n == 0)
+		return DCV_OK;
+	keys = malloc(n * sizeof(*keys));
+	if (keys == NULL)
+		goto out;
+	for (size_t i = 0; i < b->n_recs; i++)
+		keys[k++] =
+		    (struct op_key){b->recs[i].rec.id, "", b->recs[i].seq, &b->recs[i].skip};
+	for (size_t i = 0; i < b->n_forgets; i++)
+		keys[k++] =
+		    (struct op_key){b->forgets[i].id, "", b->forgets[i].seq, &b->forgets[i].skip};
+	keep_last(keys, k);
+	k = 0;
+	for (size_t i = 0; i < b->n_statuses; i++)
+		keys[k++] = (struct op_key){b->statuses[i].dir, b->statuses[i].rec.name,
+		                            b->statuses[i].seq, &b->statuses[i].skip};
+	keep_last(keys, k);
+	rc = DCV_OK;
+out:
+	free(keys);
+	return rc;
+}
+
+/*
+ * One file to write: its temporary and final names in dir. (Checked records
+ * keep them within NAME_MAX; the arrays are sized for what the compiler
+ * can see.)
+ */
+struct pending {
+	struct store_dir *dir;
+	char tmp[384];
+	char final[384];
+};
+
+static void fail(struct dcv_store_batch *b, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct dcv_store_batch *b, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->rc != DCV_OK)
+		return;
+	b->rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(b->why.text, sizeof(b->why.text), fmt, ap);
+	va_end(ap);
+}
+
+static void path_of(const struct dcv_store *st, const struct store_dir *dir, const char *name,
+                    char *out, size_t size)
+{
+	snprintf(out, size, "%s%s%s/%s", st->spool, dir->rel[0] ? "/" : "", dir->rel, name);
+}
+
+/*
+ * Renames the written files into place after one syncfs(): the data of
+ * every temporary file is on disk before any of them gets its real name.
+ * Removes the temporaries that will never be renamed when it fails.
+ */
+static void publish(struct dcv_store_batch *b, struct pending *files, size_t n, size_t written)
+{
+	char path[PATH_MAX];
+	size_t renamed = 0;
+
+	if (b->rc == DCV_OK && n > 0) {
+		b->syncfs_calls++;
+		if (syncfs(files[0].dir->fd) < 0) {
+			path_of(b->st, files[0].dir, "", path, sizeof(path));
+			fail(b, DCV_EIO, "%s: syncfs failed: %s", path, strerror(errno));
+		}
+	}
+	for (; b->rc == DCV_OK && renamed < n; renamed++) {
+		struct pending *f = &files[renamed];
+
+		if (renameat(f->dir->fd, f->tmp, f->dir->fd, f->final) < 0) {
+			path_of(b->st, f->dir, f->final, path, sizeof(path));
+			fail(b, DCV_EIO, "%s: rename into place failed: %s", path, strerror(errno));
+			break;
+		}
+		f->dir->dirty = true;
+		b->files_written++;
+	}
+	for (size_t i = renamed; i < written; i++)
+		unlinkat(files[i].dir->fd, files[i].tmp, 0);
+}
+
+static void write_records(struct dcv_store_batch *b)
+{
+	struct store_dir *state = b->st->dirs[STORE_DIR_STATE];
+	struct pending *files = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0, n = 0, written = 0;
+	int rc = DCV_OK;
+
+	files = calloc(b->n_recs ? b->n_recs : 1, sizeof(*files));
+	if (files == NULL) {
+		fail(b, DCV_ENOMEM, "%s/state: out of memory for a batch", b->st->spool);
+		goto out;
+	}
+	for (size_t i = 0; i < b->n_recs; i++) {
+		if (b->recs[i].skip)
+			continue;
+		files[n].dir = state;
+		snprintf(files[n].tmp, sizeof(files[n].tmp), ".%s.job.tmp", b->recs[i].rec.id);
+		snprintf(files[n].final, sizeof(files[n].final), "%s.job", b->recs[i].rec.id);
+		n++;
+	}
+	for (size_t i = 0, k = 0; i < b->n_recs && b->rc == DCV_OK; i++) {
+		if (b->recs[i].skip)
+			continue;
+		rc = dcv_job_record_emit(&b->recs[i].rec, &buf, &len);
+		if (rc < 0) {
+			fail(b, rc, "%s/state/%s: cannot write the record: %s", b->st->spool,
+			     files[k].final, dcv_strerror(rc));
+			break;
+		}
+		rc = store_write_file(b->st, state, files[k].tmp, buf, len, &b->why);
+		free(buf);
+		buf = NULL;
+		/* A file that open() created but write() failed on is removed too. */
+		written = ++k;
+		if (rc < 0)
+			b->rc = rc;
+	}
+	publish(b, files, n, written);
+	/* The records must be durable before any status file or move that follows. */
+	if (b->rc == DCV_OK && n > 0 && store_dirs_flush(b->st, &b->fsync_calls, &b->why) < 0)
+		b->rc = DCV_EIO;
+out:
+	free(files);
+}
+
+static void write_statuses(struct dcv_store_batch *b)
+{
+	struct pending *files = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0, n = 0;
+	int rc = DCV_OK;
+
+	files = calloc(b->n_statuses ? b->n_statuses : 1, sizeof(*files));
+	if (files == NULL) {
+		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", b->st->spool);
+		goto out;
+	}
+	for (size_t i = 0; i < b->n_statuses && b->rc == DCV_OK; i++) {
+		struct status_op *op = &b->statuses[i];
+		struct pending *f = &files[n];
+
+		if (op->skip)
+			continue;
+		rc = store_dir_get(b->st, op->dir, true, &f->dir, &b->why);
+		if (rc < 0) {
+			b->rc = rc;
+			break;
+		}
+		snprintf(f->tmp, sizeof(f->tmp), ".%s.status.tmp", op->rec.name);
+		snprintf(f->final, sizeof(f->final), "%s.status", op->rec.name);
+		rc = dcv_job_status_emit(&op->rec, &buf, &len);
+		if (rc < 0) {
+			fail(b, rc, "%s/%s/%s: cannot write the status: %s", b->st->spool, op->dir,
+			     f->final, dcv_strerror(rc));
+			break;
+		}
+		rc = store_write_file(b->st, f->dir, f->tmp, buf, len, &b->why);
+		free(buf);
+		buf = NULL;
+		n++;
+		if (rc < 0)
+			b->rc = rc;
+	}
+	publish(b, files, n, n);
+out:
+	free(files);
+}
+
+/* Splits "dir/name" (or "name": the spool itself) and opens dir. */
+static int move_end(struct dcv_store_batch *b, const char *path, bool create,
+                    struct store_dir **dir, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	char rel[PATH_MAX];
+
+	*name = slash != NULL ? slash + 1 : path;
+	snprintf(rel, sizeof(rel), "%.*s", slash != NULL ? (int)(slash - path) : 0, path);
+	return store_dir_get(b->st, rel, create, dir, create ? &b->why : NULL);
+}
+
+static void do_move(struct dcv_store_batch *b, const struct move_op *op)
+{
+	struct store_dir *from_dir = NULL, *to_dir = NULL;
+	const char *from_name = NULL, *to_name = NULL;
+	struct stat sb;
+	int rc = DCV_OK, err = ENOENT;
+
+	rc = move_end(b, op->to, true, &to_dir, &to_name);
+	if (rc < 0) {
+		b->rc = rc;
+		return;
+	}
+	/* A source folder that is missing is a source that is gone. */
+	rc = move_end(b, op->from, false, &from_dir, &from_name);
+	if (rc == DCV_OK && renameat(from_dir->fd, from_name, to_dir->fd, to_name) == 0)
+		err = 0;
+	else if (rc == DCV_OK)
+		err = errno;
+	/*
+	 * Gone from the source but at the destination: a previous run made
+	 * this move, maybe without its fsync. Both folders get one now.
+	 */
+	if (err == ENOENT && fstatat(to_dir->fd, to_name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		err = 0;
+	if (err == 0) {
+		to_dir->dirty = true;
+		if (from_dir != NULL)
+			from_dir->dirty = true;
+	} else if (err == ENOENT) {
+		fail(b, DCV_EIO, "move %s/%s -> %s/%s: %s/%s: %s, and %s/%s is not there either",
+		     b->st->spool, op->from, b->st->spool, op->to, b->st->spool, op->from,
+		     strerror(err), b->st->spool, op->to);
+	} else {
+		fail(b, DCV_EIO, "move %s/%s -> %s/%s: %s", b->st->spool, op->from, b->st->spool,
+		     op->to, strerror(err));
+	}
+}
+
+static void do_forgets(struct dcv_store_batch *b)
+{
+	struct store_dir *state = b->st->dirs[STORE_DIR_STATE];
+	char name[NAME_MAX + 1];
+
+	for (size_t i = 0; i < b->n_forgets && b->rc == DCV_OK; i++) {
+		if (b->forgets[i].skip)
+			continue;
+		snprintf(name, sizeof(name), "%s.job", b->forgets[i].id);
+		/* Already gone is fine: forgetting is idempotent. */
+		if (unlinkat(state->fd, name, 0) < 0 && errno != ENOENT)
+			fail(b, DCV_EIO, "%s/state/%s: cannot remove: %s", b->st->spool, name,
+			     strerror(errno));
+		state->dirty = true;
+	}
+}
+
+static void batch_work(uv_work_t *req)
+{
+	struct dcv_store_batch *b = req->data;
+	struct dcv_why why;
+
+	if (dedupe(b) < 0)
+		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", b->st->spool);
+	if (b->rc == DCV_OK && b->n_recs > 0)
+		write_records(b);
+	if (b->rc == DCV_OK && b->n_statuses > 0)
+		write_statuses(b);
+	for (size_t i = 0; i < b->n_moves && b->rc == DCV_OK; i++)
+		do_move(b, &b->moves[i]);
+	if (b->rc == DCV_OK)
+		do_forgets(b);
+	/* Also after a failure: the steps that completed are flushed. */
+	if (store_dirs_flush(b->st, &b->fsync_calls, &why) < 0 && b->rc == DCV_OK) {
+		b->rc = DCV_EIO;
+		b->why = why;
+	}
+}
+
+static void batch_done(uv_work_t *req, int status);
+
+static void start_next(struct dcv_store *st)
+{
+	struct dcv_store_batch *b = NULL;
+
+	if (st->running != NULL || st->head == NULL)
+		return;
+	b = st->head;
+	st->head = b->next;
+	if (st->head == NULL)
+		st->tail = NULL;
+	b->next = NULL;
+	st->running = b;
+	/* uv_queue_work fails only without a work callback: that would be our bug. */
+	if (uv_queue_work(st->loop, &b->work, batch_work, batch_done) < 0)
+		abort();
+}
+
+static void batch_done(uv_work_t *req, int status)
+{
+	struct dcv_store_batch *b = req->data;
+	struct dcv_store *st = b->st;
+
+	if (status < 0 && b->rc == DCV_OK)
+		fail(b, DCV_ECANCELED, "%s: batch canceled: %s", st->spool, uv_strerror(status));
+	st->running = NULL;
+	st->stats.batches++;
+	st->stats.files_written += b->files_written;
+	st->stats.syncfs_calls += b->syncfs_calls;
+	st->stats.fsync_calls += b->fsync_calls;
+	/* The next batch may start writing while this callback runs. */
+	start_next(st);
+	st->in_callback = true;
+	if (b->cb != NULL)
+		b->cb(b->arg, b->rc, &b->why);
+	st->in_callback = false;
+	dcv_store_batch_free(b);
+	if (st->closing && st->running == NULL && st->head == NULL)
+		store_free(st);
+}
+
+int dcv_store_batch_commit(struct dcv_store_batch *b, dcv_store_cb cb, void *arg)
+{
+	struct dcv_store *st = b->st;
+
+	b->cb = cb;
+	b->arg = arg;
+	b->rc = DCV_OK;
+	dcv_why_clear(&b->why);
+	if (st->tail != NULL)
+		st->tail->next = b;
+	else
+		st->head = b;
+	st->tail = b;
+	start_next(st);
+	return DCV_OK;
+}
