@@ -58,6 +58,7 @@ struct dcv_job {
 	struct cfgref *cfg;
 	char file[264];        /* NAME.ext as found in the spool */
 	bool file_in_incoming; /* refused before the claim */
+	bool move_pending;     /* its files are being moved out of the spool */
 	bool has_sidecar;
 	/* probe spec, rebuilt from rec */
 	struct dcv_probe_name *pnames;

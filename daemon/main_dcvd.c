@@ -32,18 +32,18 @@ struct daemon {
 };
 
 static const char usage_text[] =
-	"usage: dcvd -c CONFIG [--check] [-v]\n"
-	"       dcvd --help | --version\n"
-	"\n"
-	"Runs in the foreground: takes CSRs dropped in SPOOL/incoming/, publishes their DCV\n"
-	"records with TSIG-signed RFC 2136 updates, waits until every authoritative server\n"
-	"and resolver serves them, reports, and withdraws them after withdraw_after.\n"
-	"\n"
-	"  -c, --config FILE   the configuration (see /etc/dcvd/dcvd.yaml.example)\n"
-	"  --check             check the configuration and its key files, then exit\n"
-	"                      (0 and \"configuration OK\", or 2 and FILE:LINE:COL messages)\n"
-	"  -v, --verbose       debug log lines too\n"
-	"Signals: SIGTERM stops (jobs resume at the next start), SIGHUP reloads.\n";
+    "usage: dcvd -c CONFIG [--check] [-v]\n"
+    "       dcvd --help | --version\n"
+    "\n"
+    "Runs in the foreground: takes CSRs dropped in SPOOL/incoming/, publishes their DCV\n"
+    "records with TSIG-signed RFC 2136 updates, waits until every authoritative server\n"
+    "and resolver serves them, reports, and withdraws them after withdraw_after.\n"
+    "\n"
+    "  -c, --config FILE   the configuration (see /etc/dcvd/dcvd.yaml.example)\n"
+    "  --check             check the configuration and its key files, then exit\n"
+    "                      (0 and \"configuration OK\", or 2 and FILE:LINE:COL messages)\n"
+    "  -v, --verbose       debug log lines too\n"
+    "Signals: SIGTERM stops (jobs resume at the next start), SIGHUP reloads.\n";
 
 static int load(const char *path, struct dcv_config **cfg, bool at_start)
 {
@@ -103,7 +103,7 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 	if (d->eng == NULL)
 		return;
 	log_info("%s: stopping; jobs resume from their records at the next start",
-		 signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	         signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	dcv_notify_stopping();
 	uv_signal_stop(&d->sighup);
 	dcv_engine_stop(d->eng, on_stopped, d);
@@ -176,9 +176,9 @@ static int run(struct daemon *d, struct dcv_config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+	    {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
 	struct daemon d;
 	struct dcv_config *cfg = NULL;
 	bool check = false, verbose = false;

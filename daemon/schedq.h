@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 struct dcv_sched_entry {
-	uint64_t due;  /* loop time, ms */
-	size_t index;  /* position in the heap; SIZE_MAX when not in it */
+	uint64_t due; /* loop time, ms */
+	size_t index; /* position in the heap; SIZE_MAX when not in it */
 };
 
 struct dcv_sched {

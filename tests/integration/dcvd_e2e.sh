@@ -75,12 +75,16 @@ lab_check "the CSR moved to done/" test -e "$spool/done/one.csr"
 lab_check "nothing left in active/" test -z "$(ls -A "$spool/active")"
 owner=$("$build/dcv" records "$LAB/one.csr" | awk 'NR == 2 { print $1 }')
 target=$("$build/dcv" records "$LAB/one.csr" | awk 'NR == 2 { print $5 }')
-md5=$("$build/dcv" show "$LAB/one.csr" | awk '$1 == "md5:" { print $2 }')
+md5=$("$build/dcv" show "$LAB/one.csr" | python3 -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["md5"])')
 lab_check "one record at the zone apex (placement zone)" test "$owner" = "_$md5.example.test."
 lab_check "the primary serves it" lab_serves "$p" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "the secondary serves it" lab_serves "$s" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "the resolver serves it" lab_resolves "$r" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "the hook ran for visible" lab_until 10 grep -q "^visible one.csr www.example.test" "$LAB/hook.log"
+
+# --- dcv status ------------------------------------------------------------------
+"$build/dcv" status -c "$LAB/dcvd.yaml" >"$LAB/status.out"
+lab_check "dcv status counts visible jobs" grep -Eq "visible (2[1-9]|[3-9][0-9])" "$LAB/status.out"
 
 # --- bad inputs ---------------------------------------------------------------
 expect_failed=()
@@ -96,7 +100,7 @@ head -c $((1024 * 1024)) /dev/zero >"$spool/.big" && mv "$spool/.big" "$spool/in
 openssl req -new -key "$LAB/k.pem" -subj "/CN=www.elsewhere.test" -out "$LAB/nozone.csr" 2>/dev/null
 drop nozone.csr "$LAB/nozone.csr"
 expect_failed+=("symlink.csr|symbolic link" "fifo.csr|FIFO" "dir.csr|directory"
-	"big.csr|over the limit" "nozone.csr|lies in no configured zone")
+	"big.csr|larger than the limit of 65536 bytes" "nozone.csr|lies in no configured zone")
 for e in "${expect_failed[@]}"; do
 	name=${e%%|*} reason=${e#*|}
 	stem=${name%.*}
@@ -113,10 +117,7 @@ for e in "${expect_failed[@]}"; do
 done
 lab_check "dcvd still runs after the bad inputs" kill -0 "$(lab_pid dcvd)"
 lab_check "the hook ran for failed" grep -q "^failed nozone.csr" "$LAB/hook.log"
-
-# --- dcv status ------------------------------------------------------------------
 "$build/dcv" status -c "$LAB/dcvd.yaml" >"$LAB/status.out"
-lab_check "dcv status counts visible jobs" grep -Eq "visible (2[1-9]|[3-9][0-9])" "$LAB/status.out"
 lab_check "dcv status lists failures with reasons" grep -q "lies in no configured zone" "$LAB/status.out"
 
 # --- withdrawal ------------------------------------------------------------------
