@@ -42,7 +42,27 @@ struct authset {
 	size_t n_waiters;
 };
 
+/* The last SOA serial seen for a zone at one address, and who waits for the next. */
+struct serial_entry {
+	struct dcv_authsets *sets;
+	struct serial_entry *next;
+	const struct dcv_zone *zone;
+	struct dcv_addr addr;
+	uint8_t zone_wire[DCV_WIRE_NAME_MAX];
+	size_t zone_len;
+	uint32_t serial;
+	int status;
+	uint64_t fetched;
+	bool fetching;
+	struct serial_waiter {
+		dcv_serial_cb cb;
+		void *arg;
+	} * waiters;
+	size_t n_waiters;
+};
+
 struct dcv_authsets {
+	struct serial_entry *serials;
 	struct dcv_dnsio *io;
 	uv_loop_t *loop;
 	const struct dcv_config *cfg;
@@ -296,10 +316,97 @@ int dcv_authsets_get(struct dcv_authsets *sets, const struct dcv_zone *zone, dcv
 	return DCV_OK;
 }
 
+static void on_serial(void *arg, int status, const uint8_t *msg, size_t len,
+                      const struct dcv_why *why)
+{
+	struct serial_entry *e = arg;
+	struct serial_waiter *waiters = e->waiters;
+	size_t n = e->n_waiters;
+
+	(void)why;
+	e->fetching = false;
+	e->fetched = uv_now(e->sets->loop);
+	e->status = status;
+	if (status == DCV_OK)
+		e->status =
+		    dcv_query_read_soa_serial(msg, len, e->zone_wire, e->zone_len, &e->serial);
+	e->waiters = NULL;
+	e->n_waiters = 0;
+	for (size_t i = 0; i < n; i++)
+		waiters[i].cb(waiters[i].arg, e->status, e->serial);
+	free(waiters);
+}
+
+static struct serial_entry *serial_entry(struct dcv_authsets *sets, const struct dcv_zone *zone,
+                                         const struct dcv_addr *addr)
+{
+	struct serial_entry *e = NULL;
+
+	for (e = sets->serials; e != NULL; e = e->next)
+		if (e->zone == zone && strcmp(e->addr.text, addr->text) == 0)
+			return e;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL || dcv_wire_from_text(zone->domain, e->zone_wire, &e->zone_len) < 0) {
+		free(e);
+		return NULL;
+	}
+	e->sets = sets;
+	e->zone = zone;
+	e->addr = *addr;
+	e->status = DCV_ETIMEOUT; /* nothing known yet */
+	e->next = sets->serials;
+	sets->serials = e;
+	return e;
+}
+
+int dcv_authsets_serial(struct dcv_authsets *sets, const struct dcv_zone *zone,
+                        const struct dcv_addr *addr, uint64_t max_age_ms, dcv_serial_cb cb,
+                        void *arg)
+{
+	struct serial_entry *e = serial_entry(sets, zone, addr);
+	struct serial_waiter *grown = NULL;
+	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
+	size_t len = 0;
+	int rc = DCV_ENOMEM;
+
+	if (e == NULL)
+		goto out;
+	if (!e->fetching && e->fetched != 0 && uv_now(sets->loop) - e->fetched <= max_age_ms) {
+		cb(arg, e->status, e->serial);
+		rc = DCV_OK;
+		goto out;
+	}
+	grown = realloc(e->waiters, (e->n_waiters + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto out;
+	e->waiters = grown;
+	e->waiters[e->n_waiters++] = (struct serial_waiter){cb, arg};
+	rc = DCV_OK;
+	if (e->fetching)
+		goto out;
+	rc = dcv_query_build(zone->domain, DCV_TYPE_SOA, false, buf, sizeof(buf), &len);
+	if (rc == DCV_OK)
+		rc = dcv_dnsio_exchange(sets->io, addr, buf, len, 0, sets->timeout_ms, NULL,
+		                        on_serial, e, NULL);
+	if (rc < 0) {
+		e->n_waiters--;
+		goto out;
+	}
+	e->fetching = true;
+out:
+	return rc;
+}
+
 void dcv_authsets_free(struct dcv_authsets *sets)
 {
 	if (sets == NULL)
 		return;
+	while (sets->serials != NULL) {
+		struct serial_entry *next = sets->serials->next;
+		free(sets->serials->waiters);
+		free(sets->serials);
+		sets->serials = next;
+	}
 	for (size_t i = 0; i < sets->n_sets; i++) {
 		free(sets->sets[i].addrs);
 		free(sets->sets[i].ns);

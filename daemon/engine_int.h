@@ -64,6 +64,7 @@ struct dcv_job {
 	struct dcv_probe_name *pnames;
 	struct dcv_strv *cands; /* per name */
 	struct dcv_probe_spec spec;
+	struct dcv_probe_memory memory; /* what earlier probe rounds learned */
 	/* what is going on */
 	enum job_wait wait;
 	struct dcv_sched_entry due;

@@ -65,6 +65,7 @@ static void job_free(struct dcv_job *job)
 		dcv_strv_free(&job->cands[i]);
 	free(job->cands);
 	free(job->pnames);
+	dcv_probe_memory_free(&job->memory);
 	dcv_strv_free(&job->last);
 	dcv_job_record_free(&job->rec);
 	if (job->cfg != NULL)
@@ -158,6 +159,7 @@ int job_build_spec(struct dcv_job *job)
 		pn->candidates = c->v;
 		pn->n_candidates = c->n;
 	}
+	job->spec.memory = &job->memory;
 	job->spec.md5_hex = rec->md5;
 	job->spec.target = rec->n_rrs ? rec->rrs[0].target : "";
 	job->spec.names = job->pnames;
@@ -256,6 +258,8 @@ out:
 
 static void send_adds(struct dcv_job *job)
 {
+	/* What the probe learned before no longer holds once records change. */
+	dcv_probe_memory_reset(&job->memory);
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
@@ -472,6 +476,7 @@ bool job_record_shared(const struct dcv_job *job, size_t rr)
 
 static void send_deletes(struct dcv_job *job)
 {
+	dcv_probe_memory_reset(&job->memory);
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';

@@ -19,6 +19,13 @@
 #include "authset.h"
 #include "probe.h"
 
+/*
+ * How old a server's SOA serial may be when a round relies on it. Short:
+ * rounds of thousands of jobs share one query per server, and a change at
+ * the server is noticed within this time.
+ */
+#define SERIAL_MAX_AGE_MS 40
+
 enum round_state {
 	ROUND_ZONES,
 	ROUND_AUTH,
@@ -37,6 +44,9 @@ struct round;
 struct item {
 	struct round *round;
 	size_t name;
+	size_t zone; /* authoritative stage: index into round->zones */
+	size_t addr; /* and into that zone's addresses */
+	long memo;   /* index into spec->memory, or -1 */
 	struct dcv_addr server;
 	uint8_t qwire[DCV_WIRE_NAME_MAX];
 	size_t qlen;
@@ -46,11 +56,22 @@ struct item {
 	struct dcv_probe_obs obs;
 };
 
+struct zone_addrs;
+
+/* One SOA serial a round waits for. */
+struct serial_req {
+	struct zone_addrs *za;
+	size_t addr;
+};
+
 struct zone_addrs {
 	struct round *round;
 	const struct dcv_zone *zone;
 	struct dcv_addr *addrs;
 	size_t n;
+	uint32_t *serials; /* per address, when serial_known */
+	bool *serial_known;
+	struct serial_req *reqs;
 };
 
 struct round {
@@ -71,6 +92,7 @@ struct round {
 	int status;
 	char why[512];
 	struct round *next_deferred;
+	bool finish_at_kick; /* deferred: finish the stage (not just report) */
 };
 
 struct dcv_prober {
@@ -93,8 +115,12 @@ const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const ch
 
 static void round_free(struct round *r)
 {
-	for (size_t i = 0; i < r->n_zones; i++)
+	for (size_t i = 0; i < r->n_zones; i++) {
 		free(r->zones[i].addrs);
+		free(r->zones[i].serials);
+		free(r->zones[i].serial_known);
+		free(r->zones[i].reqs);
+	}
 	free(r->zones);
 	free(r->items);
 	free(r);
@@ -128,6 +154,8 @@ static size_t count_auth_addrs(const struct round *r)
 	return n;
 }
 
+static void finish_stage(struct round *r);
+
 static void report(struct round *r)
 {
 	struct dcv_probe_report rep;
@@ -160,7 +188,12 @@ static void on_kick(uv_timer_t *t)
 	p->deferred = NULL;
 	while (r != NULL) {
 		struct round *next = r->next_deferred;
-		report(r);
+		if (r->finish_at_kick) {
+			r->finish_at_kick = false;
+			finish_stage(r);
+		} else {
+			report(r);
+		}
 		r = next;
 	}
 }
@@ -193,6 +226,108 @@ static int qname_of(const struct round *r, const char *candidate, char *out, siz
 	if ((size_t)snprintf(out, size, "_%s.%s.", r->spec->md5_hex, candidate) >= size)
 		return DCV_EINVAL;
 	return DCV_OK;
+}
+
+/* --- memory of earlier rounds ---------------------------------------------- */
+
+static uint64_t memo_key(const char *server, const char *qname)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (const char *p = server; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	h = (h ^ '|') * 1099511628211ULL;
+	for (const char *p = qname; *p; p++)
+		h = (h ^ (uint8_t)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p)) *
+		    1099511628211ULL;
+	return h;
+}
+
+static long memo_find(struct dcv_probe_memory *m, uint64_t key, bool create)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->memos[i].key == key)
+			return (long)i;
+	if (!create)
+		return -1;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 4;
+		struct dcv_probe_memo *grown = realloc(m->memos, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		m->memos = grown;
+		m->cap = cap;
+	}
+	memset(&m->memos[m->n], 0, sizeof(m->memos[0]));
+	m->memos[m->n].key = key;
+	return (long)m->n++;
+}
+
+void dcv_probe_memory_reset(struct dcv_probe_memory *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->memos[i].seen);
+	m->n = 0;
+}
+
+void dcv_probe_memory_free(struct dcv_probe_memory *m)
+{
+	dcv_probe_memory_reset(m);
+	free(m->memos);
+	m->memos = NULL;
+	m->cap = 0;
+}
+
+int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, const char *qname)
+{
+	long i = memo_find(m, memo_key(server, qname), true);
+
+	if (i < 0)
+		return DCV_ENOMEM;
+	m->memos[i].ok = true;
+	free(m->memos[i].seen);
+	m->memos[i].seen = NULL;
+	return DCV_OK;
+}
+
+/* Learns from an authoritative answer: right stays right, wrong is tied to a serial. */
+static void remember(struct item *it)
+{
+	struct round *r = it->round;
+	struct dcv_probe_memo *m = NULL;
+	const struct zone_addrs *za = &r->zones[it->zone];
+
+	if (it->memo < 0)
+		return;
+	m = &r->spec->memory->memos[it->memo];
+	m->ok = it->obs.ok;
+	m->serial_known = za->serial_known[it->addr];
+	m->serial = za->serials[it->addr];
+	free(m->seen);
+	m->seen = it->obs.ok ? NULL : strdup(it->obs.seen);
+}
+
+/* true when memory answers for the item, so it needs no query this round. */
+static bool recall(struct item *it)
+{
+	struct round *r = it->round;
+	const struct dcv_probe_memo *m = NULL;
+	const struct zone_addrs *za = &r->zones[it->zone];
+
+	if (it->memo < 0)
+		return false;
+	m = &r->spec->memory->memos[it->memo];
+	if (m->ok) {
+		it->obs.ok = true;
+		snprintf(it->obs.seen, sizeof(it->obs.seen), "as expected (earlier round)");
+		return true;
+	}
+	if (m->serial_known && za->serial_known[it->addr] && m->serial == za->serials[it->addr]) {
+		it->obs.ok = false;
+		snprintf(it->obs.seen, sizeof(it->obs.seen), "%.250s", m->seen ? m->seen : "wrong");
+		return true;
+	}
+	return false;
 }
 
 /* --- answers ------------------------------------------------------------- */
@@ -248,7 +383,6 @@ static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
 	}
 }
 
-static void finish_stage(struct round *r);
 static int send_item(struct round *r, struct item *it, bool rd);
 
 static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
@@ -259,6 +393,8 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 	struct dcv_answer ans;
 
 	judge(it, status, msg, len, why, &ans);
+	if (!it->obs.resolver && status == DCV_OK)
+		remember(it);
 	/*
 	 * A resolver walk goes on to the next candidate while the name has no
 	 * record there; the first CNAME found is the one the CA would take.
@@ -304,6 +440,8 @@ static void send_all(struct round *r, size_t first, bool rd)
 	r->pending = 1; /* held while sending */
 	for (size_t i = first; i < r->n_items; i++) {
 		struct item *it = &r->items[i];
+		if (!rd && recall(it))
+			continue;
 		int rc = send_item(r, it, rd);
 		if (rc == DCV_OK) {
 			r->pending++;
@@ -313,8 +451,11 @@ static void send_all(struct round *r, size_t first, bool rd)
 			         dcv_strerror(rc));
 		}
 	}
-	if (--r->pending == 0)
+	/* Everything answered from memory or failed to go: finish from the loop. */
+	if (--r->pending == 0) {
+		r->finish_at_kick = true;
 		defer_report(r);
+	}
 }
 
 static void start_resolvers(struct round *r)
@@ -391,7 +532,8 @@ static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect
 
 	if (za == NULL || qname_of(r, n->candidates[cand], qname, sizeof(qname)) < 0)
 		return DCV_OK;
-	for (size_t a = 0; a < za->n; a++) {
+	/* Longer candidates: the zone's first address speaks for all (see probe.h). */
+	for (size_t a = 0; a < (expect == EXPECT_NOT_OTHER ? 1 : za->n); a++) {
 		struct item *it = NULL;
 		if (have_item(r, &za->addrs[a], qname))
 			continue;
@@ -399,6 +541,11 @@ static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect
 		if (it == NULL)
 			return DCV_ENOMEM;
 		it->name = name;
+		it->zone = (size_t)(za - r->zones);
+		it->addr = a;
+		it->memo = r->spec->memory ? memo_find(r->spec->memory,
+		                                       memo_key(za->addrs[a].text, qname), true)
+		                           : -1;
 		it->server = za->addrs[a];
 		it->expect = expect;
 		it->obs.name = n->name;
@@ -443,6 +590,40 @@ static void zones_release(struct round *r)
 		start_auth(r);
 }
 
+static void on_serial(void *arg, int status, uint32_t serial)
+{
+	struct serial_req *req = arg;
+	struct zone_addrs *za = req->za;
+
+	za->serial_known[req->addr] = status == DCV_OK;
+	za->serials[req->addr] = serial;
+	zones_release(za->round);
+}
+
+/*
+ * Only rounds with a memory use serials; a serial that cannot be had only
+ * means asking again, so failures here are not errors.
+ */
+static void ask_serials(struct zone_addrs *za)
+{
+	struct round *r = za->round;
+
+	if (r->spec->memory == NULL)
+		return;
+	za->serials = calloc(za->n ? za->n : 1, sizeof(*za->serials));
+	za->serial_known = calloc(za->n ? za->n : 1, sizeof(*za->serial_known));
+	za->reqs = calloc(za->n ? za->n : 1, sizeof(*za->reqs));
+	if (za->serials == NULL || za->serial_known == NULL || za->reqs == NULL)
+		return;
+	for (size_t a = 0; a < za->n; a++) {
+		za->reqs[a] = (struct serial_req){za, a};
+		r->zones_waiting++;
+		if (dcv_authsets_serial(r->p->sets, za->zone, &za->addrs[a], SERIAL_MAX_AGE_MS,
+		                        on_serial, &za->reqs[a]) < 0)
+			r->zones_waiting--;
+	}
+}
+
 static void on_zone_set(void *arg, int status, const struct dcv_addr *addrs, size_t n,
                         const char *why)
 {
@@ -460,6 +641,7 @@ static void on_zone_set(void *arg, int status, const struct dcv_addr *addrs, siz
 		} else {
 			memcpy(za->addrs, addrs, n * sizeof(*addrs));
 			za->n = n;
+			ask_serials(za);
 		}
 	}
 	zones_release(r);

@@ -40,7 +40,35 @@ struct dcv_probe_name {
 	size_t adn; /* index of the candidate holding our record */
 };
 
+/*
+ * What earlier rounds of one spec learned, kept by the caller between them
+ * (zeroed to start; dcv_probe_memory_free() releases it). An answer that was
+ * right stays right: the records do not go away by themselves. An answer
+ * that was wrong at SOA serial S is not asked again while the server is
+ * still at S: its data has not changed. So repeated rounds cost one shared
+ * SOA query per server, and a record is asked again only when it can have
+ * arrived. Reset it when what is expected changes (publish -> withdraw).
+ */
+struct dcv_probe_memo {
+	uint64_t key;    /* hash of server and query name */
+	uint32_t serial; /* the server's serial when the answer was wrong */
+	bool ok;
+	bool serial_known;
+	char *seen; /* the wrong answer, described */
+};
+
+struct dcv_probe_memory {
+	struct dcv_probe_memo *memos;
+	size_t n, cap;
+};
+
+void dcv_probe_memory_reset(struct dcv_probe_memory *m);
+void dcv_probe_memory_free(struct dcv_probe_memory *m);
+/* Records that server serves qname as expected (e.g. a primary that confirmed an UPDATE). */
+int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, const char *qname);
+
 struct dcv_probe_spec {
+	struct dcv_probe_memory *memory; /* NULL: every round asks everything */
 	const char *md5_hex;
 	const char *target; /* our CNAME data, lower case, trailing dot */
 	const struct dcv_probe_name *names;

@@ -172,8 +172,9 @@ static int check_stat(const struct stat *st, const char *file, struct dcv_why *w
 		return DCV_EINVAL;
 	}
 	if (st->st_size > DCV_CSR_MAX_FILE) {
-		dcv_why_set(why, "incoming/%s: file of %lld bytes is larger than the limit of %d bytes", file,
-		            (long long)st->st_size, DCV_CSR_MAX_FILE);
+		dcv_why_set(why,
+		            "incoming/%s: file of %lld bytes is larger than the limit of %d bytes",
+		            file, (long long)st->st_size, DCV_CSR_MAX_FILE);
 		return DCV_ETOOBIG;
 	}
 	return DCV_OK;

@@ -24,6 +24,7 @@
 #define UPDATE_TIMEOUT_MS 30000
 
 static void zbatch_send(struct zbatch *zb);
+static void on_retry(uv_timer_t *t);
 static void zbatch_maybe_free(struct zbatch *zb);
 
 static struct zbatch *zbatch_find(struct dcv_engine *eng, const char *zone)
@@ -66,8 +67,12 @@ int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum 
 	struct zbatch *zb = zbatch_find(eng, job->rec.rrs[rr].zone);
 	int rc = zb ? push(zb, op, job, rr) : DCV_ENOMEM;
 
+	/*
+	 * Sent at the end of this loop turn, not now: the other jobs that arrive
+	 * in the same turn (a store commit wakes thousands) join the same UPDATE.
+	 */
 	if (rc == DCV_OK && !zb->busy && !uv_is_active((uv_handle_t *)&zb->retry))
-		zbatch_send(zb);
+		uv_timer_start(&zb->retry, on_retry, 0, 0);
 	return rc;
 }
 
@@ -95,9 +100,12 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	int worst = DCV_OK;
 	bool retry = false;
 
+	/*
+	 * busy stays set while the jobs hear of their records: whatever they
+	 * queue meanwhile goes into the next UPDATE, sent at the end.
+	 */
 	zb->flight = NULL;
 	zb->n_flight = 0;
-	zb->busy = false;
 	cfgref_put(zb->flight_cfg);
 	zb->flight_cfg = NULL;
 	for (size_t o = 0; o < n_outcomes; o++) {
@@ -116,6 +124,10 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 		/* A record is done when every primary confirmed it, whatever else failed. */
 		for (size_t o = 0; o < n_outcomes; o++)
 			ok &= outcomes[o].confirmed != NULL && outcomes[o].confirmed[i];
+		/* The primaries' confirmations count for the probe: no need to ask them again. */
+		for (size_t o = 0; ok && o < n_outcomes; o++)
+			dcv_probe_memory_mark_ok(&job->memory, outcomes[o].server->text,
+			                         job->rec.rrs[flight[i].rr].owner);
 		if (ok || eng->stopping || zb->closing) {
 			job_record_done(job, op, flight[i].rr, ok ? DCV_OK : DCV_ECANCELED, "");
 		} else if (retry &&
@@ -129,6 +141,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	}
 	free(flight);
 	(void)status;
+	zb->busy = false;
 	if (zb->closing) {
 		zbatch_maybe_free(zb);
 		return;
