@@ -359,6 +359,18 @@ static struct serial_entry *serial_entry(struct dcv_authsets *sets, const struct
 	return e;
 }
 
+/*
+ * A serial is only a hint for skipping queries: a round waits for it this
+ * long at most, then asks its questions anyway -- and those, with their full
+ * timeout, are what name a silent server.
+ */
+#define SERIAL_TIMEOUT_MS 500
+
+static uint64_t serial_timeout(const struct dcv_authsets *sets)
+{
+	return sets->timeout_ms < SERIAL_TIMEOUT_MS ? sets->timeout_ms : SERIAL_TIMEOUT_MS;
+}
+
 int dcv_authsets_serial(struct dcv_authsets *sets, const struct dcv_zone *zone,
                         const struct dcv_addr *addr, uint64_t max_age_ms, dcv_serial_cb cb,
                         void *arg)
@@ -386,7 +398,7 @@ int dcv_authsets_serial(struct dcv_authsets *sets, const struct dcv_zone *zone,
 		goto out;
 	rc = dcv_query_build(zone->domain, DCV_TYPE_SOA, false, buf, sizeof(buf), &len);
 	if (rc == DCV_OK)
-		rc = dcv_dnsio_exchange(sets->io, addr, buf, len, 0, sets->timeout_ms, NULL,
+		rc = dcv_dnsio_exchange(sets->io, addr, buf, len, 0, serial_timeout(sets), NULL,
 		                        on_serial, e, NULL);
 	if (rc < 0) {
 		e->n_waiters--;
