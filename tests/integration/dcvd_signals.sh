@@ -87,7 +87,8 @@ lab_pause "knot-$S"
 dcvd_stage "$spool" "$LAB"/csr1/*.csr
 dcvd_release "$spool"
 lab_check "SIGTERM, burst: 300 job records written" lab_until 20 dcvd_at_least 300 "$spool/state" '*.job'
-lab_until 2 grep -q 'published$' "$(lab_log term)" || true
+lab_check "SIGTERM, burst: jobs published, waiting for the secondary" \
+	lab_until 10 grep -q 'publishing -> published' "$(lab_log term)"
 stop term TERM
 stopped_ok "SIGTERM, burst in flight"
 dcvd_n "$spool/done" '*.status'
@@ -105,9 +106,14 @@ dcvd_start term2 "$cfg" "$spool"
 lab_pause "bind-$P"
 dcvd_drop "$spool" "$LAB/csr2/c0.csr"
 lab_check "SIGTERM, UPDATE in flight: job record written" lab_until 10 dcvd_at_least 1 "$spool/state" '*.job'
-lab_until 2 grep -q 'received -> publishing' "$(lab_log term2)" || true
+lab_check "SIGTERM, UPDATE in flight: the UPDATE is out" \
+	lab_until 10 grep -q 'zone t2.test: UPDATE add of 1 records' "$(lab_log term2)"
 stop term2 TERM
 stopped_ok "SIGTERM, UPDATE to a paused primary in flight"
+lab_check "SIGTERM, UPDATE in flight: the log says the update was canceled" \
+	grep -q 'warning: zone t2.test: primary bind .*canceled' "$(lab_log term2)"
+lab_check "SIGTERM, UPDATE in flight: ... naming the zone once" \
+	lab_not grep -q 'zone t2.test: zone t2.test' "$(lab_log term2)"
 lab_resume "bind-$P"
 lab_restart term2
 dcvd_check_complete "SIGTERM, UPDATE in flight, after restart" "$spool" "$cfg" t2.test "$LAB/csr2/c0.csr"
