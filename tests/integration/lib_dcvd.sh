@@ -74,13 +74,16 @@ dcvd_config() {
 
 # dcvd_start NAME CONFIG SPOOL [--journal | ENV=VALUE...] -- runs dcvd -c
 # CONFIG -v as lab server NAME (with the ENV=VALUE words in its environment)
-# and waits until it made its spool. With --journal, JOURNAL_STREAM is set
+# and waits until it says it started (a new "started (dcvd" line in its
+# log; the spool may exist from an earlier run). With --journal, JOURNAL_STREAM is set
 # to the DEV:INODE of dcvd's own standard error (its log), as systemd does:
 # stat runs in the shell that then execs dcvd, so /proc/self/fd/2 is that
 # very stream (in the test's shell it would be the test's stderr instead).
 dcvd_start() {
 	local name=${1:?dcvd_start NAME CONFIG SPOOL [--journal | ENV=VALUE...]} cfg=${2:?} spool=${3:?}
+	local before
 	shift 3
+	before=$(_dcvd_starts "$name")
 	if [[ ${1:-} == --journal ]]; then
 		# shellcheck disable=SC2016 # expanded by the inner shell
 		lab_spawn "$name" sh -c \
@@ -89,7 +92,19 @@ dcvd_start() {
 	else
 		lab_spawn "$name" env "$@" "$DCVD" -c "$cfg" -v
 	fi
-	lab_until 10 test -d "$spool/incoming" || _lab_err "$name made no spool in 10 s"
+	lab_until 10 _dcvd_started "$name" "$before" || _lab_err "$name did not start in 10 s" || return 1
+	[[ -d $spool/incoming ]] || _lab_err "$name made no spool $spool"
+}
+
+# How many times dcvd NAME logged that it started.
+_dcvd_starts() {
+	local n
+	n=$(grep -c 'started (dcvd' "$LAB/$1/log" 2>/dev/null) || true
+	echo "${n:-0}"
+}
+
+_dcvd_started() { # NAME BEFORE
+	(($(_dcvd_starts "$1") > $2))
 }
 
 # dcvd_rename FILE... DIR -- rename(2) every FILE into DIR, in one process.
