@@ -230,9 +230,11 @@ dcvd_states_are() {
 	python3 - "$@" <<-'EOF'
 		import collections, glob, sys, yaml
 		want, n, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+		loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10 times faster
 		states = collections.Counter()
 		for path in glob.glob(folder + "/*.status"):
-		    states[yaml.safe_load(open(path)).get("state")] += 1
+		    with open(path) as f:
+		        states[yaml.load(f, Loader=loader).get("state")] += 1
 		if states != collections.Counter({want: n}):
 		    print("  %s: %s, want %d %s" % (folder, dict(states), n, want))
 		    sys.exit(1)
