@@ -80,7 +80,9 @@ lab_check "unique_value: the status lists the record, its target carries it ($ta
 lab_check "unique_value: the primary serves it" lab_serves "$P" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "unique_value: the secondary serves it" lab_serves "$S" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "unique_value: the resolver serves it" lab_resolves "$R" "$LAB_PORT" "$owner" CNAME "$target"
-lab_check "unique_value: the sidecar moved to done/ with its CSR" test -e "$spool/done/uniq0.yaml"
+# The status file comes first, the files follow in the same store batch.
+lab_check "unique_value: the sidecar moved to done/ with its CSR" \
+	lab_until 5 test -e "$spool/done/uniq0.yaml" -a -e "$spool/done/uniq0.csr"
 
 read -r owner target < <(dcvd_expected example.test "$LAB/csr/match0.csr")
 printf 'expect:\n  - "%s. 300 IN CNAME %s."\n' "$owner" "$target" >"$LAB/match0.yaml"
@@ -100,7 +102,7 @@ lab_check "expect that differs: the error names the CA's record ($err)" \
 	grep -qiF "$owner. CNAME $wrong" <<<"$err"
 lab_check "expect that differs: and the computed record" grep -qiF "$owner. CNAME $target" <<<"$err"
 lab_check "expect that differs: CSR and sidecar in failed/" \
-	test -e "$spool/failed/differ0.csr" -a -e "$spool/failed/differ0.yaml"
+	lab_until 5 test -e "$spool/failed/differ0.csr" -a -e "$spool/failed/differ0.yaml"
 lab_check "expect that differs: nothing published" \
 	test "$(lab_rcode "$P" "$LAB_PORT" "$owner" CNAME)" = NXDOMAIN
 lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
