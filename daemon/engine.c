@@ -276,9 +276,17 @@ static void spool_policy(void *arg, struct dcv_spool_policy *policy)
 	size_t busy = in_flight(eng);
 
 	/* A job's NAME is taken while its CSR is in active/ or on its way out of the spool. */
-	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
+	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next) {
 		if (j->rec.state <= DCV_JOB_PUBLISHED || j->move_pending)
 			dcv_strv_push(&policy->active_names, j->rec.name);
+		/*
+		 * A job that just ended (visible, failed) keeps its CSR in active/
+		 * until the move to done/ or failed/ is committed: it still counts
+		 * against max_jobs, or active/ would briefly hold more than that.
+		 */
+		if (j->rec.state > DCV_JOB_PUBLISHED && j->move_pending && !j->file_in_incoming)
+			busy++;
+	}
 	policy->max_claims = busy >= cfg->max_jobs ? 0 : (size_t)(cfg->max_jobs - busy);
 	if (policy->max_claims == 0 && !eng->limit_logged) {
 		log_warn("max_jobs (%llu) jobs in flight: new CSRs wait in incoming/",

@@ -25,7 +25,11 @@
 #   5         dcv_errors.sh (dcv: failures and their messages)
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   7         dcvd_e2e.sh
-#   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
+#   8         dcvd_kill9.sh (kill -9 of dcvd in a burst, resume)
+#   9         dcvd_signals.sh (dcvd --check, SIGTERM, SIGINT, SIGHUP)
+#   10        dcvd_resolver.sh (resolver asked last; sidecars)
+#   11        dcvd_jobs.sh (max_jobs; log lines, JOURNAL_STREAM)
+#   12..20    reserved for more dcvd tests (faults)
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
 #
