@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <libpsl.h>
+#include <openssl/rand.h>
 
 #include "dcv/names.h"
 #include "engine_int.h"
@@ -579,12 +580,21 @@ void job_due(struct dcv_job *job)
 
 /* --- how jobs begin: a spool item, or a record at start ------------------- */
 
+/*
+ * NAME~<seconds><random>: readable in logs, ordered by time, and unique
+ * across restarts too (a counter alone would repeat after a restart within
+ * the same second and overwrite an older job's record).
+ */
 static void make_id(struct dcv_job *job, const char *name)
 {
-	struct dcv_engine *eng = job->eng;
+	uint32_t r = 0;
 
-	snprintf(job->rec.id, sizeof(job->rec.id), "%s~%llx%04llx", name,
-	         (unsigned long long)now_s(), (unsigned long long)(eng->id_counter++ & 0xffff));
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)job->eng->id_counter * 2654435761u;
+	job->eng->id_counter++;
+	/* The id is a file name too: a very long NAME is cut to fit (store.h). */
+	snprintf(job->rec.id, sizeof(job->rec.id), "%.*s~%llx%08x", DCV_JOB_ID_MAX - 17, name,
+	         (unsigned long long)now_s(), r);
 }
 
 void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)

@@ -21,7 +21,7 @@
  * renamed into active/ with RENAME_NOREPLACE (CSR first; a name already
  * taken in active/ leaves the file in incoming/, unreported; the inode
  * moved must be the inode read), then parsed: CSR, request, sidecar (and
- * the sidecar's expected records checked). Dot-files, names over 250 bytes
+ * the sidecar's expected records checked). Dot-files, names over 247 bytes
  * and names without one of the three extensions (any case) are ignored
  * (sidecars go with their CSR). A NAME that has an active job, a second
  * file of a NAME in the same scan (x.csr beside x.pem), or more claims

@@ -10,9 +10,14 @@
 #include <stddef.h>
 
 #include "spool.h"
+#include "store.h"
 
 /* Longer names are ignored: NAME.yaml and the caller's NAME.status must still fit NAME_MAX. */
-#define SPOOL_FILE_MAX 250
+/*
+ * NAME.ext at most this long: NAME must fit a job's status file name
+ * (".NAME.status.tmp" within 255 bytes, DCV_JOB_NAME_MAX in store.h).
+ */
+#define SPOOL_FILE_MAX (DCV_JOB_NAME_MAX + 4)
 
 enum spool_dir {
 	SPOOL_DIR_INCOMING,

@@ -29,6 +29,7 @@
 
 #include "dcv/names.h"
 #include "spool.h"
+#include "store.h"
 #include "testutil.h"
 
 static psl_ctx_t *psl;
@@ -707,13 +708,13 @@ static void test_ignored(void **state)
 	drop_copy(&f, "good/rsa.pem", "x.csr.tmp");
 	drop_copy(&f, "good/rsa.pem", "noext");
 	drop_text(&f, "orphan.yaml", "unique_value: abc\n");
-	/* 251 bytes: ignored; 250: the longest name taken. */
-	memset(longname, 'l', 247);
-	memcpy(longname + 247, ".csr", 5);
+	/* 248 bytes: ignored; 247 (a NAME of DCV_JOB_NAME_MAX): the longest name taken. */
+	memset(longname, 'l', 244);
+	memcpy(longname + 244, ".csr", 5);
 	drop_copy(&f, "good/rsa.pem", longname);
-	longname[246] = '\0';
+	longname[243] = '\0';
 	strcat(longname, ".csr");
-	assert_int_equal(strlen(longname), 250);
+	assert_int_equal(strlen(longname), DCV_JOB_NAME_MAX + 4);
 	drop_copy(&f, "good/rsa.pem", longname);
 	drop_copy(&f, "good/rsa.pem", "UPPER.PEM");
 	drop_copy(&f, "good/rsa.pem", "Mixed.Csr");
