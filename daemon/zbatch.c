@@ -107,7 +107,8 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 			worst = outcomes[o].status;
 			why = outcomes[o].why;
 		}
-		log_warn("zone %s: %s", zb->zone, outcomes[o].why);
+		/* The outcome names zone, primary and server itself. */
+		log_warn("%s", outcomes[o].why);
 	}
 	retry = worst != DCV_OK && transient(worst) && !eng->stopping && !zb->closing;
 	for (size_t i = 0; i < n; i++) {
