@@ -393,7 +393,13 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		         (unsigned long long)job->cfg->cfg->visible_timeout, text);
 		goto out;
 	}
-	engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+	if (job->rec.state != DCV_JOB_PUBLISHED && job->update_status != DCV_OK) {
+		/* Deletes failed and the records are still out there: keep trying, slowly. */
+		job->deletes_due = true;
+		engine_schedule(eng, job, RETRY_CAP_MS);
+	} else {
+		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+	}
 out:
 	job_unref(job);
 }
@@ -472,6 +478,7 @@ bool job_record_shared(const struct dcv_job *job, size_t rr)
 
 static void send_deletes(struct dcv_job *job)
 {
+	job->deletes_due = false;
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
@@ -523,8 +530,13 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 		if (op == DCV_UPDATE_ADD)
 			job_fail(job, "%s", job->update_why);
 		else
-			/* Deletes are cleanup: keep trying, slowly, and say so. */
-			engine_schedule(job->eng, job, RETRY_CAP_MS);
+			/*
+			 * Deletes are cleanup. A primary that refused the add never
+			 * had the record and refuses its delete as well: look
+			 * whether it is gone from every authoritative address; if
+			 * not, on_round retries the deletes slowly.
+			 */
+			probe(job);
 		return;
 	}
 	(void)rr;
@@ -562,7 +574,7 @@ void job_due(struct dcv_job *job)
 		break;
 	case DCV_JOB_WITHDRAWING:
 	case DCV_JOB_FAILED:
-		if (job->updates_pending == 0 && job->update_status != DCV_OK)
+		if (job->updates_pending == 0 && job->deletes_due)
 			send_deletes(job);
 		else
 			probe(job);
