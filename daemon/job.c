@@ -26,6 +26,7 @@
 #define RETRY_CAP_MS 60000
 #define WITHDRAW_CAP_MS 300000 /* deletes retry this slowly at worst, forever */
 #define MAX_ROUNDS_IN_FLIGHT 2000
+#define WAIT_LOG_FIRST_MS 5000 /* then at every doubling of the wait */
 
 static uint64_t now_s(void)
 {
@@ -347,6 +348,26 @@ static void last_text(const struct dcv_job *job, char *buf, size_t size)
 		snprintf(buf, size, "no answer yet");
 }
 
+/*
+ * A job that waits long for a server (a lagging secondary, a server that
+ * does not answer) says what it waits for, long before visible_timeout
+ * fails it: after WAIT_LOG_FIRST_MS, then each time the wait has doubled,
+ * so that a long wait costs a handful of lines.
+ */
+static void log_waiting(struct dcv_job *job)
+{
+	uint64_t now = uv_now(job->eng->loop), waited = now - job->published_ms;
+	char text[400];
+
+	if (job->rec.state != DCV_JOB_PUBLISHED || now < job->wait_log_ms)
+		return;
+	job->wait_log_ms = now + waited;
+	last_text(job, text, sizeof(text));
+	dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
+	            "published %.1f s ago, not yet visible everywhere: %s", (double)waited / 1000.0,
+	            text);
+}
+
 static void after_visible(struct dcv_job *job, int status);
 static void after_withdrawn(struct dcv_job *job, int status);
 static void schedule_withdrawal(struct dcv_job *job);
@@ -386,6 +407,7 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		goto out;
 	}
 	remember(job, rep);
+	log_waiting(job);
 	if (job->rec.state == DCV_JOB_PUBLISHED && uv_now(eng->loop) >= job->deadline) {
 		char text[400];
 		last_text(job, text, sizeof(text));
@@ -542,6 +564,8 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 	(void)rr;
 	if (op == DCV_UPDATE_ADD) {
 		job->rec.published = now_s();
+		job->published_ms = uv_now(job->eng->loop);
+		job->wait_log_ms = job->published_ms + WAIT_LOG_FIRST_MS;
 		job_set_state(job, DCV_JOB_PUBLISHED);
 	}
 	probe(job);
