@@ -25,7 +25,12 @@
 #   5         dcv_errors.sh (dcv: failures and their messages)
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   7         dcvd_e2e.sh
-#   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
+#   8..12     reserved for more dcvd tests (resume after kill, signals)
+#   13        dcvd_fault_hang.sh (the primary hangs longer than the update timeout)
+#   14        dcvd_fault_restart.sh (primary restarts mid-batch; a lagging secondary)
+#   15        dcvd_fault_refuse.sh (one of two primaries refuses; BADTIME under faketime)
+#   16        dcvd_fault_spool.sh (spool full, read-only; damaged job records)
+#   17..20    reserved for more dcvd tests
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
 #
