@@ -353,10 +353,9 @@ static void return_orphans(struct dcv_engine *eng, int active, int incoming,
 		if (owned)
 			continue;
 		if (renameat(active, de->d_name, incoming, de->d_name) == 0)
-			log_notice(
-			    "active/%s had no job record (taken just before a stop): back to "
-			    "incoming/",
-			    de->d_name);
+			log_notice("active/%s has no job record (taken just before a stop, or "
+			           "its record was damaged): back to incoming/ to be taken again",
+			           de->d_name);
 	}
 	closedir(d);
 }
@@ -372,7 +371,8 @@ static void resume_all(struct dcv_engine *eng)
 
 	dcv_store_load(eng->store, &recs, &n, &errors);
 	for (size_t i = 0; i < errors.n; i++)
-		log_err("job state %s (moved aside; that job must be looked at by hand)",
+		log_err("job state %s; that job is dropped: its CSR, if still in active/, is "
+		        "taken again; records it had published stay until withdrawn by hand",
 		        errors.v[i]);
 	dcv_strv_free(&errors);
 	snprintf(path, sizeof(path), "%s/active", eng->cfg->cfg->spool);

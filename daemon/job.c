@@ -27,6 +27,7 @@
 #define RETRY_CAP_MS 60000
 #define WITHDRAW_CAP_MS 300000 /* deletes retry this slowly at worst, forever */
 #define MAX_ROUNDS_IN_FLIGHT 2000
+#define WAIT_LOG_FIRST_MS 5000 /* then at every doubling of the wait */
 
 static uint64_t now_s(void)
 {
@@ -352,6 +353,26 @@ static void last_text(const struct dcv_job *job, char *buf, size_t size)
 		snprintf(buf, size, "no answer yet");
 }
 
+/*
+ * A job that waits long for a server (a lagging secondary, a server that
+ * does not answer) says what it waits for, long before visible_timeout
+ * fails it: after WAIT_LOG_FIRST_MS, then each time the wait has doubled,
+ * so that a long wait costs a handful of lines.
+ */
+static void log_waiting(struct dcv_job *job)
+{
+	uint64_t now = uv_now(job->eng->loop), waited = now - job->published_ms;
+	char text[400];
+
+	if (job->rec.state != DCV_JOB_PUBLISHED || now < job->wait_log_ms)
+		return;
+	job->wait_log_ms = now + waited;
+	last_text(job, text, sizeof(text));
+	dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
+	            "published %.1f s ago, not yet visible everywhere: %s", (double)waited / 1000.0,
+	            text);
+}
+
 static void after_visible(struct dcv_job *job, int status);
 static void after_withdrawn(struct dcv_job *job, int status);
 static void schedule_withdrawal(struct dcv_job *job);
@@ -391,6 +412,7 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		goto out;
 	}
 	remember(job, rep);
+	log_waiting(job);
 	if (job->rec.state == DCV_JOB_PUBLISHED && uv_now(eng->loop) >= job->deadline) {
 		char text[400];
 		last_text(job, text, sizeof(text));
@@ -398,7 +420,13 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		         (unsigned long long)job->cfg->cfg->visible_timeout, text);
 		goto out;
 	}
-	engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+	if (job->rec.state != DCV_JOB_PUBLISHED && job->update_status != DCV_OK) {
+		/* Deletes failed and the records are still out there: keep trying, slowly. */
+		job->deletes_due = true;
+		engine_schedule(eng, job, RETRY_CAP_MS);
+	} else {
+		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+	}
 out:
 	job_unref(job);
 }
@@ -478,6 +506,7 @@ bool job_record_shared(const struct dcv_job *job, size_t rr)
 static void send_deletes(struct dcv_job *job)
 {
 	dcv_probe_memory_reset(&job->memory);
+	job->deletes_due = false;
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
@@ -529,13 +558,20 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 		if (op == DCV_UPDATE_ADD)
 			job_fail(job, "%s", job->update_why);
 		else
-			/* Deletes are cleanup: keep trying, slowly, and say so. */
-			engine_schedule(job->eng, job, RETRY_CAP_MS);
+			/*
+			 * Deletes are cleanup. A primary that refused the add never
+			 * had the record and refuses its delete as well: look
+			 * whether it is gone from every authoritative address; if
+			 * not, on_round retries the deletes slowly.
+			 */
+			probe(job);
 		return;
 	}
 	(void)rr;
 	if (op == DCV_UPDATE_ADD) {
 		job->rec.published = now_s();
+		job->published_ms = uv_now(job->eng->loop);
+		job->wait_log_ms = job->published_ms + WAIT_LOG_FIRST_MS;
 		job_set_state(job, DCV_JOB_PUBLISHED);
 	}
 	probe(job);
@@ -568,7 +604,7 @@ void job_due(struct dcv_job *job)
 		break;
 	case DCV_JOB_WITHDRAWING:
 	case DCV_JOB_FAILED:
-		if (job->updates_pending == 0 && job->update_status != DCV_OK)
+		if (job->updates_pending == 0 && job->deletes_due)
 			send_deletes(job);
 		else
 			probe(job);

@@ -19,14 +19,16 @@
  * sidecar NAME.yaml is checked and read the same way (a bad one refuses
  * the item, a missing one is fine); otherwise both are read whole, and
  * renamed into active/ with RENAME_NOREPLACE (CSR first; a name already
- * taken in active/ leaves the file in incoming/, unreported; the inode
- * moved must be the inode read), then parsed: CSR, request, sidecar (and
- * the sidecar's expected records checked). Dot-files, names over 247 bytes
- * and names without one of the three extensions (any case) are ignored
- * (sidecars go with their CSR). A NAME that has an active job, a second
- * file of a NAME in the same scan (x.csr beside x.pem), or more claims
- * than the caller allows, stays in incoming/ for a later scan. Candidates
- * are taken in name order.
+ * taken in active/ leaves the file in incoming/, unreported; a rename that
+ * fails otherwise -- a read-only or full spool -- leaves it there too, is
+ * logged, and brings the next scan forward, backing off up to rescan_ms;
+ * the inode moved must be the inode read), then parsed: CSR, request,
+ * sidecar (and the sidecar's expected records checked). Dot-files, names
+ * over 247 bytes and names without one of the three extensions (any case)
+ * are ignored (sidecars go with their CSR). A NAME that has an active
+ * job, a second file of a NAME in the same scan (x.csr beside x.pem), or
+ * more claims than the caller allows, stays in incoming/ for a later scan.
+ * Candidates are taken in name order.
  *
  * Ownership: items handed to the callback belong to the callback (free
  * each with dcv_spool_item_free()). The array that carries them is the
@@ -165,7 +167,7 @@ struct dcv_spool_stats {
 	size_t held;      /* last scan: files left because their NAME is active (or taken) */
 	uint64_t claimed; /* items delivered with where ACTIVE */
 	uint64_t refused; /* items delivered with where INCOMING */
-	uint64_t skipped; /* files gone, or NAME taken in active/, while being claimed */
+	uint64_t skipped; /* files gone, NAME taken in active/ or unmovable, while claimed */
 };
 void dcv_spool_stats(const struct dcv_spool *sp, struct dcv_spool_stats *out);
 

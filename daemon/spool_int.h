@@ -63,10 +63,13 @@ void spool_list(const struct spool_ctx *ctx, struct dcv_strv *active_names,
 
 /*
  * Claims one candidate (thread pool): fills item and returns true, or
- * returns false when the file is no longer there to claim (gone, or its
- * name taken in active/) and nothing is to be reported.
+ * returns false when nothing is to be reported: the file is no longer there
+ * to claim (gone, or its name taken in active/), or the spool itself failed
+ * to take it (the rename into active/ failed: a read-only or full
+ * filesystem, say) -- then trouble says so, the file stays in incoming/ and
+ * a later scan tries again. trouble is left alone otherwise.
  */
 bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
-                 struct dcv_spool_item *item);
+                 struct dcv_spool_item *item, struct dcv_why *trouble);
 
 #endif

@@ -386,10 +386,12 @@ static void on_reply(struct run *r, const uint8_t *msg, size_t len)
 		      key, dcv_tsig_alg_name(r->remote->key->tsig.alg));
 		return;
 	case DCV_EBADTIME:
+		/* skew is the server's time minus ours: say which clock is behind. */
 		failf(r, DCV_EBADTIME,
-		      "TSIG BADTIME: our clock and the server's differ by %lld s "
+		      "TSIG BADTIME: our clock is %lld s %s the server's "
 		      "(more than the %d s fudge); fix the time (NTP)",
-		      (long long)-r->tsig_res.skew, DCV_TSIG_FUDGE);
+		      (long long)llabs(r->tsig_res.skew),
+		      r->tsig_res.skew > 0 ? "behind" : "ahead of", DCV_TSIG_FUDGE);
 		return;
 	default:
 		break;

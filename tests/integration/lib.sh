@@ -29,7 +29,13 @@
 #   9         dcvd_signals.sh (dcvd --check, SIGTERM, SIGINT, SIGHUP)
 #   10        dcvd_resolver.sh (resolver asked last; sidecars)
 #   11        dcvd_jobs.sh (max_jobs; log lines, JOURNAL_STREAM)
-#   12..20    reserved for more dcvd tests (faults)
+#   12        dcvd hostile network test (hardening)
+#   13        dcvd_fault_hang.sh (the primary hangs longer than the update timeout)
+#   14        dcvd_fault_restart.sh (primary restarts mid-batch; a lagging secondary)
+#   15        dcvd_fault_refuse.sh (one of two primaries refuses; BADTIME under faketime)
+#   16        dcvd_fault_spool.sh (spool full, read-only; damaged job records)
+#   17..19    ../bench/bench-dcvd.sh
+#   20        reserved
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
 #
