@@ -6,7 +6,9 @@
  * replies that must be ignored before the good one, truncated ones, replies
  * from another port, TCP replies dripped byte by byte, connections cut short,
  * or nothing. Its replies carry a marker (the last octet of the A record)
- * so a test sees which reply the exchange accepted. Time windows are wide
+ * so a test sees which reply the exchange accepted. It notes the ID, the
+ * query index and the source port of every query, so the tests of shared
+ * sockets can count ports and check IDs on the wire. Time windows are wide
  * enough for valgrind, narrow enough to catch a wrong schedule.
  */
 #include <arpa/inet.h>
