@@ -25,6 +25,7 @@
 #define DEFAULT_MAX_INFLIGHT 4096
 #define DEFAULT_UDP_SOCKETS 4
 #define DEFAULT_IDLE_MS 10000
+#define DEFAULT_UDP_WINDOW 128
 
 static void on_timer(uv_timer_t *t);
 
@@ -73,8 +74,18 @@ static void release(struct dcv_dnsio_xchg *x)
 	free(x);
 	if (io->closing)
 		dnsio_maybe_free(io);
-	else if (io->qhead != NULL && io->inflight < io->opts.max_inflight)
+	else if ((io->qhead != NULL || io->unpark != NULL) && io->inflight < io->opts.max_inflight)
 		uv_idle_start(&io->kick, dnsio_on_kick);
+}
+
+void dnsio_take_slot(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+
+	x->holds_slot = true;
+	io->inflight++;
+	if (io->inflight > io->stats.peak_inflight)
+		io->stats.peak_inflight = io->inflight;
 }
 
 void dnsio_maybe_release(struct dcv_dnsio_xchg *x)
@@ -169,9 +180,9 @@ void dnsio_give_up(struct dcv_dnsio_xchg *x)
 		            x->server.text, s);
 	else if (x->udp_tries + x->tcp_tries == 0 && x->phase == P_PARKED)
 		dcv_why_set(&why,
-		            "%s: not sent within %.1f s: no free message ID on the UDP sockets to "
-		            "this server",
-		            x->server.text, s);
+		            "%s: not sent within %.1f s (%u queries to this server were awaiting "
+		            "replies)",
+		            x->server.text, s, io->opts.udp_window);
 	else if (x->udp_tries + x->tcp_tries == 0)
 		dcv_why_set(&why, "%s: not sent within %.1f s (%u exchanges were in flight)",
 		            x->server.text, s, io->opts.max_inflight);
@@ -285,18 +296,15 @@ static void on_deadline(uv_timer_t *t)
 
 /* ---- the queue and the API ---- */
 
+/* UDP takes its slot once it has a place in its channel (dnsio_udp.c). */
 static void start(struct dcv_dnsio_xchg *x)
 {
-	struct dcv_dnsio *io = x->io;
-
-	x->holds_slot = true;
-	io->inflight++;
-	if (io->inflight > io->stats.peak_inflight)
-		io->stats.peak_inflight = io->inflight;
-	if (x->len > DNSIO_UDP_QUERY_MAX || (x->flags & DCV_DNSIO_TCP))
+	if (x->len > DNSIO_UDP_QUERY_MAX || (x->flags & DCV_DNSIO_TCP)) {
+		dnsio_take_slot(x);
 		dnsio_tcp_start(x);
-	else
+	} else {
 		dnsio_udp_start(x);
+	}
 }
 
 void dnsio_on_kick(uv_idle_t *h)
@@ -310,8 +318,9 @@ void dnsio_on_kick(uv_idle_t *h)
 		queue_remove(x);
 		start(x);
 	}
-	if (io->closing ||
-	    ((io->qhead == NULL || io->inflight >= io->opts.max_inflight) && io->unpark == NULL))
+	/* A slot freed (release) or an ID freed (chan_wake) starts it again. */
+	if (io->closing || io->inflight >= io->opts.max_inflight ||
+	    (io->qhead == NULL && io->unpark == NULL))
 		uv_idle_stop(h);
 }
 
@@ -374,6 +383,8 @@ struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *op
 		io->opts.udp_sockets = DEFAULT_UDP_SOCKETS;
 	if (io->opts.idle_ms == 0)
 		io->opts.idle_ms = DEFAULT_IDLE_MS;
+	if (io->opts.udp_window == 0)
+		io->opts.udp_window = DEFAULT_UDP_WINDOW;
 	io->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)io) | 1;
 	/* The first call of the CSPRNG is slow: not inside a loop turn that starts timers. */
 	dnsio_fill_ids(io);

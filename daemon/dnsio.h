@@ -37,20 +37,26 @@
  * (other exchanges to the same server hold that ID on every socket) it
  * waits, counted in parked, and goes out as soon as one frees it. Callers
  * that sign must therefore still write a random ID (update.c uses
- * dcv_query_id()). The same wait applies, far beyond any real load, when
- * every ID of every socket of a channel is taken.
+ * dcv_query_id()). The same wait would apply to any query if every ID of
+ * every socket of a channel were taken (only with a udp_window far beyond
+ * 65536 per socket).
+ *
+ * Datagrams go out in batches (libuv's sendmmsg) and are read in batches
+ * (recvmmsg), so many queries to one server would leave within one loop
+ * turn and overflow its receive buffer (BIND with the kernel's default
+ * dropped about half of a burst of 4096). So at most udp_window UDP queries
+ * per server address await a reply at a time; the other exchanges to it
+ * wait in order (counted in parked) and go out as replies or timeouts make
+ * room.
  *
  * A channel without exchanges for idle_ms is closed. Channel sockets hold
  * no reference on the loop (uv_unref), so an io with nothing pending does
- * not keep uv_run() going; pending exchanges do (their timers). Datagrams
- * go out in batches (libuv's sendmmsg) and are read in batches (recvmmsg),
- * so many queries to one server leave within one loop turn: a server with
- * a small receive buffer may drop some of a large burst, which the retries
- * then make up for (max_inflight bounds the burst).
+ * not keep uv_run() going; pending exchanges do (their timers).
  *
- * Many exchanges run at once (max_inflight: exchanges between their start
- * and their end, whatever sockets they use); beyond that they queue in
- * order of dcv_dnsio_exchange() calls. Nothing blocks the loop. The done
+ * Many exchanges run at once: max_inflight of them (over all servers)
+ * awaiting a reply; beyond that they queue in order of dcv_dnsio_exchange()
+ * calls. Waiting for room in a server's window takes no such slot, so a
+ * slow server cannot hold up the others. Nothing blocks the loop. The done
  * callback runs exactly once per exchange, never from inside
  * dcv_dnsio_exchange() itself.
  *
@@ -97,13 +103,14 @@ struct dcv_dnsio;
 struct dcv_dnsio_xchg;
 
 struct dcv_dnsio_opts {
-	unsigned max_inflight;   /* exchanges in flight at once (default 4096) */
+	unsigned max_inflight;   /* exchanges awaiting replies, all servers (default 4096) */
 	unsigned udp_timeout_ms; /* first UDP try; doubled per retry (default 500) */
 	unsigned udp_tries;      /* default 4 */
 	unsigned tcp_timeout_ms; /* connect + write + read (default 5000) */
 	unsigned tcp_tries;      /* TCP connections per exchange (default 2) */
 	unsigned udp_sockets;    /* UDP sockets per server address (default 4) */
 	unsigned idle_ms;        /* a channel unused this long is closed (default 10000) */
+	unsigned udp_window;     /* UDP queries awaiting a reply per server address (default 128) */
 };
 /* A field left 0 takes its default. */
 
@@ -173,9 +180,9 @@ struct dcv_dnsio_stats {
 	uint64_t rejected;   /* replies the accept callback refused */
 	uint64_t net_errors; /* tries ended by ICMP errors, refused or reset connections */
 	uint64_t timeouts;   /* exchanges that ended with DCV_ETIMEOUT */
-	uint64_t parked;     /* UDP exchanges that had to wait for a free ID (see above) */
+	uint64_t parked;     /* UDP exchanges that waited for room in the window or a free ID */
 	uint64_t udp_sockets; /* UDP sockets opened */
-	size_t inflight;      /* exchanges started and not yet ended (not the queued ones) */
+	size_t inflight;      /* exchanges awaiting a reply now (not queued, not parked) */
 	size_t peak_inflight; /* the most ever at once (never above max_inflight) */
 	size_t channels;      /* server addresses with a channel now */
 	size_t sockets;       /* UDP sockets open now */

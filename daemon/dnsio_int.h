@@ -21,7 +21,7 @@ enum dnsio_phase {
 	P_WAIT,    /* a try: query sent or connection under way */
 	P_PAUSE,   /* the pause after a failed try */
 	P_CLOSING, /* TCP: the failed connection is closing; the pause starts after */
-	P_PARKED,  /* UDP: waiting for a socket of the channel with a free ID */
+	P_PARKED,  /* UDP: waiting for room in the channel's window or a free ID */
 };
 
 struct dnsio_chan;
@@ -53,6 +53,7 @@ struct dnsio_chan {
 	struct dcv_addr server;
 	unsigned hash;
 	unsigned users;      /* exchanges holding an ID here, or parked */
+	unsigned placed;     /* exchanges holding an ID here (at most opts.udp_window) */
 	uint64_t idle_since; /* uv_now() when users last fell to 0 */
 	bool closing, unpark;
 	unsigned handles;                     /* socket handles initialised and not yet closed */
@@ -173,6 +174,7 @@ uint64_t dnsio_jitter(struct dcv_dnsio *io, uint64_t ms);
 double dnsio_elapsed(const struct dcv_dnsio_xchg *x);
 void dnsio_close_cb(uv_handle_t *h);
 void dnsio_maybe_release(struct dcv_dnsio_xchg *x);
+void dnsio_take_slot(struct dcv_dnsio_xchg *x);
 void dnsio_finish(struct dcv_dnsio_xchg *x, int status, const struct dcv_why *why);
 void dnsio_fail(struct dcv_dnsio_xchg *x, int status, const char *what, int uverr);
 void dnsio_give_up(struct dcv_dnsio_xchg *x);

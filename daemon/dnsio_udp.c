@@ -102,6 +102,7 @@ static void id_add(struct dnsio_sock *s, struct dcv_dnsio_xchg *x)
 	s->buckets[b] = x;
 	x->sock = s;
 	s->count++;
+	s->ch->placed++;
 }
 
 static void id_remove(struct dcv_dnsio_xchg *x)
@@ -115,6 +116,7 @@ static void id_remove(struct dcv_dnsio_xchg *x)
 	x->id_next = NULL;
 	x->sock = NULL;
 	s->count--;
+	s->ch->placed--;
 }
 
 /* A random ID nobody holds on s (s->count is below ID_SPACE). */
@@ -467,6 +469,8 @@ static int place(struct dcv_dnsio_xchg *x)
 	int rc = 0, status = DCV_OK;
 	const char *what = NULL;
 
+	if (ch->placed >= io->opts.udp_window)
+		return 0;
 	for (unsigned k = 0; k < n; k++) {
 		unsigned i = (first + k) % n;
 		struct dnsio_sock *s = ch->socks[i];
@@ -539,36 +543,45 @@ void dnsio_udp_start(struct dcv_dnsio_xchg *x)
 		return;
 	}
 	x->ch->users++;
-	rc = place(x);
+	/* Behind those already waiting, if any: they go first. */
+	rc = x->ch->phead == NULL ? place(x) : 0;
 	if (rc > 0) {
+		dnsio_take_slot(x);
 		udp_send_try(x);
 	} else if (rc == 0) {
+		/* Waiting here is not being in flight: it takes no slot. */
 		io->stats.parked++;
 		park(x);
+		chan_wake(x->ch);
 	}
 }
 
 void dnsio_unpark(struct dcv_dnsio *io)
 {
 	struct dnsio_chan *ch;
-	struct dcv_dnsio_xchg *list, *x;
+	struct dcv_dnsio_xchg *x, *next;
 
-	while ((ch = io->unpark) != NULL) {
+	/* Without a free slot, release() starts the kick again when one frees. */
+	while ((ch = io->unpark) != NULL && io->inflight < io->opts.max_inflight) {
 		io->unpark = ch->unext;
 		ch->unext = NULL;
 		ch->unpark = false;
-		/* Those that fit go, in order; the others stay parked, in order. */
-		list = ch->phead;
-		ch->phead = ch->ptail = NULL;
-		while (list != NULL) {
-			x = list;
-			list = x->pnext;
-			x->pprev = x->pnext = NULL;
-			x->phase = P_WAIT;
-			if (place(x) > 0)
+		/*
+		 * In order, as long as the window has room; one that cannot go
+		 * (its signed ID is taken everywhere) stays and lets the next
+		 * one pass. A failure unlinks x itself (dnsio_udp_detach).
+		 */
+		for (x = ch->phead; x != NULL && ch->placed < io->opts.udp_window; x = next) {
+			if (io->inflight >= io->opts.max_inflight) {
+				chan_wake(ch);
+				break;
+			}
+			next = x->pnext;
+			if (place(x) > 0) {
+				unlink_parked(x);
+				dnsio_take_slot(x);
 				udp_send_try(x);
-			else if (!x->finished)
-				park(x);
+			}
 		}
 	}
 }

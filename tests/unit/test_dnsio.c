@@ -698,7 +698,7 @@ static void new_io(struct t *t, unsigned max_inflight, unsigned udp_ms, unsigned
 
 /* As new_io(), with the channel options too (0: the default). */
 static void new_io_chan(struct t *t, unsigned max_inflight, unsigned udp_ms, unsigned udp_tries,
-                        unsigned udp_sockets, unsigned idle_ms)
+                        unsigned udp_sockets, unsigned idle_ms, unsigned udp_window)
 {
 	struct dcv_dnsio_opts o = {.max_inflight = max_inflight,
 	                           .udp_timeout_ms = udp_ms,
@@ -706,7 +706,8 @@ static void new_io_chan(struct t *t, unsigned max_inflight, unsigned udp_ms, uns
 	                           .tcp_timeout_ms = 1000,
 	                           .tcp_tries = 1,
 	                           .udp_sockets = udp_sockets,
-	                           .idle_ms = idle_ms};
+	                           .idle_ms = idle_ms,
+	                           .udp_window = udp_window};
 
 	t->io = dcv_dnsio_new(&t->loop, &o);
 	assert_non_null(t->io);
@@ -1385,8 +1386,9 @@ static unsigned distinct_ports(const struct responder *r, size_t n)
 }
 
 /*
- * n exchanges at once to one server, every caller using the same ID: they
- * share at most udp_sockets sockets, and no two hold the same ID on one.
+ * n exchanges at once to one server (a window of n: all on the wire
+ * together), every caller using the same ID: they share at most udp_sockets
+ * sockets, and no two hold the same ID on one.
  */
 static void shared(struct t *t, unsigned n, unsigned sockets)
 {
@@ -1394,7 +1396,7 @@ static void shared(struct t *t, unsigned n, unsigned sockets)
 	struct dcv_dnsio_stats st;
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
-	new_io_chan(t, 0, 2000, 2, sockets, 0);
+	new_io_chan(t, 0, 2000, 2, sockets, 0, n);
 	t->fixed_id = true;
 	t->the_id = 7;
 	for (unsigned i = 0; i < n; i++)
@@ -1436,6 +1438,78 @@ static void test_shared_two_sockets(void **state)
 	shared(*state, 600, 2);
 }
 
+/*
+ * At most udp_window queries to one server await a reply; the others wait
+ * their turn, in order, and go as replies (or timeouts) make room.
+ */
+static void test_window(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_stats st;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io_chan(t, 0, 200, 2, 4, 0, 10);
+	for (unsigned i = 0; i < 100; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_seen(t, 10, 0, 1000);
+	st = stats(t);
+	assert_int_equal(st.udp_tries, 10);
+	assert_int_equal(st.parked, 90);
+	assert_int_equal(st.peak_inflight, 10); /* waiting in the window is not in flight */
+	/* The first ten (they arrive interleaved: four sockets). */
+	for (unsigned i = 0; i < 10; i++)
+		assert_true(t->r.idx[i] < 10);
+	assert_int_equal(distinct_ports(&t->r, 10) <= 4, 1);
+	/* Answered from now on: the first ten on their second try, then the rest. */
+	t->r.udp_mode = U_NORMAL;
+	wait_done(t, 100, 5000);
+	for (unsigned i = 0; i < 100; i++)
+		check_ok(&t->res[i], M_UDP);
+	assert_int_equal(t->r.udp_seen, 110);
+	/*
+	 * In order, ten at a time: when exchange i goes out, 0..i-1 have gone
+	 * and at most nine of them still await a reply, so the responder has
+	 * seen at least i - 9 others before it.
+	 */
+	for (unsigned k = 0, seen = 0; k < t->r.nids; k++) {
+		bool first = true;
+		for (unsigned j = 0; j < k && first; j++)
+			first = t->r.idx[j] != t->r.idx[k];
+		if (!first)
+			continue;
+		if (t->r.idx[k] > seen + 9)
+			fail_msg("exchange %u went out when only %u had been seen", t->r.idx[k],
+			         seen);
+		seen++;
+	}
+}
+
+/*
+ * Exchanges waiting for room in the window of a silent server hold no
+ * slot of max_inflight: exchanges to another server pass them.
+ */
+static void test_window_no_starvation(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io_chan(t, 20, 1000, 1, 4, 0, 10);
+	t->to = &t->r.other_addr;
+	for (unsigned i = 0; i < 50; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	t->to = NULL;
+	for (unsigned i = 50; i < 55; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	/* The silent server's first tries end after 750 ms at the earliest. */
+	wait_done(t, 5, 600);
+	for (unsigned i = 50; i < 55; i++)
+		check_ok(&t->res[i], M_UDP);
+	assert_int_equal(t->n_done, 5);
+	assert_int_equal(stats(t).parked, 40);
+	assert_int_equal(stats(t).inflight, 10);
+}
+
 static void sign_with_test_key(struct t *t)
 {
 	struct dcv_why why;
@@ -1459,7 +1533,7 @@ static void test_signed_keeps_id(void **state)
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
 	t->r.udp_mode = U_SILENT;
-	new_io_chan(t, 0, 300, 1, 4, 0);
+	new_io_chan(t, 0, 300, 1, 4, 0, 0);
 	sign_with_test_key(t);
 	for (unsigned i = 0; i < 6; i++)
 		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
@@ -1495,7 +1569,7 @@ static void test_signed_parked_deadline(void **state)
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
 	t->r.udp_mode = U_SILENT;
-	new_io_chan(t, 0, 1000, 1, 1, 0);
+	new_io_chan(t, 0, 1000, 1, 1, 0, 0);
 	sign_with_test_key(t);
 	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
 	assert_int_equal(start_ex(t, 1, 0, 100, 0, false, NULL), DCV_OK);
@@ -1519,7 +1593,7 @@ static void test_stale_reply_dropped(void **state)
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
 	t->r.udp_mode = U_TWO;
-	new_io_chan(t, 0, 500, 2, 1, 0);
+	new_io_chan(t, 0, 500, 2, 1, 0, 0);
 	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
 	wait_done(t, 1, 2000);
 	check_ok(&t->res[0], M_UDP);
@@ -1552,7 +1626,7 @@ static void test_refused_shared(void **state)
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
 	t->r.udp_mode = U_SILENT;
-	new_io_chan(t, 0, 5000, 1, 4, 0);
+	new_io_chan(t, 0, 5000, 1, 4, 0, 0);
 	for (unsigned i = 0; i < 100; i++)
 		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
 	wait_seen(t, 100, 0, 2000);
@@ -1596,7 +1670,7 @@ static void test_idle_close(void **state)
 	uint64_t done_at, closed_at;
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
-	new_io_chan(t, 0, 500, 2, 4, 150);
+	new_io_chan(t, 0, 500, 2, 4, 150, 0);
 	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
 	wait_done(t, 1, 2000);
 	check_ok(&t->res[0], M_UDP);
@@ -1626,7 +1700,7 @@ static void test_idle_no_loop_ref(void **state)
 	uint64_t t0;
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
-	new_io_chan(t, 0, 500, 2, 4, 0);
+	new_io_chan(t, 0, 500, 2, 4, 0, 0);
 	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
 	wait_done(t, 1, 2000);
 	check_ok(&t->res[0], M_UDP);
@@ -1647,7 +1721,7 @@ static void test_channel_per_server(void **state)
 	struct t *t = *state;
 
 	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
-	new_io_chan(t, 0, 50, 1, 4, 0);
+	new_io_chan(t, 0, 50, 1, 4, 0, 0);
 	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
 	t->to = &t->r.other_addr;
 	assert_int_equal(start_ex(t, 1, 0, 0, 0, false, NULL), DCV_OK);
@@ -1700,6 +1774,8 @@ int main(void)
 	    T(test_ipv6),
 	    T(test_shared_sockets),
 	    T(test_shared_two_sockets),
+	    T(test_window),
+	    T(test_window_no_starvation),
 	    T(test_signed_keeps_id),
 	    T(test_signed_parked_deadline),
 	    T(test_stale_reply_dropped),
