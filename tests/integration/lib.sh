@@ -25,7 +25,9 @@
 #   5         dcv_errors.sh (dcv: failures and their messages)
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   7         dcvd_e2e.sh
-#   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
+#   8..16     reserved for more dcvd tests (resume after kill, signals, faults)
+#   17..19    ../bench/bench-dcvd.sh (17; 18 and 19 for runs beside it)
+#   20        reserved for more dcvd tests
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
 #
