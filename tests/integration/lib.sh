@@ -34,7 +34,7 @@
 #   14        dcvd_fault_restart.sh (primary restarts mid-batch; a lagging secondary)
 #   15        dcvd_fault_refuse.sh (one of two primaries refuses; BADTIME under faketime)
 #   16        dcvd_fault_spool.sh (spool full, read-only; damaged job records)
-#   17..19    ../bench/bench-dcvd.sh
+#   17..19    ../bench/bench-dcvd.sh (17; 18 and 19 for runs beside it)
 #   20        reserved
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
