@@ -554,6 +554,7 @@ void dcv_engine_stop(struct dcv_engine *eng, void (*stopped)(void *arg), void *a
 	if (eng->committing)
 		eng->closing++;
 	zbatch_close_all(eng);
+	zwatch_close_all(eng);
 	eng->closing++;
 	dcv_dnsio_close(eng->io, release_cb, eng);
 	engine_release(eng);

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "plan.h"
 
-#define PROBE_FIRST_MS 50 /* the primary usually serves at once */
+#define PROBE_FALLBACK_MS 1000 /* besides the zone watcher (zwatch.c) */
 #define PROBE_CAP_MS 10000
 #define RETRY_BASE_MS 1000 /* after a failed UPDATE batch */
 #define RETRY_CAP_MS 60000
@@ -88,6 +88,7 @@ static void job_retire(struct dcv_job *job)
 
 	if (!job->listed)
 		return;
+	zwatch_forget(job);
 	dcv_sched_remove(&eng->sched, &job->due);
 	if (job->prev != NULL)
 		job->prev->next = job->next;
@@ -199,6 +200,7 @@ static void job_fail(struct dcv_job *job, const char *fmt, ...)
 	job->rec.cleanup = was == DCV_JOB_PUBLISHING || was == DCV_JOB_PUBLISHED;
 	job->rec.failed = now_s();
 	job_set_state(job, DCV_JOB_FAILED);
+	zwatch_forget(job);
 	dcv_sched_remove(&job->eng->sched, &job->due);
 	/* A job failed after VISIBLE (withdrawal trouble) keeps its files in done/. */
 	engine_persist(job->eng, job, was == DCV_JOB_VISIBLE ? NULL : "failed",
@@ -381,7 +383,8 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct dcv_job *job = arg;
 	struct dcv_engine *eng = job->eng;
-	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FIRST_MS, PROBE_CAP_MS);
+	/* Besides the zone watcher's wake-up, a slow timer of the job's own. */
+	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FALLBACK_MS, PROBE_CAP_MS);
 
 	eng->rounds_in_flight--;
 	job->wait = WAIT_NONE;
@@ -425,6 +428,8 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		job->deletes_due = true;
 		engine_schedule(eng, job, RETRY_CAP_MS);
 	} else {
+		/* Woken by the zone's watcher as soon as a server's serial moves. */
+		zwatch_wait(eng, job);
 		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
 	}
 out:
@@ -435,6 +440,8 @@ static void probe(struct dcv_job *job)
 {
 	struct dcv_engine *eng = job->eng;
 
+	zwatch_forget(job);
+	dcv_sched_remove(&eng->sched, &job->due);
 	if (eng->rounds_in_flight >= MAX_ROUNDS_IN_FLIGHT) {
 		/* Many jobs at once: wait a little rather than queue unbounded rounds. */
 		engine_schedule(eng, job, 20);
@@ -575,6 +582,15 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 		job_set_state(job, DCV_JOB_PUBLISHED);
 	}
 	probe(job);
+}
+
+void job_wake(struct dcv_job *job)
+{
+	if (job->wait != WAIT_NONE || job->eng->stopping)
+		return;
+	if (job->rec.state == DCV_JOB_PUBLISHED || job->rec.state == DCV_JOB_WITHDRAWING ||
+	    (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup && !job->deletes_due))
+		probe(job);
 }
 
 void job_due(struct dcv_job *job)

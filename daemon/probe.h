@@ -117,6 +117,17 @@ struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config 
 int dcv_probe_round(struct dcv_prober *p, const struct dcv_probe_spec *spec, dcv_probe_cb cb,
                     void *arg);
 
+/*
+ * The SOA serials of a zone at each of its authoritative addresses, none
+ * older than max_age_ms (shared with the rounds' own serials). known[i]
+ * false: address i did not answer. status < 0: the addresses themselves
+ * could not be found. cb may run from inside this call. DCV_ENOMEM only.
+ */
+typedef void (*dcv_prober_serials_cb)(void *arg, int status, size_t n, const struct dcv_addr *addrs,
+                                      const uint32_t *serials, const bool *known);
+int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64_t max_age_ms,
+                       dcv_prober_serials_cb cb, void *arg);
+
 /* Rounds started and not finished. */
 size_t dcv_prober_pending(const struct dcv_prober *p);
 
