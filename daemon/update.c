@@ -220,6 +220,14 @@ static void handle_closed(uv_handle_t *h)
 	unref(h->data);
 }
 
+/* A run's timer carries the run, not the update, in its data. */
+static void run_timer_closed(uv_handle_t *h)
+{
+	struct run *r = h->data;
+
+	unref(r->up);
+}
+
 static void report(struct dcv_update *up)
 {
 	int status = DCV_OK;
@@ -234,7 +242,7 @@ static void report(struct dcv_update *up)
 	}
 	up->cb(up->arg, status, up->outcomes, up->n_runs);
 	for (size_t i = 0; i < up->n_runs; i++)
-		uv_close((uv_handle_t *)&up->runs[i].timer, handle_closed);
+		uv_close((uv_handle_t *)&up->runs[i].timer, run_timer_closed);
 	uv_close((uv_handle_t *)&up->deadline, handle_closed);
 	unref(up);
 }
