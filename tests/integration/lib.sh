@@ -145,6 +145,7 @@ _lab_exit() {
 		lab_logs >&2
 	fi
 	_lab_kill "${!_LAB_PID[@]}"
+	_lab_sanitizer_reports || { ((rc != 0)) || rc=1; }
 	if [[ -f $LAB/addrs ]]; then
 		sort -u "$LAB/addrs" | while read -r cmd; do
 			ip addr del "$cmd/32" dev lo 2>/dev/null
@@ -156,6 +157,21 @@ _lab_exit() {
 		rm -rf "$LAB"
 	fi
 	exit "$rc"
+}
+
+# A program built with -DDCV_SANITIZE=ON that the lab ran (dcvd under
+# lab_spawn) reports memory errors, leaks and undefined behaviour into its
+# log, where no exit status shows them: any report anywhere in $LAB fails the
+# test, and is printed.
+_lab_sanitizer_reports() {
+	local file found=0
+	[[ -n ${LAB:-} && -d $LAB ]] || return 0
+	while IFS= read -r file; do
+		found=1
+		echo "lab: sanitizer report in $file:" >&2
+		grep -E -A40 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$file" | head -n 80 >&2
+	done < <(grep -rlIE 'SUMMARY: [A-Za-z]*Sanitizer|: runtime error: ' "$LAB" 2>/dev/null)
+	((found == 0))
 }
 
 # lab_logs [NAME...] -- print the tail of the logs of NAMEs (default: every
