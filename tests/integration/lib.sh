@@ -25,7 +25,12 @@
 #   5         dcv_errors.sh (dcv: failures and their messages)
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   7         dcvd_e2e.sh
-#   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
+#   8..11     reserved for more dcvd tests (resume after kill, signals, faults)
+#   12        hostile.sh (dcv and dcvd against a fake, hostile DNS responder)
+#   13..17    reserved for more dcvd tests
+#   18        secrets.sh (the TSIG secret never shows; modes of what dcvd creates)
+#   19        limits.sh (max_jobs, max_names, max_message_size, hook_timeout)
+#   20        reserved for more dcvd tests
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
 #
