@@ -26,7 +26,7 @@
 #include "update.h"
 #include "util.h"
 
-#define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC */
+#define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC: any key fits */
 #define RETRY_BASE_MS 250
 #define RETRY_CAP_MS 5000
 #define CONFIRM_ROUNDS 4
@@ -171,12 +171,36 @@ out:
 }
 
 /*
+ * The largest TSIG record a primary of the zone adds: owner (the key name),
+ * type, class, TTL, length, algorithm name, time, fudge, MAC size, MAC
+ * (counted at the largest there is), original ID, error, other length.
+ * Counting exactly rather than TSIG_ROOM keeps small max_message_size
+ * values (512 is allowed) usable.
+ */
+static size_t tsig_size(const struct dcv_zone *zone)
+{
+	size_t most = 0;
+
+	for (size_t i = 0; i < zone->n_primaries; i++) {
+		const struct dcv_key *key = zone->primaries[i]->key;
+		size_t n = 0;
+		if (key == NULL)
+			continue;
+		n = key->tsig.name_wire_len + 10 + strlen(dcv_tsig_alg_dname(key->tsig.alg)) + 2 +
+		    6 + 2 + 2 + DCV_TSIG_MAC_MAX + 2 + 2 + 2;
+		if (n > most)
+			most = n;
+	}
+	return most;
+}
+
+/*
  * Packs records into messages using the uncompressed size as the bound:
- * compression only shrinks, so no message exceeds the limit.
+ * compression only shrinks, so no message exceeds the limit, TSIG included.
  */
 static int build_messages(struct dcv_update *up, size_t limit)
 {
-	size_t base = DCV_WIRE_HEADER + strlen(up->zone->domain) + 2 + 4 + TSIG_ROOM;
+	size_t base = DCV_WIRE_HEADER + strlen(up->zone->domain) + 2 + 4 + tsig_size(up->zone);
 	size_t first = 0, size = base;
 	int rc = DCV_OK;
 
