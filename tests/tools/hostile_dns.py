@@ -26,8 +26,9 @@ without restarting:
                 only:huge-stall (it stays open 5 s) answer UDP with TC so that
                 the client comes over TCP for them
 
-Every reply sent is logged on stdout as "udp|tcp NAME id=N" (the test counts
-them: a fake that did not lie proves nothing). READY_FILE is created once
+Every query is logged on stdout as "udp|tcp query id=N opcode=N len=N", every
+reply sent as "udp|tcp NAME id=N" (the test counts them: a fake that did not
+lie proves nothing). READY_FILE is created once
 the sockets listen. Runs until killed.
 """
 import os
@@ -232,6 +233,7 @@ def serve_udp(sock, alt_port_sock, alt_addr_sock, up, mode_file):
         if len(query) < 12:
             continue
         qid = struct.unpack("!H", query[:2])[0]
+        log("udp query id=%d opcode=%d len=%d" % (qid, (query[2] >> 3) & 15, len(query)))
         if m in ("tc", "only:huge-length", "only:huge-stall"):
             sock.sendto(tc_reply(query), client)
             log("udp tc id=%d" % qid)
@@ -302,6 +304,7 @@ def serve_tcp_conn(conn, up, mode_file):
             return
         m = mode(mode_file)
         qid = struct.unpack("!H", query[:2])[0]
+        log("tcp query id=%d opcode=%d len=%d" % (qid, (query[2] >> 3) & 15, len(query)))
         real = upstream_tcp(up, query)
         if real is None:
             log("tcp upstream-failed id=%d" % qid)
