@@ -205,6 +205,24 @@ static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
 	free(q);
 }
 
+/* A reply whose records cannot all be read may be forged: wait for one that can. */
+static int accept_fetch(void *arg, const uint8_t *msg, size_t len)
+{
+	struct fetch_q *q = arg;
+	size_t off = 0;
+	struct dcv_wire_rr rr;
+	unsigned n = 0;
+	int rc = dcv_wire_after_question(msg, len, &off);
+
+	if (rc == DCV_OK)
+		n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
+	for (unsigned i = 0; i < n && rc == DCV_OK; i++)
+		rc = dcv_wire_read_rr(msg, len, &off, &rr);
+	if (rc < 0)
+		dcv_dnsio_reject_why(q->set->sets->io, "malformed reply");
+	return rc;
+}
+
 static int ask(struct authset *set, const struct dcv_addr *server, const char *qname,
                uint16_t qtype, bool rd)
 {
@@ -221,7 +239,7 @@ static int ask(struct authset *set, const struct dcv_addr *server, const char *q
 	rc = dcv_query_build(qname, qtype, rd, buf, sizeof(buf), &len);
 	if (rc == DCV_OK)
 		rc = dcv_dnsio_exchange(set->sets->io, server, buf, len, 0, set->sets->timeout_ms,
-		                        NULL, on_fetch, q, NULL);
+		                        accept_fetch, on_fetch, q, NULL);
 	if (rc == DCV_OK) {
 		set->pending++;
 		q = NULL;

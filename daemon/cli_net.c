@@ -281,6 +281,18 @@ static void on_deadline(uv_timer_t *t)
 
 /* --- updating ------------------------------------------------------------ */
 
+/* Every update has reported: publish is over, check and withdraw go on probing. */
+static void updates_over(struct cli *cli)
+{
+	if (cli->op == OP_PUBLISH) {
+		for (size_t i = 0; i < cli->n_jobs; i++)
+			cli->jobs[i].done = !cli->jobs[i].failed;
+		shut_down(cli);
+		return;
+	}
+	start_polling(cli);
+}
+
 /* Whether every primary of the zone confirmed record i of the batch. */
 static bool confirmed_everywhere(const struct dcv_update_outcome *outcomes, size_t n_outcomes,
                                  size_t i)
@@ -317,13 +329,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	(void)status;
 	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
 		return;
-	if (cli->op == OP_PUBLISH) {
-		for (size_t i = 0; i < cli->n_jobs; i++)
-			cli->jobs[i].done = !cli->jobs[i].failed;
-		shut_down(cli);
-		return;
-	}
-	start_polling(cli);
+	updates_over(cli);
 }
 
 /* Groups every record of every job by zone: one update per zone. */
@@ -395,14 +401,26 @@ static int start_updates(struct cli *cli)
 	cli->state = CLI_UPDATING;
 	for (size_t i = 0; i < cli->n_batches && rc == DCV_OK; i++) {
 		struct zone_batch *b = &cli->batches[i];
-		rc = dcv_update_start(cli->io, b->zone,
-		                      cli->op == OP_WITHDRAW ? DCV_UPDATE_DELETE : DCV_UPDATE_ADD,
-		                      b->recs, b->n_recs, &opts, on_update, b, NULL);
-		if (rc == DCV_OK)
+		int started = dcv_update_start(
+		    cli->io, b->zone, cli->op == OP_WITHDRAW ? DCV_UPDATE_DELETE : DCV_UPDATE_ADD,
+		    b->recs, b->n_recs, &opts, on_update, b, NULL);
+		if (started == DCV_OK) {
 			cli->updates_pending++;
+			continue;
+		}
+		if (started != DCV_EINVAL) {
+			rc = started;
+			break;
+		}
+		/* The only other refusal: a record that fits in no message. */
+		for (size_t j = 0; j < b->n_jobs; j++)
+			job_fail(&cli->jobs[b->jobs[j]],
+			         "zone %s: a record does not fit in an UPDATE message of "
+			         "max_message_size (%llu bytes, TSIG included)",
+			         b->zone->domain, (unsigned long long)cli->cfg->max_message_size);
 	}
-	if (rc == DCV_OK && cli->n_batches == 0)
-		shut_down(cli);
+	if (rc == DCV_OK && cli->updates_pending == 0)
+		updates_over(cli);
 	return rc;
 }
 

@@ -267,13 +267,24 @@ static void send_adds(struct dcv_job *job)
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
+	/*
+	 * Held while queueing: a batch that cannot even start its UPDATE (a
+	 * record over max_message_size) reports the record from inside
+	 * zbatch_enqueue(), before the count would otherwise include it.
+	 */
+	job->updates_pending++;
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
 		if (zbatch_enqueue(job->eng, job, i, DCV_UPDATE_ADD) < 0) {
-			job_fail(job, "out of memory queueing record %s", job->rec.rrs[i].owner);
-			return;
+			if (job->update_status == DCV_OK) {
+				job->update_status = DCV_ENOMEM;
+				snprintf(job->update_why, sizeof(job->update_why),
+				         "out of memory queueing record %s", job->rec.rrs[i].owner);
+			}
+			break;
 		}
 		job->updates_pending++;
 	}
+	job_record_done(job, DCV_UPDATE_ADD, 0, DCV_OK, "");
 }
 
 static void after_publishing(struct dcv_job *job, int status)
@@ -517,6 +528,7 @@ static void send_deletes(struct dcv_job *job)
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
+	job->updates_pending++; /* held while queueing, as in send_adds() */
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
 		if (job_record_shared(job, i)) {
 			dcv_log_job(DCV_LOG_INFO, job->rec.id,
@@ -528,11 +540,8 @@ static void send_deletes(struct dcv_job *job)
 			break;
 		job->updates_pending++;
 	}
-	if (job->updates_pending == 0) {
-		job->wait = WAIT_NONE;
-		job->attempt = 0;
-		probe(job);
-	}
+	/* Nothing queued (or all reported already): on to the probe, as job_record_done() goes. */
+	job_record_done(job, DCV_UPDATE_DELETE, 0, DCV_OK, "");
 }
 
 static void after_withdrawing(struct dcv_job *job, int status)

@@ -385,6 +385,19 @@ static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
 
 static int send_item(struct round *r, struct item *it, bool rd);
 
+/* A reply that cannot be read may be forged: wait for one that can. */
+static int accept_answer(void *arg, const uint8_t *msg, size_t len)
+{
+	struct item *it = arg;
+	struct dcv_answer ans;
+
+	if (dcv_query_read_cname(msg, len, it->qwire, it->qlen, !it->obs.resolver, &ans) < 0) {
+		dcv_dnsio_reject_why(it->round->p->io, "malformed reply");
+		return DCV_EREPLY;
+	}
+	return DCV_OK;
+}
+
 static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
                       const struct dcv_why *why)
 {
@@ -430,8 +443,8 @@ static int send_item(struct round *r, struct item *it, bool rd)
 	if ((rc = dcv_wire_from_text(it->obs.qname, it->qwire, &it->qlen)) < 0 ||
 	    (rc = dcv_query_build(it->obs.qname, DCV_TYPE_CNAME, rd, buf, sizeof(buf), &len)) < 0)
 		return rc;
-	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, r->p->query_timeout_ms, NULL,
-	                          on_answer, it, NULL);
+	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, r->p->query_timeout_ms,
+	                          accept_answer, on_answer, it, NULL);
 }
 
 /* Sends every item from index first on; the ones that cannot go fail at once. */

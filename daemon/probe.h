@@ -16,7 +16,9 @@
  *      SOA minimum: each resolver walks the candidates like the CA.
  *
  * The withdrawal check (expect_absent) asks step 1 only and wants our
- * record gone from every authoritative address.
+ * record gone from every authoritative address. A reply that cannot be
+ * read is ignored (it may be forged; the query waits for a better one) and
+ * observed as "IP@PORT: malformed reply" when no other comes.
  *
  * Ownership: the prober keeps a pointer to cfg and io (both must outlive
  * it). A spec must stay valid until its round's callback has run. Reports

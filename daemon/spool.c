@@ -151,7 +151,8 @@ int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opt
 		goto out;
 	}
 	rc = DCV_EIO;
-	if ((root = dir_open(AT_FDCWD, path, path, 0750, why)) < 0)
+	/* The group may only pass through (to incoming/), as dcvd.tmpfiles makes it. */
+	if ((root = dir_open(AT_FDCWD, path, path, 0710, why)) < 0)
 		goto out;
 	for (int i = 0; i < SPOOL_DIRS; i++) {
 		snprintf(shown, sizeof(shown), "%s/%s", path, spool_dir_names[i]);

@@ -125,7 +125,8 @@ struct dcv_spool;
 
 /*
  * Creates the folders that are missing (incoming/ 2770 so a group may drop
- * files, the others 0750; SPOOL itself 0750 when its parent exists) --
+ * files, the others 0750; SPOOL itself 0710 when its parent exists, so that
+ * the group can reach incoming/ and nothing else, as in dcvd.tmpfiles) --
  * blocking, call before the loop runs -- and returns the spool. A folder
  * it creates gets exactly that mode whatever the umask; existing ones are
  * left as the operator made them. Each folder is opened once; all later

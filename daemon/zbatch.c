@@ -183,7 +183,7 @@ static void zbatch_send(struct zbatch *zb)
 	enum dcv_update_op op =
 	    zb->n_queue[DCV_UPDATE_ADD] > 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE;
 	struct dcv_record *recs = NULL;
-	char why[320];
+	char why[400];
 	int rc = DCV_ENOMEM;
 
 	if (zb->busy || eng->stopping || zb->n_queue[op] == 0)
@@ -223,12 +223,13 @@ static void zbatch_send(struct zbatch *zb)
 		zb->busy = false;
 		cfgref_put(zb->flight_cfg);
 		zb->flight_cfg = NULL;
+		snprintf(why, sizeof(why),
+		         "zone %s: a record does not fit in an UPDATE message of max_message_size "
+		         "(%llu bytes, TSIG included)",
+		         zb->zone, (unsigned long long)cfg->max_message_size);
 		for (size_t i = 0; i < n; i++) {
 			job_record_done(flight[i].job, op, flight[i].rr, rc,
-			                rc == DCV_EINVAL
-			                    ? "record does not fit in an UPDATE message "
-			                      "(max_message_size)"
-			                    : "out of memory");
+			                rc == DCV_EINVAL ? why : "out of memory");
 			job_unref(flight[i].job);
 		}
 		free(flight);

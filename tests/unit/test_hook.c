@@ -540,7 +540,8 @@ static void test_timeout_sigterm(void **state)
 	assert_true(took < 2000); /* SIGTERM sufficed */
 	expect_exact("info: job j-slow: hook: started", 1);
 	expect_count("hook: not reached", 0);
-	expect_count("still running after its time limit of 0.3 s: sending SIGTERM", 1);
+	expect_count("still running after its time limit of 0.3 s (hook_timeout): sending SIGTERM",
+	             1);
 	expect_count("warning: job j-slow: hook visible killed by signal 15 (SIGTERM) after", 1);
 	expect_count("SIGKILL", 0);
 	expect_count("finished", 0);

@@ -382,6 +382,9 @@ static void test_open_modes(void **state)
 	fx_init(&f, NULL);
 	umask(old);
 	assert_string_equal(dcv_spool_path(f.sp), f.spool);
+	assert_int_equal(lstat(f.spool, &st), 0);
+	if ((st.st_mode & 07777) != 0710)
+		fail_msg("%s: mode %o, want 710 (as dcvd.tmpfiles)", f.spool, st.st_mode & 07777);
 	for (int i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f.spool, dirs[i]);
 		assert_int_equal(lstat(path, &st), 0);
