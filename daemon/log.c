@@ -35,6 +35,9 @@ void dcv_log_init(const char *prog, enum dcv_log_level max_level)
 }
 
 static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {[DCV_LOG_ERR] = "error",
 	                                    [DCV_LOG_WARNING] = "warning",
