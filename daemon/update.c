@@ -24,6 +24,7 @@
 
 #include "query.h"
 #include "update.h"
+#include "update_int.h"
 #include "util.h"
 
 #define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC */
@@ -299,8 +300,10 @@ static bool lacks_tsig(const uint8_t *msg, size_t len)
  * would retry a configuration error until the deadline and then report only
  * "reply is not signed". nsupdate gives up on such a reply at once, too.
  */
-static bool unsigned_final_error(const uint8_t *msg, size_t len)
+bool dcv_update_unsigned_final_error(const uint8_t *msg, size_t len)
 {
+	if (len < DCV_WIRE_HEADER)
+		return false;
 	switch (DCV_WIRE_RCODE(msg)) {
 	case DCV_RCODE_FORMERR:
 	case DCV_RCODE_NOTIMP:
@@ -324,7 +327,7 @@ static int accept_reply(void *arg, const uint8_t *msg, size_t len)
 		return DCV_OK;
 	}
 	r->tsig_rc = dcv_tsig_verify(&r->tsig, msg, len, (uint64_t)time(NULL), &r->tsig_res, &why);
-	if (r->tsig_rc == DCV_ETSIG && unsigned_final_error(msg, len)) {
+	if (r->tsig_rc == DCV_ETSIG && dcv_update_unsigned_final_error(msg, len)) {
 		r->tsig_rc = DCV_OK;
 		r->reply_unsigned = true;
 		return DCV_OK;
@@ -338,7 +341,7 @@ static int accept_reply(void *arg, const uint8_t *msg, size_t len)
 }
 
 /* Extended DNS Error 14 "Not Ready" in the OPT record (Knot while loading). */
-static bool says_not_ready(const uint8_t *msg, size_t len)
+bool dcv_update_says_not_ready(const uint8_t *msg, size_t len)
 {
 	size_t off = 0;
 	struct dcv_wire_rr rr;
@@ -408,7 +411,7 @@ static void on_reply(struct run *r, const uint8_t *msg, size_t len)
 		wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
 		return;
 	case DCV_RCODE_REFUSED:
-		if (says_not_ready(msg, len)) {
+		if (dcv_update_says_not_ready(msg, len)) {
 			snprintf(r->out.why, sizeof(r->out.why), "REFUSED (not ready)");
 			wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
 			return;
