@@ -331,6 +331,14 @@ static int decode_fast(const unsigned char *der, size_t len, struct decoded *d, 
 	if (rc < 0)
 		dcv_why_set(why, "malformed certificate signing request (bad attributes)");
 out:
+	/*
+	 * A request the fast path refuses goes to the complete decoder, whose
+	 * verdict is the one given: the two check in different orders (here
+	 * the signature before the subject), so a damaged request could get
+	 * DCV_ESIG here and DCV_ECSR there. Refusals are rare; the cost is not.
+	 */
+	if (rc == DCV_ESIG || rc == DCV_ECSR)
+		rc = DCV_ENOTSUP;
 	return rc;
 }
 
