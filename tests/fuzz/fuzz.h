@@ -62,14 +62,18 @@ const struct psl_ctx_st *fuzz_psl(void);
 void fuzz_base64(const uint8_t *in, size_t n, char *out);
 
 /*
- * A secret the input shows in plain sight (after "secret:" or secret "...")
- * that text must not repeat: returns the first such value found in text, or
- * NULL. Only values of 20 bytes or more that occur once in the input and
- * are no part of the private folder's path are judged, so that text quoting
- * some other part of the input is not taken for a leak.
+ * The secrets an input writes in plain sight: the values of YAML "secret"
+ * keys (yaml) or the token after a BIND "secret" word. Only values that no
+ * other text of the input holds, of 16 bytes or more, not naming an HMAC
+ * and no part of the private folder's path are listed, so that a message
+ * quoting some other part of the input is not taken for a leak. Appends to
+ * out.
  */
-const char *fuzz_secret_in(const uint8_t *data, size_t size, const char *text, char *buf,
-                           size_t buf_size);
+struct dcv_strv;
+void fuzz_secrets_find(const uint8_t *data, size_t size, bool yaml, struct dcv_strv *out);
+
+/* The first of secrets that text holds, or NULL. */
+const char *fuzz_secrets_shown(const struct dcv_strv *secrets, const char *text);
 
 /* --- the fixed TSIG setting of fuzz_reply and its seed generator ------------- */
 

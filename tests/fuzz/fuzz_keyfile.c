@@ -13,12 +13,12 @@
 #include "config.h"
 #include "fuzz.h"
 
-static void keyfile_load(const uint8_t *data, size_t size, const char *path, const char *want)
+static void keyfile_load(const struct dcv_strv *secrets, const char *path, const char *want)
 {
 	struct dcv_tsig_key key;
 	struct dcv_strv warnings = {0};
 	struct dcv_why why = {""};
-	char b64[4 * DCV_TSIG_SECRET_MAX / 3 + 8], buf[256];
+	char b64[4 * DCV_TSIG_SECRET_MAX / 3 + 8];
 	uint8_t wire[DCV_WIRE_NAME_MAX];
 	size_t wire_len = 0;
 	const char *leak = NULL;
@@ -27,10 +27,10 @@ static void keyfile_load(const uint8_t *data, size_t size, const char *path, con
 	FUZZ_CHECK(rc == DCV_OK || rc == DCV_EKEY || rc == DCV_EIO || rc == DCV_ENOMEM,
 	           "keyfile_load: %d", rc);
 	FUZZ_CHECK(strpbrk(why.text, "\n\r") == NULL, "message of two lines: %s", why.text);
-	leak = fuzz_secret_in(data, size, why.text, buf, sizeof(buf));
+	leak = fuzz_secrets_shown(secrets, why.text);
 	FUZZ_CHECK(leak == NULL, "secret '%s' shown in: %s", leak, why.text);
 	for (size_t i = 0; i < warnings.n; i++) {
-		leak = fuzz_secret_in(data, size, warnings.v[i], buf, sizeof(buf));
+		leak = fuzz_secrets_shown(secrets, warnings.v[i]);
 		FUZZ_CHECK(leak == NULL, "secret '%s' shown in: %s", leak, warnings.v[i]);
 	}
 	if (rc < 0) {
@@ -58,14 +58,36 @@ static void keyfile_load(const uint8_t *data, size_t size, const char *path, con
 	dcv_strv_free(&warnings);
 }
 
+/* keymgr's YAML or BIND's syntax: the rule keyfile.c documents (the first word after comments). */
+static bool keyfile_is_yaml(const uint8_t *data, size_t size)
+{
+	size_t i = 0;
+
+	while (i < size) {
+		if (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+			i++;
+		} else if (data[i] == '#') {
+			while (i < size && data[i] != '\n')
+				i++;
+		} else {
+			break;
+		}
+	}
+	return (size - i >= 4 && memcmp(data + i, "key:", 4) == 0) ||
+	       (size - i >= 3 && memcmp(data + i, "---", 3) == 0);
+}
+
 int fuzz_keyfile_one(const uint8_t *data, size_t size)
 {
+	struct dcv_strv secrets = {0};
 	char path[512];
 
+	fuzz_secrets_find(data, size, keyfile_is_yaml(data, size), &secrets);
 	fuzz_write_file(fuzz_path("fuzz.key", path, sizeof(path)), data, size,
 	                size % 2 ? 0644 : 0600);
-	keyfile_load(data, size, path, NULL);
-	keyfile_load(data, size, path, "dcv");
+	keyfile_load(&secrets, path, NULL);
+	keyfile_load(&secrets, path, "dcv");
+	dcv_strv_free(&secrets);
 	return 0;
 }
 

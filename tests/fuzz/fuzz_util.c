@@ -17,10 +17,12 @@
 #include <openssl/hmac.h>
 
 #include <libpsl.h>
+#include <yaml.h>
 
 #include "dcv/names.h"
 #include "fuzz.h"
 #include "query.h"
+#include "util.h"
 
 void fuzz_fail(const char *fmt, ...)
 {
@@ -109,39 +111,160 @@ const struct psl_ctx_st *fuzz_psl(void)
 	return psl;
 }
 
-static size_t count_in(const uint8_t *data, size_t size, const char *s, size_t n)
-{
-	size_t count = 0;
-	const uint8_t *p = data, *end = data + size;
+/* --- secrets written in the input ---------------------------------------------- */
 
-	while ((size_t)(end - p) >= n && (p = memmem(p, (size_t)(end - p), s, n)) != NULL) {
-		count++;
-		p++;
-	}
-	return count;
+/* A value is judged only when no other text of the input holds it (see fuzz.h). */
+static bool secret_judged(const char *value, const struct dcv_strv *others)
+{
+	if (strlen(value) < 16 || strcasestr(value, "hmac") != NULL ||
+	    strstr(fuzz_tmpdir(), value) != NULL)
+		return false;
+	for (size_t i = 0; i < others->n; i++)
+		if (strstr(others->v[i], value) != NULL)
+			return false;
+	return true;
 }
 
-const char *fuzz_secret_in(const uint8_t *data, size_t size, const char *text, char *buf,
-                           size_t buf_size)
+static void push_text(struct dcv_strv *sv, const char *s, size_t n)
 {
-	static const char stop[] = " \t\r\n\"',;}]#";
-	const uint8_t *p = data, *end = data + size;
+	char *copy = strndup(s, n);
 
-	while ((p = memmem(p, (size_t)(end - p), "secret", 6)) != NULL) {
-		size_t n = 0;
-		p += 6;
-		while (p < end && (*p == ':' || *p == ' ' || *p == '\t' || *p == '"' || *p == '\''))
-			p++;
-		while (p + n < end && p[n] != '\0' && strchr(stop, p[n]) == NULL)
-			n++;
-		if (n < 20 || n >= buf_size)
-			continue;
-		memcpy(buf, p, n);
-		buf[n] = '\0';
-		if (count_in(data, size, buf, n) == 1 && strstr(fuzz_tmpdir(), buf) == NULL &&
-		    strstr(text, buf) != NULL)
-			return buf;
+	if (copy == NULL || dcv_strv_push(sv, copy) < 0)
+		fuzz_fail("out of memory");
+	free(copy);
+}
+
+/* YAML: the values of "secret" keys (libyaml events, any document, any depth). */
+static void yaml_secrets(const uint8_t *data, size_t size, struct dcv_strv *cands,
+                         struct dcv_strv *others)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	/* Per open collection: a mapping expects a key next (1), a value (2); sequences 0. */
+	unsigned char state[64];
+	bool secret_key[64];
+	int depth = -1;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser))
+		fuzz_fail("out of memory");
+	yaml_parser_set_input_string(&parser, data, size);
+	while (!done && yaml_parser_parse(&parser, &ev)) {
+		switch (ev.type) {
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (depth >= 0 && state[depth] != 0)
+				state[depth] = state[depth] == 1 ? 2 : 1;
+			if (++depth >= 64) {
+				done = true;
+				break;
+			}
+			state[depth] = ev.type == YAML_MAPPING_START_EVENT ? 1 : 0;
+			secret_key[depth] = false;
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT: {
+			const char *v = (const char *)ev.data.scalar.value;
+			size_t n = ev.data.scalar.length;
+			if (depth >= 0 && state[depth] == 1) {
+				secret_key[depth] = n == 6 && memcmp(v, "secret", 6) == 0;
+				state[depth] = 2;
+				push_text(others, v, n);
+			} else if (depth >= 0 && state[depth] == 2) {
+				push_text(secret_key[depth] ? cands : others, v, n);
+				state[depth] = 1;
+			} else {
+				push_text(others, v, n);
+			}
+			break;
+		}
+		case YAML_ALIAS_EVENT:
+			if (depth >= 0 && state[depth] != 0)
+				state[depth] = state[depth] == 1 ? 2 : 1;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
 	}
+	yaml_parser_delete(&parser);
+}
+
+/* BIND: the token after the word "secret", tokens and comments as keyfile.c reads them. */
+static void bind_secrets(const uint8_t *data, size_t size, struct dcv_strv *cands,
+                         struct dcv_strv *others)
+{
+	const char *p = (const char *)data, *end = p + size;
+	bool after_secret = false;
+
+	while (p < end) {
+		const char *tok = NULL;
+		size_t n = 0;
+		bool word = false;
+
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+			p++;
+			continue;
+		}
+		if (*p == '#' || (end - p >= 2 && p[0] == '/' && p[1] == '/')) {
+			while (p < end && *p != '\n')
+				p++;
+			continue;
+		}
+		if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+			const char *close = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+			p = close != NULL ? close + 2 : end;
+			continue;
+		}
+		if (*p == '"') {
+			tok = ++p;
+			while (p < end && *p != '"' && *p != '\0')
+				p++;
+			n = (size_t)(p - tok);
+			if (p < end)
+				p++;
+		} else if (*p > ' ' && *p < 0x7f && !strchr("{};", *p)) {
+			tok = p;
+			while (p<end && * p> ' ' && *p < 0x7f && !strchr("{};\"", *p))
+				p++;
+			n = (size_t)(p - tok);
+			word = true;
+		} else {
+			p++;
+			after_secret = false;
+			continue;
+		}
+		push_text(after_secret ? cands : others, tok, n);
+		after_secret = word && n == 6 && strncasecmp(tok, "secret", 6) == 0;
+	}
+}
+
+void fuzz_secrets_find(const uint8_t *data, size_t size, bool yaml, struct dcv_strv *out)
+{
+	struct dcv_strv cands = {0}, others = {0};
+
+	if (yaml)
+		yaml_secrets(data, size, &cands, &others);
+	else
+		bind_secrets(data, size, &cands, &others);
+	for (size_t i = 0; i < cands.n; i++)
+		if (secret_judged(cands.v[i], &others) && dcv_strv_push_unique(out, cands.v[i]) < 0)
+			fuzz_fail("out of memory");
+	dcv_strv_free(&cands);
+	dcv_strv_free(&others);
+}
+
+const char *fuzz_secrets_shown(const struct dcv_strv *secrets, const char *text)
+{
+	for (size_t i = 0; i < secrets->n; i++)
+		if (strstr(text, secrets->v[i]) != NULL)
+			return secrets->v[i];
 	return NULL;
 }
 

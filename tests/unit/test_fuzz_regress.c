@@ -93,6 +93,48 @@ static void replay(void **state)
 	fprintf(stderr, "%s: %zu regression inputs, %zu seeds\n", t->name, found, seeds);
 }
 
+/* The oracles of fuzz_util.c see what they are meant to see (so that they can fail). */
+static void test_oracles(void **state)
+{
+	static const char yaml[] = "key:\n  - id: dcv\n    secret: c2VjcmV0LXZhbHVlLW9uZQ==\n"
+	                           "remote: {id: c2VjcmV0LXZhbHVlLXR3bw==, secret: short}\n";
+	static const char bind[] = "key \"dcv\" { algorithm hmac-sha256; # secret \"no\"\n"
+	                           "\tSECRET \"c2VjcmV0LXZhbHVlLXRocmVl\"; };\n";
+	struct dcv_strv found = {0};
+	uint8_t msg[512], request[512];
+	size_t len = 0, request_len = 0;
+	struct dcv_tsig_ctx ctx;
+	char path[1024];
+	unsigned char *buf = NULL;
+	struct dcv_why why = {""};
+
+	(void)state;
+	fuzz_secrets_find((const uint8_t *)yaml, strlen(yaml), true, &found);
+	fuzz_secrets_find((const uint8_t *)bind, strlen(bind), false, &found);
+	/* The remote id is no secret; "short" and "no" are too short to judge. */
+	assert_int_equal(found.n, 2);
+	assert_string_equal(found.v[0], "c2VjcmV0LXZhbHVlLW9uZQ==");
+	assert_string_equal(found.v[1], "c2VjcmV0LXZhbHVlLXRocmVl");
+	assert_non_null(fuzz_secrets_shown(&found, "key 'x': c2VjcmV0LXZhbHVlLXRocmVl is bad"));
+	assert_null(fuzz_secrets_shown(&found, "key 'x': the secret is not base64"));
+	dcv_strv_free(&found);
+
+	/* A seed signed by the independent signer verifies, and the oracle notices a change. */
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/fuzz_reply/cname-signed",
+	         getenv("DCV_SOURCE_DIR"));
+	assert_int_equal(dcv_read_file(path, sizeof(msg), &buf, &len, &why), DCV_OK);
+	memcpy(msg, buf, len);
+	free(buf);
+	fuzz_tsig_request(request, &request_len, &ctx);
+	assert_true(fuzz_tsig_patch(msg, len, &ctx));
+	assert_int_equal(fuzz_tsig_expect(msg, len, &ctx, FUZZ_NOW), DCV_OK);
+	assert_int_equal(dcv_tsig_verify(&ctx, msg, len, FUZZ_NOW, NULL, NULL), DCV_OK);
+	msg[len - 8] ^= 1; /* inside the MAC */
+	assert_int_equal(fuzz_tsig_expect(msg, len, &ctx, FUZZ_NOW), DCV_OK);
+	assert_int_equal(dcv_tsig_verify(&ctx, msg, len, FUZZ_NOW, NULL, NULL), DCV_ETSIG);
+	assert_int_equal(fuzz_tsig_expect(msg, len, &ctx, FUZZ_NOW + 301), DCV_ETSIG);
+}
+
 static const struct target targets[] = {
     {"fuzz_csr", fuzz_csr_one},         {"fuzz_config", fuzz_config_one},
     {"fuzz_sidecar", fuzz_sidecar_one}, {"fuzz_keyfile", fuzz_keyfile_one},
@@ -101,10 +143,12 @@ static const struct target targets[] = {
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(targets) / sizeof(targets[0])];
+	struct CMUnitTest tests[sizeof(targets) / sizeof(targets[0]) + 1];
+	size_t n = 0;
 
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_oracles);
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
-		tests[i] =
+		tests[n++] =
 		    (struct CMUnitTest){targets[i].name, replay, NULL, NULL, (void *)&targets[i]};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
