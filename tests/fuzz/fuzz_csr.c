@@ -2,14 +2,21 @@
  * fuzz_csr.c -- a CSR file, as any bytes: dcv_csr_parse() (the fast path
  * of p10.c where it applies) and dcv_csr_parse_ex(DCV_CSR_FULL_DECODE)
  * (OpenSSL's complete decoder), then dcv_request_new() and everything a
- * request gives (records, HTTP file, approvers).
+ * request gives (records, HTTP file, approvers). Each input is tried as it
+ * is and, when it has the shape of a request, signed again with a fixed
+ * key (see csr_resigned()), so that mutated subjects and attributes get
+ * past the signature check.
  *
  * Oracles: both decoders return the same code and, when they accept, the
  * same DER, hashes, key, names, addresses and warnings; every record owner
  * is "_<md5>.<adn>." and every target starts with the SHA-256 split 32/32.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "dcv/csr.h"
 #include "dcv/dcv.h"
@@ -93,7 +100,7 @@ static void csr_request(struct dcv_csr *csr, const char *unique, const char *tar
 	dcv_request_free(req);
 }
 
-int fuzz_csr_one(const uint8_t *data, size_t size)
+static void csr_both(const uint8_t *data, size_t size)
 {
 	struct dcv_csr *fast = NULL, *full = NULL;
 	struct dcv_why fast_why = {""}, full_why = {""};
@@ -109,6 +116,161 @@ int fuzz_csr_one(const uint8_t *data, size_t size)
 		csr_request(fast, NULL, NULL);
 		csr_request(full, "1F96729172445e721043", "ComodoCA.com.");
 	}
+}
+
+/* --- the same request, signed again ------------------------------------------ */
+
+/*
+ * A mutated request almost never carries a valid signature, so the
+ * decoders would only ever be compared on the seeds. The input's
+ * certificationRequestInfo is therefore also signed again, its public key
+ * replaced by a fixed Ed25519 key (deterministic signatures): whatever the
+ * subject and attributes hold, both decoders then get as far as reading
+ * them. The elements are copied as they are; only the lengths around them
+ * are written anew (DER).
+ */
+struct csr_tlv {
+	const uint8_t *p; /* the whole TLV */
+	size_t len;
+	const uint8_t *content;
+	size_t content_len;
+};
+
+/* One TLV with a one-octet tag and a definite length (any length form). */
+static bool csr_tlv(const uint8_t **p, const uint8_t *end, struct csr_tlv *t)
+{
+	const uint8_t *q = *p;
+	size_t len = 0;
+
+	if (end - q < 2)
+		return false;
+	t->p = q++;
+	if (*q < 0x80) {
+		len = *q++;
+	} else {
+		size_t n = *q++ & 0x7fu;
+		if (n == 0 || n > 4 || (size_t)(end - q) < n)
+			return false;
+		while (n-- > 0)
+			len = len << 8 | *q++;
+	}
+	if (len > (size_t)(end - q))
+		return false;
+	t->content = q;
+	t->content_len = len;
+	t->len = (size_t)(q - t->p) + len;
+	*p = q + len;
+	return true;
+}
+
+/* Writes a DER header (tag, minimal length) at out; returns its length. */
+static size_t csr_header(uint8_t *out, uint8_t tag, size_t len)
+{
+	size_t n = 0;
+
+	out[n++] = tag;
+	if (len < 0x80) {
+		out[n++] = (uint8_t)len;
+	} else if (len < 0x100) {
+		out[n++] = 0x81;
+		out[n++] = (uint8_t)len;
+	} else if (len < 0x10000) {
+		out[n++] = 0x82;
+		out[n++] = (uint8_t)(len >> 8);
+		out[n++] = (uint8_t)len;
+	} else {
+		out[n++] = 0x83;
+		out[n++] = (uint8_t)(len >> 16);
+		out[n++] = (uint8_t)(len >> 8);
+		out[n++] = (uint8_t)len;
+	}
+	return n;
+}
+
+static EVP_PKEY *csr_key(uint8_t spki[64], size_t *spki_len)
+{
+	static const uint8_t raw[32] = "dcvd fuzz_csr fixed Ed25519 key";
+	static EVP_PKEY *key;
+	static uint8_t der[64];
+	static size_t der_len;
+
+	if (key == NULL) {
+		unsigned char *p = der;
+		int n = 0;
+		key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
+		if (key == NULL || (n = i2d_PUBKEY(key, NULL)) <= 0 || n > (int)sizeof(der) ||
+		    i2d_PUBKEY(key, &p) != n)
+			fuzz_fail("cannot make the Ed25519 key");
+		der_len = (size_t)n;
+	}
+	memcpy(spki, der, der_len);
+	*spki_len = der_len;
+	return key;
+}
+
+static void csr_resigned(const uint8_t *data, size_t size)
+{
+	static const uint8_t ed25519_alg[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
+	const uint8_t *p = data, *end = data + size, *in = NULL;
+	struct csr_tlv outer, tbs, version, subject, spki;
+	uint8_t key_der[64], sig[64];
+	uint8_t *out = NULL, *tbs_out = NULL;
+	size_t key_len = 0, sig_len = sizeof(sig), n = 0, tbs_len = 0, rest = 0, total = 0;
+	EVP_PKEY *key = csr_key(key_der, &key_len);
+	EVP_MD_CTX *ctx = NULL;
+
+	if (!csr_tlv(&p, end, &outer) || outer.p[0] != 0x30)
+		return;
+	in = outer.content;
+	if (!csr_tlv(&in, outer.content + outer.content_len, &tbs) || tbs.p[0] != 0x30)
+		return;
+	in = tbs.content;
+	end = tbs.content + tbs.content_len;
+	if (!csr_tlv(&in, end, &version) || !csr_tlv(&in, end, &subject) ||
+	    !csr_tlv(&in, end, &spki))
+		return;
+	/* version, subject, our key, then the rest (attributes...) as they are. */
+	rest = (size_t)(end - in);
+	tbs_len = version.len + subject.len + key_len + rest;
+	out = malloc(2 * (tbs_len + 16) + sizeof(ed25519_alg) + sizeof(sig) + 32);
+	if (out == NULL)
+		fuzz_fail("out of memory");
+	tbs_out = out + 8 + 4; /* room for the outer header */
+	n = csr_header(tbs_out, 0x30, tbs_len);
+	memcpy(tbs_out + n, version.p, version.len);
+	n += version.len;
+	memcpy(tbs_out + n, subject.p, subject.len);
+	n += subject.len;
+	memcpy(tbs_out + n, key_der, key_len);
+	n += key_len;
+	memcpy(tbs_out + n, in, rest);
+	n += rest;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, sig, &sig_len, tbs_out, n) != 1 || sig_len != 64)
+		fuzz_fail("cannot sign with Ed25519");
+	EVP_MD_CTX_free(ctx);
+	/* SEQUENCE { tbs, AlgorithmIdentifier, BIT STRING { 0, signature } } */
+	memcpy(tbs_out + n, ed25519_alg, sizeof(ed25519_alg));
+	n += sizeof(ed25519_alg);
+	n += csr_header(tbs_out + n, 0x03, 1 + sig_len);
+	tbs_out[n++] = 0;
+	memcpy(tbs_out + n, sig, sig_len);
+	n += sig_len;
+	{
+		uint8_t head[8];
+		size_t h = csr_header(head, 0x30, n);
+		memcpy(tbs_out - h, head, h);
+		total = n + h;
+		csr_both(tbs_out - h, total);
+	}
+	free(out);
+}
+
+int fuzz_csr_one(const uint8_t *data, size_t size)
+{
+	csr_both(data, size);
+	csr_resigned(data, size);
 	return 0;
 }
 
