@@ -411,7 +411,13 @@ static int decode_full(const unsigned char *der, size_t len, struct decoded *d,
 	d->subject = X509_NAME_dup(X509_REQ_get_subject_name(req));
 	if (d->subject == NULL)
 		goto out;
+	/* NULL is an extensionRequest that does not decode (none gives an empty list). */
 	d->exts = X509_REQ_get_extensions(req);
+	if (d->exts == NULL) {
+		rc = DCV_ECSR;
+		dcv_why_set(why, "malformed certificate signing request (bad attributes)");
+		goto out;
+	}
 	rc = DCV_OK;
 out:
 	OPENSSL_free(again);

@@ -8,13 +8,15 @@
  * past the signature check.
  *
  * Oracles: both decoders return the same code and, when they accept, the
- * same DER, hashes, key, names, addresses and warnings; every record owner
+ * same DER, hashes, key, names, addresses and warnings, and OpenSSL can
+ * read the request's extensions; every record owner
  * is "_<md5>.<adn>." and every target starts with the SHA-256 split 32/32.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -100,6 +102,24 @@ static void csr_request(struct dcv_csr *csr, const char *unique, const char *tar
 	dcv_request_free(req);
 }
 
+/*
+ * An accepted request's extensions are readable to OpenSSL itself: a
+ * request whose extensionRequest does not decode must be refused, not
+ * read as one without subjectAltNames.
+ */
+static void csr_extensions_readable(const struct dcv_csr *csr)
+{
+	const unsigned char *p = csr->der;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)csr->der_len);
+	STACK_OF(X509_EXTENSION) *exts = req != NULL ? X509_REQ_get_extensions(req) : NULL;
+
+	FUZZ_CHECK(req != NULL, "an accepted request that d2i_X509_REQ refuses");
+	FUZZ_CHECK(exts != NULL, "an accepted request whose extensions OpenSSL cannot read");
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
+	ERR_clear_error();
+}
+
 static void csr_both(const uint8_t *data, size_t size)
 {
 	struct dcv_csr *fast = NULL, *full = NULL;
@@ -113,6 +133,7 @@ static void csr_both(const uint8_t *data, size_t size)
 	           "a result without DCV_OK or the other way round");
 	if (fast_rc == DCV_OK) {
 		csr_same(fast, full);
+		csr_extensions_readable(fast);
 		csr_request(fast, NULL, NULL);
 		csr_request(full, "1F96729172445e721043", "ComodoCA.com.");
 	}
