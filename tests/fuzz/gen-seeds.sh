@@ -38,7 +38,9 @@ for f in "$tmp"/csrs/good/*; do
 	esac
 done
 for f in "$tmp"/csrs/bad/*; do
-	[ -f "$f" ] && [ "$(stat -c %s "$f")" -le 8192 ] || continue
+	if [ ! -f "$f" ] || [ "$(stat -c %s "$f")" -gt 8192 ]; then
+		continue
+	fi
 	case $f in *.tsv) continue ;; esac
 	cp "$f" "$corpus/fuzz_csr/bad-$(basename "$f")"
 done
