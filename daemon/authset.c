@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "authset.h"
+#include "authset_int.h"
 #include "query.h"
 
 enum fetch_state {
@@ -134,14 +135,15 @@ static void finish_fetch(struct authset *set, int status)
 }
 
 /* NS answer: the NS names, and the glue that came with them. */
-static int read_ns(struct authset *set, const uint8_t *msg, size_t len)
+int dcv_authset_read_ns(const char *zone_text, const uint8_t *msg, size_t len,
+                        char (**ns)[DCV_NAME_TEXT_MAX], size_t *n_ns)
 {
 	uint8_t zone[DCV_WIRE_NAME_MAX], owner[DCV_WIRE_NAME_MAX], target[DCV_WIRE_NAME_MAX];
 	size_t zone_len = 0, owner_len = 0, target_len = 0, off = 0, pos = 0;
 	unsigned n = 0;
 	struct dcv_wire_rr rr;
 
-	if (dcv_wire_from_text(set->zone->domain, zone, &zone_len) < 0 ||
+	if (dcv_wire_from_text(zone_text, zone, &zone_len) < 0 ||
 	    dcv_wire_after_question(msg, len, &off) < 0)
 		return DCV_EREPLY;
 	n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
@@ -156,11 +158,11 @@ static int read_ns(struct authset *set, const uint8_t *msg, size_t len)
 			pos = rr.rdata;
 			if (dcv_wire_read_name(msg, len, &pos, target, &target_len) < 0)
 				return DCV_EREPLY;
-			grown = realloc(set->ns, (set->n_ns + 1) * sizeof(*set->ns));
+			grown = realloc(*ns, (*n_ns + 1) * sizeof(**ns));
 			if (grown == NULL)
 				return DCV_ENOMEM;
-			set->ns = grown;
-			dcv_name_text(target, target_len, set->ns[set->n_ns++]);
+			*ns = grown;
+			dcv_name_text(target, target_len, (*ns)[(*n_ns)++]);
 		}
 	}
 	return DCV_OK;
@@ -177,7 +179,7 @@ static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
 		snprintf(set->why, sizeof(set->why), "zone %s: finding its name servers: %.200s",
 		         set->zone->domain, why->text);
 	if (status == DCV_OK && q->qtype == DCV_TYPE_NS) {
-		rc = read_ns(set, msg, len);
+		rc = dcv_authset_read_ns(set->zone->domain, msg, len, &set->ns, &set->n_ns);
 	} else if (status == DCV_OK) {
 		/* Address answers: every A/AAAA in the answer section for that NS name. */
 		size_t off = 0;

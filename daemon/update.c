@@ -24,6 +24,7 @@
 
 #include "query.h"
 #include "update.h"
+#include "update_int.h"
 #include "util.h"
 
 #define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC: any key fits */
@@ -339,8 +340,10 @@ static bool lacks_tsig(const uint8_t *msg, size_t len)
  * would retry a configuration error until the deadline and then report only
  * "reply is not signed". nsupdate gives up on such a reply at once, too.
  */
-static bool unsigned_final_error(const uint8_t *msg, size_t len)
+bool dcv_update_unsigned_final_error(const uint8_t *msg, size_t len)
 {
+	if (len < DCV_WIRE_HEADER)
+		return false;
 	switch (DCV_WIRE_RCODE(msg)) {
 	case DCV_RCODE_FORMERR:
 	case DCV_RCODE_NOTIMP:
@@ -354,7 +357,7 @@ static bool unsigned_final_error(const uint8_t *msg, size_t len)
 }
 
 /* Extended DNS Error 14 "Not Ready" in the OPT record (Knot while loading). */
-static bool says_not_ready(const uint8_t *msg, size_t len)
+bool dcv_update_says_not_ready(const uint8_t *msg, size_t len)
 {
 	size_t off = 0;
 	struct dcv_wire_rr rr;
@@ -404,7 +407,7 @@ static int hold_unsigned(struct run *r, int tsig_rc, bool no_tsig, const uint8_t
 		r->held = true;
 		r->held_tsig_rc = tsig_rc;
 		r->held_rcode = DCV_WIRE_RCODE(msg);
-		r->held_not_ready = says_not_ready(msg, len);
+		r->held_not_ready = dcv_update_says_not_ready(msg, len);
 		r->held_unsigned = no_tsig;
 		uv_timer_start(&r->timer, on_grace, UNSIGNED_GRACE_MS, 0);
 	}
@@ -426,11 +429,11 @@ static int accept_reply(void *arg, const uint8_t *msg, size_t len)
 	rc = dcv_tsig_verify(&r->tsig, msg, len, (uint64_t)time(NULL), &r->tsig_res, &why);
 	/*
 	 * BADSIG and BADKEY replies carry no MAC by design; a server answers
-	 * some errors without any TSIG (see unsigned_final_error).
+	 * some errors without any TSIG (see dcv_update_unsigned_final_error).
 	 */
 	if (rc == DCV_EBADSIG || rc == DCV_EBADKEY)
 		return hold_unsigned(r, rc, false, msg, len, why.text);
-	if (rc == DCV_ETSIG && unsigned_final_error(msg, len))
+	if (rc == DCV_ETSIG && dcv_update_unsigned_final_error(msg, len))
 		return hold_unsigned(r, DCV_OK, true, msg, len, why.text);
 	/* A reply that fails TSIG may be forged: keep waiting for the real one. */
 	if (rc == DCV_ETSIG || rc == DCV_EREPLY) {
@@ -523,7 +526,7 @@ static void on_exchange(void *arg, int status, const uint8_t *msg, size_t len,
 		goto out;
 	if (status == DCV_OK) {
 		uv_timer_stop(&r->timer); /* the grace of a held reply, if any */
-		on_reply(r, DCV_WIRE_RCODE(msg), says_not_ready(msg, len));
+		on_reply(r, DCV_WIRE_RCODE(msg), dcv_update_says_not_ready(msg, len));
 		goto out;
 	}
 	if (r->held) {
