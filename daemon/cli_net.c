@@ -524,6 +524,8 @@ static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *o
 	 */
 	if (inner_timeout_ms(cli) < PROBE_QUERY_TIMEOUT_MS)
 		popts.query_timeout_ms = inner_timeout_ms(cli);
+	uv_update_time(&cli->loop); /* loading took a while; both clocks start now */
+	popts.give_up_at = uv_now(&cli->loop) + inner_timeout_ms(cli);
 	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, &popts) : NULL;
 	uv_timer_init(&cli->loop, &cli->poll);
 	uv_timer_init(&cli->loop, &cli->deadline);

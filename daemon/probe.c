@@ -101,6 +101,7 @@ struct dcv_prober {
 	const struct dcv_config *cfg;
 	struct dcv_authsets *sets;
 	uint64_t query_timeout_ms;
+	uint64_t give_up_at; /* see dcv_prober_opts */
 	size_t pending;
 	uv_timer_t kick; /* reports rounds that finished without waiting */
 	struct round *deferred;
@@ -428,6 +429,15 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 }
 
 /* Sends an item's query; a resolver walk takes its name from the current candidate. */
+/* The full query timeout, or what is left before give_up_at (at least 1 ms). */
+static uint64_t query_timeout(const struct dcv_prober *p)
+{
+	uint64_t now = uv_now(p->loop);
+	uint64_t left = p->give_up_at > now ? p->give_up_at - now : 1;
+
+	return p->give_up_at != 0 && left < p->query_timeout_ms ? left : p->query_timeout_ms;
+}
+
 static int send_item(struct round *r, struct item *it, bool rd)
 {
 	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
@@ -443,7 +453,7 @@ static int send_item(struct round *r, struct item *it, bool rd)
 	if ((rc = dcv_wire_from_text(it->obs.qname, it->qwire, &it->qlen)) < 0 ||
 	    (rc = dcv_query_build(it->obs.qname, DCV_TYPE_CNAME, rd, buf, sizeof(buf), &len)) < 0)
 		return rc;
-	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, r->p->query_timeout_ms,
+	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, query_timeout(r->p),
 	                          accept_answer, on_answer, it, NULL);
 }
 
@@ -740,6 +750,7 @@ struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config 
 	p->loop = dcv_dnsio_loop(io);
 	p->cfg = cfg;
 	p->query_timeout_ms = opts && opts->query_timeout_ms ? opts->query_timeout_ms : 3000;
+	p->give_up_at = opts ? opts->give_up_at : 0;
 	p->sets = dcv_authsets_new(io, cfg, ttl, p->query_timeout_ms);
 	if (p->sets == NULL) {
 		free(p);

@@ -106,6 +106,13 @@ struct dcv_prober;
 struct dcv_prober_opts {
 	uint64_t query_timeout_ms; /* per query, all tries (default 3000) */
 	uint64_t authset_ttl_ms;   /* how long a discovered NS set is reused (default 300000) */
+	/*
+	 * Loop time (uv_now) by which every query must have given up, 0 for none.
+	 * A caller with its own deadline sets it a little before that deadline,
+	 * so that a silent server is reported by name rather than cut off by an
+	 * unfinished round (time spent waiting for SOA serials counts too).
+	 */
+	uint64_t give_up_at;
 };
 
 struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
