@@ -279,7 +279,7 @@ awk -v n="$n" -v nh="$n_hook" -v reps="$reps" -v d="$m_dcv" -v f="$m_floor" -v h
 	printf "  %-46s %9.3f %9.3f\n", "last record added -> exit", dc, fe
 	printf "  dcv, start -> first record: reading the config and the %d CSRs, building the UPDATEs and\n", n
 	printf "    sending the first; `dcv records` alone on the same CSRs (read, verify, hash) takes %.3f s\n", rec
-	printf "  dcv, last record -> exit: the last reply, then %d confirmation queries (one UDP socket each)\n", n
+	printf "  dcv, last record -> exit: the last reply, then %d confirmation queries (shared UDP sockets, at most 128 in flight)\n", n
 	printf "  for reference: `dcv records` + the floor = %.3f s (what a script starting from CSRs needs\n", rec + f
 	printf "    at least); dcv / that = %.2f\n", d / (rec + f)
 }'
