@@ -448,25 +448,40 @@ static bool has_forget_key(const struct dcv_yin_node *root)
 
 /*
  * yin numbers lines from the start of buf; an entry of a log starts at
- * first_line of its file. Rewrites "FILE:LINE:" of msg so that the line is
- * the file's.
+ * first_line of its file. Rewrites the "FILE:LINE:" of msg, and any "at
+ * line N" after it (libyaml's context, yin's "first at line N"), so that
+ * the lines are the file's.
  */
 static void shift_line(const char *file, unsigned long first_line, const char *msg,
                        struct dcv_why *why)
 {
-	size_t n = strlen(file);
+	static const char at[] = "at line ";
+	size_t n = strlen(file), used = 0, size = sizeof(why->text);
+	const char *p = msg, *num = NULL;
 	unsigned long line = 0;
 	char *end = NULL;
 
-	if (first_line > 1 && strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] >= '1' &&
-	    msg[n + 1] <= '9') {
-		line = strtoul(msg + n + 1, &end, 10);
-		if (*end == ':') {
-			dcv_why_set(why, "%s:%lu%s", file, line + first_line - 1, end);
-			return;
-		}
+	if (first_line <= 1 || strncmp(msg, file, n) != 0 || msg[n] != ':' || msg[n + 1] < '1' ||
+	    msg[n + 1] > '9') {
+		dcv_why_set(why, "%s", msg);
+		return;
 	}
-	dcv_why_set(why, "%s", msg);
+	line = strtoul(msg + n + 1, &end, 10);
+	used = (size_t)snprintf(why->text, size, "%s:%lu", file, line + first_line - 1);
+	for (p = end; used < size && (num = strstr(p, at)) != NULL; p = end) {
+		num += sizeof(at) - 1;
+		if (*num < '0' || *num > '9') {
+			used += (size_t)snprintf(why->text + used, size - used, "%.*s",
+			                         (int)(num - p), p);
+			end = (char *)num;
+			continue;
+		}
+		line = strtoul(num, &end, 10);
+		used += (size_t)snprintf(why->text + used, size - used, "%.*s%lu", (int)(num - p),
+		                         p, line + first_line - 1);
+	}
+	if (used < size)
+		snprintf(why->text + used, size - used, "%s", p);
 }
 
 /*

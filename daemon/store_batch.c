@@ -320,6 +320,7 @@ static int emit_op(struct dcv_store_batch *b, size_t k, struct placed *p, unsign
                    size_t *len, bool *skip)
 {
 	struct dcv_store *st = b->st;
+	const struct store_entry *e = NULL;
 
 	*skip = false;
 	if (k < b->n_recs) {
@@ -334,8 +335,12 @@ static int emit_op(struct dcv_store_batch *b, size_t k, struct placed *p, unsign
 	k -= b->n_recs;
 	p->id = b->forgets[k].id;
 	p->forget = true;
-	/* Nothing to forget: no entry is needed when every file of state/ is known. */
-	if (b->forgets[k].skip || (!st->unknown_files && store_index_get(st, p->id) == NULL)) {
+	/*
+	 * Nothing to forget -- no entry of the id, when every file of state/
+	 * is known, or a forget already: no entry is needed.
+	 */
+	e = store_index_get(st, p->id);
+	if (b->forgets[k].skip || (e != NULL && e->forget) || (e == NULL && !st->unknown_files)) {
 		*skip = true;
 		return DCV_OK;
 	}
@@ -397,8 +402,13 @@ static void write_records(struct dcv_store_batch *b)
 	for (size_t k = 0; k < n && idx != UINT32_MAX; k++) {
 		if (store_index_put(st, placed[k].id, idx, placed[k].forget, placed[k].off,
 		                    placed[k].len) < 0) {
-			/* The table no longer says what is live: delete nothing on its word. */
+			/*
+			 * The index no longer says what is live: an older entry it still
+			 * counts could be copied over this log's. Until the next load,
+			 * nothing is deleted or compacted.
+			 */
 			st->unknown_files = true;
+			st->index_broken = true;
 			fail(b, DCV_ENOMEM, "%s/state: out of memory", st->spool);
 			break;
 		}

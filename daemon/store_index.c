@@ -289,9 +289,14 @@ bool store_file_compactable(const struct dcv_store *st, uint32_t idx)
 bool store_compaction_due(const struct dcv_store *st)
 {
 	size_t n = 0;
-	bool waste = false;
+	bool waste = false, old_format = false;
 
-	if (st->n_present <= st->tuning.max_files &&
+	if (st->index_broken)
+		return false;
+	for (size_t i = 0; i < st->n_files && !old_format; i++)
+		old_format = !st->files[i].gone && st->files[i].seq == 0;
+	/* Record files of the old format are rewritten at once: many small files load slowly. */
+	if (!old_format && st->n_present <= st->tuning.max_files &&
 	    st->total_bytes <= 2 * st->live_bytes + st->tuning.slack_bytes)
 		return false;
 	/* Worth it only when the files it would rewrite are several, or hold dead entries. */

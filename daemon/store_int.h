@@ -88,6 +88,7 @@ struct dcv_store {
 	size_t n_buckets, n_entries;
 	uint64_t next_seq;  /* of the next log */
 	bool unknown_files; /* state/ held entry files before, and no load indexed them */
+	bool index_broken;  /* memory ran out updating the index: delete and compact nothing */
 	bool doomed_any;    /* some file is doomed */
 	struct store_tuning tuning;
 	/* the batches */

@@ -638,6 +638,8 @@ static int load_state(struct dcv_store *st, bool readonly, struct dcv_job_record
 	*recs = NULL;
 	*n = 0;
 	store_index_clear(st);
+	/* Until this load succeeds, the files of state/ are not (all) in the index. */
+	st->unknown_files = true;
 	if (!readonly) {
 		clean_status_tmp(st, "done");
 		clean_status_tmp(st, "failed");
@@ -679,6 +681,7 @@ static int load_state(struct dcv_store *st, bool readonly, struct dcv_job_record
 		goto out;
 	/* Everything read is what the files say: nothing unknown remains. */
 	st->unknown_files = false;
+	st->index_broken = false;
 	store_files_settle(st);
 	if (!readonly) {
 		/*

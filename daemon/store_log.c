@@ -163,6 +163,7 @@ int store_log_finish(struct dcv_store *st, struct store_log *lw, uint32_t *idx,
 	if (rc < 0) {
 		/* In place but not in the table: never delete a file on that table's word. */
 		st->unknown_files = true;
+		st->index_broken = true;
 		dcv_why_set(why, "%s/state: out of memory", st->spool);
 		goto out;
 	}
@@ -195,7 +196,7 @@ size_t store_delete_doomed(struct dcv_store *st)
 	size_t deleted = 0;
 
 	/* A folder with an unflushed change may still lack the entries that replaced these. */
-	if (!st->doomed_any || state->dirty)
+	if (!st->doomed_any || state->dirty || st->index_broken)
 		return 0;
 	st->doomed_any = false;
 	for (size_t i = 0; i < st->n_files; i++) {
@@ -325,6 +326,8 @@ int store_compact(struct dcv_store *st, uint64_t *fdatasyncs, uint64_t *fsyncs, 
 	uint32_t idx = UINT32_MAX;
 	int rc = DCV_ENOMEM;
 
+	if (st->index_broken)
+		return DCV_OK;
 	store_index_each(st, pick_entry, &p);
 	if (p.oom || (p.n > 0 && (offs = malloc(p.n * sizeof(*offs))) == NULL)) {
 		dcv_why_set(why, "%s/state: out of memory compacting", st->spool);
