@@ -17,16 +17,17 @@
  * earlier one, a forget removes it.
  *
  * The store keeps count of the entries of each file that are still the
- * newest of their id. A file with none is deleted by a later batch (after
- * the entries that replaced its own are durable). When the files hold more
- * than twice the bytes of the live entries (plus 1 MiB), or there are more
- * than 256 of them, the store compacts in a batch of its own: the live
- * entries of the small or mostly dead files are copied into one new log,
+ * newest of their id (a forget counts while an older file may hold its
+ * id). A file with none is deleted by a later batch (after the entries
+ * that replaced its own are durable). When the files hold more than twice
+ * the bytes of the live entries (plus 1 MiB), or there are more than 256
+ * of them, the store compacts in a batch of its own: the live entries of
+ * the small (< 1 MiB) or mostly dead files are copied into one new log,
  * then those files are deleted.
  *
  * Record files of the format before logs, state/<id>.job (one record each),
- * are still read (before every log) and rewritten into a log at the first
- * compaction.
+ * are still read (before every log); the first batch after a load that
+ * found some is followed by a compaction that rewrites them into a log.
  *
  * A batch can also carry operator status files (done/NAME.status,
  * failed/NAME.status) and file moves (active/NAME.csr -> done/), done in
@@ -227,7 +228,9 @@ int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n
  * Reads the records of SPOOL/state like dcv_store_load() but changes
  * nothing (for `dcv status`, which may run beside dcvd): no file is
  * deleted, moved or written; damaged files and entries are only reported
- * (without the "(moved to ...)" part). DCV_EIO when the spool or state/
+ * (without the "(moved to ...)" part). A file that vanishes between the
+ * listing and its reading (dcvd deleted it after a compaction) makes it
+ * read state/ again, up to five times. DCV_EIO when the spool or state/
  * cannot be read (errors says why), DCV_ENOMEM.
  */
 int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,

@@ -180,7 +180,8 @@ struct store_log {
 	uint64_t size; /* bytes appended so far */
 };
 
-/* Opens a new log's temporary file. DCV_EIO with why, DCV_ENOMEM. */
+/* Opens a new log's temporary file. DCV_EIO with why, DCV_ENOMEM (then nothing is left to abort).
+ */
 int store_log_begin(struct dcv_store *st, struct store_log *lw, struct dcv_why *why);
 /* Appends an entry; *off gets where it starts in the log. */
 int store_log_append(struct dcv_store *st, struct store_log *lw, const unsigned char *buf,

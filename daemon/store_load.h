@@ -42,9 +42,13 @@ struct lentry {
 	bool live; /* the newest entry of its id */
 };
 
+/* A file that a reading beside a running dcvd found deleted meanwhile: read again. */
+#define LOAD_GONE 1
+
 struct load {
 	struct dcv_store *st;
 	bool readonly;
+	bool vanished; /* LOAD_GONE happened */
 	struct dcv_strv *errors;
 	struct lfile *files;
 	size_t n_files;
@@ -55,6 +59,36 @@ struct load {
 	struct dcv_job_record *recs;
 	size_t n_recs, cap_recs;
 };
+
+/* ---- store_scan.c ---- */
+
+/* Deletes the ".*.status.tmp" leftovers in SPOOL/rel, best effort. */
+void load_clean_status_tmp(struct dcv_store *st, const char *rel);
+/*
+ * The files of state/ that hold entries into ld->files, record files first
+ * (seq 0), then the logs by number; deletes "*.tmp" leftovers (unless
+ * read-only). DCV_EIO (reported in ld->errors), DCV_ENOMEM.
+ */
+int load_list(struct load *ld);
+/*
+ * Opens state/<name> for reading: a regular file, not a link, at most max
+ * bytes. DCV_ESTATE (damaged) with why; LOAD_GONE when a read-only load
+ * finds it deleted meanwhile.
+ */
+int load_open_file(struct dcv_store *st, bool readonly, const char *name, uint64_t max, int *out,
+                   uint64_t *size, struct dcv_why *why);
+/* Reads a log whole; DCV_ESTATE (with why) when it cannot be read at all, LOAD_GONE. */
+int load_read_log(struct load *ld, struct lfile *f, struct dcv_why *why);
+/* One more entry of file (a log's entries get their id line). DCV_ENOMEM. */
+int load_add_entry(struct load *ld, uint32_t file, uint64_t off, uint64_t len);
+/* Cuts a log into entries at the end markers; a last piece without one is an entry too. */
+int load_split_log(struct load *ld, uint32_t file);
+/* Links each entry to the next older one with its id line; marks the newest. DCV_ENOMEM. */
+int load_chain_hints(struct load *ld);
+/* The line of byte off in a log, for messages. */
+unsigned long load_line_of(const struct lfile *f, uint64_t off);
+
+/* ---- store_repair.c ---- */
 
 /*
  * Entry e does not parse (why): a record file is moved to state/damaged/

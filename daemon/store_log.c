@@ -60,6 +60,7 @@ int store_log_begin(struct dcv_store *st, struct store_log *lw, struct dcv_why *
 	lw->buf = malloc(LOG_CHUNK);
 	if (lw->buf == NULL) {
 		dcv_why_set(why, "%s/state: out of memory for a log", st->spool);
+		lw->tmp[0] = '\0';
 		return DCV_ENOMEM;
 	}
 	lw->cap = LOG_CHUNK;
@@ -70,6 +71,10 @@ int store_log_begin(struct dcv_store *st, struct store_log *lw, struct dcv_why *
 		store_path(st, state, lw->tmp, path, sizeof(path));
 		dcv_why_set(why, "%s: %s failed: %s", path, lw->fd < 0 ? "open" : "chmod",
 		            strerror(errno));
+		/* Nothing is left to abort: a temporary that open() made goes too. */
+		if (lw->fd < 0)
+			lw->tmp[0] = '\0';
+		store_log_abort(st, lw);
 		return DCV_EIO;
 	}
 	return DCV_OK;
