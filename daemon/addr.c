@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "yin.h"
 
 void dcv_addr_from_sockaddr(const struct sockaddr *sa, struct dcv_addr *out)
 {
@@ -37,6 +38,7 @@ int dcv_addr_parse(const char *s, struct dcv_addr *out, struct dcv_why *why)
 	char *end = NULL;
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
+	char quoted[72];
 
 	if (n == 0 || n >= sizeof(ip))
 		goto bad;
@@ -64,10 +66,12 @@ int dcv_addr_parse(const char *s, struct dcv_addr *out, struct dcv_why *why)
 		return DCV_OK;
 	}
 bad:
+	/* s comes from a file: shown cut, odd bytes as '?', so that it cannot break the line. */
+	dcv_yin_quote(s, 64, quoted, sizeof(quoted));
 	dcv_why_set(why,
 	            "'%s' is not an address: write IP or IP@PORT (e.g. 192.0.2.1@53, "
 	            "2001:db8::1@53)",
-	            s);
+	            quoted);
 	return DCV_EINVAL;
 }
 

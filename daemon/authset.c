@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "authset.h"
+#include "authset_int.h"
 #include "query.h"
 
 enum fetch_state {
@@ -42,7 +43,27 @@ struct authset {
 	size_t n_waiters;
 };
 
+/* The last SOA serial seen for a zone at one address, and who waits for the next. */
+struct serial_entry {
+	struct dcv_authsets *sets;
+	struct serial_entry *next;
+	const struct dcv_zone *zone;
+	struct dcv_addr addr;
+	uint8_t zone_wire[DCV_WIRE_NAME_MAX];
+	size_t zone_len;
+	uint32_t serial;
+	int status;
+	uint64_t fetched;
+	bool fetching;
+	struct serial_waiter {
+		dcv_serial_cb cb;
+		void *arg;
+	} * waiters;
+	size_t n_waiters;
+};
+
 struct dcv_authsets {
+	struct serial_entry *serials;
 	struct dcv_dnsio *io;
 	uv_loop_t *loop;
 	const struct dcv_config *cfg;
@@ -114,14 +135,15 @@ static void finish_fetch(struct authset *set, int status)
 }
 
 /* NS answer: the NS names, and the glue that came with them. */
-static int read_ns(struct authset *set, const uint8_t *msg, size_t len)
+int dcv_authset_read_ns(const char *zone_text, const uint8_t *msg, size_t len,
+                        char (**ns)[DCV_NAME_TEXT_MAX], size_t *n_ns)
 {
 	uint8_t zone[DCV_WIRE_NAME_MAX], owner[DCV_WIRE_NAME_MAX], target[DCV_WIRE_NAME_MAX];
 	size_t zone_len = 0, owner_len = 0, target_len = 0, off = 0, pos = 0;
 	unsigned n = 0;
 	struct dcv_wire_rr rr;
 
-	if (dcv_wire_from_text(set->zone->domain, zone, &zone_len) < 0 ||
+	if (dcv_wire_from_text(zone_text, zone, &zone_len) < 0 ||
 	    dcv_wire_after_question(msg, len, &off) < 0)
 		return DCV_EREPLY;
 	n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
@@ -136,11 +158,11 @@ static int read_ns(struct authset *set, const uint8_t *msg, size_t len)
 			pos = rr.rdata;
 			if (dcv_wire_read_name(msg, len, &pos, target, &target_len) < 0)
 				return DCV_EREPLY;
-			grown = realloc(set->ns, (set->n_ns + 1) * sizeof(*set->ns));
+			grown = realloc(*ns, (*n_ns + 1) * sizeof(**ns));
 			if (grown == NULL)
 				return DCV_ENOMEM;
-			set->ns = grown;
-			dcv_name_text(target, target_len, set->ns[set->n_ns++]);
+			*ns = grown;
+			dcv_name_text(target, target_len, (*ns)[(*n_ns)++]);
 		}
 	}
 	return DCV_OK;
@@ -157,7 +179,7 @@ static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
 		snprintf(set->why, sizeof(set->why), "zone %s: finding its name servers: %.200s",
 		         set->zone->domain, why->text);
 	if (status == DCV_OK && q->qtype == DCV_TYPE_NS) {
-		rc = read_ns(set, msg, len);
+		rc = dcv_authset_read_ns(set->zone->domain, msg, len, &set->ns, &set->n_ns);
 	} else if (status == DCV_OK) {
 		/* Address answers: every A/AAAA in the answer section for that NS name. */
 		size_t off = 0;
@@ -185,6 +207,24 @@ static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
 	free(q);
 }
 
+/* A reply whose records cannot all be read may be forged: wait for one that can. */
+static int accept_fetch(void *arg, const uint8_t *msg, size_t len)
+{
+	struct fetch_q *q = arg;
+	size_t off = 0;
+	struct dcv_wire_rr rr;
+	unsigned n = 0;
+	int rc = dcv_wire_after_question(msg, len, &off);
+
+	if (rc == DCV_OK)
+		n = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
+	for (unsigned i = 0; i < n && rc == DCV_OK; i++)
+		rc = dcv_wire_read_rr(msg, len, &off, &rr);
+	if (rc < 0)
+		dcv_dnsio_reject_why(q->set->sets->io, "malformed reply");
+	return rc;
+}
+
 static int ask(struct authset *set, const struct dcv_addr *server, const char *qname,
                uint16_t qtype, bool rd)
 {
@@ -201,7 +241,7 @@ static int ask(struct authset *set, const struct dcv_addr *server, const char *q
 	rc = dcv_query_build(qname, qtype, rd, buf, sizeof(buf), &len);
 	if (rc == DCV_OK)
 		rc = dcv_dnsio_exchange(set->sets->io, server, buf, len, 0, set->sets->timeout_ms,
-		                        NULL, on_fetch, q, NULL);
+		                        accept_fetch, on_fetch, q, NULL);
 	if (rc == DCV_OK) {
 		set->pending++;
 		q = NULL;
@@ -296,10 +336,109 @@ int dcv_authsets_get(struct dcv_authsets *sets, const struct dcv_zone *zone, dcv
 	return DCV_OK;
 }
 
+static void on_serial(void *arg, int status, const uint8_t *msg, size_t len,
+                      const struct dcv_why *why)
+{
+	struct serial_entry *e = arg;
+	struct serial_waiter *waiters = e->waiters;
+	size_t n = e->n_waiters;
+
+	(void)why;
+	e->fetching = false;
+	e->fetched = uv_now(e->sets->loop);
+	e->status = status;
+	if (status == DCV_OK)
+		e->status =
+		    dcv_query_read_soa_serial(msg, len, e->zone_wire, e->zone_len, &e->serial);
+	e->waiters = NULL;
+	e->n_waiters = 0;
+	for (size_t i = 0; i < n; i++)
+		waiters[i].cb(waiters[i].arg, e->status, e->serial);
+	free(waiters);
+}
+
+static struct serial_entry *serial_entry(struct dcv_authsets *sets, const struct dcv_zone *zone,
+                                         const struct dcv_addr *addr)
+{
+	struct serial_entry *e = NULL;
+
+	for (e = sets->serials; e != NULL; e = e->next)
+		if (e->zone == zone && strcmp(e->addr.text, addr->text) == 0)
+			return e;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL || dcv_wire_from_text(zone->domain, e->zone_wire, &e->zone_len) < 0) {
+		free(e);
+		return NULL;
+	}
+	e->sets = sets;
+	e->zone = zone;
+	e->addr = *addr;
+	e->status = DCV_ETIMEOUT; /* nothing known yet */
+	e->next = sets->serials;
+	sets->serials = e;
+	return e;
+}
+
+/*
+ * A serial is only a hint for skipping queries: a round waits for it this
+ * long at most, then asks its questions anyway -- and those, with their full
+ * timeout, are what name a silent server.
+ */
+#define SERIAL_TIMEOUT_MS 500
+
+static uint64_t serial_timeout(const struct dcv_authsets *sets)
+{
+	return sets->timeout_ms < SERIAL_TIMEOUT_MS ? sets->timeout_ms : SERIAL_TIMEOUT_MS;
+}
+
+int dcv_authsets_serial(struct dcv_authsets *sets, const struct dcv_zone *zone,
+                        const struct dcv_addr *addr, uint64_t max_age_ms, dcv_serial_cb cb,
+                        void *arg)
+{
+	struct serial_entry *e = serial_entry(sets, zone, addr);
+	struct serial_waiter *grown = NULL;
+	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
+	size_t len = 0;
+	int rc = DCV_ENOMEM;
+
+	if (e == NULL)
+		goto out;
+	if (!e->fetching && e->fetched != 0 && uv_now(sets->loop) - e->fetched <= max_age_ms) {
+		cb(arg, e->status, e->serial);
+		rc = DCV_OK;
+		goto out;
+	}
+	grown = realloc(e->waiters, (e->n_waiters + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto out;
+	e->waiters = grown;
+	e->waiters[e->n_waiters++] = (struct serial_waiter){cb, arg};
+	rc = DCV_OK;
+	if (e->fetching)
+		goto out;
+	rc = dcv_query_build(zone->domain, DCV_TYPE_SOA, false, buf, sizeof(buf), &len);
+	if (rc == DCV_OK)
+		rc = dcv_dnsio_exchange(sets->io, addr, buf, len, 0, serial_timeout(sets), NULL,
+		                        on_serial, e, NULL);
+	if (rc < 0) {
+		e->n_waiters--;
+		goto out;
+	}
+	e->fetching = true;
+out:
+	return rc;
+}
+
 void dcv_authsets_free(struct dcv_authsets *sets)
 {
 	if (sets == NULL)
 		return;
+	while (sets->serials != NULL) {
+		struct serial_entry *next = sets->serials->next;
+		free(sets->serials->waiters);
+		free(sets->serials);
+		sets->serials = next;
+	}
 	for (size_t i = 0; i < sets->n_sets; i++) {
 		free(sets->sets[i].addrs);
 		free(sets->sets[i].ns);

@@ -39,6 +39,19 @@ struct dcv_authsets *dcv_authsets_new(struct dcv_dnsio *io, const struct dcv_con
 int dcv_authsets_get(struct dcv_authsets *sets, const struct dcv_zone *zone, dcv_authset_cb cb,
                      void *arg);
 
+/*
+ * The SOA serial of a zone at one of its addresses, asked at most every
+ * max_age_ms however many rounds want it at once (they share one query).
+ * The probe uses it to know when a server's data can have changed: a record
+ * missing at serial S is missing until the serial moves. cb runs at once
+ * when the cached serial is fresh, otherwise when the query ends (status <
+ * 0 when it failed: the caller then asks without that knowledge).
+ */
+typedef void (*dcv_serial_cb)(void *arg, int status, uint32_t serial);
+int dcv_authsets_serial(struct dcv_authsets *sets, const struct dcv_zone *zone,
+                        const struct dcv_addr *addr, uint64_t max_age_ms, dcv_serial_cb cb,
+                        void *arg);
+
 void dcv_authsets_free(struct dcv_authsets *sets);
 
 #endif

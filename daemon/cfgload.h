@@ -24,6 +24,12 @@ struct cfg_loader {
 void cfg_warn(struct cfg_loader *l, const struct dcv_yin_node *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Paths go into messages and logs as they are: one holding a control
+ * character (a newline would start a line of its own) is refused.
+ */
+bool cfg_path_printable(const char *path);
+
 /* "IP" / "IP@PORT" scalars or a list of them; empty allowed when !required. */
 int cfg_addresses(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
                   bool required, struct dcv_addr **out, size_t *n_out);

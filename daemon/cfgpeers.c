@@ -99,7 +99,7 @@ static int key_secret(struct cfg_loader *l, const struct dcv_yin_node *item,
                       const struct dcv_yin_node *const *v, const enum dcv_tsig_alg *alg,
                       struct dcv_key *key, const char *what, bool *loaded)
 {
-	char sub[320];
+	char sub[320], quoted[80];
 	struct dcv_why why;
 	const char *text = NULL;
 	int rc = DCV_OK;
@@ -135,6 +135,11 @@ static int key_secret(struct cfg_loader *l, const struct dcv_yin_node *item,
 	snprintf(sub, sizeof(sub), "%s: file", what);
 	if ((text = dcv_yin_text(&l->y, v[K_FILE], sub)) == NULL)
 		goto out;
+	if (!cfg_path_printable(text)) {
+		dcv_yin_quote(text, 64, quoted, sizeof(quoted));
+		dcv_yin_error(&l->y, v[K_FILE], "%s: '%s' holds a control character", sub, quoted);
+		goto out;
+	}
 	if ((key->file = key_path(l, text)) == NULL) {
 		rc = DCV_ENOMEM;
 		goto out;

@@ -14,6 +14,7 @@
  * on stderr naming file, name and server), 2 usage or configuration error.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -57,6 +58,9 @@ struct cli_job {
 	bool done;
 	bool in_round;
 	struct dcv_strv last; /* what the last probe round found wrong */
+	int load_rc;          /* loading the CSR, done by a loader thread */
+	struct dcv_why load_why;
+	struct dcv_probe_memory memory; /* what earlier rounds learned */
 };
 
 struct zone_batch {
@@ -244,8 +248,10 @@ static void start_rounds(struct cli *cli)
 static void start_polling(struct cli *cli)
 {
 	cli->state = CLI_POLLING;
-	for (size_t i = 0; i < cli->n_jobs; i++)
+	for (size_t i = 0; i < cli->n_jobs; i++) {
 		cli->jobs[i].plan.spec.expect_absent = cli->op == OP_WITHDRAW;
+		cli->jobs[i].plan.spec.memory = &cli->jobs[i].memory;
+	}
 	start_rounds(cli);
 }
 
@@ -274,6 +280,18 @@ static void on_deadline(uv_timer_t *t)
 }
 
 /* --- updating ------------------------------------------------------------ */
+
+/* Every update has reported: publish is over, check and withdraw go on probing. */
+static void updates_over(struct cli *cli)
+{
+	if (cli->op == OP_PUBLISH) {
+		for (size_t i = 0; i < cli->n_jobs; i++)
+			cli->jobs[i].done = !cli->jobs[i].failed;
+		shut_down(cli);
+		return;
+	}
+	start_polling(cli);
+}
 
 /* Whether every primary of the zone confirmed record i of the batch. */
 static bool confirmed_everywhere(const struct dcv_update_outcome *outcomes, size_t n_outcomes,
@@ -311,13 +329,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	(void)status;
 	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
 		return;
-	if (cli->op == OP_PUBLISH) {
-		for (size_t i = 0; i < cli->n_jobs; i++)
-			cli->jobs[i].done = !cli->jobs[i].failed;
-		shut_down(cli);
-		return;
-	}
-	start_polling(cli);
+	updates_over(cli);
 }
 
 /* Groups every record of every job by zone: one update per zone. */
@@ -389,34 +401,95 @@ static int start_updates(struct cli *cli)
 	cli->state = CLI_UPDATING;
 	for (size_t i = 0; i < cli->n_batches && rc == DCV_OK; i++) {
 		struct zone_batch *b = &cli->batches[i];
-		rc = dcv_update_start(cli->io, b->zone,
-		                      cli->op == OP_WITHDRAW ? DCV_UPDATE_DELETE : DCV_UPDATE_ADD,
-		                      b->recs, b->n_recs, &opts, on_update, b, NULL);
-		if (rc == DCV_OK)
+		int started = dcv_update_start(
+		    cli->io, b->zone, cli->op == OP_WITHDRAW ? DCV_UPDATE_DELETE : DCV_UPDATE_ADD,
+		    b->recs, b->n_recs, &opts, on_update, b, NULL);
+		if (started == DCV_OK) {
 			cli->updates_pending++;
+			continue;
+		}
+		if (started != DCV_EINVAL) {
+			rc = started;
+			break;
+		}
+		/* The only other refusal: a record that fits in no message. */
+		for (size_t j = 0; j < b->n_jobs; j++)
+			job_fail(&cli->jobs[b->jobs[j]],
+			         "zone %s: a record does not fit in an UPDATE message of "
+			         "max_message_size (%llu bytes, TSIG included)",
+			         b->zone->domain, (unsigned long long)cli->cfg->max_message_size);
 	}
-	if (rc == DCV_OK && cli->n_batches == 0)
-		shut_down(cli);
+	if (rc == DCV_OK && cli->updates_pending == 0)
+		updates_over(cli);
 	return rc;
 }
 
 /* --- loading the CSRs ---------------------------------------------------- */
 
+/*
+ * Reading, verifying and hashing CSRs is the costliest step for a big batch
+ * (~70 us of CPU per request), so the files are loaded by one thread per
+ * core before the loop starts; each thread fills only its own jobs' slots
+ * and the Public Suffix List is read-only. Messages are printed afterwards,
+ * in the order of the command line.
+ */
+struct loader {
+	struct cli *cli;
+	char **files;
+	size_t n, first, step;
+	const psl_ctx_t *psl;
+	const struct dcv_opts *opts;
+};
+
+static void *load_some(void *arg)
+{
+	struct loader *l = arg;
+
+	for (size_t i = l->first; i < l->n; i += l->step) {
+		struct cli_job *job = &l->cli->jobs[i];
+		dcv_why_clear(&job->load_why);
+		job->load_rc =
+		    dcv_request_load(l->files[i], l->psl, l->opts, &job->req, &job->load_why);
+	}
+	return NULL;
+}
+
 static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_opts *opts)
 {
 	psl_ctx_t *psl = NULL;
 	struct dcv_why why = {""};
+	pthread_t threads[8];
+	struct loader loaders[8];
+	size_t k = uv_available_parallelism(), started = 0;
 
 	if (dcv_psl_load(&psl, &why) < 0) {
 		for (size_t i = 0; i < n; i++)
 			job_fail(&cli->jobs[i], "%s", why.text);
 		return;
 	}
+	k = k < 1 ? 1 : k > 8 ? 8 : k;
+	if (k > n)
+		k = n;
+	for (size_t t = 0; t < k; t++) {
+		loaders[t] = (struct loader){cli, files, n, t, k, psl, opts};
+		/* A thread that cannot start leaves its share to this one. */
+		if (t > 0 && pthread_create(&threads[t], NULL, load_some, &loaders[t]) == 0)
+			started |= (size_t)1 << t;
+	}
+	for (size_t t = 0; t < k; t++)
+		if (t == 0 || !(started & ((size_t)1 << t)))
+			load_some(&loaders[t]);
+	for (size_t t = 1; t < k; t++)
+		if (started & ((size_t)1 << t))
+			pthread_join(threads[t], NULL);
 	for (size_t i = 0; i < n; i++) {
 		struct cli_job *job = &cli->jobs[i];
+		if (job->load_rc < 0) {
+			job_fail(job, "%s", job->load_why.text);
+			continue;
+		}
 		dcv_why_clear(&why);
-		if (dcv_request_load(files[i], psl, opts, &job->req, &why) < 0 ||
-		    dcv_plan_make(cli->cfg, job->req, &job->plan, &why) < 0) {
+		if (dcv_plan_make(cli->cfg, job->req, &job->plan, &why) < 0) {
 			job_fail(job, "%s", why.text);
 			continue;
 		}
@@ -451,6 +524,8 @@ static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *o
 	 */
 	if (inner_timeout_ms(cli) < PROBE_QUERY_TIMEOUT_MS)
 		popts.query_timeout_ms = inner_timeout_ms(cli);
+	uv_update_time(&cli->loop); /* loading took a while; both clocks start now */
+	popts.give_up_at = uv_now(&cli->loop) + inner_timeout_ms(cli);
 	cli->prober = cli->io ? dcv_prober_new(cli->io, cli->cfg, &popts) : NULL;
 	uv_timer_init(&cli->loop, &cli->poll);
 	uv_timer_init(&cli->loop, &cli->deadline);
@@ -488,6 +563,7 @@ out:
 		dcv_plan_free(&cli->jobs[i].plan);
 		dcv_request_free(cli->jobs[i].req);
 		dcv_strv_free(&cli->jobs[i].last);
+		dcv_probe_memory_free(&cli->jobs[i].memory);
 	}
 	for (size_t i = 0; i < cli->n_batches; i++) {
 		free(cli->batches[i].recs);

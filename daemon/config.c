@@ -161,6 +161,14 @@ static void opt_duration(struct cfg_loader *l, const struct dcv_yin_node *node, 
 	*out = n;
 }
 
+bool cfg_path_printable(const char *path)
+{
+	for (; *path != '\0'; path++)
+		if ((unsigned char)*path < ' ' || *path == 0x7f)
+			return false;
+	return true;
+}
+
 /* An absolute path; replaces *out (which holds the default or NULL). */
 static int opt_path(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
                     char **out)
@@ -174,6 +182,11 @@ static int opt_path(struct cfg_loader *l, const struct dcv_yin_node *node, const
 	if (text[0] != '/') {
 		dcv_yin_quote(text, 64, quoted, sizeof(quoted));
 		dcv_yin_error(&l->y, node, "%s: '%s' is not an absolute path", what, quoted);
+		return DCV_OK;
+	}
+	if (!cfg_path_printable(text)) {
+		dcv_yin_quote(text, 64, quoted, sizeof(quoted));
+		dcv_yin_error(&l->y, node, "%s: '%s' holds a control character", what, quoted);
 		return DCV_OK;
 	}
 	copy = strdup(text);

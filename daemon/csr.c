@@ -331,6 +331,14 @@ static int decode_fast(const unsigned char *der, size_t len, struct decoded *d, 
 	if (rc < 0)
 		dcv_why_set(why, "malformed certificate signing request (bad attributes)");
 out:
+	/*
+	 * A request the fast path refuses goes to the complete decoder, whose
+	 * verdict is the one given: the two check in different orders (here
+	 * the signature before the subject), so a damaged request could get
+	 * DCV_ESIG here and DCV_ECSR there. Refusals are rare; the cost is not.
+	 */
+	if (rc == DCV_ESIG || rc == DCV_ECSR)
+		rc = DCV_ENOTSUP;
 	return rc;
 }
 
@@ -403,7 +411,13 @@ static int decode_full(const unsigned char *der, size_t len, struct decoded *d,
 	d->subject = X509_NAME_dup(X509_REQ_get_subject_name(req));
 	if (d->subject == NULL)
 		goto out;
+	/* NULL is an extensionRequest that does not decode (none gives an empty list). */
 	d->exts = X509_REQ_get_extensions(req);
+	if (d->exts == NULL) {
+		rc = DCV_ECSR;
+		dcv_why_set(why, "malformed certificate signing request (bad attributes)");
+		goto out;
+	}
 	rc = DCV_OK;
 out:
 	OPENSSL_free(again);

@@ -1,6 +1,7 @@
 /*
- * dnsio.c -- DNS exchanges on a libuv loop (see dnsio.h): the queue, the
- * life cycle of an exchange and UDP. TCP is in dnsio_tcp.c.
+ * dnsio.c -- DNS exchanges on a libuv loop (see dnsio.h): the queue and the
+ * life cycle of an exchange. UDP (channels, shared sockets) is in
+ * dnsio_udp.c, TCP in dnsio_tcp.c.
  *
  * Life cycle. An exchange owns two timers from the start (the deadline and
  * the try timer), so that every exchange, even one that never left the
@@ -8,8 +9,10 @@
  * the last close callback calls done (unless an accepted reply already did)
  * and frees the exchange. That is what keeps done out of
  * dcv_dnsio_exchange() and dcv_dnsio_cancel() and makes freeing safe: libuv
- * runs the callbacks of pending requests (send, connect, write) with
- * UV_ECANCELED before the handle's close callback.
+ * runs the callbacks of pending requests (connect, write) with UV_ECANCELED
+ * before the handle's close callback. A UDP send goes through a shared
+ * socket that outlives the exchange, so a send still queued holds the
+ * exchange too (send_busy) until its callback has run.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,25 +22,26 @@
 #include "dnsio_int.h"
 #include "wire.h"
 
-/* The classic UDP limit (RFC 1035 §4.2.1): larger queries go over TCP. */
-#define UDP_QUERY_MAX 512
-/* Doubling stops here so that many tries cannot overflow the timer. */
-#define TRY_MS_MAX (3600u * 1000u)
+#define DEFAULT_MAX_INFLIGHT 4096
+#define DEFAULT_UDP_SOCKETS 4
+#define DEFAULT_IDLE_MS 10000
+#define DEFAULT_UDP_WINDOW 128
 
 static void on_timer(uv_timer_t *t);
-static void udp_start(struct dcv_dnsio_xchg *x);
-static void udp_send_try(struct dcv_dnsio_xchg *x);
 
-uint64_t dnsio_jitter(struct dcv_dnsio *io, uint64_t ms)
+uint64_t dnsio_random(struct dcv_dnsio *io)
 {
-	uint64_t r, v;
-
-	/* xorshift64*: jitter only spreads retries, it needs no secrecy. */
+	/* xorshift64*: jitter and the choice of socket need no secrecy (IDs do: dnsio_udp.c). */
 	io->rng ^= io->rng >> 12;
 	io->rng ^= io->rng << 25;
 	io->rng ^= io->rng >> 27;
-	r = (io->rng * 2685821657736338717ull) >> 11;
-	v = ms - ms / 4 + r % (ms / 2 + 1);
+	return (io->rng * 2685821657736338717ull) >> 11;
+}
+
+uint64_t dnsio_jitter(struct dcv_dnsio *io, uint64_t ms)
+{
+	uint64_t v = ms - ms / 4 + dnsio_random(io) % (ms / 2 + 1);
+
 	return v > 0 ? v : 1;
 }
 
@@ -46,7 +50,7 @@ double dnsio_elapsed(const struct dcv_dnsio_xchg *x)
 	return (double)(uv_now(x->io->loop) - x->started) / 1000.0;
 }
 
-/* The last close callback of an exchange: report if nobody has, then free. */
+/* The exchange is over and nothing refers to it any more: report if nobody has, then free. */
 static void release(struct dcv_dnsio_xchg *x)
 {
 	struct dcv_dnsio *io = x->io;
@@ -64,21 +68,38 @@ static void release(struct dcv_dnsio_xchg *x)
 		x->next->prev = x->prev;
 	if (x->holds_slot)
 		io->inflight--;
-	free(x->wire);
-	free(x->rbuf);
+	if (x->t != NULL)
+		free(x->t->rbuf);
+	free(x->t);
 	free(x);
 	if (io->closing)
 		dnsio_maybe_free(io);
-	else if (io->qhead != NULL && io->inflight < io->opts.max_inflight)
+	else if ((io->qhead != NULL || io->unpark != NULL) && io->inflight < io->opts.max_inflight)
 		uv_idle_start(&io->kick, dnsio_on_kick);
+}
+
+void dnsio_take_slot(struct dcv_dnsio_xchg *x)
+{
+	struct dcv_dnsio *io = x->io;
+
+	x->holds_slot = true;
+	io->inflight++;
+	if (io->inflight > io->stats.peak_inflight)
+		io->stats.peak_inflight = io->inflight;
+}
+
+void dnsio_maybe_release(struct dcv_dnsio_xchg *x)
+{
+	if (x->handles == 0 && !x->send_busy)
+		release(x);
 }
 
 void dnsio_close_cb(uv_handle_t *h)
 {
 	struct dcv_dnsio_xchg *x = h->data;
 
-	if (--x->handles == 0)
-		release(x);
+	x->handles--;
+	dnsio_maybe_release(x);
 }
 
 static void queue_remove(struct dcv_dnsio_xchg *x)
@@ -105,13 +126,11 @@ static void close_handles(struct dcv_dnsio_xchg *x)
 		uv_close((uv_handle_t *)&x->deadline, dnsio_close_cb);
 	if (!uv_is_closing((uv_handle_t *)&x->timer))
 		uv_close((uv_handle_t *)&x->timer, dnsio_close_cb);
-	if (x->udp_open) {
-		x->udp_open = false;
-		uv_close((uv_handle_t *)&x->udp, dnsio_close_cb);
-	}
+	/* The ID (or the place in the parked list) is free for others at once. */
+	dnsio_udp_detach(x);
 	if (x->tcp_open) {
 		x->tcp_open = false;
-		uv_close((uv_handle_t *)&x->tcp, dnsio_tcp_close_cb);
+		uv_close((uv_handle_t *)&x->t->tcp, dnsio_tcp_close_cb);
 	}
 }
 
@@ -121,7 +140,8 @@ void dnsio_finish(struct dcv_dnsio_xchg *x, int status, const struct dcv_why *wh
 		return;
 	x->finished = true;
 	x->status = status;
-	memcpy(x->why.text, why->text, sizeof(x->why.text));
+	if (why != &x->why)
+		x->why = *why;
 	queue_remove(x);
 	close_handles(x);
 }
@@ -146,14 +166,24 @@ void dnsio_give_up(struct dcv_dnsio_xchg *x)
 	double s = dnsio_elapsed(x);
 
 	if (x->rejected < 0) {
-		dnsio_finish(x, x->rejected, &x->reject_why);
+		dnsio_finish(x, x->rejected, &x->why);
 		return;
 	}
 	if (x->net_error != 0) {
-		dnsio_finish(x, DCV_ENET, &x->net_why);
+		dnsio_finish(x, DCV_ENET, &x->why);
 		return;
 	}
-	if (x->udp_tries + x->tcp_tries == 0)
+	if (x->udp_tries + x->tcp_tries == 0 && x->phase == P_PARKED && x->keep_id)
+		dcv_why_set(&why,
+		            "%s: not sent within %.1f s: its message ID (kept, the query is "
+		            "signed) was in use on every UDP socket to this server",
+		            x->server.text, s);
+	else if (x->udp_tries + x->tcp_tries == 0 && x->phase == P_PARKED)
+		dcv_why_set(&why,
+		            "%s: not sent within %.1f s (%u queries to this server were awaiting "
+		            "replies)",
+		            x->server.text, s, io->opts.udp_window);
+	else if (x->udp_tries + x->tcp_tries == 0)
 		dcv_why_set(&why, "%s: not sent within %.1f s (%u exchanges were in flight)",
 		            x->server.text, s, io->opts.max_inflight);
 	else if (x->tcp_tries == 0)
@@ -174,14 +204,17 @@ void dnsio_net_error(struct dcv_dnsio_xchg *x, int uverr, const char *detail)
 {
 	x->net_error = uverr;
 	x->io->stats.net_errors++;
-	dcv_why_set(&x->net_why, "%s: %s", x->server.text, detail ? detail : uv_strerror(uverr));
+	/* A rejection says more than a network error: it keeps its place. */
+	if (x->rejected == 0)
+		dcv_why_set(&x->why, "%s: %s", x->server.text,
+		            detail ? detail : uv_strerror(uverr));
 }
 
 uint64_t dnsio_pause_ms(struct dcv_dnsio_xchg *x, unsigned tries_made)
 {
 	uint64_t ms = x->io->opts.udp_timeout_ms;
 
-	for (unsigned i = 1; i < tries_made && ms < TRY_MS_MAX; i++)
+	for (unsigned i = 1; i < tries_made && ms < DNSIO_TRY_MS_MAX; i++)
 		ms *= 2;
 	return dnsio_jitter(x->io, ms / 4);
 }
@@ -195,11 +228,13 @@ bool dnsio_matches(struct dcv_dnsio_xchg *x, const uint8_t *msg, size_t len)
 	       dcv_wire_same_question(q, x->len, msg, len);
 }
 
-void dnsio_consider(struct dcv_dnsio_xchg *x, const uint8_t *msg, size_t len)
+void dnsio_consider(struct dcv_dnsio_xchg *x, uint8_t *msg, size_t len)
 {
 	struct dcv_dnsio *io = x->io;
 	int rc = 0;
 
+	/* The ID dnsio chose for UDP is its own business: callers see theirs. */
+	dcv_wire_put16(msg, x->caller_id);
 	if (x->accept != NULL) {
 		io->accepting = x;
 		dcv_why_clear(&io->accept_why);
@@ -212,11 +247,10 @@ void dnsio_consider(struct dcv_dnsio_xchg *x, const uint8_t *msg, size_t len)
 			io->stats.rejected++;
 			x->rejected = rc;
 			if (io->accept_why.text[0] != '\0')
-				dcv_why_set(&x->reject_why, "%s: %s", x->server.text,
-				            io->accept_why.text);
+				dcv_why_set(&x->why, "%s: %s", x->server.text, io->accept_why.text);
 			else
-				dcv_why_set(&x->reject_why, "%s: reply rejected: %s",
-				            x->server.text, dcv_strerror(rc));
+				dcv_why_set(&x->why, "%s: reply rejected: %s", x->server.text,
+				            dcv_strerror(rc));
 			return;
 		}
 	}
@@ -234,142 +268,6 @@ void dnsio_consider(struct dcv_dnsio_xchg *x, const uint8_t *msg, size_t len)
 	x->done(x->arg, DCV_OK, msg, len, &x->why);
 }
 
-/* ---- UDP ---- */
-
-static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct dcv_dnsio_xchg *x = h->data;
-
-	/* One buffer for all: each datagram is consumed before the next read. */
-	buf->base = (char *)x->io->rbuf;
-	buf->len = sizeof(x->io->rbuf);
-}
-
-/* An error of the current try (ICMP, failed send): end it, pause, retry. */
-static void udp_try_failed(struct dcv_dnsio_xchg *x, int uverr)
-{
-	if (x->finished || x->state != X_UDP || x->phase != P_WAIT)
-		return;
-	dnsio_net_error(x, uverr, NULL);
-	if (x->udp_tries >= x->io->opts.udp_tries) {
-		dnsio_give_up(x);
-		return;
-	}
-	x->phase = P_PAUSE;
-	uv_timer_start(&x->timer, on_timer, dnsio_pause_ms(x, x->udp_tries), 0);
-}
-
-static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
-                     unsigned flags)
-{
-	struct dcv_dnsio_xchg *x = h->data;
-	const uint8_t *msg = (const uint8_t *)buf->base;
-	size_t len = nread > 0 ? (size_t)nread : 0;
-
-	if (x->finished || !x->udp_open)
-		return;
-	if (nread < 0) {
-		udp_try_failed(x, (int)nread);
-		return;
-	}
-	if (from == NULL)
-		return; /* nothing (more) to read */
-	if ((flags & UV_UDP_PARTIAL) || !dcv_addr_equal(&x->server, from) ||
-	    !dnsio_matches(x, msg, len)) {
-		x->io->stats.dropped++;
-		return;
-	}
-	if (DCV_WIRE_TC(msg)) {
-		/* Truncated: the same query again over TCP, UDP is done. */
-		x->io->stats.truncated++;
-		x->udp_open = false;
-		uv_close((uv_handle_t *)&x->udp, dnsio_close_cb);
-		uv_timer_stop(&x->timer);
-		dnsio_tcp_start(x);
-		return;
-	}
-	dnsio_consider(x, msg, len);
-}
-
-static void udp_sent(uv_udp_send_t *req, int status)
-{
-	struct dcv_dnsio_xchg *x = req->data;
-
-	x->send_busy = false;
-	if (status < 0 && status != UV_ECANCELED)
-		udp_try_failed(x, status);
-}
-
-static void udp_start(struct dcv_dnsio_xchg *x)
-{
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
-	const struct sockaddr *any = (const struct sockaddr *)&in4;
-	int rc;
-
-	memset(&in4, 0, sizeof(in4));
-	memset(&in6, 0, sizeof(in6));
-	in4.sin_family = AF_INET;
-	in6.sin6_family = AF_INET6;
-	if (x->server.ss.ss_family == AF_INET6)
-		any = (const struct sockaddr *)&in6;
-	x->state = X_UDP;
-	uv_udp_init(x->io->loop, &x->udp);
-	x->udp.data = x;
-	x->handles++;
-	x->udp_open = true;
-	/*
-	 * A socket of our own, bound to the any-address (the kernel picks a
-	 * random port) and connected: the kernel then drops datagrams from
-	 * anyone but the server and reports its ICMP errors to us.
-	 */
-	rc = uv_udp_bind(&x->udp, any, 0);
-	if (rc < 0) {
-		dnsio_fail(x, DCV_EIO, "cannot open a UDP socket", rc);
-		return;
-	}
-	rc = uv_udp_connect(&x->udp, (const struct sockaddr *)&x->server.ss);
-	if (rc < 0) {
-		dnsio_net_error(x, rc, NULL);
-		dnsio_finish(x, DCV_ENET, &x->net_why);
-		return;
-	}
-	rc = uv_udp_recv_start(&x->udp, udp_alloc, udp_recv);
-	if (rc < 0) {
-		dnsio_fail(x, DCV_EIO, "cannot read from a UDP socket", rc);
-		return;
-	}
-	udp_send_try(x);
-}
-
-static void udp_send_try(struct dcv_dnsio_xchg *x)
-{
-	struct dcv_dnsio *io = x->io;
-	uv_buf_t buf = uv_buf_init((char *)x->wire + 2, (unsigned)x->len);
-	int rc;
-
-	if (x->udp_tries++ == 0)
-		x->try_ms = io->opts.udp_timeout_ms;
-	else if (x->try_ms < TRY_MS_MAX)
-		x->try_ms *= 2;
-	io->stats.udp_tries++;
-	x->phase = P_WAIT;
-	uv_timer_start(&x->timer, on_timer, dnsio_jitter(io, x->try_ms), 0);
-	/*
-	 * A datagram still queued in the socket (EAGAIN, ENOBUFS: libuv waits
-	 * for the socket to become writable) goes out when it can; a second
-	 * copy behind it would add nothing.
-	 */
-	if (x->send_busy)
-		return;
-	x->send_req.data = x;
-	rc = uv_udp_send(&x->send_req, &x->udp, &buf, 1, NULL, udp_sent);
-	if (rc < 0)
-		udp_try_failed(x, rc);
-	else
-		x->send_busy = true;
-}
-
 static void on_timer(uv_timer_t *t)
 {
 	struct dcv_dnsio_xchg *x = t->data;
@@ -377,10 +275,7 @@ static void on_timer(uv_timer_t *t)
 	if (x->finished)
 		return;
 	if (x->state == X_UDP) {
-		if (x->phase == P_PAUSE || x->udp_tries < x->io->opts.udp_tries)
-			udp_send_try(x);
-		else
-			dnsio_give_up(x);
+		dnsio_udp_timer(x);
 	} else if (x->state == X_TCP) {
 		dnsio_tcp_timer(x);
 	}
@@ -401,18 +296,15 @@ static void on_deadline(uv_timer_t *t)
 
 /* ---- the queue and the API ---- */
 
+/* UDP takes its slot once it has a place in its channel (dnsio_udp.c). */
 static void start(struct dcv_dnsio_xchg *x)
 {
-	struct dcv_dnsio *io = x->io;
-
-	x->holds_slot = true;
-	io->inflight++;
-	if (io->inflight > io->stats.peak_inflight)
-		io->stats.peak_inflight = io->inflight;
-	if (x->len > UDP_QUERY_MAX || (x->flags & DCV_DNSIO_TCP))
+	if (x->len > DNSIO_UDP_QUERY_MAX || (x->flags & DCV_DNSIO_TCP)) {
+		dnsio_take_slot(x);
 		dnsio_tcp_start(x);
-	else
-		udp_start(x);
+	} else {
+		dnsio_udp_start(x);
+	}
 }
 
 void dnsio_on_kick(uv_idle_t *h)
@@ -420,12 +312,15 @@ void dnsio_on_kick(uv_idle_t *h)
 	struct dcv_dnsio *io = h->data;
 	struct dcv_dnsio_xchg *x;
 
+	dnsio_unpark(io);
 	while (io->qhead != NULL && io->inflight < io->opts.max_inflight && !io->closing) {
 		x = io->qhead;
 		queue_remove(x);
 		start(x);
 	}
-	if (io->qhead == NULL || io->inflight >= io->opts.max_inflight || io->closing)
+	/* A slot freed (release) or an ID freed (chan_wake) starts it again. */
+	if (io->closing || io->inflight >= io->opts.max_inflight ||
+	    (io->qhead == NULL && io->unpark == NULL))
 		uv_idle_stop(h);
 }
 
@@ -434,8 +329,10 @@ void dnsio_maybe_free(struct dcv_dnsio *io)
 	void (*closed)(void *) = io->closed;
 	void *arg = io->closed_arg;
 
-	if (!io->closing || !io->kick_closed || io->all != NULL)
+	if (!io->closing || !io->kick_closed || !io->sweep_closed || io->all != NULL ||
+	    io->chans_alive > 0)
 		return;
+	free(io->rbuf);
 	free(io);
 	if (closed != NULL)
 		closed(arg);
@@ -449,17 +346,31 @@ static void kick_closed(uv_handle_t *h)
 	dnsio_maybe_free(io);
 }
 
+static void sweep_closed(uv_handle_t *h)
+{
+	struct dcv_dnsio *io = h->data;
+
+	io->sweep_closed = true;
+	dnsio_maybe_free(io);
+}
+
 struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *opts)
 {
 	struct dcv_dnsio *io = calloc(1, sizeof(*io));
 
 	if (io == NULL)
 		return NULL;
+	/* Only the pages that datagrams fill are ever touched. */
+	io->rbuf = malloc((size_t)DNSIO_RECV_BATCH * DNSIO_RECV_CHUNK);
+	if (io->rbuf == NULL) {
+		free(io);
+		return NULL;
+	}
 	io->loop = loop;
 	if (opts != NULL)
 		io->opts = *opts;
 	if (io->opts.max_inflight == 0)
-		io->opts.max_inflight = 256;
+		io->opts.max_inflight = DEFAULT_MAX_INFLIGHT;
 	if (io->opts.udp_timeout_ms == 0)
 		io->opts.udp_timeout_ms = 500;
 	if (io->opts.udp_tries == 0)
@@ -468,9 +379,21 @@ struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *op
 		io->opts.tcp_timeout_ms = 5000;
 	if (io->opts.tcp_tries == 0)
 		io->opts.tcp_tries = 2;
+	if (io->opts.udp_sockets == 0)
+		io->opts.udp_sockets = DEFAULT_UDP_SOCKETS;
+	if (io->opts.idle_ms == 0)
+		io->opts.idle_ms = DEFAULT_IDLE_MS;
+	if (io->opts.udp_window == 0)
+		io->opts.udp_window = DEFAULT_UDP_WINDOW;
 	io->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)io) | 1;
+	/* The first call of the CSPRNG is slow: not inside a loop turn that starts timers. */
+	dnsio_fill_ids(io);
 	uv_idle_init(loop, &io->kick);
 	io->kick.data = io;
+	/* Idle channels are no reason to keep the loop running. */
+	uv_timer_init(loop, &io->sweep);
+	io->sweep.data = io;
+	uv_unref((uv_handle_t *)&io->sweep);
 	return io;
 }
 
@@ -486,19 +409,19 @@ int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, cons
 	    (server->ss.ss_family != AF_INET && server->ss.ss_family != AF_INET6))
 		goto out;
 	rc = DCV_ENOMEM;
-	x = calloc(1, sizeof(*x));
+	x = calloc(1, sizeof(*x) + len + 2);
 	if (x == NULL)
 		goto out;
-	x->wire = malloc(len + 2);
-	if (x->wire == NULL)
-		goto out;
 	/* The TCP length prefix sits before the query; UDP sends from wire + 2. */
+	x->wire = x->wire_buf;
 	dcv_wire_put16(x->wire, (uint16_t)len);
 	memcpy(x->wire + 2, query, len);
 	x->io = io;
 	x->server = *server;
 	x->len = len;
 	x->flags = flags;
+	x->caller_id = DCV_WIRE_ID(query);
+	x->keep_id = dnsio_has_tsig(query, len);
 	x->started = uv_now(io->loop);
 	x->accept = accept;
 	x->done = done;
@@ -531,8 +454,6 @@ int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, cons
 	x = NULL;
 	rc = DCV_OK;
 out:
-	if (x != NULL)
-		free(x->wire);
 	free(x);
 	return rc;
 }
@@ -578,6 +499,8 @@ void dcv_dnsio_get_stats(const struct dcv_dnsio *io, struct dcv_dnsio_stats *out
 {
 	*out = io->stats;
 	out->inflight = io->inflight;
+	out->channels = io->nchans;
+	out->sockets = io->sockets;
 }
 
 void dcv_dnsio_close(struct dcv_dnsio *io, void (*closed)(void *arg), void *arg)
@@ -589,5 +512,8 @@ void dcv_dnsio_close(struct dcv_dnsio *io, void (*closed)(void *arg), void *arg)
 	io->closed_arg = arg;
 	for (struct dcv_dnsio_xchg *x = io->all; x != NULL; x = x->next)
 		dcv_dnsio_cancel(x);
+	/* Every exchange has let go of its channel: close them all. */
+	dnsio_chans_close(io);
 	uv_close((uv_handle_t *)&io->kick, kick_closed);
+	uv_close((uv_handle_t *)&io->sweep, sweep_closed);
 }

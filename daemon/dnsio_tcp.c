@@ -37,7 +37,7 @@ static void tcp_end_try(struct dcv_dnsio_xchg *x, int err, const char *detail)
 	x->retry_delay = err != 0 ? dnsio_pause_ms(x, x->tcp_tries) : 0;
 	x->phase = P_CLOSING;
 	x->tcp_open = false;
-	uv_close((uv_handle_t *)&x->tcp, dnsio_tcp_close_cb);
+	uv_close((uv_handle_t *)&x->t->tcp, dnsio_tcp_close_cb);
 }
 
 void dnsio_tcp_close_cb(uv_handle_t *h)
@@ -62,35 +62,37 @@ void dnsio_tcp_timer(struct dcv_dnsio_xchg *x)
 static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct dcv_dnsio_xchg *x = h->data;
+	struct dnsio_tcp *t = x->t;
 
-	if (x->lhave < 2) {
-		buf->base = (char *)x->lenbuf + x->lhave;
-		buf->len = 2 - x->lhave;
+	if (t->lhave < 2) {
+		buf->base = (char *)t->lenbuf + t->lhave;
+		buf->len = 2 - t->lhave;
 	} else {
-		buf->base = (char *)x->rbuf + x->rhave;
-		buf->len = x->rneed - x->rhave;
+		buf->base = (char *)t->rbuf + t->rhave;
+		buf->len = t->rneed - t->rhave;
 	}
 }
 
 /* The length prefix is complete: make room for the message. */
 static int tcp_got_length(struct dcv_dnsio_xchg *x)
 {
+	struct dnsio_tcp *t = x->t;
 	uint8_t *p;
 
-	x->rneed = dcv_wire_u16(x->lenbuf);
-	x->rhave = 0;
-	if (x->rneed == 0) {
+	t->rneed = dcv_wire_u16(t->lenbuf);
+	t->rhave = 0;
+	if (t->rneed == 0) {
 		/* An empty message: nothing to read, nothing to match. */
 		x->io->stats.dropped++;
-		x->lhave = 0;
+		t->lhave = 0;
 		return DCV_OK;
 	}
-	if (x->rneed > x->rcap) {
-		p = realloc(x->rbuf, x->rneed);
+	if (t->rneed > t->rcap) {
+		p = realloc(t->rbuf, t->rneed);
 		if (p == NULL)
 			return DCV_ENOMEM;
-		x->rbuf = p;
-		x->rcap = x->rneed;
+		t->rbuf = p;
+		t->rcap = t->rneed;
 	}
 	return DCV_OK;
 }
@@ -98,19 +100,20 @@ static int tcp_got_length(struct dcv_dnsio_xchg *x)
 static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct dcv_dnsio_xchg *x = s->data;
+	struct dnsio_tcp *t = x->t;
 	char detail[128];
 	struct dcv_why why;
 
 	if (x->finished || x->phase != P_WAIT || nread == 0)
 		return;
 	if (nread == UV_EOF) {
-		if (x->lhave == 0)
+		if (t->lhave == 0)
 			snprintf(detail, sizeof(detail), "connection closed before a usable reply");
 		else
 			snprintf(detail, sizeof(detail),
 			         "connection closed in the middle of a reply (%zu of %zu bytes)",
-			         x->lhave < 2 ? x->lhave : 2 + x->rhave,
-			         x->lhave < 2 ? (size_t)2 : 2 + x->rneed);
+			         t->lhave < 2 ? t->lhave : 2 + t->rhave,
+			         t->lhave < 2 ? (size_t)2 : 2 + t->rneed);
 		tcp_end_try(x, (int)nread, detail);
 		return;
 	}
@@ -118,25 +121,25 @@ static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		tcp_end_try(x, (int)nread, NULL);
 		return;
 	}
-	if (x->lhave < 2) {
-		x->lhave += (size_t)nread;
-		if (x->lhave == 2 && tcp_got_length(x) < 0) {
+	if (t->lhave < 2) {
+		t->lhave += (size_t)nread;
+		if (t->lhave == 2 && tcp_got_length(x) < 0) {
 			dcv_why_set(&why, "%s: no memory for a %zu-byte reply", x->server.text,
-			            x->rneed);
+			            t->rneed);
 			dnsio_finish(x, DCV_ENOMEM, &why);
 		}
 		return;
 	}
-	x->rhave += (size_t)nread;
-	if (x->rhave < x->rneed)
+	t->rhave += (size_t)nread;
+	if (t->rhave < t->rneed)
 		return;
 	/* A whole message; the next one (if the server sends more) starts afresh. */
-	x->lhave = 0;
-	if (!dnsio_matches(x, x->rbuf, x->rneed)) {
+	t->lhave = 0;
+	if (!dnsio_matches(x, t->rbuf, t->rneed)) {
 		x->io->stats.dropped++;
 		return;
 	}
-	dnsio_consider(x, x->rbuf, x->rneed);
+	dnsio_consider(x, t->rbuf, t->rneed);
 }
 
 static void tcp_written(uv_write_t *req, int status)
@@ -160,10 +163,10 @@ static void tcp_connected(uv_connect_t *req, int status)
 		tcp_end_try(x, status, NULL);
 		return;
 	}
-	x->write_req.data = x;
-	rc = uv_write(&x->write_req, (uv_stream_t *)&x->tcp, &buf, 1, tcp_written);
+	x->t->write_req.data = x;
+	rc = uv_write(&x->t->write_req, (uv_stream_t *)&x->t->tcp, &buf, 1, tcp_written);
 	if (rc == 0)
-		rc = uv_read_start((uv_stream_t *)&x->tcp, tcp_alloc, tcp_read);
+		rc = uv_read_start((uv_stream_t *)&x->t->tcp, tcp_alloc, tcp_read);
 	if (rc < 0)
 		tcp_end_try(x, rc, NULL);
 }
@@ -171,22 +174,32 @@ static void tcp_connected(uv_connect_t *req, int status)
 void dnsio_tcp_start(struct dcv_dnsio_xchg *x)
 {
 	struct dcv_dnsio *io = x->io;
+	struct dnsio_tcp *t = x->t;
+	struct dcv_why why;
 	int rc;
 
+	if (t == NULL) {
+		t = x->t = calloc(1, sizeof(*t));
+		if (t == NULL) {
+			dcv_why_set(&why, "%s: no memory for a TCP connection", x->server.text);
+			dnsio_finish(x, DCV_ENOMEM, &why);
+			return;
+		}
+	}
 	x->state = X_TCP;
 	x->phase = P_WAIT;
 	x->tcp_tries++;
 	io->stats.tcp_tries++;
-	x->lhave = 0;
-	x->rhave = 0;
-	x->rneed = 0;
-	uv_tcp_init(io->loop, &x->tcp);
-	x->tcp.data = x;
+	t->lhave = 0;
+	t->rhave = 0;
+	t->rneed = 0;
+	uv_tcp_init(io->loop, &t->tcp);
+	t->tcp.data = x;
 	x->handles++;
 	x->tcp_open = true;
 	dnsio_timer_start(x, io->opts.tcp_timeout_ms);
-	x->connect_req.data = x;
-	rc = uv_tcp_connect(&x->connect_req, &x->tcp, (const struct sockaddr *)&x->server.ss,
+	t->connect_req.data = x;
+	rc = uv_tcp_connect(&t->connect_req, &t->tcp, (const struct sockaddr *)&x->server.ss,
 	                    tcp_connected);
 	if (rc < 0)
 		tcp_end_try(x, rc, NULL);

@@ -276,9 +276,17 @@ static void spool_policy(void *arg, struct dcv_spool_policy *policy)
 	size_t busy = in_flight(eng);
 
 	/* A job's NAME is taken while its CSR is in active/ or on its way out of the spool. */
-	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
+	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next) {
 		if (j->rec.state <= DCV_JOB_PUBLISHED || j->move_pending)
 			dcv_strv_push(&policy->active_names, j->rec.name);
+		/*
+		 * A job that just ended (visible, failed) keeps its CSR in active/
+		 * until the move to done/ or failed/ is committed: it still counts
+		 * against max_jobs, or active/ would briefly hold more than that.
+		 */
+		if (j->rec.state > DCV_JOB_PUBLISHED && j->move_pending && !j->file_in_incoming)
+			busy++;
+	}
 	policy->max_claims = busy >= cfg->max_jobs ? 0 : (size_t)(cfg->max_jobs - busy);
 	if (policy->max_claims == 0 && !eng->limit_logged) {
 		log_warn("max_jobs (%llu) jobs in flight: new CSRs wait in incoming/",
@@ -345,10 +353,9 @@ static void return_orphans(struct dcv_engine *eng, int active, int incoming,
 		if (owned)
 			continue;
 		if (renameat(active, de->d_name, incoming, de->d_name) == 0)
-			log_notice(
-			    "active/%s had no job record (taken just before a stop): back to "
-			    "incoming/",
-			    de->d_name);
+			log_notice("active/%s has no job record (taken just before a stop, or "
+			           "its record was damaged): back to incoming/ to be taken again",
+			           de->d_name);
 	}
 	closedir(d);
 }
@@ -364,7 +371,8 @@ static void resume_all(struct dcv_engine *eng)
 
 	dcv_store_load(eng->store, &recs, &n, &errors);
 	for (size_t i = 0; i < errors.n; i++)
-		log_err("job state %s (moved aside; that job must be looked at by hand)",
+		log_err("job state %s; that job is dropped: its CSR, if still in active/, is "
+		        "taken again; records it had published stay until withdrawn by hand",
 		        errors.v[i]);
 	dcv_strv_free(&errors);
 	snprintf(path, sizeof(path), "%s/active", eng->cfg->cfg->spool);
@@ -546,6 +554,7 @@ void dcv_engine_stop(struct dcv_engine *eng, void (*stopped)(void *arg), void *a
 	if (eng->committing)
 		eng->closing++;
 	zbatch_close_all(eng);
+	zwatch_close_all(eng);
 	eng->closing++;
 	dcv_dnsio_close(eng->io, release_cb, eng);
 	engine_release(eng);

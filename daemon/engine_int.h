@@ -64,6 +64,9 @@ struct dcv_job {
 	struct dcv_probe_name *pnames;
 	struct dcv_strv *cands; /* per name */
 	struct dcv_probe_spec spec;
+	struct dcv_probe_memory memory; /* what earlier probe rounds learned */
+	struct zwatch *watch;           /* the zone watcher it waits on, or NULL */
+	struct dcv_job *wnext, *wprev;
 	/* what is going on */
 	enum job_wait wait;
 	struct dcv_sched_entry due;
@@ -72,8 +75,11 @@ struct dcv_job {
 	size_t updates_pending; /* records sent or queued */
 	int update_status;
 	char update_why[512];
-	struct dcv_strv last; /* the last probe round's disagreements */
-	uint64_t received_ms; /* loop time, for latency logs */
+	bool deletes_due;      /* deletes failed, the records are still out: send again when due */
+	struct dcv_strv last;  /* the last probe round's disagreements */
+	uint64_t received_ms;  /* loop time, for latency logs */
+	uint64_t published_ms; /* loop time it became PUBLISHED */
+	uint64_t wait_log_ms;  /* loop time of the next "still waiting" log line */
 };
 
 /* One queued record operation. */
@@ -123,6 +129,7 @@ struct dcv_engine {
 	uint64_t id_counter;
 	/* zones */
 	struct zbatch *zbatches;
+	struct zwatch *zwatches;
 	/* store coalescing */
 	struct dcv_store_batch *batch; /* being filled */
 	struct store_cont *conts;      /* continuations of the batch being filled */
@@ -171,6 +178,15 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
                      const char *why);
 bool job_is_final(const struct dcv_job *job);
 bool job_record_shared(const struct dcv_job *job, size_t rr);
+
+/* zwatch.c */
+struct zwatch;
+int zwatch_wait(struct dcv_engine *eng, struct dcv_job *job);
+void zwatch_forget(struct dcv_job *job);
+void zwatch_close_all(struct dcv_engine *eng);
+
+/* job.c: a watcher saw a serial move; the job gets a round if it waits for one */
+void job_wake(struct dcv_job *job);
 
 /* zbatch.c */
 int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum dcv_update_op op);

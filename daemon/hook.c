@@ -214,11 +214,12 @@ static void send_term(struct hook_run *r, const char *why)
 static void on_timer(uv_timer_t *t)
 {
 	struct hook_run *r = t->data;
-	char why[64];
+	char why[96];
 
 	switch (r->phase) {
 	case RUN_LIVE:
-		snprintf(why, sizeof(why), "still running after its time limit of %.1f s",
+		snprintf(why, sizeof(why),
+		         "still running after its time limit of %.1f s (hook_timeout)",
 		         (double)r->timeout_ms / 1000.0);
 		send_term(r, why);
 		break;

@@ -14,18 +14,20 @@
 #include <time.h>
 
 #include <libpsl.h>
+#include <openssl/rand.h>
 
 #include "dcv/names.h"
 #include "engine_int.h"
 #include "log.h"
 #include "plan.h"
 
-#define PROBE_FIRST_MS 50 /* the primary usually serves at once */
+#define PROBE_FALLBACK_MS 1000 /* besides the zone watcher (zwatch.c) */
 #define PROBE_CAP_MS 10000
 #define RETRY_BASE_MS 1000 /* after a failed UPDATE batch */
 #define RETRY_CAP_MS 60000
 #define WITHDRAW_CAP_MS 300000 /* deletes retry this slowly at worst, forever */
 #define MAX_ROUNDS_IN_FLIGHT 2000
+#define WAIT_LOG_FIRST_MS 5000 /* then at every doubling of the wait */
 
 static uint64_t now_s(void)
 {
@@ -65,6 +67,7 @@ static void job_free(struct dcv_job *job)
 		dcv_strv_free(&job->cands[i]);
 	free(job->cands);
 	free(job->pnames);
+	dcv_probe_memory_free(&job->memory);
 	dcv_strv_free(&job->last);
 	dcv_job_record_free(&job->rec);
 	if (job->cfg != NULL)
@@ -85,6 +88,7 @@ static void job_retire(struct dcv_job *job)
 
 	if (!job->listed)
 		return;
+	zwatch_forget(job);
 	dcv_sched_remove(&eng->sched, &job->due);
 	if (job->prev != NULL)
 		job->prev->next = job->next;
@@ -158,6 +162,7 @@ int job_build_spec(struct dcv_job *job)
 		pn->candidates = c->v;
 		pn->n_candidates = c->n;
 	}
+	job->spec.memory = &job->memory;
 	job->spec.md5_hex = rec->md5;
 	job->spec.target = rec->n_rrs ? rec->rrs[0].target : "";
 	job->spec.names = job->pnames;
@@ -195,6 +200,7 @@ static void job_fail(struct dcv_job *job, const char *fmt, ...)
 	job->rec.cleanup = was == DCV_JOB_PUBLISHING || was == DCV_JOB_PUBLISHED;
 	job->rec.failed = now_s();
 	job_set_state(job, DCV_JOB_FAILED);
+	zwatch_forget(job);
 	dcv_sched_remove(&job->eng->sched, &job->due);
 	/* A job failed after VISIBLE (withdrawal trouble) keeps its files in done/. */
 	engine_persist(job->eng, job, was == DCV_JOB_VISIBLE ? NULL : "failed",
@@ -256,16 +262,29 @@ out:
 
 static void send_adds(struct dcv_job *job)
 {
+	/* What the probe learned before no longer holds once records change. */
+	dcv_probe_memory_reset(&job->memory);
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
+	/*
+	 * Held while queueing: a batch that cannot even start its UPDATE (a
+	 * record over max_message_size) reports the record from inside
+	 * zbatch_enqueue(), before the count would otherwise include it.
+	 */
+	job->updates_pending++;
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
 		if (zbatch_enqueue(job->eng, job, i, DCV_UPDATE_ADD) < 0) {
-			job_fail(job, "out of memory queueing record %s", job->rec.rrs[i].owner);
-			return;
+			if (job->update_status == DCV_OK) {
+				job->update_status = DCV_ENOMEM;
+				snprintf(job->update_why, sizeof(job->update_why),
+				         "out of memory queueing record %s", job->rec.rrs[i].owner);
+			}
+			break;
 		}
 		job->updates_pending++;
 	}
+	job_record_done(job, DCV_UPDATE_ADD, 0, DCV_OK, "");
 }
 
 static void after_publishing(struct dcv_job *job, int status)
@@ -347,6 +366,26 @@ static void last_text(const struct dcv_job *job, char *buf, size_t size)
 		snprintf(buf, size, "no answer yet");
 }
 
+/*
+ * A job that waits long for a server (a lagging secondary, a server that
+ * does not answer) says what it waits for, long before visible_timeout
+ * fails it: after WAIT_LOG_FIRST_MS, then each time the wait has doubled,
+ * so that a long wait costs a handful of lines.
+ */
+static void log_waiting(struct dcv_job *job)
+{
+	uint64_t now = uv_now(job->eng->loop), waited = now - job->published_ms;
+	char text[400];
+
+	if (job->rec.state != DCV_JOB_PUBLISHED || now < job->wait_log_ms)
+		return;
+	job->wait_log_ms = now + waited;
+	last_text(job, text, sizeof(text));
+	dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
+	            "published %.1f s ago, not yet visible everywhere: %s", (double)waited / 1000.0,
+	            text);
+}
+
 static void after_visible(struct dcv_job *job, int status);
 static void after_withdrawn(struct dcv_job *job, int status);
 static void schedule_withdrawal(struct dcv_job *job);
@@ -355,7 +394,8 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct dcv_job *job = arg;
 	struct dcv_engine *eng = job->eng;
-	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FIRST_MS, PROBE_CAP_MS);
+	/* Besides the zone watcher's wake-up, a slow timer of the job's own. */
+	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FALLBACK_MS, PROBE_CAP_MS);
 
 	eng->rounds_in_flight--;
 	job->wait = WAIT_NONE;
@@ -386,6 +426,7 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		goto out;
 	}
 	remember(job, rep);
+	log_waiting(job);
 	if (job->rec.state == DCV_JOB_PUBLISHED && uv_now(eng->loop) >= job->deadline) {
 		char text[400];
 		last_text(job, text, sizeof(text));
@@ -393,7 +434,15 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		         (unsigned long long)job->cfg->cfg->visible_timeout, text);
 		goto out;
 	}
-	engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+	if (job->rec.state != DCV_JOB_PUBLISHED && job->update_status != DCV_OK) {
+		/* Deletes failed and the records are still out there: keep trying, slowly. */
+		job->deletes_due = true;
+		engine_schedule(eng, job, RETRY_CAP_MS);
+	} else {
+		/* Woken by the zone's watcher as soon as a server's serial moves. */
+		zwatch_wait(eng, job);
+		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+	}
 out:
 	job_unref(job);
 }
@@ -402,6 +451,8 @@ static void probe(struct dcv_job *job)
 {
 	struct dcv_engine *eng = job->eng;
 
+	zwatch_forget(job);
+	dcv_sched_remove(&eng->sched, &job->due);
 	if (eng->rounds_in_flight >= MAX_ROUNDS_IN_FLIGHT) {
 		/* Many jobs at once: wait a little rather than queue unbounded rounds. */
 		engine_schedule(eng, job, 20);
@@ -472,9 +523,12 @@ bool job_record_shared(const struct dcv_job *job, size_t rr)
 
 static void send_deletes(struct dcv_job *job)
 {
+	dcv_probe_memory_reset(&job->memory);
+	job->deletes_due = false;
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
 	job->update_why[0] = '\0';
+	job->updates_pending++; /* held while queueing, as in send_adds() */
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
 		if (job_record_shared(job, i)) {
 			dcv_log_job(DCV_LOG_INFO, job->rec.id,
@@ -486,11 +540,8 @@ static void send_deletes(struct dcv_job *job)
 			break;
 		job->updates_pending++;
 	}
-	if (job->updates_pending == 0) {
-		job->wait = WAIT_NONE;
-		job->attempt = 0;
-		probe(job);
-	}
+	/* Nothing queued (or all reported already): on to the probe, as job_record_done() goes. */
+	job_record_done(job, DCV_UPDATE_DELETE, 0, DCV_OK, "");
 }
 
 static void after_withdrawing(struct dcv_job *job, int status)
@@ -523,16 +574,32 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 		if (op == DCV_UPDATE_ADD)
 			job_fail(job, "%s", job->update_why);
 		else
-			/* Deletes are cleanup: keep trying, slowly, and say so. */
-			engine_schedule(job->eng, job, RETRY_CAP_MS);
+			/*
+			 * Deletes are cleanup. A primary that refused the add never
+			 * had the record and refuses its delete as well: look
+			 * whether it is gone from every authoritative address; if
+			 * not, on_round retries the deletes slowly.
+			 */
+			probe(job);
 		return;
 	}
 	(void)rr;
 	if (op == DCV_UPDATE_ADD) {
 		job->rec.published = now_s();
+		job->published_ms = uv_now(job->eng->loop);
+		job->wait_log_ms = job->published_ms + WAIT_LOG_FIRST_MS;
 		job_set_state(job, DCV_JOB_PUBLISHED);
 	}
 	probe(job);
+}
+
+void job_wake(struct dcv_job *job)
+{
+	if (job->wait != WAIT_NONE || job->eng->stopping)
+		return;
+	if (job->rec.state == DCV_JOB_PUBLISHED || job->rec.state == DCV_JOB_WITHDRAWING ||
+	    (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup && !job->deletes_due))
+		probe(job);
 }
 
 void job_due(struct dcv_job *job)
@@ -562,7 +629,7 @@ void job_due(struct dcv_job *job)
 		break;
 	case DCV_JOB_WITHDRAWING:
 	case DCV_JOB_FAILED:
-		if (job->updates_pending == 0 && job->update_status != DCV_OK)
+		if (job->updates_pending == 0 && job->deletes_due)
 			send_deletes(job);
 		else
 			probe(job);
@@ -574,12 +641,21 @@ void job_due(struct dcv_job *job)
 
 /* --- how jobs begin: a spool item, or a record at start ------------------- */
 
+/*
+ * NAME~<seconds><random>: readable in logs, ordered by time, and unique
+ * across restarts too (a counter alone would repeat after a restart within
+ * the same second and overwrite an older job's record).
+ */
 static void make_id(struct dcv_job *job, const char *name)
 {
-	struct dcv_engine *eng = job->eng;
+	uint32_t r = 0;
 
-	snprintf(job->rec.id, sizeof(job->rec.id), "%s~%llx%04llx", name,
-	         (unsigned long long)now_s(), (unsigned long long)(eng->id_counter++ & 0xffff));
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)job->eng->id_counter * 2654435761u;
+	job->eng->id_counter++;
+	/* The id is a file name too: a very long NAME is cut to fit (store.h). */
+	snprintf(job->rec.id, sizeof(job->rec.id), "%.*s~%llx%08x", DCV_JOB_ID_MAX - 17, name,
+	         (unsigned long long)now_s(), r);
 }
 
 void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)

@@ -357,7 +357,7 @@ static void quote_text(const struct kf_text *t, char *out, size_t size)
 static int choose(const struct kf_keys *keys, const char *path, const char *want_id,
                   const struct kf_key **out, struct dcv_why *why)
 {
-	char quoted[96], other[96];
+	char quoted[96], other[96], wanted[96];
 
 	for (size_t i = 0; i < keys->n; i++) {
 		if (keys->v[i].name.s == NULL || keys->v[i].alg.s == NULL ||
@@ -393,12 +393,15 @@ static int choose(const struct kf_keys *keys, const char *path, const char *want
 	}
 	quote_text(&keys->v[0].name, quoted, sizeof(quoted));
 	quote_text(&keys->v[1].name, other, sizeof(other));
-	if (want_id == NULL)
+	if (want_id == NULL) {
 		dcv_why_set(why, "%s: holds %zu keys ('%s', '%s', ...); name the one to use", path,
 		            keys->n, quoted, other);
-	else
-		dcv_why_set(why, "%s: holds %zu keys ('%s', '%s', ...) but none named '%.64s'",
-		            path, keys->n, quoted, other, want_id);
+	} else {
+		/* The id comes from the configuration: it may hold any byte. */
+		dcv_yin_quote(want_id, 64, wanted, sizeof(wanted));
+		dcv_why_set(why, "%s: holds %zu keys ('%s', '%s', ...) but none named '%s'", path,
+		            keys->n, quoted, other, wanted);
+	}
 	return DCV_EKEY;
 }
 

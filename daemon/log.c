@@ -35,6 +35,9 @@ void dcv_log_init(const char *prog, enum dcv_log_level max_level)
 }
 
 static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {[DCV_LOG_ERR] = "error",
 	                                    [DCV_LOG_WARNING] = "warning",
@@ -49,7 +52,7 @@ static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_
 	if (level > log_max)
 		return;
 	if (job != NULL)
-		n = snprintf(line, sizeof(line), "job %s: ", job);
+		n = snprintf(line, sizeof(line), "job %.240s: ", job);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	/* One line per call, whatever the message held: a newline would forge another line. */
 	for (char *p = line; *p; p++)

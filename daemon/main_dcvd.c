@@ -167,6 +167,12 @@ static int run(struct daemon *d, struct dcv_config *cfg)
 		rc = 0;
 	}
 	uv_run(&d->loop, UV_RUN_DEFAULT);
+	/*
+	 * on_stopped() runs from the engine's last close callback and stops the
+	 * loop before the handles it closed have gone through theirs: one more
+	 * turn that does not wait finishes those, so that the loop can close.
+	 */
+	uv_run(&d->loop, UV_RUN_NOWAIT);
 	/* A clean stop closed everything; after a forced one the handles die with the process. */
 	if (uv_loop_close(&d->loop) != 0)
 		log_debug("exiting with handles still open");

@@ -299,39 +299,54 @@ out:
 }
 
 /*
- * The extensions come from the first extensionRequest attribute (or
- * Microsoft's older msExtReq), as OpenSSL's X509_REQ_get_extensions() does.
+ * The extensions, chosen and decoded by OpenSSL's own rules so that both
+ * paths read the same request alike: every attribute must decode as an
+ * X509_ATTRIBUTE (as d2i_X509_REQ() requires), the extensions come from
+ * the first extensionRequest attribute or, when there is none, the first
+ * of Microsoft's older msExtReq, and from its first value, which must be a
+ * SEQUENCE of extensions (as X509_REQ_get_extensions() does).
  */
 int p10_extensions(const struct p10 *p, STACK_OF(X509_EXTENSION) * *out)
 {
+	static const int ext_nids[] = {NID_ext_req, NID_ms_ext_req};
 	struct der attrs = der_of(p->attrs);
-	struct p10_span attr, oid, set, ext_tlv;
+	struct p10_span attr;
+	STACK_OF(X509_ATTRIBUTE) *list = sk_X509_ATTRIBUTE_new_null();
+	X509_ATTRIBUTE *chosen = NULL;
+	const ASN1_TYPE *value = NULL;
+	const unsigned char *q = NULL;
+	int rc = DCV_ECSR;
 
 	*out = NULL;
+	if (list == NULL)
+		return DCV_ENOMEM;
 	while (attrs.p < attrs.end) {
-		struct der a, s;
-		int nid;
+		X509_ATTRIBUTE *a = NULL;
 
-		if (der_get(&attrs, 0x30, NULL, &attr) < 0)
-			return DCV_ECSR;
-		a = der_of(attr);
-		if (der_get(&a, 0x06, &oid, NULL) < 0 || der_get(&a, 0x31, NULL, &set) < 0 ||
-		    a.p != a.end)
-			return DCV_ECSR;
-		nid = oid_nid(oid);
-		if (nid != NID_ext_req && nid != NID_ms_ext_req)
-			continue;
-		s = der_of(set);
-		if (der_get(&s, 0x30, &ext_tlv, NULL) < 0 || s.p != s.end)
-			return DCV_ECSR;
-		const unsigned char *q = ext_tlv.p;
-		*out = d2i_X509_EXTENSIONS(NULL, &q, (long)ext_tlv.len);
-		if (*out == NULL || q != ext_tlv.p + ext_tlv.len) {
-			sk_X509_EXTENSION_pop_free(*out, X509_EXTENSION_free);
-			*out = NULL;
-			return DCV_ECSR;
+		if (der_get(&attrs, 0x30, &attr, NULL) < 0)
+			goto out;
+		q = attr.p;
+		a = d2i_X509_ATTRIBUTE(NULL, &q, (long)attr.len);
+		if (a == NULL || q != attr.p + attr.len || !sk_X509_ATTRIBUTE_push(list, a)) {
+			X509_ATTRIBUTE_free(a);
+			goto out;
 		}
-		return DCV_OK;
 	}
-	return DCV_OK;
+	for (size_t i = 0; i < 2 && chosen == NULL; i++)
+		for (int j = 0; j < sk_X509_ATTRIBUTE_num(list) && chosen == NULL; j++)
+			if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(
+			        sk_X509_ATTRIBUTE_value(list, j))) == ext_nids[i])
+				chosen = sk_X509_ATTRIBUTE_value(list, j);
+	rc = DCV_OK;
+	if (chosen == NULL || (value = X509_ATTRIBUTE_get0_type(chosen, 0)) == NULL)
+		goto out;
+	rc = DCV_ECSR;
+	if (value->type != V_ASN1_SEQUENCE)
+		goto out;
+	q = value->value.sequence->data;
+	*out = d2i_X509_EXTENSIONS(NULL, &q, value->value.sequence->length);
+	rc = *out != NULL ? DCV_OK : DCV_ECSR;
+out:
+	sk_X509_ATTRIBUTE_pop_free(list, X509_ATTRIBUTE_free);
+	return rc;
 }

@@ -56,8 +56,10 @@ int p10_split(const unsigned char *der, size_t len, struct p10 *out);
 int p10_verify(const struct p10 *p, char *key_desc, size_t desc_size, struct dcv_why *why);
 
 /*
- * The requested extensions (from the first extensionRequest attribute), or
- * *out NULL when there are none. DCV_ECSR when the attributes are malformed.
+ * The requested extensions, chosen as OpenSSL's X509_REQ_get_extensions()
+ * chooses them (the first extensionRequest, else the first msExtReq), or
+ * *out NULL when there are none. DCV_ECSR when an attribute does not
+ * decode as OpenSSL decodes it, or the chosen one holds no extensions.
  * The caller frees *out with sk_X509_EXTENSION_pop_free().
  */
 int p10_extensions(const struct p10 *p, STACK_OF(X509_EXTENSION) * *out);

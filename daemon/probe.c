@@ -19,6 +19,13 @@
 #include "authset.h"
 #include "probe.h"
 
+/*
+ * How old a server's SOA serial may be when a round relies on it. Short:
+ * rounds of thousands of jobs share one query per server, and a change at
+ * the server is noticed within this time.
+ */
+#define SERIAL_MAX_AGE_MS 40
+
 enum round_state {
 	ROUND_ZONES,
 	ROUND_AUTH,
@@ -37,6 +44,9 @@ struct round;
 struct item {
 	struct round *round;
 	size_t name;
+	size_t zone; /* authoritative stage: index into round->zones */
+	size_t addr; /* and into that zone's addresses */
+	long memo;   /* index into spec->memory, or -1 */
 	struct dcv_addr server;
 	uint8_t qwire[DCV_WIRE_NAME_MAX];
 	size_t qlen;
@@ -46,11 +56,22 @@ struct item {
 	struct dcv_probe_obs obs;
 };
 
+struct zone_addrs;
+
+/* One SOA serial a round waits for. */
+struct serial_req {
+	struct zone_addrs *za;
+	size_t addr;
+};
+
 struct zone_addrs {
 	struct round *round;
 	const struct dcv_zone *zone;
 	struct dcv_addr *addrs;
 	size_t n;
+	uint32_t *serials; /* per address, when serial_known */
+	bool *serial_known;
+	struct serial_req *reqs;
 };
 
 struct round {
@@ -71,6 +92,7 @@ struct round {
 	int status;
 	char why[512];
 	struct round *next_deferred;
+	bool finish_at_kick; /* deferred: finish the stage (not just report) */
 };
 
 struct dcv_prober {
@@ -79,6 +101,7 @@ struct dcv_prober {
 	const struct dcv_config *cfg;
 	struct dcv_authsets *sets;
 	uint64_t query_timeout_ms;
+	uint64_t give_up_at; /* see dcv_prober_opts */
 	size_t pending;
 	uv_timer_t kick; /* reports rounds that finished without waiting */
 	struct round *deferred;
@@ -93,8 +116,12 @@ const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const ch
 
 static void round_free(struct round *r)
 {
-	for (size_t i = 0; i < r->n_zones; i++)
+	for (size_t i = 0; i < r->n_zones; i++) {
 		free(r->zones[i].addrs);
+		free(r->zones[i].serials);
+		free(r->zones[i].serial_known);
+		free(r->zones[i].reqs);
+	}
 	free(r->zones);
 	free(r->items);
 	free(r);
@@ -128,6 +155,8 @@ static size_t count_auth_addrs(const struct round *r)
 	return n;
 }
 
+static void finish_stage(struct round *r);
+
 static void report(struct round *r)
 {
 	struct dcv_probe_report rep;
@@ -160,7 +189,12 @@ static void on_kick(uv_timer_t *t)
 	p->deferred = NULL;
 	while (r != NULL) {
 		struct round *next = r->next_deferred;
-		report(r);
+		if (r->finish_at_kick) {
+			r->finish_at_kick = false;
+			finish_stage(r);
+		} else {
+			report(r);
+		}
 		r = next;
 	}
 }
@@ -176,7 +210,7 @@ static void defer_report(struct round *r)
 static struct item *new_item(struct round *r)
 {
 	if (r->n_items == r->cap_items) {
-		size_t cap = r->cap_items ? r->cap_items * 2 : 16;
+		size_t cap = r->cap_items ? r->cap_items * 2 : 4; /* most rounds ask 2 or 3 */
 		struct item *grown = realloc(r->items, cap * sizeof(*grown));
 		if (grown == NULL)
 			return NULL;
@@ -193,6 +227,108 @@ static int qname_of(const struct round *r, const char *candidate, char *out, siz
 	if ((size_t)snprintf(out, size, "_%s.%s.", r->spec->md5_hex, candidate) >= size)
 		return DCV_EINVAL;
 	return DCV_OK;
+}
+
+/* --- memory of earlier rounds ---------------------------------------------- */
+
+static uint64_t memo_key(const char *server, const char *qname)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (const char *p = server; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	h = (h ^ '|') * 1099511628211ULL;
+	for (const char *p = qname; *p; p++)
+		h = (h ^ (uint8_t)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p)) *
+		    1099511628211ULL;
+	return h;
+}
+
+static long memo_find(struct dcv_probe_memory *m, uint64_t key, bool create)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->memos[i].key == key)
+			return (long)i;
+	if (!create)
+		return -1;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 4;
+		struct dcv_probe_memo *grown = realloc(m->memos, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		m->memos = grown;
+		m->cap = cap;
+	}
+	memset(&m->memos[m->n], 0, sizeof(m->memos[0]));
+	m->memos[m->n].key = key;
+	return (long)m->n++;
+}
+
+void dcv_probe_memory_reset(struct dcv_probe_memory *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->memos[i].seen);
+	m->n = 0;
+}
+
+void dcv_probe_memory_free(struct dcv_probe_memory *m)
+{
+	dcv_probe_memory_reset(m);
+	free(m->memos);
+	m->memos = NULL;
+	m->cap = 0;
+}
+
+int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, const char *qname)
+{
+	long i = memo_find(m, memo_key(server, qname), true);
+
+	if (i < 0)
+		return DCV_ENOMEM;
+	m->memos[i].ok = true;
+	free(m->memos[i].seen);
+	m->memos[i].seen = NULL;
+	return DCV_OK;
+}
+
+/* Learns from an authoritative answer: right stays right, wrong is tied to a serial. */
+static void remember(struct item *it)
+{
+	struct round *r = it->round;
+	struct dcv_probe_memo *m = NULL;
+	const struct zone_addrs *za = &r->zones[it->zone];
+
+	if (it->memo < 0)
+		return;
+	m = &r->spec->memory->memos[it->memo];
+	m->ok = it->obs.ok;
+	m->serial_known = za->serial_known[it->addr];
+	m->serial = za->serials[it->addr];
+	free(m->seen);
+	m->seen = it->obs.ok ? NULL : strdup(it->obs.seen);
+}
+
+/* true when memory answers for the item, so it needs no query this round. */
+static bool recall(struct item *it)
+{
+	struct round *r = it->round;
+	const struct dcv_probe_memo *m = NULL;
+	const struct zone_addrs *za = &r->zones[it->zone];
+
+	if (it->memo < 0)
+		return false;
+	m = &r->spec->memory->memos[it->memo];
+	if (m->ok) {
+		it->obs.ok = true;
+		snprintf(it->obs.seen, sizeof(it->obs.seen), "as expected (earlier round)");
+		return true;
+	}
+	if (m->serial_known && za->serial_known[it->addr] && m->serial == za->serials[it->addr]) {
+		it->obs.ok = false;
+		snprintf(it->obs.seen, sizeof(it->obs.seen), "%.250s", m->seen ? m->seen : "wrong");
+		return true;
+	}
+	return false;
 }
 
 /* --- answers ------------------------------------------------------------- */
@@ -248,8 +384,20 @@ static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
 	}
 }
 
-static void finish_stage(struct round *r);
 static int send_item(struct round *r, struct item *it, bool rd);
+
+/* A reply that cannot be read may be forged: wait for one that can. */
+static int accept_answer(void *arg, const uint8_t *msg, size_t len)
+{
+	struct item *it = arg;
+	struct dcv_answer ans;
+
+	if (dcv_query_read_cname(msg, len, it->qwire, it->qlen, !it->obs.resolver, &ans) < 0) {
+		dcv_dnsio_reject_why(it->round->p->io, "malformed reply");
+		return DCV_EREPLY;
+	}
+	return DCV_OK;
+}
 
 static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
                       const struct dcv_why *why)
@@ -259,6 +407,8 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 	struct dcv_answer ans;
 
 	judge(it, status, msg, len, why, &ans);
+	if (!it->obs.resolver && status == DCV_OK)
+		remember(it);
 	/*
 	 * A resolver walk goes on to the next candidate while the name has no
 	 * record there; the first CNAME found is the one the CA would take.
@@ -279,6 +429,15 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 }
 
 /* Sends an item's query; a resolver walk takes its name from the current candidate. */
+/* The full query timeout, or what is left before give_up_at (at least 1 ms). */
+static uint64_t query_timeout(const struct dcv_prober *p)
+{
+	uint64_t now = uv_now(p->loop);
+	uint64_t left = p->give_up_at > now ? p->give_up_at - now : 1;
+
+	return p->give_up_at != 0 && left < p->query_timeout_ms ? left : p->query_timeout_ms;
+}
+
 static int send_item(struct round *r, struct item *it, bool rd)
 {
 	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
@@ -294,8 +453,8 @@ static int send_item(struct round *r, struct item *it, bool rd)
 	if ((rc = dcv_wire_from_text(it->obs.qname, it->qwire, &it->qlen)) < 0 ||
 	    (rc = dcv_query_build(it->obs.qname, DCV_TYPE_CNAME, rd, buf, sizeof(buf), &len)) < 0)
 		return rc;
-	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, r->p->query_timeout_ms, NULL,
-	                          on_answer, it, NULL);
+	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, query_timeout(r->p),
+	                          accept_answer, on_answer, it, NULL);
 }
 
 /* Sends every item from index first on; the ones that cannot go fail at once. */
@@ -304,6 +463,8 @@ static void send_all(struct round *r, size_t first, bool rd)
 	r->pending = 1; /* held while sending */
 	for (size_t i = first; i < r->n_items; i++) {
 		struct item *it = &r->items[i];
+		if (!rd && recall(it))
+			continue;
 		int rc = send_item(r, it, rd);
 		if (rc == DCV_OK) {
 			r->pending++;
@@ -313,8 +474,11 @@ static void send_all(struct round *r, size_t first, bool rd)
 			         dcv_strerror(rc));
 		}
 	}
-	if (--r->pending == 0)
+	/* Everything answered from memory or failed to go: finish from the loop. */
+	if (--r->pending == 0) {
+		r->finish_at_kick = true;
 		defer_report(r);
+	}
 }
 
 static void start_resolvers(struct round *r)
@@ -391,7 +555,8 @@ static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect
 
 	if (za == NULL || qname_of(r, n->candidates[cand], qname, sizeof(qname)) < 0)
 		return DCV_OK;
-	for (size_t a = 0; a < za->n; a++) {
+	/* Longer candidates: the zone's first address speaks for all (see probe.h). */
+	for (size_t a = 0; a < (expect == EXPECT_NOT_OTHER ? 1 : za->n); a++) {
 		struct item *it = NULL;
 		if (have_item(r, &za->addrs[a], qname))
 			continue;
@@ -399,6 +564,11 @@ static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect
 		if (it == NULL)
 			return DCV_ENOMEM;
 		it->name = name;
+		it->zone = (size_t)(za - r->zones);
+		it->addr = a;
+		it->memo = r->spec->memory ? memo_find(r->spec->memory,
+		                                       memo_key(za->addrs[a].text, qname), true)
+		                           : -1;
 		it->server = za->addrs[a];
 		it->expect = expect;
 		it->obs.name = n->name;
@@ -443,6 +613,40 @@ static void zones_release(struct round *r)
 		start_auth(r);
 }
 
+static void on_serial(void *arg, int status, uint32_t serial)
+{
+	struct serial_req *req = arg;
+	struct zone_addrs *za = req->za;
+
+	za->serial_known[req->addr] = status == DCV_OK;
+	za->serials[req->addr] = serial;
+	zones_release(za->round);
+}
+
+/*
+ * Only rounds with a memory use serials; a serial that cannot be had only
+ * means asking again, so failures here are not errors.
+ */
+static void ask_serials(struct zone_addrs *za)
+{
+	struct round *r = za->round;
+
+	if (r->spec->memory == NULL)
+		return;
+	za->serials = calloc(za->n ? za->n : 1, sizeof(*za->serials));
+	za->serial_known = calloc(za->n ? za->n : 1, sizeof(*za->serial_known));
+	za->reqs = calloc(za->n ? za->n : 1, sizeof(*za->reqs));
+	if (za->serials == NULL || za->serial_known == NULL || za->reqs == NULL)
+		return;
+	for (size_t a = 0; a < za->n; a++) {
+		za->reqs[a] = (struct serial_req){za, a};
+		r->zones_waiting++;
+		if (dcv_authsets_serial(r->p->sets, za->zone, &za->addrs[a], SERIAL_MAX_AGE_MS,
+		                        on_serial, &za->reqs[a]) < 0)
+			r->zones_waiting--;
+	}
+}
+
 static void on_zone_set(void *arg, int status, const struct dcv_addr *addrs, size_t n,
                         const char *why)
 {
@@ -460,6 +664,7 @@ static void on_zone_set(void *arg, int status, const struct dcv_addr *addrs, siz
 		} else {
 			memcpy(za->addrs, addrs, n * sizeof(*addrs));
 			za->n = n;
+			ask_serials(za);
 		}
 	}
 	zones_release(r);
@@ -545,6 +750,7 @@ struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config 
 	p->loop = dcv_dnsio_loop(io);
 	p->cfg = cfg;
 	p->query_timeout_ms = opts && opts->query_timeout_ms ? opts->query_timeout_ms : 3000;
+	p->give_up_at = opts ? opts->give_up_at : 0;
 	p->sets = dcv_authsets_new(io, cfg, ttl, p->query_timeout_ms);
 	if (p->sets == NULL) {
 		free(p);
@@ -574,4 +780,93 @@ void dcv_prober_free(struct dcv_prober *p)
 		return;
 	/* The timer's memory is the prober's: free both once libuv lets go of it. */
 	uv_close((uv_handle_t *)&p->kick, on_kick_closed);
+}
+
+/* --- serials of a whole zone, for the engine's watchers -------------------- */
+
+struct serials_req {
+	struct dcv_prober *p;
+	uint64_t max_age_ms;
+	dcv_prober_serials_cb cb;
+	void *arg;
+	const struct dcv_zone *zone;
+	struct dcv_addr *addrs;
+	uint32_t *serials;
+	bool *known;
+	size_t n;
+	size_t waiting;
+	int status;
+	struct serials_one {
+		struct serials_req *req;
+		size_t i;
+	} * ones;
+};
+
+static void serials_release(struct serials_req *q)
+{
+	if (--q->waiting > 0)
+		return;
+	q->cb(q->arg, q->status, q->n, q->addrs, q->serials, q->known);
+	free(q->addrs);
+	free(q->serials);
+	free(q->known);
+	free(q->ones);
+	free(q);
+}
+
+static void on_one_serial(void *arg, int status, uint32_t serial)
+{
+	struct serials_one *one = arg;
+
+	one->req->known[one->i] = status == DCV_OK;
+	one->req->serials[one->i] = serial;
+	serials_release(one->req);
+}
+
+static void on_serials_set(void *arg, int status, const struct dcv_addr *addrs, size_t n,
+                           const char *why)
+{
+	struct serials_req *q = arg;
+
+	(void)why;
+	if (status < 0) {
+		q->status = status;
+		serials_release(q);
+		return;
+	}
+	q->addrs = malloc((n ? n : 1) * sizeof(*q->addrs));
+	q->serials = calloc(n ? n : 1, sizeof(*q->serials));
+	q->known = calloc(n ? n : 1, sizeof(*q->known));
+	q->ones = calloc(n ? n : 1, sizeof(*q->ones));
+	if (q->addrs == NULL || q->serials == NULL || q->known == NULL || q->ones == NULL) {
+		q->status = DCV_ENOMEM;
+		serials_release(q);
+		return;
+	}
+	memcpy(q->addrs, addrs, n * sizeof(*addrs));
+	q->n = n;
+	for (size_t i = 0; i < n; i++) {
+		q->ones[i] = (struct serials_one){q, i};
+		q->waiting++;
+		if (dcv_authsets_serial(q->p->sets, q->zone, &q->addrs[i], q->max_age_ms,
+		                        on_one_serial, &q->ones[i]) < 0)
+			q->waiting--;
+	}
+	serials_release(q);
+}
+
+int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64_t max_age_ms,
+                       dcv_prober_serials_cb cb, void *arg)
+{
+	struct serials_req *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return DCV_ENOMEM;
+	*q = (struct serials_req){
+	    .p = p, .max_age_ms = max_age_ms, .cb = cb, .arg = arg, .zone = zone, .waiting = 1};
+	if (dcv_authsets_get(p->sets, zone, on_serials_set, q) < 0) {
+		free(q);
+		return DCV_ENOMEM;
+	}
+	return DCV_OK;
 }

@@ -16,7 +16,9 @@
  *      SOA minimum: each resolver walks the candidates like the CA.
  *
  * The withdrawal check (expect_absent) asks step 1 only and wants our
- * record gone from every authoritative address.
+ * record gone from every authoritative address. A reply that cannot be
+ * read is ignored (it may be forged; the query waits for a better one) and
+ * observed as "IP@PORT: malformed reply" when no other comes.
  *
  * Ownership: the prober keeps a pointer to cfg and io (both must outlive
  * it). A spec must stay valid until its round's callback has run. Reports
@@ -40,7 +42,35 @@ struct dcv_probe_name {
 	size_t adn; /* index of the candidate holding our record */
 };
 
+/*
+ * What earlier rounds of one spec learned, kept by the caller between them
+ * (zeroed to start; dcv_probe_memory_free() releases it). An answer that was
+ * right stays right: the records do not go away by themselves. An answer
+ * that was wrong at SOA serial S is not asked again while the server is
+ * still at S: its data has not changed. So repeated rounds cost one shared
+ * SOA query per server, and a record is asked again only when it can have
+ * arrived. Reset it when what is expected changes (publish -> withdraw).
+ */
+struct dcv_probe_memo {
+	uint64_t key;    /* hash of server and query name */
+	uint32_t serial; /* the server's serial when the answer was wrong */
+	bool ok;
+	bool serial_known;
+	char *seen; /* the wrong answer, described */
+};
+
+struct dcv_probe_memory {
+	struct dcv_probe_memo *memos;
+	size_t n, cap;
+};
+
+void dcv_probe_memory_reset(struct dcv_probe_memory *m);
+void dcv_probe_memory_free(struct dcv_probe_memory *m);
+/* Records that server serves qname as expected (e.g. a primary that confirmed an UPDATE). */
+int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, const char *qname);
+
 struct dcv_probe_spec {
+	struct dcv_probe_memory *memory; /* NULL: every round asks everything */
 	const char *md5_hex;
 	const char *target; /* our CNAME data, lower case, trailing dot */
 	const struct dcv_probe_name *names;
@@ -76,6 +106,13 @@ struct dcv_prober;
 struct dcv_prober_opts {
 	uint64_t query_timeout_ms; /* per query, all tries (default 3000) */
 	uint64_t authset_ttl_ms;   /* how long a discovered NS set is reused (default 300000) */
+	/*
+	 * Loop time (uv_now) by which every query must have given up, 0 for none.
+	 * A caller with its own deadline sets it a little before that deadline,
+	 * so that a silent server is reported by name rather than cut off by an
+	 * unfinished round (time spent waiting for SOA serials counts too).
+	 */
+	uint64_t give_up_at;
 };
 
 struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
@@ -88,6 +125,17 @@ struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config 
  */
 int dcv_probe_round(struct dcv_prober *p, const struct dcv_probe_spec *spec, dcv_probe_cb cb,
                     void *arg);
+
+/*
+ * The SOA serials of a zone at each of its authoritative addresses, none
+ * older than max_age_ms (shared with the rounds' own serials). known[i]
+ * false: address i did not answer. status < 0: the addresses themselves
+ * could not be found. cb may run from inside this call. DCV_ENOMEM only.
+ */
+typedef void (*dcv_prober_serials_cb)(void *arg, int status, size_t n, const struct dcv_addr *addrs,
+                                      const uint32_t *serials, const bool *known);
+int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64_t max_age_ms,
+                       dcv_prober_serials_cb cb, void *arg);
 
 /* Rounds started and not finished. */
 size_t dcv_prober_pending(const struct dcv_prober *p);

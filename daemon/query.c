@@ -103,6 +103,34 @@ int dcv_query_read_cname(const uint8_t *msg, size_t len, const uint8_t *qname_wi
 	return DCV_OK;
 }
 
+int dcv_query_read_soa_serial(const uint8_t *msg, size_t len, const uint8_t *zone_wire,
+                              size_t zone_len, uint32_t *serial)
+{
+	uint8_t owner[DCV_WIRE_NAME_MAX];
+	size_t off = 0, pos = 0, owner_len = 0;
+	struct dcv_wire_rr rr;
+
+	if (dcv_wire_after_question(msg, len, &off) < 0 || DCV_WIRE_RCODE(msg) != DCV_RCODE_NOERROR)
+		return DCV_EREPLY;
+	for (unsigned i = 0; i < DCV_WIRE_ANCOUNT(msg); i++) {
+		pos = off;
+		if (dcv_wire_read_name(msg, len, &pos, owner, &owner_len) < 0 ||
+		    dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return DCV_EREPLY;
+		if (rr.type != DCV_TYPE_SOA || owner_len != zone_len ||
+		    memcmp(owner, zone_wire, zone_len) != 0)
+			continue;
+		/* RDATA: MNAME, RNAME (possibly compressed), then SERIAL. */
+		pos = rr.rdata;
+		if (dcv_wire_skip_name(msg, len, &pos) < 0 ||
+		    dcv_wire_skip_name(msg, len, &pos) < 0 || pos + 4 > rr.end)
+			return DCV_EREPLY;
+		*serial = dcv_wire_u32(msg + pos);
+		return DCV_OK;
+	}
+	return DCV_EREPLY;
+}
+
 const char *dcv_rcode_name(int rcode)
 {
 	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",

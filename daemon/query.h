@@ -75,6 +75,13 @@ int dcv_query_read_cname(const uint8_t *msg, size_t len, const uint8_t *qname_wi
  */
 void dcv_name_text(const uint8_t *wire, size_t wire_len, char out[DCV_NAME_TEXT_MAX]);
 
+/*
+ * The serial of the SOA record for zone_wire in the answer section of a
+ * reply to an SOA query. DCV_EREPLY when there is none or it is malformed.
+ */
+int dcv_query_read_soa_serial(const uint8_t *msg, size_t len, const uint8_t *zone_wire,
+                              size_t zone_len, uint32_t *serial);
+
 /* "NXDOMAIN", "SERVFAIL", ... or "RCODE 12". */
 const char *dcv_rcode_name(int rcode);
 

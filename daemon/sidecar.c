@@ -155,8 +155,11 @@ out:
 		else
 			dcv_why_set(why, "%s", errors.v[0]);
 	}
-	if (rc < 0)
+	/* The contract: nothing of a refused sidecar is left, the strings neither. */
+	if (rc < 0) {
 		dcv_sidecar_free(out);
+		memset(out, 0, sizeof(*out));
+	}
 	dcv_strv_free(&errors);
 	dcv_yin_free(&y);
 	return rc;

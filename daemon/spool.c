@@ -31,6 +31,7 @@ static const mode_t spool_dir_modes[SPOOL_DIRS] = {02770, 0750, 0750, 0750};
 struct spool_scan;
 
 static void on_soon(uv_timer_t *t);
+static void on_rescan(uv_timer_t *t);
 
 struct spool_chunk {
 	uv_work_t work;
@@ -39,7 +40,9 @@ struct spool_chunk {
 	size_t n;
 	struct dcv_spool_item *items; /* filled on the pool */
 	size_t n_items;
-	bool pending; /* queued, after-work not yet run */
+	bool pending;           /* queued, after-work not yet run */
+	size_t n_trouble;       /* files left in incoming/ because the spool failed */
+	struct dcv_why trouble; /* the first of them */
 };
 
 struct spool_scan {
@@ -52,6 +55,8 @@ struct spool_scan {
 	struct spool_chunk *chunks;
 	size_t n_chunks;
 	size_t outstanding; /* pool jobs whose after-work has not run */
+	size_t n_trouble;   /* files the spool failed to claim in this scan */
+	struct dcv_why trouble;
 };
 
 struct dcv_spool {
@@ -65,7 +70,8 @@ struct dcv_spool {
 	uv_timer_t soon; /* 0 ms: a scan in the loop's next turn */
 	unsigned handles_open;
 	bool started, watching, closing;
-	bool again; /* kicked while a scan ran */
+	bool again;              /* kicked while a scan ran */
+	unsigned claim_failures; /* scans in a row that failed to claim files */
 	struct spool_scan *scan;
 	dcv_spool_policy_cb policy_cb;
 	dcv_spool_items_cb items_cb;
@@ -145,7 +151,8 @@ int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opt
 		goto out;
 	}
 	rc = DCV_EIO;
-	if ((root = dir_open(AT_FDCWD, path, path, 0750, why)) < 0)
+	/* The group may only pass through (to incoming/), as dcvd.tmpfiles makes it. */
+	if ((root = dir_open(AT_FDCWD, path, path, 0710, why)) < 0)
 		goto out;
 	for (int i = 0; i < SPOOL_DIRS; i++) {
 		snprintf(shown, sizeof(shown), "%s/%s", path, spool_dir_names[i]);
@@ -204,10 +211,33 @@ static void maybe_finish(struct dcv_spool *sp)
 		closed(arg);
 }
 
+/*
+ * The spool failed to claim files (read-only, full): say so, and scan again
+ * soon rather than at the next rescan, backing off up to rescan_ms.
+ */
+static void claim_trouble(struct dcv_spool *sp, const struct spool_scan *scan)
+{
+	uint64_t delay = 0;
+
+	if (scan->n_trouble == 0) {
+		if (sp->claim_failures > 0 && scan->listing.n > 0) {
+			log_notice("spool %s: claiming files in incoming/ works again", sp->path);
+			sp->claim_failures = 0;
+		}
+		return;
+	}
+	delay = dcv_backoff_ms(sp->claim_failures++, 1000, sp->opts.rescan_ms);
+	log_err("spool %s: %zu files left in incoming/: %s; trying again in %.1f s", sp->path,
+	        scan->n_trouble, scan->trouble.text, (double)delay / 1000.0);
+	uv_timer_start(&sp->rescan, on_rescan, delay, sp->opts.rescan_ms);
+}
+
 static void scan_end(struct spool_scan *scan)
 {
 	struct dcv_spool *sp = scan->sp;
 
+	if (!sp->closing)
+		claim_trouble(sp, scan);
 	sp->scan = NULL;
 	sp->stats.scans++;
 	dcv_strv_free(&scan->policy.active_names);
@@ -230,9 +260,13 @@ static void chunk_work(uv_work_t *w)
 	c->items = calloc(c->n, sizeof(*c->items));
 	if (c->items == NULL)
 		return;
-	for (size_t i = 0; i < c->n; i++)
-		if (spool_claim(&c->scan->ctx, &c->cands[i], &c->items[c->n_items]))
+	for (size_t i = 0; i < c->n; i++) {
+		struct dcv_why trouble = {""};
+		if (spool_claim(&c->scan->ctx, &c->cands[i], &c->items[c->n_items], &trouble))
 			c->n_items++;
+		if (trouble.text[0] != '\0' && c->n_trouble++ == 0)
+			c->trouble = trouble;
+	}
 }
 
 static void chunk_done(uv_work_t *w, int status)
@@ -243,6 +277,9 @@ static void chunk_done(uv_work_t *w, int status)
 
 	c->pending = false;
 	sp->stats.skipped += c->n - c->n_items;
+	if (c->n_trouble > 0 && scan->n_trouble == 0)
+		scan->trouble = c->trouble;
+	scan->n_trouble += c->n_trouble;
 	if (!sp->closing && status == 0 && c->n_items > 0) {
 		for (size_t i = 0; i < c->n_items; i++) {
 			if (c->items[i].where == DCV_SPOOL_ACTIVE)

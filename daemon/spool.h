@@ -19,14 +19,16 @@
  * sidecar NAME.yaml is checked and read the same way (a bad one refuses
  * the item, a missing one is fine); otherwise both are read whole, and
  * renamed into active/ with RENAME_NOREPLACE (CSR first; a name already
- * taken in active/ leaves the file in incoming/, unreported; the inode
- * moved must be the inode read), then parsed: CSR, request, sidecar (and
- * the sidecar's expected records checked). Dot-files, names over 250 bytes
- * and names without one of the three extensions (any case) are ignored
- * (sidecars go with their CSR). A NAME that has an active job, a second
- * file of a NAME in the same scan (x.csr beside x.pem), or more claims
- * than the caller allows, stays in incoming/ for a later scan. Candidates
- * are taken in name order.
+ * taken in active/ leaves the file in incoming/, unreported; a rename that
+ * fails otherwise -- a read-only or full spool -- leaves it there too, is
+ * logged, and brings the next scan forward, backing off up to rescan_ms;
+ * the inode moved must be the inode read), then parsed: CSR, request,
+ * sidecar (and the sidecar's expected records checked). Dot-files, names
+ * over 247 bytes and names without one of the three extensions (any case)
+ * are ignored (sidecars go with their CSR). A NAME that has an active
+ * job, a second file of a NAME in the same scan (x.csr beside x.pem), or
+ * more claims than the caller allows, stays in incoming/ for a later scan.
+ * Candidates are taken in name order.
  *
  * Ownership: items handed to the callback belong to the callback (free
  * each with dcv_spool_item_free()). The array that carries them is the
@@ -123,7 +125,8 @@ struct dcv_spool;
 
 /*
  * Creates the folders that are missing (incoming/ 2770 so a group may drop
- * files, the others 0750; SPOOL itself 0750 when its parent exists) --
+ * files, the others 0750; SPOOL itself 0710 when its parent exists, so that
+ * the group can reach incoming/ and nothing else, as in dcvd.tmpfiles) --
  * blocking, call before the loop runs -- and returns the spool. A folder
  * it creates gets exactly that mode whatever the umask; existing ones are
  * left as the operator made them. Each folder is opened once; all later
@@ -165,7 +168,7 @@ struct dcv_spool_stats {
 	size_t held;      /* last scan: files left because their NAME is active (or taken) */
 	uint64_t claimed; /* items delivered with where ACTIVE */
 	uint64_t refused; /* items delivered with where INCOMING */
-	uint64_t skipped; /* files gone, or NAME taken in active/, while being claimed */
+	uint64_t skipped; /* files gone, NAME taken in active/ or unmovable, while claimed */
 };
 void dcv_spool_stats(const struct dcv_spool *sp, struct dcv_spool_stats *out);
 

@@ -172,8 +172,9 @@ static int check_stat(const struct stat *st, const char *file, struct dcv_why *w
 		return DCV_EINVAL;
 	}
 	if (st->st_size > DCV_CSR_MAX_FILE) {
-		dcv_why_set(why, "incoming/%s: file of %lld bytes is larger than the limit of %d bytes", file,
-		            (long long)st->st_size, DCV_CSR_MAX_FILE);
+		dcv_why_set(why,
+		            "incoming/%s: file of %lld bytes is larger than the limit of %d bytes",
+		            file, (long long)st->st_size, DCV_CSR_MAX_FILE);
 		return DCV_ETOOBIG;
 	}
 	return DCV_OK;
@@ -291,7 +292,7 @@ out:
 }
 
 bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
-                 struct dcv_spool_item *item)
+                 struct dcv_spool_item *item, struct dcv_why *trouble)
 {
 	unsigned char *csr_buf = NULL, *sc_buf = NULL;
 	size_t csr_len = 0, sc_len = 0;
@@ -329,14 +330,15 @@ bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
 		goto out;
 
 	if (move_noreplace(ctx->incoming_fd, ctx->active_fd, item->file) < 0) {
-		if (errno == EEXIST || errno == ENOENT) {
-			/* Gone, or its name is taken in active/: leave it, report nothing. */
-			report = false;
-		} else {
-			rc = DCV_EIO;
-			dcv_why_set(&item->why, "incoming/%s: cannot move it to active/: %s",
-			            item->file, strerror(errno));
-		}
+		/*
+		 * Gone, or its name is taken in active/: leave it, report nothing.
+		 * Any other failure is the spool's (read-only, full), not the
+		 * file's: it must not fail the CSR; it stays for a later scan.
+		 */
+		if (errno != EEXIST && errno != ENOENT)
+			dcv_why_set(trouble, "cannot move incoming/%s to active/: %s", item->file,
+			            strerror(errno));
+		report = false;
 		goto out;
 	}
 	item->where = DCV_SPOOL_ACTIVE;

@@ -10,9 +10,14 @@
 #include <stddef.h>
 
 #include "spool.h"
+#include "store.h"
 
 /* Longer names are ignored: NAME.yaml and the caller's NAME.status must still fit NAME_MAX. */
-#define SPOOL_FILE_MAX 250
+/*
+ * NAME.ext at most this long: NAME must fit a job's status file name
+ * (".NAME.status.tmp" within 255 bytes, DCV_JOB_NAME_MAX in store.h).
+ */
+#define SPOOL_FILE_MAX (DCV_JOB_NAME_MAX + 4)
 
 enum spool_dir {
 	SPOOL_DIR_INCOMING,
@@ -58,10 +63,13 @@ void spool_list(const struct spool_ctx *ctx, struct dcv_strv *active_names,
 
 /*
  * Claims one candidate (thread pool): fills item and returns true, or
- * returns false when the file is no longer there to claim (gone, or its
- * name taken in active/) and nothing is to be reported.
+ * returns false when nothing is to be reported: the file is no longer there
+ * to claim (gone, or its name taken in active/), or the spool itself failed
+ * to take it (the rename into active/ failed: a read-only or full
+ * filesystem, say) -- then trouble says so, the file stays in incoming/ and
+ * a later scan tries again. trouble is left alone otherwise.
  */
 bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
-                 struct dcv_spool_item *item);
+                 struct dcv_spool_item *item, struct dcv_why *trouble);
 
 #endif

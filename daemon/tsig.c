@@ -50,27 +50,53 @@ const char *dcv_tsig_alg_dname(enum dcv_tsig_alg alg)
 	return algs[alg].dname;
 }
 
+/*
+ * A name from a file, for a message: at most 64 bytes, and bytes outside
+ * printable ASCII shown as '?', so that it cannot break or forge a line.
+ */
+static void quote_name(const char *name, char out[72])
+{
+	size_t i = 0;
+
+	for (; name[i] != '\0' && i < 64; i++)
+		out[i] =
+		    (unsigned char)name[i] < ' ' || (unsigned char)name[i] >= 0x7f ? '?' : name[i];
+	strcpy(out + i, name[i] != '\0' ? "..." : "");
+}
+
 int dcv_tsig_key_set(struct dcv_tsig_key *key, const char *name, enum dcv_tsig_alg alg,
                      const char *secret_b64, struct dcv_why *why)
 {
 	size_t n = strlen(name), b64_len = strlen(secret_b64);
 	unsigned char buf[DCV_TSIG_SECRET_MAX + 4];
+	char quoted[72];
 	int decoded = 0, pad = 0;
 	int rc = DCV_EKEY;
 
 	memset(key, 0, sizeof(*key));
+	quote_name(name, quoted);
 	if (n > 0 && name[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= sizeof(key->name)) {
-		dcv_why_set(why, "key name '%s' is not a domain name", name);
+		dcv_why_set(why, "key name '%s' is not a domain name", quoted);
 		goto out;
+	}
+	/* Key names go into messages and logs: printable ASCII only (no blank either). */
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)name[i] <= ' ' || (unsigned char)name[i] >= 0x7f) {
+			dcv_why_set(why,
+			            "key name '%s' is not a domain name (a blank, control or "
+			            "non-ASCII byte)",
+			            quoted);
+			goto out;
+		}
 	}
 	memcpy(key->name, name, n);
 	for (char *p = key->name; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	if (dcv_wire_from_text(key->name, key->name_wire, &key->name_wire_len) < 0) {
-		dcv_why_set(why, "key name '%s' is not a domain name", name);
+		dcv_why_set(why, "key name '%s' is not a domain name", quoted);
 		goto out;
 	}
 	key->alg = alg;

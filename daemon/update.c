@@ -24,13 +24,16 @@
 
 #include "query.h"
 #include "update.h"
+#include "update_int.h"
 #include "util.h"
 
-#define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC */
+#define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC: any key fits */
 #define RETRY_BASE_MS 250
 #define RETRY_CAP_MS 5000
 #define CONFIRM_ROUNDS 4
 #define CONFIRM_GAP_MS 250
+/* How long an unsigned error reply waits for a signed one (see accept_reply). */
+#define UNSIGNED_GRACE_MS 400
 
 enum run_state {
 	RUN_SEND,
@@ -59,6 +62,12 @@ struct run {
 	int tsig_rc; /* verdict on the accepted reply's TSIG */
 	struct dcv_tsig_result tsig_res;
 	bool reply_unsigned; /* the accepted reply is an error without TSIG */
+	/* The first unsigned error reply of this try, held back for its grace. */
+	bool held;
+	int held_tsig_rc;
+	int held_rcode;
+	bool held_not_ready;
+	bool held_unsigned;
 	uv_timer_t timer;
 	size_t confirm_pending;
 	unsigned confirm_round;
@@ -163,12 +172,36 @@ out:
 }
 
 /*
+ * The largest TSIG record a primary of the zone adds: owner (the key name),
+ * type, class, TTL, length, algorithm name, time, fudge, MAC size, MAC
+ * (counted at the largest there is), original ID, error, other length.
+ * Counting exactly rather than TSIG_ROOM keeps small max_message_size
+ * values (512 is allowed) usable.
+ */
+static size_t tsig_size(const struct dcv_zone *zone)
+{
+	size_t most = 0;
+
+	for (size_t i = 0; i < zone->n_primaries; i++) {
+		const struct dcv_key *key = zone->primaries[i]->key;
+		size_t n = 0;
+		if (key == NULL)
+			continue;
+		n = key->tsig.name_wire_len + 10 + strlen(dcv_tsig_alg_dname(key->tsig.alg)) + 2 +
+		    6 + 2 + 2 + DCV_TSIG_MAC_MAX + 2 + 2 + 2;
+		if (n > most)
+			most = n;
+	}
+	return most;
+}
+
+/*
  * Packs records into messages using the uncompressed size as the bound:
- * compression only shrinks, so no message exceeds the limit.
+ * compression only shrinks, so no message exceeds the limit, TSIG included.
  */
 static int build_messages(struct dcv_update *up, size_t limit)
 {
-	size_t base = DCV_WIRE_HEADER + strlen(up->zone->domain) + 2 + 4 + TSIG_ROOM;
+	size_t base = DCV_WIRE_HEADER + strlen(up->zone->domain) + 2 + 4 + tsig_size(up->zone);
 	size_t first = 0, size = base;
 	int rc = DCV_OK;
 
@@ -220,6 +253,14 @@ static void handle_closed(uv_handle_t *h)
 	unref(h->data);
 }
 
+/* A run's timer carries the run, not the update, in its data. */
+static void run_timer_closed(uv_handle_t *h)
+{
+	struct run *r = h->data;
+
+	unref(r->up);
+}
+
 static void report(struct dcv_update *up)
 {
 	int status = DCV_OK;
@@ -234,7 +275,7 @@ static void report(struct dcv_update *up)
 	}
 	up->cb(up->arg, status, up->outcomes, up->n_runs);
 	for (size_t i = 0; i < up->n_runs; i++)
-		uv_close((uv_handle_t *)&up->runs[i].timer, handle_closed);
+		uv_close((uv_handle_t *)&up->runs[i].timer, run_timer_closed);
 	uv_close((uv_handle_t *)&up->deadline, handle_closed);
 	unref(up);
 }
@@ -299,8 +340,10 @@ static bool lacks_tsig(const uint8_t *msg, size_t len)
  * would retry a configuration error until the deadline and then report only
  * "reply is not signed". nsupdate gives up on such a reply at once, too.
  */
-static bool unsigned_final_error(const uint8_t *msg, size_t len)
+bool dcv_update_unsigned_final_error(const uint8_t *msg, size_t len)
 {
+	if (len < DCV_WIRE_HEADER)
+		return false;
 	switch (DCV_WIRE_RCODE(msg)) {
 	case DCV_RCODE_FORMERR:
 	case DCV_RCODE_NOTIMP:
@@ -313,32 +356,8 @@ static bool unsigned_final_error(const uint8_t *msg, size_t len)
 	}
 }
 
-static int accept_reply(void *arg, const uint8_t *msg, size_t len)
-{
-	struct run *r = arg;
-	struct dcv_why why = {""};
-
-	r->reply_unsigned = false;
-	if (r->remote->key == NULL) {
-		r->tsig_rc = DCV_OK;
-		return DCV_OK;
-	}
-	r->tsig_rc = dcv_tsig_verify(&r->tsig, msg, len, (uint64_t)time(NULL), &r->tsig_res, &why);
-	if (r->tsig_rc == DCV_ETSIG && unsigned_final_error(msg, len)) {
-		r->tsig_rc = DCV_OK;
-		r->reply_unsigned = true;
-		return DCV_OK;
-	}
-	/* A reply that fails TSIG may be forged: keep waiting for the real one. */
-	if (r->tsig_rc == DCV_ETSIG || r->tsig_rc == DCV_EREPLY) {
-		dcv_dnsio_reject_why(r->up->io, "%s", why.text);
-		return r->tsig_rc;
-	}
-	return DCV_OK;
-}
-
 /* Extended DNS Error 14 "Not Ready" in the OPT record (Knot while loading). */
-static bool says_not_ready(const uint8_t *msg, size_t len)
+bool dcv_update_says_not_ready(const uint8_t *msg, size_t len)
 {
 	size_t off = 0;
 	struct dcv_wire_rr rr;
@@ -364,13 +383,75 @@ static bool says_not_ready(const uint8_t *msg, size_t len)
 	return false;
 }
 
+static void on_grace(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	/* on_exchange() then acts on the held reply. */
+	if (r->state == RUN_SEND && r->held && r->xchg != NULL)
+		dcv_dnsio_cancel(r->xchg);
+}
+
+/*
+ * Keeps what an unsigned error reply said and waits UNSIGNED_GRACE_MS for
+ * a signed reply: anyone who sees the request can forge an unsigned BADSIG
+ * or REFUSED, and the real server's reply may well follow it (RFC 8945
+ * 5.3.2: such a reply is no acceptable answer, wait for a signed one). A
+ * real server's unsigned error is then reported a moment later, when no
+ * signed reply came.
+ */
+static int hold_unsigned(struct run *r, int tsig_rc, bool no_tsig, const uint8_t *msg, size_t len,
+                         const char *why)
+{
+	if (!r->held) {
+		r->held = true;
+		r->held_tsig_rc = tsig_rc;
+		r->held_rcode = DCV_WIRE_RCODE(msg);
+		r->held_not_ready = dcv_update_says_not_ready(msg, len);
+		r->held_unsigned = no_tsig;
+		uv_timer_start(&r->timer, on_grace, UNSIGNED_GRACE_MS, 0);
+	}
+	dcv_dnsio_reject_why(r->up->io, "%s (unsigned; waiting for a signed reply)", why);
+	snprintf(r->out.why, sizeof(r->out.why), "%s (unsigned)", why);
+	return tsig_rc < 0 ? tsig_rc : DCV_ETSIG;
+}
+
+static int accept_reply(void *arg, const uint8_t *msg, size_t len)
+{
+	struct run *r = arg;
+	struct dcv_why why = {""};
+	int rc = DCV_OK;
+
+	r->reply_unsigned = false;
+	r->tsig_rc = DCV_OK;
+	if (r->remote->key == NULL)
+		return DCV_OK;
+	rc = dcv_tsig_verify(&r->tsig, msg, len, (uint64_t)time(NULL), &r->tsig_res, &why);
+	/*
+	 * BADSIG and BADKEY replies carry no MAC by design; a server answers
+	 * some errors without any TSIG (see dcv_update_unsigned_final_error).
+	 */
+	if (rc == DCV_EBADSIG || rc == DCV_EBADKEY)
+		return hold_unsigned(r, rc, false, msg, len, why.text);
+	if (rc == DCV_ETSIG && dcv_update_unsigned_final_error(msg, len))
+		return hold_unsigned(r, DCV_OK, true, msg, len, why.text);
+	/* A reply that fails TSIG may be forged: keep waiting for the real one. */
+	if (rc == DCV_ETSIG || rc == DCV_EREPLY) {
+		dcv_dnsio_reject_why(r->up->io, "%s", why.text);
+		/* Said if the time runs out before any reply is accepted. */
+		snprintf(r->out.why, sizeof(r->out.why), "%s", why.text);
+		return rc;
+	}
+	r->tsig_rc = rc;
+	return DCV_OK;
+}
+
 static void start_confirm(struct run *r);
 
-static void on_reply(struct run *r, const uint8_t *msg, size_t len)
+static void on_reply(struct run *r, int rcode, bool not_ready)
 {
 	const char *key = r->remote->key ? r->remote->key->tsig.name : "(none)";
 	const char *note = r->reply_unsigned ? " (the reply carried no TSIG)" : "";
-	int rcode = DCV_WIRE_RCODE(msg);
 
 	switch (r->tsig_rc) {
 	case DCV_EBADSIG:
@@ -386,10 +467,12 @@ static void on_reply(struct run *r, const uint8_t *msg, size_t len)
 		      key, dcv_tsig_alg_name(r->remote->key->tsig.alg));
 		return;
 	case DCV_EBADTIME:
+		/* skew is the server's time minus ours: say which clock is behind. */
 		failf(r, DCV_EBADTIME,
-		      "TSIG BADTIME: our clock and the server's differ by %lld s "
+		      "TSIG BADTIME: our clock is %lld s %s the server's "
 		      "(more than the %d s fudge); fix the time (NTP)",
-		      (long long)-r->tsig_res.skew, DCV_TSIG_FUDGE);
+		      (long long)llabs(r->tsig_res.skew),
+		      r->tsig_res.skew > 0 ? "behind" : "ahead of", DCV_TSIG_FUDGE);
 		return;
 	default:
 		break;
@@ -408,7 +491,7 @@ static void on_reply(struct run *r, const uint8_t *msg, size_t len)
 		wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
 		return;
 	case DCV_RCODE_REFUSED:
-		if (says_not_ready(msg, len)) {
+		if (not_ready) {
 			snprintf(r->out.why, sizeof(r->out.why), "REFUSED (not ready)");
 			wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
 			return;
@@ -442,7 +525,15 @@ static void on_exchange(void *arg, int status, const uint8_t *msg, size_t len,
 	if (r->state != RUN_SEND)
 		goto out;
 	if (status == DCV_OK) {
-		on_reply(r, msg, len);
+		uv_timer_stop(&r->timer); /* the grace of a held reply, if any */
+		on_reply(r, DCV_WIRE_RCODE(msg), dcv_update_says_not_ready(msg, len));
+		goto out;
+	}
+	if (r->held) {
+		/* No signed reply within the grace: the unsigned error stands. */
+		r->tsig_rc = r->held_tsig_rc;
+		r->reply_unsigned = r->held_unsigned;
+		on_reply(r, r->held_rcode, r->held_not_ready);
 		goto out;
 	}
 	if (status == DCV_ECANCELED || status == DCV_ENOMEM) {
@@ -477,6 +568,7 @@ static void run_send(struct run *r)
 	int rc = DCV_ENOMEM;
 
 	r->state = RUN_SEND;
+	r->held = false;
 	r->out.server = &r->remote->addrs[r->addr];
 	buf = malloc(m->len + TSIG_ROOM);
 	if (buf == NULL)
@@ -545,6 +637,19 @@ static void confirm_done(struct run *r)
 		      r->confirm_seen, rec->owner);
 }
 
+/* A reply that cannot be read may be forged: wait for one that can. */
+static int accept_confirm(void *arg, const uint8_t *msg, size_t len)
+{
+	struct confirm_q *q = arg;
+	struct dcv_answer ans;
+
+	if (dcv_query_read_cname(msg, len, q->qname, q->qname_len, true, &ans) < 0) {
+		dcv_dnsio_reject_why(q->run->up->io, "malformed reply");
+		return DCV_EREPLY;
+	}
+	return DCV_OK;
+}
+
 static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
                        const struct dcv_why *why)
 {
@@ -608,8 +713,8 @@ static void start_confirm(struct run *r)
 		}
 		q->run = r;
 		q->rec = i;
-		if (dcv_dnsio_exchange(up->io, r->out.server, buf, len, 0, remaining_ms(up), NULL,
-		                       on_confirm, q, NULL) < 0) {
+		if (dcv_dnsio_exchange(up->io, r->out.server, buf, len, 0, remaining_ms(up),
+		                       accept_confirm, on_confirm, q, NULL) < 0) {
 			free(q);
 			continue;
 		}

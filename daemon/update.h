@@ -10,7 +10,11 @@
  * holds no TSIG at all (FORMERR, NOTIMP, REFUSED, NOTAUTH, NOTZONE: a server
  * that has not looked at the key cannot sign; Knot answers so for a zone it
  * does not serve), which fails the remote like a signed one and says it was
- * unsigned. Outcomes per remote:
+ * unsigned. Such unsigned errors, BADSIG and BADKEY included, can be forged
+ * by anyone who sees the request, so one is acted on only when no signed
+ * reply follows within 0.4 s. Replies that fail TSIG or cannot be read are
+ * ignored (the exchange waits for a better one); the confirming queries
+ * ignore replies that cannot be read. Outcomes per remote:
  *
  *   BADSIG, BADKEY, BADTIME (skew reported), NOTAUTH, REFUSED, NOTZONE,
  *   FORMERR   -> configuration problems: that remote fails at once;

@@ -49,6 +49,8 @@ out:
 }
 
 static void verror_at(struct dcv_yin *y, unsigned long line, unsigned long col, const char *fmt,
+                      va_list ap) __attribute__((format(printf, 4, 0)));
+static void verror_at(struct dcv_yin *y, unsigned long line, unsigned long col, const char *fmt,
                       va_list ap)
 {
 	char *msg = NULL;

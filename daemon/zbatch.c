@@ -24,6 +24,7 @@
 #define UPDATE_TIMEOUT_MS 30000
 
 static void zbatch_send(struct zbatch *zb);
+static void on_retry(uv_timer_t *t);
 static void zbatch_maybe_free(struct zbatch *zb);
 
 static struct zbatch *zbatch_find(struct dcv_engine *eng, const char *zone)
@@ -66,8 +67,12 @@ int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum 
 	struct zbatch *zb = zbatch_find(eng, job->rec.rrs[rr].zone);
 	int rc = zb ? push(zb, op, job, rr) : DCV_ENOMEM;
 
+	/*
+	 * Sent at the end of this loop turn, not now: the other jobs that arrive
+	 * in the same turn (a store commit wakes thousands) join the same UPDATE.
+	 */
 	if (rc == DCV_OK && !zb->busy && !uv_is_active((uv_handle_t *)&zb->retry))
-		zbatch_send(zb);
+		uv_timer_start(&zb->retry, on_retry, 0, 0);
 	return rc;
 }
 
@@ -95,9 +100,12 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	int worst = DCV_OK;
 	bool retry = false;
 
+	/*
+	 * busy stays set while the jobs hear of their records: whatever they
+	 * queue meanwhile goes into the next UPDATE, sent at the end.
+	 */
 	zb->flight = NULL;
 	zb->n_flight = 0;
-	zb->busy = false;
 	cfgref_put(zb->flight_cfg);
 	zb->flight_cfg = NULL;
 	for (size_t o = 0; o < n_outcomes; o++) {
@@ -107,7 +115,8 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 			worst = outcomes[o].status;
 			why = outcomes[o].why;
 		}
-		log_warn("zone %s: %s", zb->zone, outcomes[o].why);
+		/* The outcome names the zone, the primary and the reason itself (update.h). */
+		log_warn("%s", outcomes[o].why);
 	}
 	retry = worst != DCV_OK && transient(worst) && !eng->stopping && !zb->closing;
 	for (size_t i = 0; i < n; i++) {
@@ -116,6 +125,10 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 		/* A record is done when every primary confirmed it, whatever else failed. */
 		for (size_t o = 0; o < n_outcomes; o++)
 			ok &= outcomes[o].confirmed != NULL && outcomes[o].confirmed[i];
+		/* The primaries' confirmations count for the probe: no need to ask them again. */
+		for (size_t o = 0; ok && o < n_outcomes; o++)
+			dcv_probe_memory_mark_ok(&job->memory, outcomes[o].server->text,
+			                         job->rec.rrs[flight[i].rr].owner);
 		if (ok || eng->stopping || zb->closing) {
 			job_record_done(job, op, flight[i].rr, ok ? DCV_OK : DCV_ECANCELED, "");
 		} else if (retry &&
@@ -129,6 +142,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	}
 	free(flight);
 	(void)status;
+	zb->busy = false;
 	if (zb->closing) {
 		zbatch_maybe_free(zb);
 		return;
@@ -169,7 +183,7 @@ static void zbatch_send(struct zbatch *zb)
 	enum dcv_update_op op =
 	    zb->n_queue[DCV_UPDATE_ADD] > 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE;
 	struct dcv_record *recs = NULL;
-	char why[320];
+	char why[400];
 	int rc = DCV_ENOMEM;
 
 	if (zb->busy || eng->stopping || zb->n_queue[op] == 0)
@@ -209,12 +223,13 @@ static void zbatch_send(struct zbatch *zb)
 		zb->busy = false;
 		cfgref_put(zb->flight_cfg);
 		zb->flight_cfg = NULL;
+		snprintf(why, sizeof(why),
+		         "zone %s: a record does not fit in an UPDATE message of max_message_size "
+		         "(%llu bytes, TSIG included)",
+		         zb->zone, (unsigned long long)cfg->max_message_size);
 		for (size_t i = 0; i < n; i++) {
 			job_record_done(flight[i].job, op, flight[i].rr, rc,
-			                rc == DCV_EINVAL
-			                    ? "record does not fit in an UPDATE message "
-			                      "(max_message_size)"
-			                    : "out of memory");
+			                rc == DCV_EINVAL ? why : "out of memory");
 			job_unref(flight[i].job);
 		}
 		free(flight);

@@ -8,7 +8,7 @@ pkgs=(
 	libldns-dev libuv1-dev libssl-dev libyaml-dev libpsl-dev publicsuffix libsystemd-dev
 	# tests: cmocka, the oracles and the real DNS servers
 	libcmocka-dev openssl psl python3 python3-yaml
-	bind9 bind9-dnsutils knot knot-dnsutils unbound iproute2 systemd
+	bind9 bind9-dnsutils knot knot-dnsutils unbound iproute2 systemd faketime
 )
 missing=()
 for p in "${pkgs[@]}"; do

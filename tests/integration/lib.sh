@@ -25,7 +25,19 @@
 #   5         dcv_errors.sh (dcv: failures and their messages)
 #   6         ../bench/bench-publish.sh (a benchmark, not a ctest test)
 #   7         dcvd_e2e.sh
-#   8..20     reserved for more dcvd tests (resume after kill, signals, faults)
+#   8         dcvd_kill9.sh (kill -9 of dcvd in a burst, resume)
+#   9         dcvd_signals.sh (dcvd --check, SIGTERM, SIGINT, SIGHUP)
+#   10        dcvd_resolver.sh (resolver asked last; sidecars)
+#   11        dcvd_jobs.sh (max_jobs; log lines, JOURNAL_STREAM)
+#   12        hostile.sh (dcv and dcvd against a fake, hostile DNS responder)
+#   13        dcvd_fault_hang.sh (the primary hangs longer than the update timeout)
+#   14        dcvd_fault_restart.sh (primary restarts mid-batch; a lagging secondary)
+#   15        dcvd_fault_refuse.sh (one of two primaries refuses; BADTIME under faketime)
+#   16        dcvd_fault_spool.sh (spool full, read-only; damaged job records)
+#   17        ../bench/bench-dcvd.sh
+#   18        secrets.sh (the TSIG secret never shows; modes of what dcvd creates)
+#   19        limits.sh (max_jobs, max_names, max_message_size, hook_timeout)
+#   20        reserved
 #   21..249   free
 #   250       ../demo.sh (the README's first command)
 #
@@ -145,6 +157,7 @@ _lab_exit() {
 		lab_logs >&2
 	fi
 	_lab_kill "${!_LAB_PID[@]}"
+	_lab_sanitizer_reports || { ((rc != 0)) || rc=1; }
 	if [[ -f $LAB/addrs ]]; then
 		sort -u "$LAB/addrs" | while read -r cmd; do
 			ip addr del "$cmd/32" dev lo 2>/dev/null
@@ -156,6 +169,21 @@ _lab_exit() {
 		rm -rf "$LAB"
 	fi
 	exit "$rc"
+}
+
+# A program built with -DDCV_SANITIZE=ON that the lab ran (dcvd under
+# lab_spawn) reports memory errors, leaks and undefined behaviour into its
+# log, where no exit status shows them: any report anywhere in $LAB fails the
+# test, and is printed.
+_lab_sanitizer_reports() {
+	local file found=0
+	[[ -n ${LAB:-} && -d $LAB ]] || return 0
+	while IFS= read -r file; do
+		found=1
+		echo "lab: sanitizer report in $file:" >&2
+		grep -E -A40 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$file" | head -n 80 >&2
+	done < <(grep -rlIE 'SUMMARY: [A-Za-z]*Sanitizer|: runtime error: ' "$LAB" 2>/dev/null)
+	((found == 0))
 }
 
 # lab_logs [NAME...] -- print the tail of the logs of NAMEs (default: every

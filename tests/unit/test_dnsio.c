@@ -6,20 +6,25 @@
  * replies that must be ignored before the good one, truncated ones, replies
  * from another port, TCP replies dripped byte by byte, connections cut short,
  * or nothing. Its replies carry a marker (the last octet of the A record)
- * so a test sees which reply the exchange accepted. Time windows are wide
+ * so a test sees which reply the exchange accepted. It notes the ID, the
+ * query index and the source port of every query, so the tests of shared
+ * sockets can count ports and check IDs on the wire. Time windows are wide
  * enough for valgrind, narrow enough to catch a wrong schedule.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "dnsio.h"
 #include "testutil.h"
+#include "tsig.h"
 #include "wire.h"
 
 enum { M_UDP = 1, M_TCP = 2, M_UDP2 = 3, M_BAD = 9 };
@@ -62,8 +67,13 @@ struct responder {
 	unsigned udp_seen;  /* queries received over UDP */
 	unsigned tcp_seen;  /* queries received over TCP */
 	unsigned tcp_conns; /* connections accepted */
+	/* Per query received, in order: its ID, its index i ("q<i>..."), its source port. */
 	uint16_t ids[MAX_SEEN];
+	unsigned idx[MAX_SEEN];
+	unsigned ports[MAX_SEEN];
 	size_t nids;
+	unsigned port_of[MAX_SEEN]; /* per index: the source port of its last UDP query */
+	struct dcv_addr other_addr; /* the address of the other port (never answers itself) */
 	struct conn *conns;
 };
 
@@ -201,10 +211,44 @@ static void resp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(udp_in);
 }
 
-static void note_id(struct responder *r, const uint8_t *q)
+/* The index i of a query for "q<i>.example.test" (UINT_MAX for another name). */
+static unsigned query_index(const uint8_t *m, size_t len)
 {
-	if (r->nids < MAX_SEEN)
-		r->ids[r->nids++] = DCV_WIRE_ID(q);
+	unsigned i = 0, l = len > DCV_WIRE_HEADER ? m[DCV_WIRE_HEADER] : 0;
+
+	if (l < 2 || len < DCV_WIRE_HEADER + 1 + l || m[DCV_WIRE_HEADER + 1] != 'q')
+		return UINT_MAX;
+	for (unsigned k = 2; k <= l; k++) {
+		uint8_t c = m[DCV_WIRE_HEADER + k];
+		if (c < '0' || c > '9')
+			return UINT_MAX;
+		i = i * 10 + (unsigned)(c - '0');
+	}
+	return i;
+}
+
+static unsigned sockaddr_port(const struct sockaddr *sa)
+{
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+}
+
+static void note_query(struct responder *r, const uint8_t *q, size_t len,
+                       const struct sockaddr *from)
+{
+	unsigned i = query_index(q, len);
+
+	if (from != NULL && i < MAX_SEEN)
+		r->port_of[i] = sockaddr_port(from);
+	if (r->nids < MAX_SEEN) {
+		r->ids[r->nids] = DCV_WIRE_ID(q);
+		r->idx[r->nids] = i;
+		r->ports[r->nids] = sockaddr_port(from);
+		r->nids++;
+	}
 }
 
 static void resp_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
@@ -218,7 +262,7 @@ static void resp_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	if (nread < DCV_WIRE_HEADER || from == NULL)
 		return;
 	r->udp_seen++;
-	note_id(r, q);
+	note_query(r, q, (size_t)nread, from);
 	switch (r->udp_mode) {
 	case U_WRONG_ID_FIRST:
 	case U_WRONG_Q_FIRST:
@@ -348,7 +392,7 @@ static void conn_query(struct conn *c, const uint8_t *q, size_t len)
 	size_t n;
 
 	r->tcp_seen++;
-	note_id(r, q);
+	note_query(r, q, len, NULL);
 	switch (r->tcp_mode) {
 	case T_SILENT:
 		return;
@@ -452,13 +496,16 @@ static bool responder_start(struct responder *r, uv_loop_t *loop, int family, bo
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int ufd = -1, tfd = -1, one = 1;
+	int ufd = -1, tfd = -1, one = 1, big = 4 << 20;
 
 	memset(r, 0, sizeof(*r));
 	r->loop = loop;
 	for (int attempt = 0; attempt < 20; attempt++) {
 		ufd = socket(family, SOCK_DGRAM, 0);
 		fill_sockaddr(family, 0, &ss, &len);
+		/* Room for bursts (the kernel caps it at rmem_max). */
+		if (ufd >= 0)
+			setsockopt(ufd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 		if (ufd < 0 || bind(ufd, (struct sockaddr *)&ss, len) != 0) {
 			if (ufd >= 0)
 				close(ufd);
@@ -491,6 +538,9 @@ static bool responder_start(struct responder *r, uv_loop_t *loop, int family, bo
 	r->open++;
 	fill_sockaddr(family, 0, &ss, &len);
 	assert_int_equal(uv_udp_bind(&r->other, (struct sockaddr *)&ss, 0), 0);
+	len = sizeof(ss);
+	assert_int_equal(uv_udp_getsockname(&r->other, (struct sockaddr *)&ss, (int *)&len), 0);
+	dcv_addr_from_sockaddr((struct sockaddr *)&ss, &r->other_addr);
 	if (with_tcp) {
 		assert_true(tfd >= 0);
 		uv_tcp_init(loop, &r->tcp);
@@ -547,6 +597,12 @@ struct t {
 	int closed_calls; /* ... and how often */
 	unsigned done_at_close;
 	bool close_in_done;
+	/* How start_ex() builds queries: one ID for all (else 1000 + i), signed. */
+	bool fixed_id;
+	uint16_t the_id;
+	bool sign;
+	struct dcv_tsig_key key;
+	const struct dcv_addr *to; /* where start_ex() sends (NULL: the responder) */
 	struct result res[2048];
 };
 
@@ -589,6 +645,11 @@ static bool cond_io_closed(struct t *t)
 	return t->io == NULL;
 }
 
+static bool cond_responder_closed(struct t *t)
+{
+	return t->r.open == 0;
+}
+
 static void on_closed(void *arg)
 {
 	struct t *t = arg;
@@ -625,7 +686,28 @@ static int teardown(void **state)
 static void new_io(struct t *t, unsigned max_inflight, unsigned udp_ms, unsigned udp_tries,
                    unsigned tcp_ms, unsigned tcp_tries)
 {
-	struct dcv_dnsio_opts o = {max_inflight, udp_ms, udp_tries, tcp_ms, tcp_tries};
+	struct dcv_dnsio_opts o = {.max_inflight = max_inflight,
+	                           .udp_timeout_ms = udp_ms,
+	                           .udp_tries = udp_tries,
+	                           .tcp_timeout_ms = tcp_ms,
+	                           .tcp_tries = tcp_tries};
+
+	t->io = dcv_dnsio_new(&t->loop, &o);
+	assert_non_null(t->io);
+}
+
+/* As new_io(), with the channel options too (0: the default). */
+static void new_io_chan(struct t *t, unsigned max_inflight, unsigned udp_ms, unsigned udp_tries,
+                        unsigned udp_sockets, unsigned idle_ms, unsigned udp_window)
+{
+	struct dcv_dnsio_opts o = {.max_inflight = max_inflight,
+	                           .udp_timeout_ms = udp_ms,
+	                           .udp_tries = udp_tries,
+	                           .tcp_timeout_ms = 1000,
+	                           .tcp_tries = 1,
+	                           .udp_sockets = udp_sockets,
+	                           .idle_ms = idle_ms,
+	                           .udp_window = udp_window};
 
 	t->io = dcv_dnsio_new(&t->loop, &o);
 	assert_non_null(t->io);
@@ -645,7 +727,8 @@ static void on_done(void *arg, int status, const uint8_t *msg, size_t len,
 	res->marker = -1;
 	if (msg != NULL && len >= 4) {
 		res->marker = msg[len - 1];
-		if (DCV_WIRE_ID(msg) != res->id)
+		/* The caller's own ID, whatever went over the wire; its own question. */
+		if (DCV_WIRE_ID(msg) != res->id || query_index(msg, len) != res->index)
 			res->msg_ok = false;
 	}
 	res->ended = uv_now(&t->loop);
@@ -683,12 +766,18 @@ static int start_ex(struct t *t, unsigned i, unsigned flags, uint64_t timeout_ms
 	snprintf(name, sizeof(name), "q%u.example.test", i);
 	res->t = t;
 	res->index = i;
-	res->id = (uint16_t)(1000 + i);
+	res->id = t->fixed_id ? t->the_id : (uint16_t)(1000 + i);
 	n = make_query(q, res->id, name, pad);
+	if (t->sign) {
+		struct dcv_why why;
+		assert_int_equal(
+		    dcv_tsig_sign(&t->key, q, &n, sizeof(q), (uint64_t)time(NULL), NULL, &why),
+		    DCV_OK);
+	}
 	uv_update_time(&t->loop);
 	res->started = uv_now(&t->loop);
 	t->in_call = true;
-	rc = dcv_dnsio_exchange(t->io, &t->r.addr, q, n, flags, timeout_ms,
+	rc = dcv_dnsio_exchange(t->io, t->to != NULL ? t->to : &t->r.addr, q, n, flags, timeout_ms,
 	                        with_accept ? on_accept : NULL, on_done, res, xchg);
 	t->in_call = false;
 	return rc;
@@ -1135,9 +1224,10 @@ static void test_fifo(void **state)
 		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
 	wait_done(t, 8, 3000);
 	assert_int_equal(t->r.nids, 8);
+	/* The IDs on the wire are dnsio's now: the order shows in the names. */
 	for (unsigned i = 0; i < 8; i++) {
 		check_ok(&t->res[i], M_UDP);
-		assert_int_equal(t->r.ids[i], 1000 + i);
+		assert_int_equal(t->r.idx[i], i);
 	}
 }
 
@@ -1279,6 +1369,372 @@ static void test_ipv6(void **state)
 	assert_int_equal(t->r.tcp_seen, 1);
 }
 
+/* ---- shared UDP sockets: channels, IDs ---- */
+
+/* Distinct source ports among the first n queries the responder saw. */
+static unsigned distinct_ports(const struct responder *r, size_t n)
+{
+	unsigned count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < i && r->ports[j] != r->ports[i])
+			j++;
+		count += j == i;
+	}
+	return count;
+}
+
+/*
+ * n exchanges at once to one server (a window of n: all on the wire
+ * together), every caller using the same ID: they share at most udp_sockets
+ * sockets, and no two hold the same ID on one.
+ */
+static void shared(struct t *t, unsigned n, unsigned sockets)
+{
+	unsigned want = sockets ? sockets : 4;
+	struct dcv_dnsio_stats st;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io_chan(t, 0, 2000, 2, sockets, 0, n);
+	t->fixed_id = true;
+	t->the_id = 7;
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, n, 8000);
+	/* check_ok: ID 7 given back, the reply to the exchange's own question. */
+	for (unsigned i = 0; i < n; i++)
+		check_ok(&t->res[i], M_UDP);
+	st = stats(t);
+	/*
+	 * A burst of n datagrams may overflow the responder's socket buffer
+	 * (it runs on this loop, it cannot read while dnsio sends): some
+	 * exchanges may need a second try.
+	 */
+	assert_int_equal(t->r.udp_seen, st.udp_tries);
+	assert_int_equal(st.peak_inflight, n); /* all in flight together ... */
+	if (distinct_ports(&t->r, n) > want || st.udp_sockets > want || st.sockets > want)
+		fail_msg("%u source ports, %llu sockets opened, %zu open; at most %u expected",
+		         distinct_ports(&t->r, n), (unsigned long long)st.udp_sockets, st.sockets,
+		         want);
+	assert_int_equal(st.channels, 1);
+	/* ... so the (port, ID) pairs of different exchanges must be distinct. */
+	for (unsigned i = 0; i < t->r.nids; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (t->r.ports[i] == t->r.ports[j] && t->r.ids[i] == t->r.ids[j] &&
+			    t->r.idx[i] != t->r.idx[j])
+				fail_msg("queries %u and %u both went out with ID %u from port %u",
+				         t->r.idx[i], t->r.idx[j], t->r.ids[i], t->r.ports[i]);
+	assert_int_equal(st.dropped, 0);
+}
+
+static void test_shared_sockets(void **state)
+{
+	shared(*state, 1000, 0);
+}
+
+static void test_shared_two_sockets(void **state)
+{
+	shared(*state, 600, 2);
+}
+
+/*
+ * At most udp_window queries to one server await a reply; the others wait
+ * their turn, in order, and go as replies (or timeouts) make room.
+ */
+static void test_window(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_stats st;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io_chan(t, 0, 200, 2, 4, 0, 10);
+	for (unsigned i = 0; i < 100; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_seen(t, 10, 0, 1000);
+	st = stats(t);
+	assert_int_equal(st.udp_tries, 10);
+	assert_int_equal(st.parked, 90);
+	assert_int_equal(st.peak_inflight, 10); /* waiting in the window is not in flight */
+	/* The first ten (they arrive interleaved: four sockets). */
+	for (unsigned i = 0; i < 10; i++)
+		assert_true(t->r.idx[i] < 10);
+	assert_int_equal(distinct_ports(&t->r, 10) <= 4, 1);
+	/* Answered from now on: the first ten on their second try, then the rest. */
+	t->r.udp_mode = U_NORMAL;
+	wait_done(t, 100, 5000);
+	for (unsigned i = 0; i < 100; i++)
+		check_ok(&t->res[i], M_UDP);
+	assert_int_equal(t->r.udp_seen, 110);
+	/*
+	 * In order, ten at a time: when exchange i goes out, 0..i-1 have gone
+	 * and at most nine of them still await a reply, so the responder has
+	 * seen at least i - 9 others before it.
+	 */
+	for (unsigned k = 0, seen = 0; k < t->r.nids; k++) {
+		bool first = true;
+		for (unsigned j = 0; j < k && first; j++)
+			first = t->r.idx[j] != t->r.idx[k];
+		if (!first)
+			continue;
+		if (t->r.idx[k] > seen + 9)
+			fail_msg("exchange %u went out when only %u had been seen", t->r.idx[k],
+			         seen);
+		seen++;
+	}
+}
+
+/*
+ * Exchanges waiting for room in the window of a silent server hold no
+ * slot of max_inflight: exchanges to another server pass them.
+ */
+static void test_window_no_starvation(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io_chan(t, 20, 1000, 1, 4, 0, 10);
+	t->to = &t->r.other_addr;
+	for (unsigned i = 0; i < 50; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	t->to = NULL;
+	for (unsigned i = 50; i < 55; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	/* The silent server's first tries end after 750 ms at the earliest. */
+	wait_done(t, 5, 600);
+	for (unsigned i = 50; i < 55; i++)
+		check_ok(&t->res[i], M_UDP);
+	assert_int_equal(t->n_done, 5);
+	assert_int_equal(stats(t).parked, 40);
+	assert_int_equal(stats(t).inflight, 10);
+}
+
+static void sign_with_test_key(struct t *t)
+{
+	struct dcv_why why;
+
+	assert_int_equal(dcv_tsig_key_set(&t->key, "dnsio-test.", DCV_HMAC_SHA256,
+	                                  "ZG5zaW8tdGVzdC1zZWNyZXQtMzItYnl0ZXMtbG9uZyE=", &why),
+	                 DCV_OK);
+	t->sign = true;
+	t->fixed_id = true;
+	t->the_id = 7;
+}
+
+/*
+ * Signed queries keep their ID: six with ID 7 and four sockets, so four go
+ * (one per socket) and two wait until an ID 7 is free again.
+ */
+static void test_signed_keeps_id(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_stats st;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io_chan(t, 0, 300, 1, 4, 0, 0);
+	sign_with_test_key(t);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_seen(t, 4, 0, 1000);
+	st = stats(t);
+	assert_int_equal(st.parked, 2);
+	assert_int_equal(st.udp_tries, 4);
+	assert_int_equal(distinct_ports(&t->r, 4), 4);
+	/* The first four time out; then the two waiting ones go and are answered. */
+	t->r.udp_mode = U_NORMAL;
+	wait_done(t, 6, 3000);
+	for (unsigned i = 0; i < 4; i++)
+		check_status(&t->res[i], DCV_ETIMEOUT, "no reply after 1 try");
+	check_ok(&t->res[4], M_UDP);
+	check_ok(&t->res[5], M_UDP);
+	assert_int_equal(t->r.udp_seen, 6);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(t->r.ids[i], 7);
+	/* Unsigned queries with the same ID get IDs of dnsio's. */
+	t->sign = false;
+	for (unsigned i = 6; i < 10; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 10, 3000);
+	assert_int_equal(stats(t).parked, 2);
+	for (unsigned i = 6; i < 10; i++)
+		check_ok(&t->res[i], M_UDP);
+}
+
+/* A signed query whose ID stays taken on every socket reports why it never went out. */
+static void test_signed_parked_deadline(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io_chan(t, 0, 1000, 1, 1, 0, 0);
+	sign_with_test_key(t);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	assert_int_equal(start_ex(t, 1, 0, 100, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_status(&t->res[1], DCV_ETIMEOUT,
+	             "not sent within 0.1 s: its message ID (kept, the query is signed) was in "
+	             "use on every UDP socket to this server");
+	assert_int_equal(t->res[0].calls, 0);
+	assert_int_equal(t->r.udp_seen, 1);
+}
+
+static bool cond_dropped(struct t *t)
+{
+	return stats(t).dropped >= 1;
+}
+
+/* The second reply comes when its exchange is over: its ID is no one's, it is dropped. */
+static void test_stale_reply_dropped(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_TWO;
+	new_io_chan(t, 0, 500, 2, 1, 0, 0);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP);
+	assert_true(run_until(t, cond_dropped, 2000));
+	assert_int_equal(stats(t).dropped, 1);
+	assert_int_equal(stats(t).stale, 1);
+	/* The socket goes on working. */
+	t->r.udp_mode = U_NORMAL;
+	assert_int_equal(start_ex(t, 1, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 2, 2000);
+	check_ok(&t->res[1], M_UDP);
+	assert_int_equal(stats(t).udp_sockets, 1);
+}
+
+static bool cond_res100(struct t *t)
+{
+	return t->res[100].calls > 0;
+}
+
+/*
+ * 100 exchanges wait on four sockets; the server's port closes; one more
+ * query draws an ICMP port unreachable on its socket. Exactly the exchanges
+ * waiting on that socket fail, at once; those on the others wait on.
+ */
+static void test_refused_shared(void **state)
+{
+	struct t *t = *state;
+	char expect[128];
+	unsigned port = 0, on_port = 0;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_SILENT;
+	new_io_chan(t, 0, 5000, 1, 4, 0, 0);
+	for (unsigned i = 0; i < 100; i++)
+		assert_int_equal(start_ex(t, i, 0, 0, 0, false, NULL), DCV_OK);
+	wait_seen(t, 100, 0, 2000);
+	assert_int_equal(distinct_ports(&t->r, 100), 4);
+	uv_close((uv_handle_t *)&t->r.udp, resp_handle_closed);
+	t->r.have_udp = false;
+	assert_int_equal(start_ex(t, 100, 0, 0, 0, false, NULL), DCV_OK);
+	assert_true(run_until(t, cond_res100, 2000));
+	snprintf(expect, sizeof(expect), "%s: connection refused", t->r.addr.text);
+	check_status(&t->res[100], DCV_ENET, expect);
+	for (unsigned i = 0; i < 100 && port == 0; i++)
+		if (t->res[i].calls > 0)
+			port = t->r.port_of[i];
+	if (port == 0)
+		fail_msg("no exchange sharing the refused socket failed");
+	for (unsigned i = 0; i < 100; i++)
+		on_port += t->r.port_of[i] == port;
+	wait_done(t, on_port + 1, 1000);
+	for (unsigned i = 0; i < 100; i++) {
+		if (t->r.port_of[i] == port)
+			check_status(&t->res[i], DCV_ENET, expect);
+		else if (t->res[i].calls != 0)
+			fail_msg("exchange %u on port %u ended (%s), only port %u was refused", i,
+			         t->r.port_of[i], t->res[i].why, port);
+	}
+	assert_int_equal(t->n_done, on_port + 1);
+	/* The others wait on for their 5 s try: closing io cancels them. */
+	assert_int_equal(dcv_dnsio_pending(t->io), 100 - on_port);
+}
+
+static bool cond_no_channel(struct t *t)
+{
+	return stats(t).channels == 0;
+}
+
+/* A channel unused for idle_ms closes its sockets; the next exchange opens anew. */
+static void test_idle_close(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_stats st;
+	uint64_t done_at, closed_at;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io_chan(t, 0, 500, 2, 4, 150, 0);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP);
+	done_at = t->res[0].ended;
+	st = stats(t);
+	assert_int_equal(st.channels, 1);
+	assert_int_equal(st.sockets, 1);
+	assert_true(run_until(t, cond_no_channel, 3000));
+	closed_at = uv_now(&t->loop);
+	assert_int_equal(stats(t).sockets, 0);
+	/* Sweeps every idle_ms / 2: closed 150..225 ms after the last use, plus latency. */
+	if (closed_at - done_at < 145 || closed_at - done_at > 1500)
+		fail_msg("channel closed %llu ms after its last use, expected 150..225",
+		         (unsigned long long)(closed_at - done_at));
+	assert_int_equal(start_ex(t, 1, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 2, 2000);
+	check_ok(&t->res[1], M_UDP);
+	st = stats(t);
+	assert_int_equal(st.channels, 1);
+	assert_int_equal(st.udp_sockets, 2);
+}
+
+/* An idle channel does not keep the loop running (its handles are unreferenced). */
+static void test_idle_no_loop_ref(void **state)
+{
+	struct t *t = *state;
+	uint64_t t0;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io_chan(t, 0, 500, 2, 4, 0, 0);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 2000);
+	check_ok(&t->res[0], M_UDP);
+	responder_stop(&t->r);
+	assert_true(run_until(t, cond_responder_closed, 1000));
+	assert_int_equal(stats(t).channels, 1);
+	t0 = uv_hrtime();
+	uv_run(&t->loop, UV_RUN_DEFAULT);
+	if (uv_hrtime() - t0 > 1000000000u)
+		fail_msg("uv_run() waited %.1f s for an idle channel",
+		         (double)(uv_hrtime() - t0) / 1e9);
+	assert_int_equal(stats(t).channels, 1);
+}
+
+/* One channel per server address (address and port). */
+static void test_channel_per_server(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io_chan(t, 0, 50, 1, 4, 0, 0);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	t->to = &t->r.other_addr;
+	assert_int_equal(start_ex(t, 1, 0, 0, 0, false, NULL), DCV_OK);
+	t->to = NULL;
+	assert_int_equal(start_ex(t, 2, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 3, 2000);
+	check_ok(&t->res[0], M_UDP);
+	check_ok(&t->res[2], M_UDP);
+	check_status(&t->res[1], DCV_ETIMEOUT, t->r.other_addr.text);
+	assert_int_equal(stats(t).channels, 2);
+	assert_int_equal(t->r.udp_seen, 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1316,6 +1772,17 @@ int main(void)
 	    T(test_close_from_done),
 	    T(test_invalid),
 	    T(test_ipv6),
+	    T(test_shared_sockets),
+	    T(test_shared_two_sockets),
+	    T(test_window),
+	    T(test_window_no_starvation),
+	    T(test_signed_keeps_id),
+	    T(test_signed_parked_deadline),
+	    T(test_stale_reply_dropped),
+	    T(test_refused_shared),
+	    T(test_idle_close),
+	    T(test_idle_no_loop_ref),
+	    T(test_channel_per_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

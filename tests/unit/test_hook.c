@@ -331,8 +331,8 @@ static void test_environment(void **state)
 	    "DCV_JOB=job-env",
 	    "DCV_FILE=www.csr",
 	    "DCV_NAMES=example.com www.example.com",
-	    "DCV_RECORDS=_0123.example.com. 300 IN CNAME aa.bb.sectigo.com.\n"
-	    "_0123.www.example.com. 300 IN CNAME aa.bb.sectigo.com.",
+	    ("DCV_RECORDS=_0123.example.com. 300 IN CNAME aa.bb.sectigo.com.\n"
+	     "_0123.www.example.com. 300 IN CNAME aa.bb.sectigo.com."),
 	    "DCV_MD5=0123456789abcdef0123456789abcdef",
 	    "DCV_SHA256=aa11bb22",
 	    "DCV_ERROR=no answer from 192.0.2.1@53 after 3 tries",
@@ -345,8 +345,8 @@ static void test_environment(void **state)
 	    "DCV_JOB=job-env2",
 	    "DCV_FILE=www.csr",
 	    "DCV_NAMES=",
-	    "DCV_RECORDS=_0123.example.com. 300 IN CNAME aa.bb.sectigo.com.\n"
-	    "_0123.www.example.com. 300 IN CNAME aa.bb.sectigo.com.",
+	    ("DCV_RECORDS=_0123.example.com. 300 IN CNAME aa.bb.sectigo.com.\n"
+	     "_0123.www.example.com. 300 IN CNAME aa.bb.sectigo.com."),
 	    "DCV_MD5=0123456789abcdef0123456789abcdef",
 	    "DCV_SHA256=aa11bb22",
 	    "DCV_SPOOL=/var/spool/dcvd",
@@ -540,7 +540,8 @@ static void test_timeout_sigterm(void **state)
 	assert_true(took < 2000); /* SIGTERM sufficed */
 	expect_exact("info: job j-slow: hook: started", 1);
 	expect_count("hook: not reached", 0);
-	expect_count("still running after its time limit of 0.3 s: sending SIGTERM", 1);
+	expect_count("still running after its time limit of 0.3 s (hook_timeout): sending SIGTERM",
+	             1);
 	expect_count("warning: job j-slow: hook visible killed by signal 15 (SIGTERM) after", 1);
 	expect_count("SIGKILL", 0);
 	expect_count("finished", 0);

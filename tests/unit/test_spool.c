@@ -29,6 +29,7 @@
 
 #include "dcv/names.h"
 #include "spool.h"
+#include "store.h"
 #include "testutil.h"
 
 static psl_ctx_t *psl;
@@ -381,6 +382,9 @@ static void test_open_modes(void **state)
 	fx_init(&f, NULL);
 	umask(old);
 	assert_string_equal(dcv_spool_path(f.sp), f.spool);
+	assert_int_equal(lstat(f.spool, &st), 0);
+	if ((st.st_mode & 07777) != 0710)
+		fail_msg("%s: mode %o, want 710 (as dcvd.tmpfiles)", f.spool, st.st_mode & 07777);
 	for (int i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f.spool, dirs[i]);
 		assert_int_equal(lstat(path, &st), 0);
@@ -707,13 +711,13 @@ static void test_ignored(void **state)
 	drop_copy(&f, "good/rsa.pem", "x.csr.tmp");
 	drop_copy(&f, "good/rsa.pem", "noext");
 	drop_text(&f, "orphan.yaml", "unique_value: abc\n");
-	/* 251 bytes: ignored; 250: the longest name taken. */
-	memset(longname, 'l', 247);
-	memcpy(longname + 247, ".csr", 5);
+	/* 248 bytes: ignored; 247 (a NAME of DCV_JOB_NAME_MAX): the longest name taken. */
+	memset(longname, 'l', 244);
+	memcpy(longname + 244, ".csr", 5);
 	drop_copy(&f, "good/rsa.pem", longname);
-	longname[246] = '\0';
+	longname[243] = '\0';
 	strcat(longname, ".csr");
-	assert_int_equal(strlen(longname), 250);
+	assert_int_equal(strlen(longname), DCV_JOB_NAME_MAX + 4);
 	drop_copy(&f, "good/rsa.pem", longname);
 	drop_copy(&f, "good/rsa.pem", "UPPER.PEM");
 	drop_copy(&f, "good/rsa.pem", "Mixed.Csr");

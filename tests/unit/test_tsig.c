@@ -213,7 +213,8 @@ static void server_sign(const struct srv *s, const uint8_t *req_mac, size_t req_
 	put16(data + n + 8, s->error);
 	put16(data + n + 10, (unsigned)s->other_len);
 	n += 12;
-	memcpy(data + n, s->other, s->other_len);
+	if (s->other_len > 0) /* other is NULL when empty: memcpy needs a pointer */
+		memcpy(data + n, s->other, s->other_len);
 	n += s->other_len;
 	assert_non_null(HMAC(EVP_get_digestbyname(talgs[s->alg].md), secrets[s->secret],
 	                     (int)secret_lens[s->secret], data, n, mac, &mac_len));
@@ -244,7 +245,8 @@ static void server_sign(const struct srv *s, const uint8_t *req_mac, size_t req_
 	put16(p, s->orig_id);
 	put16(p + 2, s->error);
 	put16(p + 4, (unsigned)s->other_len);
-	memcpy(p + 6, s->other, s->other_len);
+	if (s->other_len > 0)
+		memcpy(p + 6, s->other, s->other_len);
 	p += 6 + s->other_len;
 	msg[11]++; /* ARCOUNT (below 255 here) */
 	*len = (size_t)(p - msg);

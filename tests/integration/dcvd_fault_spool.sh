@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# dcvd_fault_spool.sh BUILD -- the spool's filesystem fails under dcvd (the
+# spool is a small tmpfs mounted for the test; needs root):
+#   1. full (ENOSPC): CSRs dropped meanwhile are claimed, dcvd logs that it
+#      cannot save job states and why, keeps running; once space is freed
+#      everything completes;
+#   2. read-only (remount,ro) while jobs are in flight and new CSRs arrive:
+#      the same, and no CSR is failed for it; after remount,rw all complete;
+#   3. damaged job records (one cut short, one garbage) while dcvd is
+#      stopped: at start it names each file and why, moves it to
+#      state/damaged/, keeps running; the other jobs go on, and the CSRs of
+#      the damaged ones are taken again.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+source "$here/lib.sh"
+# shellcheck source=tests/integration/lib_faults.sh
+source "$here/lib_faults.sh"
+lab_init dcvd_fault_spool 16
+fault_init "${1:?build folder}" "$LAB/spool"
+lab_need mount umount findmnt
+
+mount -t tmpfs -o size=2m,mode=0750 dcv-fault-spool "$SPOOL"
+lab_atexit "umount -l '$SPOOL' 2>/dev/null"
+lab_check "the spool is a tmpfs of its own" findmnt -n -t tmpfs "$SPOOL"
+
+p=$LAB_NET.1 s=$LAB_NET.2
+lab_key dcv hmac-sha256
+chmod 0640 "$LAB/keys/dcv.key"
+lab_zone_file example.test "ns1=$p" "ns2=$s"
+lab_bind_primary "$p" "$LAB_PORT" dcv example.test --notify "$s@$LAB_PORT" --name bind
+lab_knot_secondary "$s" "$LAB_PORT" "$p@$LAB_PORT" example.test --name knot
+cat >"$LAB/dcvd.yaml" <<EOF
+spool: $SPOOL
+withdraw_after: 0
+visible_timeout: 120s
+key:
+  - id: dcv
+    file: $LAB/keys/dcv.key
+remote:
+  - id: bind
+    address: $p@$LAB_PORT
+    key: dcv
+zone:
+  - domain: example.test
+    primary: bind
+    nameservers: [$p@$LAB_PORT, $s@$LAB_PORT]
+EOF
+fault_start dcvd
+"$GEN_CSRS" "$LAB" 40 example.test 1 c >/dev/null
+stage() { # FIRST LAST: stages c<FIRST>.csr .. c<LAST>.csr
+	local i
+	for i in $(seq "$1" "$2"); do fault_stage "c$i.csr" "$LAB/c$i.csr"; done
+}
+total=0
+stage 0 0
+fault_drop
+total=1
+lab_check "dcvd works before the faults" lab_until 10 fault_done_is "$total"
+
+# --- 1. full -------------------------------------------------------------------
+stage 1 10
+head -c 8M /dev/zero >"$SPOOL/.filler" 2>/dev/null || true
+lab_check "the spool is full" lab_not bash -c "echo x >'$SPOOL/.probe'"
+fault_drop
+total=11
+lab_check "dcvd says it cannot save job states: no space left (ENOSPC)" \
+	lab_until 10 fault_log_match "spool $SPOOL: cannot save [0-9]+ job states: .*No space left on device"
+fault_log_has "spool $SPOOL: cannot save [0-9]+ job states: .*No space left on device"
+lab_check "dcvd runs on while the spool is full" fault_alive
+lab_check "no job failed for it" fault_empty failed
+lab_check "the CSRs are claimed and kept in active/" \
+	lab_until 5 eval '(($(fault_count active "c*.csr") == 10))'
+rm -f "$SPOOL/.filler"
+lab_check "space freed: all $total CSRs visible" lab_until 25 fault_done_is "$total"
+lab_check "dcvd says saving works again" fault_log_has "spool $SPOOL: saving job states works again"
+lab_check "no job failed" fault_empty failed
+lab_check "incoming/ and active/ are empty" eval 'fault_empty incoming && fault_empty active'
+
+# --- 2. read-only ----------------------------------------------------------------
+# Jobs in flight: published, waiting for the (paused) secondary.
+lab_pause knot
+stage 11 15
+fault_drop
+lab_until 10 eval '(($(fault_log_count "job c1[1-5]~.*: publishing -> published") == 5))' ||
+	lab_fail "c11..c15 not published within 10 s"
+# New CSRs arrive while the spool turns read-only under a stopped dcvd.
+lab_pause dcvd
+stage 16 20
+fault_drop
+mount -o remount,ro "$SPOOL"
+lab_resume dcvd
+lab_resume knot
+total=21
+lab_check "dcvd says it cannot save job states: read-only (EROFS)" \
+	lab_until 10 fault_log_match "spool $SPOOL: cannot save [0-9]+ job states: .*Read-only file system"
+lab_check "dcvd says it cannot claim the new CSRs: read-only" \
+	lab_until 10 fault_log_match "spool $SPOOL: .*incoming/c(1[6-9]|20)\\.csr.*Read-only file system"
+lab_check "dcvd runs on while the spool is read-only" fault_alive
+lab_check "no job failed for it" fault_empty failed
+lab_check "the new CSRs wait in incoming/" test "$(fault_count incoming 'c*.csr')" = 5
+mount -o remount,rw "$SPOOL"
+lab_check "read-write again: all $total CSRs visible" lab_until 25 fault_done_is "$total"
+lab_check "no job failed" fault_empty failed
+lab_check "incoming/ and active/ are empty" eval 'fault_empty incoming && fault_empty active'
+lab_check "every status says visible" fault_states 'done' visible
+
+# --- 3. damaged job records ----------------------------------------------------------
+lab_pause knot
+stage 21 24
+fault_drop
+lab_until 10 eval '(($(fault_log_count "job c2[1-4]~.*: publishing -> published") == 4))' ||
+	lab_fail "c21..c24 not published within 10 s"
+lab_stop dcvd
+cut=$(ls "$SPOOL"/state/c22~*.job) garbage=$(ls "$SPOOL"/state/c23~*.job)
+truncate -s 200 "$cut"
+printf 'version: 1\n\x00\xff\xfe{[garbage: "\n' >"$garbage"
+cut=${cut##*/} garbage=${garbage##*/}
+lab_restart dcvd
+lab_until 10 eval '(($(fault_log_count "dcvd: info: started") == 2))' || lab_fail "dcvd did not start again"
+lab_check "the log names the cut-short record, why, and where it went" \
+	fault_log_has "job state $SPOOL/state/$cut(:[0-9]+:[0-9]+)?: .+\\(moved to $SPOOL/state/damaged/$cut\\)"
+lab_check "the log names the garbage record, why, and where it went" \
+	fault_log_has "job state $SPOOL/state/$garbage(:[0-9]+:[0-9]+)?: .+\\(moved to $SPOOL/state/damaged/$garbage\\)"
+lab_check "... and that their CSRs go back to incoming/ to be taken again" \
+	eval 'fault_log_has "active/c22\.csr has no job record .*: back to incoming/" &&
+		fault_log_has "active/c23\.csr has no job record .*: back to incoming/"'
+lab_check "both are in state/damaged/" \
+	eval 'test -f "$SPOOL/state/damaged/$cut" && test -f "$SPOOL/state/damaged/$garbage"'
+lab_check "neither is left in state/" eval '! test -e "$SPOOL/state/$cut" && ! test -e "$SPOOL/state/$garbage"'
+lab_check "dcvd runs on" fault_alive
+lab_check "the other jobs resume" fault_log_has "job c2[14]~.*: resumed in state"
+lab_resume knot
+total=25
+lab_check "all $total CSRs visible, the damaged jobs' CSRs taken again" lab_until 25 fault_done_is "$total"
+lab_check "no job failed" fault_empty failed
+lab_check "incoming/ and active/ are empty" eval 'fault_empty incoming && fault_empty active'
+fault_expect example.test "$LAB"/c{21,22,23,24}.csr >"$LAB/want"
+missing=0
+while read -r owner target; do
+	lab_serves "$s" "$LAB_PORT" "$owner" CNAME "$target" || missing=$((missing + 1))
+done <"$LAB/want"
+lab_check "the secondary serves the 4 records (missing: $missing)" test "$missing" = 0
+lab_check "dcvd still runs" fault_alive
+lab_finish
