@@ -246,7 +246,7 @@ struct dcv_store_stats {
 	uint64_t compactions;     /* completed compactions */
 	uint64_t compaction_failures;
 	uint64_t files_deleted; /* logs and record files that held nothing live any more */
-	/* after the last batch: */
+	/* after the last load or batch: */
 	uint64_t entry_files; /* files of state/ holding entries (logs, old record files) */
 	uint64_t entry_bytes; /* their size */
 	uint64_t live_bytes;  /* of the entries that are the newest of their id */

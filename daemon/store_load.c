@@ -368,6 +368,9 @@ static int load_state(struct dcv_store *st, bool readonly, struct dcv_job_record
 	rc = gather(&ld, n);
 	if (rc < 0)
 		goto out;
+	st->stats.entry_files = st->n_present;
+	st->stats.entry_bytes = st->total_bytes;
+	st->stats.live_bytes = st->live_bytes;
 	*recs = ld.recs;
 	ld.recs = NULL;
 	ld.n_recs = 0;
