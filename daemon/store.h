@@ -35,6 +35,16 @@
  * the job record says. They stay one file per job: the spool layout wants
  * them so.
  *
+ * Only the records are flushed (the log's fdatasync and the fsync of
+ * state/ after its rename). Status files are derived data: written to a
+ * temporary name and renamed into place with no flush at all, because a
+ * flush of many small files takes a syncfs(), which flushes the whole file
+ * system and stalls the DNS server's own journal fsync on the same disk.
+ * After a power loss a status file may be missing, empty or older than
+ * its record; dcvd rebuilds it from the record at start
+ * (dcv_store_batch_status_refresh()). Moves of CSR files need no syncfs
+ * either: a rename is made durable by the fsync of its folders.
+ *
  * All file I/O runs on libuv's thread pool; the callback runs on the loop.
  * Ownership: a batch owns copies of everything added to it.
  */
@@ -240,8 +250,7 @@ int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,
 struct dcv_store_stats {
 	uint64_t batches;         /* batches completed (successful or not), not compactions */
 	uint64_t files_written;   /* logs and status files renamed into place */
-	uint64_t syncfs_calls;    /* one per batch with status files */
-	uint64_t fdatasync_calls; /* one per log written */
+	uint64_t fdatasync_calls; /* one per log written (status files get none) */
 	uint64_t fsync_calls;     /* of directories */
 	uint64_t compactions;     /* completed compactions */
 	uint64_t compaction_failures;
@@ -278,6 +287,15 @@ int dcv_store_batch_forget(struct dcv_store_batch *b, const char *id);
 int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
                            const struct dcv_job_record *rec);
 /*
+ * Like dcv_store_batch_status(), for rebuilding status files at start:
+ * the file is written only when it is missing or its bytes differ from
+ * what rec gives (a power loss can lose, empty or age a status file, as
+ * they are not flushed). Otherwise the same: the later of a status and a
+ * refresh for the same dir and NAME wins.
+ */
+int dcv_store_batch_status_refresh(struct dcv_store_batch *b, const char *dir,
+                                   const struct dcv_job_record *rec);
+/*
  * Queues rename(SPOOL/<from>, SPOOL/<to>) (paths relative to the spool,
  * without "." or ".." components; the folder of <to> is created 0750 if
  * missing). A source that is gone while <to> exists counts as done (a
@@ -292,13 +310,16 @@ int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char
  *      (mode 0640), fdatasync, rename to state/<N>.log, fsync(state/)
  *      (a forget of an id that has no entry needs none, and a batch with
  *      no entry writes no log);
- *   2. each status file to <dir>/.<NAME>.status.tmp, ONE syncfs(), rename
- *      each to <dir>/<NAME>.status;
+ *   2. each status file to <dir>/.<NAME>.status.tmp, renamed to
+ *      <dir>/<NAME>.status: no flush of any kind (not of the file, not of
+ *      its folder);
  *   3. the moves, in the order queued;
- *   4. fsync() of every folder changed since its last fsync, each once.
+ *   4. fsync() of every folder changed since its last fsync by a move, a
+ *      folder creation or a deletion in state/, each once.
  * So a status file never claims more than the record says, and a burst
- * of N records costs a few flushes and one file, not N. Steps that have
- * nothing to do are skipped (no flush for an empty step).
+ * of N records costs one fdatasync, a few folder fsyncs and one log, not
+ * N flushes. Steps that have nothing to do are skipped (no flush for an
+ * empty step).
  *
  * Batches run one at a time, in the order committed (a later commit waits
  * in a queue; a compaction the store needs runs between two batches). The

@@ -4,9 +4,17 @@
  *
  * The cost of durability is the flush and the file creation, not the
  * write: a batch's records and forgets go into one new log (one file, one
- * fdatasync, one rename, one fsync of state/); its status files share one
- * syncfs(). A crash before a rename leaves the old file (and a .tmp that
- * the next load deletes); after it, the new one, complete.
+ * fdatasync, one rename, one fsync of state/). A crash before a rename
+ * leaves the old file (and a .tmp that the next load deletes); after it,
+ * the new one, complete.
+ *
+ * Only the records are flushed. Status files are derived data: they are
+ * written to a temporary name and renamed into place without any flush
+ * (a syncfs() per batch flushed the whole file system and stalled BIND's
+ * journal fsync on the same disk), and dcvd rebuilds a lost or stale one
+ * from its record at start (dcv_store_batch_status_refresh()). Moves of
+ * CSR files get no data flush either: a rename needs only the fsync of
+ * its two folders, done once per batch with the other folders.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +46,7 @@ struct status_op {
 	struct dcv_job_record rec;
 	size_t seq;
 	bool skip;
+	bool refresh; /* written only when missing or different */
 };
 
 struct move_op {
@@ -64,7 +73,7 @@ struct dcv_store_batch {
 	/* results, written by the pool thread, read on the loop after it */
 	int rc;
 	struct dcv_why why;
-	uint64_t files_written, syncfs_calls, fdatasync_calls, fsync_calls, files_deleted;
+	uint64_t files_written, fdatasync_calls, fsync_calls, files_deleted;
 	uint64_t entry_files, entry_bytes, live_bytes;
 	bool compact_due;
 };
@@ -178,8 +187,8 @@ static bool spool_path_ok(const char *path)
 	}
 }
 
-int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
-                           const struct dcv_job_record *rec)
+static int add_status(struct dcv_store_batch *b, const char *dir, const struct dcv_job_record *rec,
+                      bool refresh)
 {
 	struct status_op *op = NULL;
 	int rc = DCV_EINVAL;
@@ -196,9 +205,22 @@ int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
 	snprintf(op->dir, sizeof(op->dir), "%s", dir);
 	op->seq = b->seq++;
 	op->skip = false;
+	op->refresh = refresh;
 	b->n_statuses++;
 out:
 	return rc;
+}
+
+int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
+                           const struct dcv_job_record *rec)
+{
+	return add_status(b, dir, rec, false);
+}
+
+int dcv_store_batch_status_refresh(struct dcv_store_batch *b, const char *dir,
+                                   const struct dcv_job_record *rec)
+{
+	return add_status(b, dir, rec, true);
 }
 
 int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char *to)
@@ -417,7 +439,10 @@ out:
 	free(placed);
 }
 
-/* Step 2: the status files, after the records they describe are durable. */
+/*
+ * Step 2: the status files, after the records they describe are durable;
+ * not flushed (store_status.c says why).
+ */
 static void write_statuses(struct dcv_store_batch *b)
 {
 	struct store_status_job *jobs = NULL;
@@ -434,13 +459,13 @@ static void write_statuses(struct dcv_store_batch *b)
 		if (b->statuses[i].skip)
 			continue;
 		rc = store_dir_get(b->st, b->statuses[i].dir, true, &jobs[n].dir, &b->why);
+		jobs[n].refresh = b->statuses[i].refresh;
 		jobs[n++].rec = &b->statuses[i].rec;
 	}
 	if (rc < 0)
 		b->rc = rc;
 	else
-		b->rc = store_status_write(b->st, jobs, n, &b->files_written, &b->syncfs_calls,
-		                           &b->why);
+		b->rc = store_status_write(b->st, jobs, n, &b->files_written, &b->why);
 	free(jobs);
 }
 
@@ -590,7 +615,6 @@ static void batch_done(uv_work_t *req, int status)
 		st->stats.batches++;
 	}
 	st->stats.files_written += b->files_written;
-	st->stats.syncfs_calls += b->syncfs_calls;
 	st->stats.fdatasync_calls += b->fdatasync_calls;
 	st->stats.fsync_calls += b->fsync_calls;
 	st->stats.files_deleted += b->files_deleted;

@@ -220,15 +220,17 @@ int store_scan_names(struct dcv_store *st, struct dcv_why *why);
 struct store_status_job {
 	struct store_dir *dir; /* resolved by the caller */
 	const struct dcv_job_record *rec;
+	bool refresh; /* write only when the file is missing or says something else */
 };
 
 /*
- * Writes the status files (each to <dir>/.<NAME>.status.tmp), one syncfs(),
- * renames them into place; on tuning.status_threads threads. On failure
- * the temporaries are removed and the first failure is in why; *renamed
- * counts the files in place.
+ * Writes each status file to <dir>/.<NAME>.status.tmp and renames it into
+ * place, without any flush (the records are the durable truth); on
+ * tuning.status_threads threads. A failure stops its thread's share, its
+ * temporary is removed, and the first failure is in why; *renamed counts
+ * the files put in place.
  */
 int store_status_write(struct dcv_store *st, const struct store_status_job *jobs, size_t n,
-                       uint64_t *renamed, uint64_t *syncfs_calls, struct dcv_why *why);
+                       uint64_t *renamed, struct dcv_why *why);
 
 #endif

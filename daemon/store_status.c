@@ -1,19 +1,26 @@
 /*
  * store_status.c -- a batch's status files (store_int.h): the operator's
  * view, one file per job as the spool layout wants, so each costs a file
- * creation and a rename. Each is written to a temporary name; one syncfs()
- * puts all of their data on disk; then each is renamed into place, so a
- * status file is whole or the old one.
+ * creation and a rename. Each is written to a temporary name and renamed
+ * into place, so a reader sees a whole file, the old or the new one.
  *
- * With tuning.status_threads == 2 a second thread takes half of the files
- * (emitting and writing, then renaming): see the measurements in the
- * report of test_store_log.
+ * Nothing here is flushed: status files are derived from the job records,
+ * which are durable before the status files are written. A flush of the
+ * status files (one syncfs() per batch before) flushed the whole file
+ * system and stalled the DNS server's own journal fsync on the same disk.
+ * After a power loss a status file may be missing, empty or old; dcvd
+ * rebuilds it from its record at start (the refresh jobs below).
+ *
+ * With tuning.status_threads == 2 a second thread takes half of the files:
+ * see the measurements in the report of test_store_log.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -29,122 +36,80 @@ struct half {
 	struct dcv_store *st;
 	const struct store_status_job *jobs;
 	size_t first, end;
-	size_t written; /* temporaries created, from first on */
-	size_t renamed; /* of those, renamed into place */
-	bool renaming;
+	size_t renamed; /* files put in place */
 	int rc;
 	struct dcv_why why;
 };
 
-static void names_of(const struct store_status_job *job, char *tmp, size_t tmp_size, char *final,
-                     size_t final_size)
+/* Whether dir/name holds exactly len bytes of buf (a refresh need not write it). */
+static bool same_content(const struct store_dir *dir, const char *name, const unsigned char *buf,
+                         size_t len)
 {
-	snprintf(tmp, tmp_size, ".%s.status.tmp", job->rec->name);
-	snprintf(final, final_size, "%s.status", job->rec->name);
+	unsigned char *old = NULL;
+	size_t old_len = 0;
+	struct stat sb;
+	bool same = false;
+	int fd = openat(dir->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == len &&
+	    dcv_read_fd(fd, len, &old, &old_len, NULL) == DCV_OK)
+		same = old_len == len && memcmp(old, buf, len) == 0;
+	close(fd);
+	free(old);
+	return same;
 }
 
-static void half_write(struct half *h)
+/* Emits, writes to the temporary name and renames one status file. */
+static int put_one(struct half *h, const struct store_status_job *job)
 {
 	unsigned char *buf = NULL;
 	char tmp[FILE_NAME_SIZE], final[FILE_NAME_SIZE], path[PATH_MAX];
 	size_t len = 0;
+	int rc = DCV_OK;
 
-	for (size_t i = h->first; i < h->end && h->rc == DCV_OK; i++) {
-		const struct store_status_job *job = &h->jobs[i];
-
-		names_of(job, tmp, sizeof(tmp), final, sizeof(final));
-		h->rc = dcv_job_status_emit(job->rec, &buf, &len);
-		if (h->rc < 0) {
-			store_path(h->st, job->dir, final, path, sizeof(path));
-			dcv_why_set(&h->why, "%s: cannot write the status: %s", path,
-			            dcv_strerror(h->rc));
-			break;
-		}
-		h->rc = store_write_file(h->st, job->dir, tmp, buf, len, &h->why);
-		free(buf);
-		buf = NULL;
-		/* A file that open() created but write() failed on is removed too. */
-		h->written++;
+	snprintf(tmp, sizeof(tmp), ".%s.status.tmp", job->rec->name);
+	snprintf(final, sizeof(final), "%s.status", job->rec->name);
+	rc = dcv_job_status_emit(job->rec, &buf, &len);
+	if (rc < 0) {
+		store_path(h->st, job->dir, final, path, sizeof(path));
+		dcv_why_set(&h->why, "%s: cannot write the status: %s", path, dcv_strerror(rc));
+		goto out;
 	}
-}
-
-static void half_rename(struct half *h)
-{
-	char tmp[FILE_NAME_SIZE], final[FILE_NAME_SIZE], path[PATH_MAX];
-
-	for (size_t i = h->first; i < h->first + h->written; i++) {
-		const struct store_status_job *job = &h->jobs[i];
-
-		names_of(job, tmp, sizeof(tmp), final, sizeof(final));
-		if (renameat(job->dir->fd, tmp, job->dir->fd, final) < 0) {
-			store_path(h->st, job->dir, final, path, sizeof(path));
-			dcv_why_set(&h->why, "%s: rename into place failed: %s", path,
-			            strerror(errno));
-			h->rc = DCV_EIO;
-			break;
-		}
+	if (job->refresh && same_content(job->dir, final, buf, len))
+		goto out;
+	rc = store_write_file(h->st, job->dir, tmp, buf, len, &h->why);
+	if (rc == DCV_OK && renameat(job->dir->fd, tmp, job->dir->fd, final) < 0) {
+		store_path(h->st, job->dir, final, path, sizeof(path));
+		dcv_why_set(&h->why, "%s: rename into place failed: %s", path, strerror(errno));
+		rc = DCV_EIO;
+	}
+	/* A file that open() created but write() or rename() failed on is removed too. */
+	if (rc < 0)
+		unlinkat(job->dir->fd, tmp, 0);
+	else
 		h->renamed++;
-	}
+out:
+	free(buf);
+	return rc;
 }
 
 static void half_run(void *arg)
 {
 	struct half *h = arg;
 
-	if (h->renaming)
-		half_rename(h);
-	else
-		half_write(h);
-}
-
-/* Runs both halves, the second on its own thread when there are two. */
-static void run_halves(struct half *halves, size_t n_halves)
-{
-	uv_thread_t helper;
-	bool started = false;
-
-	if (n_halves == 2)
-		started = uv_thread_create(&helper, half_run, &halves[1]) == 0;
-	half_run(&halves[0]);
-	if (started)
-		uv_thread_join(&helper);
-	else if (n_halves == 2)
-		half_run(&halves[1]);
-}
-
-/* Removes the temporaries that were written and not renamed. */
-static void remove_leftovers(struct half *halves, size_t n_halves)
-{
-	char tmp[FILE_NAME_SIZE], final[FILE_NAME_SIZE];
-
-	for (size_t k = 0; k < n_halves; k++) {
-		struct half *h = &halves[k];
-
-		for (size_t i = h->first + h->renamed; i < h->first + h->written; i++) {
-			names_of(&h->jobs[i], tmp, sizeof(tmp), final, sizeof(final));
-			unlinkat(h->jobs[i].dir->fd, tmp, 0);
-		}
-	}
-}
-
-/* The first failure of the halves, in file order. */
-static int first_failure(const struct half *halves, size_t n_halves, struct dcv_why *why)
-{
-	for (size_t k = 0; k < n_halves; k++) {
-		if (halves[k].rc < 0) {
-			*why = halves[k].why;
-			return halves[k].rc;
-		}
-	}
-	return DCV_OK;
+	for (size_t i = h->first; i < h->end && h->rc == DCV_OK; i++)
+		h->rc = put_one(h, &h->jobs[i]);
 }
 
 int store_status_write(struct dcv_store *st, const struct store_status_job *jobs, size_t n,
-                       uint64_t *renamed, uint64_t *syncfs_calls, struct dcv_why *why)
+                       uint64_t *renamed, struct dcv_why *why)
 {
 	struct half halves[2];
 	size_t n_halves = st->tuning.status_threads >= 2 && n >= 64 ? 2 : 1;
-	char path[PATH_MAX];
+	uv_thread_t helper;
+	bool started = false;
 	int rc = DCV_OK;
 
 	if (n == 0)
@@ -156,28 +121,21 @@ int store_status_write(struct dcv_store *st, const struct store_status_job *jobs
 		halves[k].first = n * k / n_halves;
 		halves[k].end = n * (k + 1) / n_halves;
 	}
-	run_halves(halves, n_halves);
-	rc = first_failure(halves, n_halves, why);
-	if (rc < 0)
-		goto out;
-	(*syncfs_calls)++;
-	/* The data of every temporary file is on disk before any of them gets its real name. */
-	if (syncfs(jobs[0].dir->fd) < 0) {
-		store_path(st, jobs[0].dir, "", path, sizeof(path));
-		dcv_why_set(why, "%s: syncfs failed: %s", path, strerror(errno));
-		rc = DCV_EIO;
-		goto out;
-	}
-	for (size_t k = 0; k < n_halves; k++)
-		halves[k].renaming = true;
-	run_halves(halves, n_halves);
-	rc = first_failure(halves, n_halves, why);
-out:
+	/* The second half on its own thread; if it cannot start, on this one. */
+	if (n_halves == 2)
+		started = uv_thread_create(&helper, half_run, &halves[1]) == 0;
+	half_run(&halves[0]);
+	if (started)
+		uv_thread_join(&helper);
+	else if (n_halves == 2)
+		half_run(&halves[1]);
+	/* The first failure, in file order. */
 	for (size_t k = 0; k < n_halves; k++) {
 		*renamed += halves[k].renamed;
-		for (size_t i = halves[k].first; i < halves[k].first + halves[k].renamed; i++)
-			jobs[i].dir->dirty = true;
+		if (halves[k].rc < 0 && rc == DCV_OK) {
+			rc = halves[k].rc;
+			*why = halves[k].why;
+		}
 	}
-	remove_leftovers(halves, n_halves);
 	return rc;
 }

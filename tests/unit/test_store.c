@@ -2,10 +2,12 @@
  * test_store.c -- the durable job store on a real libuv loop and a real
  * filesystem: a 10,000-record batch (timed, and its flushes counted by
  * strace(1) when it is installed), order of batches, last call wins,
- * status files and moves, failures, damaged records at load, a timed load
- * of 50,000 records, modes, and crash safety: a child committing batches
- * is killed with SIGKILL 50 times (half of the time while compacting all
- * the time) and every record must come back whole, old or new, never lost.
+ * status files and moves, status refreshes (a missing, emptied or older
+ * status file rewritten, an equal one left), failures, damaged records at
+ * load, a timed load of 50,000 records, modes, and crash safety: a child
+ * committing batches is killed with SIGKILL 50 times (half of the time
+ * while compacting all the time) and every record must come back whole,
+ * old or new, never lost.
  *
  * The child processes are this program run again (/proc/self/exe) with
  * --batch-child or --crash-child, so that strace and kill see a process
@@ -320,13 +322,12 @@ static void test_batch_10000(void **state)
 	print_message("%.1f ms to commit (one log: write, fdatasync, rename, fsync)\n",
 	              ms_since(start));
 	dcv_store_stats(st, &stats);
-	print_message("flushes: %" PRIu64 " fdatasync, %" PRIu64 " syncfs, %" PRIu64 " fsync\n",
-	              stats.fdatasync_calls, stats.syncfs_calls, stats.fsync_calls);
+	print_message("flushes: %" PRIu64 " fdatasync, %" PRIu64 " fsync\n", stats.fdatasync_calls,
+	              stats.fsync_calls);
 	/* One log for the batch (this test counted 10,000 state/<id>.job files before logs). */
 	assert_int_equal(stats.batches, 1);
 	assert_int_equal(stats.files_written, 1);
 	assert_int_equal(stats.fdatasync_calls, 1);
-	assert_int_equal(stats.syncfs_calls, 0);
 	assert_int_equal(stats.fsync_calls, 1);
 	assert_int_equal(count_suffix("state", ".log"), 1);
 	assert_int_equal(count_suffix("state", ".job"), 0);
@@ -657,6 +658,70 @@ static void test_status_and_moves(void **state)
 	assert_true(exists(tu_path("failed/web.status")));
 	assert_int_equal(mode_of(tu_path("failed")), 0750);
 	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * Status files are not flushed, so at start dcvd hands the store each
+ * record's status again as a refresh: written when the file is missing or
+ * says anything else (emptied, older), left alone (same inode) when equal.
+ */
+static void test_status_refresh(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_store_stats stats;
+	struct dcv_job_record rec[4];
+	struct dcv_store *st = NULL;
+	unsigned char *text = NULL, *want = NULL;
+	size_t len = 0, want_len = 0;
+	char id[16], path[64];
+	struct dcv_why why;
+	struct stat before, after;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	b = dcv_store_batch_new(st);
+	for (int i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "r%d~1", i);
+		tu_rec_make(&rec[i], id, 3, 1, 1);
+		rec[i].state = DCV_JOB_VISIBLE;
+		assert_int_equal(dcv_store_batch_record(b, &rec[i]), DCV_OK);
+		assert_int_equal(dcv_store_batch_status(b, "done", &rec[i]), DCV_OK);
+	}
+	if (run_batch(&loop, b, &why) != DCV_OK)
+		fail_msg("%s", why.text);
+	dcv_store_stats(st, &stats);
+	/* One log and four status files; the only flushes are the log's. */
+	assert_int_equal(stats.files_written, 5);
+	assert_int_equal(stats.fdatasync_calls, 1);
+	/* r0 lost, r1 emptied, r2 older than its record, r3 as it should be. */
+	assert_int_equal(unlink(tu_path("done/r0.status")), 0);
+	tu_put("done/r1.status", 0640, "");
+	tu_put("done/r2.status", 0640, "state: active\nstep: publishing\n");
+	assert_int_equal(stat(tu_path("done/r3.status"), &before), 0);
+	b = dcv_store_batch_new(st);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(dcv_store_batch_status_refresh(b, "done", &rec[i]), DCV_OK);
+	if (run_batch(&loop, b, &why) != DCV_OK)
+		fail_msg("%s", why.text);
+	dcv_store_stats(st, &stats);
+	assert_int_equal(stats.files_written, 5 + 3);
+	assert_int_equal(stats.fdatasync_calls, 1);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "done/r%d.status", i);
+		text = slurp(tu_path(path), &len);
+		assert_int_equal(dcv_job_status_emit(&rec[i], &want, &want_len), DCV_OK);
+		assert_int_equal(len, want_len);
+		assert_memory_equal(text, want, len);
+		free(text);
+		free(want);
+		dcv_job_record_free(&rec[i]);
+	}
+	assert_int_equal(stat(tu_path("done/r3.status"), &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_int_equal(count_suffix("done", ".tmp"), 0);
 	dcv_store_close(st);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -1210,6 +1275,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_last_call_wins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_and_moves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_at_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_50000, setup, teardown),

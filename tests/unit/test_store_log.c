@@ -703,7 +703,7 @@ static double visible_round(uv_loop_t *loop, const char *spool, unsigned threads
 		assert_int_equal(dcv_store_batch_move(b, from, to), DCV_OK);
 		dcv_job_record_free(&rec);
 	}
-	/* What is on the disk now should not be flushed by the batch's syncfs. */
+	/* What is on the disk now should not count in the batch's time. */
 	sync();
 	start = uv_hrtime();
 	cpu_start = cpu_ms();
