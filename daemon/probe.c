@@ -778,6 +778,16 @@ void dcv_prober_free(struct dcv_prober *p)
 {
 	if (p == NULL)
 		return;
+	/*
+	 * Closing dnsio ended every query, so a round still here only waits for
+	 * the kick to report it; its caller is shutting down and gets no report.
+	 */
+	while (p->deferred != NULL) {
+		struct round *r = p->deferred;
+		p->deferred = r->next_deferred;
+		p->pending--;
+		round_free(r);
+	}
 	/* The timer's memory is the prober's: free both once libuv lets go of it. */
 	uv_close((uv_handle_t *)&p->kick, on_kick_closed);
 }

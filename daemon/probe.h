@@ -140,7 +140,10 @@ int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64
 /* Rounds started and not finished. */
 size_t dcv_prober_pending(const struct dcv_prober *p);
 
-/* Frees the prober; no round may be pending (close dnsio first to end them). */
+/*
+ * Frees the prober. Close dnsio first: that ends every round's queries, and a
+ * round that ended so but was not reported yet is freed here without a report.
+ */
 void dcv_prober_free(struct dcv_prober *p);
 
 /* The zone (longest configured) that name lies in, or NULL. */

@@ -31,7 +31,8 @@ chmod 0755 "$LAB/hook.sh"
 chmod 0640 "$LAB/keys/dcv.key"
 cat >"$LAB/dcvd.yaml" <<EOF
 spool: $spool
-withdraw_after: 4s
+# long enough that the checks below see the record served, also on a busy machine
+withdraw_after: 15s
 visible_timeout: 30s
 hook: $LAB/hook.sh
 key:
