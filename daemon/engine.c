@@ -559,8 +559,19 @@ static void finish_stop(struct dcv_engine *eng)
 		job_unref(job);
 		job = next;
 	}
-	dcv_sched_free(&eng->sched);
+	/*
+	 * Persists that came while the last batch was being written at the
+	 * stop: never committed (they resume from the records at the next
+	 * start), but they hold their jobs.
+	 */
+	for (size_t i = 0; i < eng->n_conts; i++)
+		job_unref(eng->conts[i].job);
 	free(eng->conts);
+	eng->conts = NULL;
+	eng->n_conts = eng->cap_conts = 0;
+	dcv_store_batch_free(eng->batch);
+	eng->batch = NULL;
+	dcv_sched_free(&eng->sched);
 	cfgref_put(eng->cfg);
 	eng->cfg = NULL;
 	dcv_store_close(eng->store);
