@@ -17,8 +17,6 @@
 #include "store.h"
 #include "util.h"
 
-#define RECORD_MAX (1024 * 1024)
-
 static void iso(uint64_t t, char *buf, size_t size)
 {
 	time_t tt = (time_t)t;
@@ -64,46 +62,20 @@ static size_t count_incoming(const char *spool)
 /* Reads every record; damaged ones are listed, not moved. */
 static int load_records(const char *spool, struct dcv_job_record **out, size_t *n_out)
 {
-	char dir[4200], path[4500];
-	struct dcv_job_record *recs = NULL;
-	size_t n = 0, cap = 0;
-	DIR *d = NULL;
-	struct dirent *de;
+	struct dcv_strv errors = {0};
+	int rc = dcv_store_read(spool, out, n_out, &errors);
 
-	snprintf(dir, sizeof(dir), "%s/state", spool);
-	if ((d = opendir(dir)) == NULL) {
-		fprintf(stderr, "dcv: %s: cannot read: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		unsigned char *buf = NULL;
-		size_t buf_len = 0;
-		struct dcv_why why = {""};
-
-		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".job") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (n == cap) {
-			struct dcv_job_record *grown = NULL;
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(recs, cap * sizeof(*grown));
-			if (grown == NULL)
-				break;
-			recs = grown;
-		}
-		memset(&recs[n], 0, sizeof(recs[n]));
-		if (dcv_read_file(path, RECORD_MAX, &buf, &buf_len, &why) < 0 ||
-		    dcv_job_record_parse(path, buf, buf_len, &recs[n], &why) < 0)
-			printf("damaged  %s: %s\n", path, why.text);
+	/* The store's reading: logs and record files alike, and nothing is changed. */
+	for (size_t i = 0; i < errors.n; i++) {
+		if (rc < 0)
+			fprintf(stderr, "dcv: %s\n", errors.v[i]);
 		else
-			n++;
-		free(buf);
+			printf("damaged  %s\n", errors.v[i]);
 	}
-	closedir(d);
-	*out = recs;
-	*n_out = n;
-	return 0;
+	if (rc < 0 && errors.n == 0)
+		fprintf(stderr, "dcv: %s/state: %s\n", spool, dcv_strerror(rc));
+	dcv_strv_free(&errors);
+	return rc < 0 ? -1 : 0;
 }
 
 static void print_report(const struct dcv_config *cfg, struct dcv_job_record *recs, size_t n)

@@ -360,6 +360,64 @@ static void return_orphans(struct dcv_engine *eng, int active, int incoming,
 	closedir(d);
 }
 
+/* Whether a record is final long enough ago that it is forgotten at start. */
+static bool forgotten(const struct dcv_job_record *rec, uint64_t now)
+{
+	uint64_t final_at = rec->state == DCV_JOB_WITHDRAWN ? rec->withdrawn
+	                    : rec->state == DCV_JOB_FAILED  ? rec->failed
+	                                                    : 0;
+
+	return final_at != 0 && !rec->cleanup && now > final_at + FORGET_AFTER_S;
+}
+
+/*
+ * The folder of the status file a record's job has, or NULL (none yet):
+ * failed/ for a job that failed before it was visible, done/ for one that
+ * was visible (also when it failed later: its files stayed in done/).
+ */
+static const char *status_dir_of(const struct dcv_job_record *rec)
+{
+	switch (rec->state) {
+	case DCV_JOB_VISIBLE:
+	case DCV_JOB_WITHDRAWING:
+	case DCV_JOB_WITHDRAWN:
+		return "done";
+	case DCV_JOB_FAILED:
+		return rec->visible != 0 ? "done" : "failed";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Status files are not flushed (store.h): after a power loss one may be
+ * missing, empty or older than its record. Each is rebuilt from the newest
+ * record of its NAME that has one there (records of a NAME are next to
+ * each other: ids are "NAME~..." and sorted); the store writes only the
+ * files that differ.
+ */
+static void refresh_status(struct dcv_engine *eng, const struct dcv_job_record *recs, size_t n,
+                           size_t i, uint64_t now)
+{
+	const char *dir = status_dir_of(&recs[i]);
+
+	if (dir == NULL || forgotten(&recs[i], now))
+		return;
+	for (size_t j = i + 1; j < n && strcmp(recs[j].name, recs[i].name) == 0; j++)
+		if (recs[j].received >= recs[i].received && status_dir_of(&recs[j]) != NULL &&
+		    strcmp(status_dir_of(&recs[j]), dir) == 0)
+			return;
+	for (size_t j = i; j-- > 0 && strcmp(recs[j].name, recs[i].name) == 0;)
+		if (recs[j].received > recs[i].received && status_dir_of(&recs[j]) != NULL &&
+		    strcmp(status_dir_of(&recs[j]), dir) == 0)
+			return;
+	if (eng->batch == NULL)
+		eng->batch = dcv_store_batch_new(eng->store);
+	if (eng->batch == NULL || dcv_store_batch_status_refresh(eng->batch, dir, &recs[i]) < 0)
+		log_err("job %s: out of memory checking its status file %s/%s.status", recs[i].id,
+		        dir, recs[i].name);
+}
+
 static void resume_all(struct dcv_engine *eng)
 {
 	struct dcv_job_record *recs = NULL;
@@ -380,13 +438,13 @@ static void resume_all(struct dcv_engine *eng)
 	snprintf(path, sizeof(path), "%s/incoming", eng->cfg->cfg->spool);
 	incoming = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return_orphans(eng, active, incoming, recs, n);
+	/* Before the jobs take their records over. */
+	for (size_t i = 0; i < n; i++)
+		refresh_status(eng, recs, n, i, now);
 	for (size_t i = 0; i < n; i++) {
 		char file[300];
-		uint64_t final_at = recs[i].state == DCV_JOB_WITHDRAWN ? recs[i].withdrawn
-		                    : recs[i].state == DCV_JOB_FAILED  ? recs[i].failed
-		                                                       : 0;
 		snprintf(file, sizeof(file), "%s.%s", recs[i].name, recs[i].ext);
-		if (final_at != 0 && !recs[i].cleanup && now > final_at + FORGET_AFTER_S) {
+		if (forgotten(&recs[i], now)) {
 			if (eng->batch == NULL)
 				eng->batch = dcv_store_batch_new(eng->store);
 			if (eng->batch != NULL)
@@ -395,9 +453,12 @@ static void resume_all(struct dcv_engine *eng)
 			continue;
 		}
 		job_resume(eng, &recs[i], active_has(active, file), file);
-		dcv_job_record_free(&recs[i]);
 	}
-	free(recs);
+	dcv_job_records_free(recs, n);
+	/* The forgets and status refreshes queued here, if no job's persist started a batch. */
+	if (eng->batch != NULL && !eng->committing &&
+	    !uv_is_active((uv_handle_t *)&eng->store_retry))
+		uv_timer_start(&eng->store_retry, on_store_kick, 0, 0);
 	if (active >= 0)
 		close(active);
 	if (incoming >= 0)
@@ -498,8 +559,19 @@ static void finish_stop(struct dcv_engine *eng)
 		job_unref(job);
 		job = next;
 	}
-	dcv_sched_free(&eng->sched);
+	/*
+	 * Persists that came while the last batch was being written at the
+	 * stop: never committed (they resume from the records at the next
+	 * start), but they hold their jobs.
+	 */
+	for (size_t i = 0; i < eng->n_conts; i++)
+		job_unref(eng->conts[i].job);
 	free(eng->conts);
+	eng->conts = NULL;
+	eng->n_conts = eng->cap_conts = 0;
+	dcv_store_batch_free(eng->batch);
+	eng->batch = NULL;
+	dcv_sched_free(&eng->sched);
 	cfgref_put(eng->cfg);
 	eng->cfg = NULL;
 	dcv_store_close(eng->store);

@@ -1,6 +1,8 @@
 /*
  * jobyaml.c -- a job record as YAML text (store.h): emitted with yout,
- * read back strictly with yin, every complaint at its position.
+ * read back strictly with yin, every complaint at its position. Also the
+ * forget entries of the store's logs and the parsing of one log entry
+ * (jobrec_int.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,6 +47,10 @@ static const char *const rr_keys[] = {"owner", "target", "zone", "ttl", NULL};
 
 enum { N_NAME, N_ADN, N_COUNT };
 static const char *const name_keys[] = {"name", "adn", NULL};
+
+/* A log's forget entry (jobrec_int.h). */
+enum { F_VERSION, F_ID, F_FORGET, F_COUNT };
+static const char *const forget_keys[] = {"version", "id", "forget", NULL};
 
 static void times_of(const struct dcv_job_record *rec, uint64_t *t)
 {
@@ -396,22 +402,115 @@ static void end_position(const unsigned char *buf, size_t len, struct dcv_yin_no
 	}
 }
 
-int dcv_job_record_parse(const char *file, const unsigned char *buf, size_t len,
-                         struct dcv_job_record *out, struct dcv_why *why)
+/* "forget: true": the one value a forget entry's flag may have. */
+static bool take_forget(struct dcv_yin *y, const struct dcv_yin_node *node)
+{
+	bool yes = false;
+
+	if (!take_bool(y, node, "forget", &yes))
+		return false;
+	if (!yes)
+		dcv_yin_error(y, node, "forget: must be true (a forget entry says nothing else)");
+	return yes;
+}
+
+/* The forget entry of a log: version, id, forget; out gets the id only. */
+static void parse_forget(struct dcv_yin *y, struct dcv_job_record *out)
+{
+	const struct dcv_yin_node *v[F_COUNT + 1];
+	uint64_t version = 0;
+
+	if (!dcv_yin_fields(y, y->root, "forget entry", forget_keys, v, NULL))
+		return;
+	require(y, y->root, "forget entry", forget_keys, v, F_COUNT);
+	if (v[F_VERSION] != NULL && take_uint(y, v[F_VERSION], "version", UINT64_MAX, &version) &&
+	    version != 1)
+		dcv_yin_error(y, v[F_VERSION],
+		              "version: this dcvd reads version 1 entries, not version %" PRIu64,
+		              version);
+	if (v[F_ID] != NULL)
+		take_text(y, v[F_ID], "id", out->id, sizeof(out->id), id_problem);
+	if (v[F_FORGET] != NULL)
+		take_forget(y, v[F_FORGET]);
+}
+
+/* Whether the root mapping has the key "forget" (a forget entry, not a record). */
+static bool has_forget_key(const struct dcv_yin_node *root)
+{
+	if (root == NULL || root->kind != DCV_YIN_MAP)
+		return false;
+	for (size_t i = 0; i + 1 < root->n_kids; i += 2)
+		if (root->kids[i]->kind == DCV_YIN_SCALAR &&
+		    strcmp(root->kids[i]->value, "forget") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * yin numbers lines from the start of buf; an entry of a log starts at
+ * first_line of its file. Rewrites the "FILE:LINE:" of msg, and any "at
+ * line N" after it (libyaml's context, yin's "first at line N"), so that
+ * the lines are the file's.
+ */
+static void shift_line(const char *file, unsigned long first_line, const char *msg,
+                       struct dcv_why *why)
+{
+	static const char at[] = "at line ";
+	size_t n = strlen(file), used = 0, size = sizeof(why->text);
+	const char *p = msg, *num = NULL;
+	unsigned long line = 0;
+	char *end = NULL;
+
+	if (first_line <= 1 || strncmp(msg, file, n) != 0 || msg[n] != ':' || msg[n + 1] < '1' ||
+	    msg[n + 1] > '9') {
+		dcv_why_set(why, "%s", msg);
+		return;
+	}
+	line = strtoul(msg + n + 1, &end, 10);
+	used = (size_t)snprintf(why->text, size, "%s:%lu", file, line + first_line - 1);
+	for (p = end; used < size && (num = strstr(p, at)) != NULL; p = end) {
+		num += sizeof(at) - 1;
+		if (*num < '0' || *num > '9') {
+			used += (size_t)snprintf(why->text + used, size - used, "%.*s",
+			                         (int)(num - p), p);
+			end = (char *)num;
+			continue;
+		}
+		line = strtoul(num, &end, 10);
+		used += (size_t)snprintf(why->text + used, size - used, "%.*s%lu", (int)(num - p),
+		                         p, line + first_line - 1);
+	}
+	if (used < size)
+		snprintf(why->text + used, size - used, "%s", p);
+}
+
+/*
+ * A record document, or (with forget_ok) a forget entry. The record path is
+ * dcv_job_record_parse()'s; first_line shifts positions in messages.
+ */
+static int parse_document(const char *file, unsigned long first_line, const unsigned char *buf,
+                          size_t len, bool forget_ok, struct dcv_job_record *out, bool *forget,
+                          struct dcv_why *why)
 {
 	static const char end[] = DCV_JOBREC_END;
 	const struct dcv_yin_node *v[K_COUNT + 1];
 	struct dcv_strv errors = {NULL, 0, 0};
 	struct dcv_yin_node at;
-	struct dcv_why check;
+	struct dcv_why check, first;
 	struct dcv_yin y;
 	int rc = DCV_ESTATE;
 
 	memset(out, 0, sizeof(*out));
 	memset(&y, 0, sizeof(y));
+	*forget = false;
 	dcv_why_clear(why);
 	if (len > DCV_JOB_FILE_MAX) {
-		dcv_why_set(why, "%s: larger than the limit of %d bytes", file, DCV_JOB_FILE_MAX);
+		if (first_line > 1)
+			dcv_why_set(why, "%s:%lu: larger than the limit of %d bytes", file,
+			            first_line, DCV_JOB_FILE_MAX);
+		else
+			dcv_why_set(why, "%s: larger than the limit of %d bytes", file,
+			            DCV_JOB_FILE_MAX);
 		goto out;
 	}
 	rc = dcv_yin_parse(&y, file, buf, len, &errors);
@@ -427,6 +526,12 @@ int dcv_job_record_parse(const char *file, const unsigned char *buf, size_t len,
 	}
 	if (y.root == NULL) {
 		dcv_yin_error(&y, NULL, "the record is empty");
+		goto out;
+	}
+	if (forget_ok && has_forget_key(y.root)) {
+		*forget = true;
+		parse_forget(&y, out);
+		rc = DCV_OK;
 		goto out;
 	}
 	if (!dcv_yin_fields(&y, y.root, "record", record_keys, v, NULL))
@@ -447,17 +552,75 @@ out:
 	else if (y.n_errors > 0)
 		rc = DCV_ESTATE;
 	if (rc == DCV_ESTATE && errors.n > 0) {
+		shift_line(file, first_line, errors.v[0], &first);
 		if (y.n_errors > 1)
-			dcv_why_set(why, "%s (and %zu more problem%s)", errors.v[0], y.n_errors - 1,
+			dcv_why_set(why, "%s (and %zu more problem%s)", first.text, y.n_errors - 1,
 			            y.n_errors > 2 ? "s" : "");
 		else
-			dcv_why_set(why, "%s", errors.v[0]);
+			dcv_why_set(why, "%s", first.text);
 	} else if (rc == DCV_ENOMEM) {
 		dcv_why_set(why, "%s: out of memory", file);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		dcv_job_record_free(out);
+		*forget = false;
+	}
 	dcv_strv_free(&errors);
 	dcv_yin_free(&y);
+	return rc;
+}
+
+int dcv_job_record_parse(const char *file, const unsigned char *buf, size_t len,
+                         struct dcv_job_record *out, struct dcv_why *why)
+{
+	bool forget = false;
+
+	return parse_document(file, 1, buf, len, false, out, &forget, why);
+}
+
+int dcv_jobrec_entry_parse(const char *file, unsigned long first_line, const unsigned char *buf,
+                           size_t len, struct dcv_job_record *out, bool *forget,
+                           struct dcv_why *why)
+{
+	return parse_document(file, first_line, buf, len, true, out, forget, why);
+}
+
+int dcv_jobrec_forget_emit(const char *id, unsigned char **buf, size_t *len)
+{
+	static const char end[] = DCV_JOBREC_END;
+	unsigned char *grown = NULL;
+	struct yout y;
+	int rc = DCV_EINVAL;
+
+	*buf = NULL;
+	*len = 0;
+	memset(&y, 0, sizeof(y));
+	if (dcv_jobrec_file_part_problem(id, DCV_JOB_ID_MAX) != NULL)
+		goto out;
+	/* Same first lines as a record: "---", "version: 1", "id: ..." written the same way. */
+	yout_begin_mem(&y);
+	yout_map(&y);
+	yout_kv_uint(&y, "version", 1);
+	yout_kv(&y, "id", id);
+	yout_str(&y, "forget");
+	yout_bool(&y, true);
+	yout_end_map(&y);
+	rc = DCV_ENOMEM;
+	if (yout_end(&y) < 0)
+		goto out;
+	grown = realloc(y.mem, y.mem_len + sizeof(end));
+	if (grown == NULL)
+		goto out;
+	y.mem = grown;
+	if (y.mem_len > 0 && y.mem[y.mem_len - 1] == '\n')
+		y.mem_len--;
+	memcpy(y.mem + y.mem_len, end, sizeof(end) - 1);
+	y.mem_len += sizeof(end) - 1;
+	*buf = y.mem;
+	*len = y.mem_len;
+	y.mem = NULL;
+	rc = DCV_OK;
+out:
+	free(y.mem);
 	return rc;
 }

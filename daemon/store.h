@@ -1,19 +1,49 @@
 /*
  * store.h -- durable job records (DESIGN §5).
  *
- * Every job has a record in SPOOL/state/<id>.job (YAML). A record is on disk
- * before the step that depends on it: the records a job will publish are
- * written before the first UPDATE leaves, its "visible" state before its
- * CSR moves to done/, and so on. After kill -9 (or power loss) at any
- * moment, dcv_store_load() gives back every job as it last was.
+ * Every job has a record (YAML). A record is on disk before the step that
+ * depends on it: the records a job will publish are written before the
+ * first UPDATE leaves, its "visible" state before its CSR moves to done/,
+ * and so on. After kill -9 (or power loss) at any moment,
+ * dcv_store_load() gives back every job as it last was.
  *
- * Writes come in batches so that a burst of 10,000 jobs costs a handful of
- * flushes, not 10,000: for a batch the worker thread writes every file to
- * a temporary name, calls syncfs() once, renames them into place, then
- * fsyncs each directory it touched once. A batch can also carry operator
- * status files (done/NAME.status, failed/NAME.status) and file moves
- * (active/NAME.csr -> done/), done in that order after the records, so a
- * status file never claims more than the job record says.
+ * Records live in logs, SPOOL/state/<N>.log (N: 16 hex digits, growing):
+ * each batch's records and forgets go into one new log, a sequence of
+ * record documents (dcv_job_record_emit(), each with its end marker) and
+ * forget entries. The log is written to a temporary name, flushed
+ * (fdatasync), renamed into place and state/ fsynced: it appears whole or
+ * not at all, so a burst of 10,000 jobs costs one file, not 10,000. A
+ * load replays the logs in order of N: a later entry of an id replaces an
+ * earlier one, a forget removes it.
+ *
+ * The store keeps count of the entries of each file that are still the
+ * newest of their id (a forget counts while an older file may hold its
+ * id). A file with none is deleted by a later batch (after the entries
+ * that replaced its own are durable). When the files hold more than twice
+ * the bytes of the live entries (plus 1 MiB), or there are more than 256
+ * of them, the store compacts in a batch of its own: the live entries of
+ * the small (< 1 MiB) or mostly dead files are copied into one new log,
+ * then those files are deleted.
+ *
+ * Record files of the format before logs, state/<id>.job (one record each),
+ * are still read (before every log); the first batch after a load that
+ * found some is followed by a compaction that rewrites them into a log.
+ *
+ * A batch can also carry operator status files (done/NAME.status,
+ * failed/NAME.status) and file moves (active/NAME.csr -> done/), done in
+ * that order after the records, so a status file never claims more than
+ * the job record says. They stay one file per job: the spool layout wants
+ * them so.
+ *
+ * Only the records are flushed (the log's fdatasync and the fsync of
+ * state/ after its rename). Status files are derived data: written to a
+ * temporary name and renamed into place with no flush at all, because a
+ * flush of many small files takes a syncfs(), which flushes the whole file
+ * system and stalls the DNS server's own journal fsync on the same disk.
+ * After a power loss a status file may be missing, empty or older than
+ * its record; dcvd rebuilds it from the record at start
+ * (dcv_store_batch_status_refresh()). Moves of CSR files need no syncfs
+ * either: a rename is made durable by the fsync of its folders.
  *
  * All file I/O runs on libuv's thread pool; the callback runs on the loop.
  * Ownership: a batch owns copies of everything added to it.
@@ -76,15 +106,15 @@ struct dcv_job_record {
 
 /*
  * Limits a record must keep. The id and the name become file names (the
- * longest being ".<id>.job.tmp" and ".<NAME>.status.tmp"), which must fit
- * in NAME_MAX (255) bytes; so a NAME for which "<NAME>~<hex>" is too long
- * must be refused before a record is made for it.
+ * longest being ".<id>.job.tmp" in the old format and ".<NAME>.status.tmp"),
+ * which must fit in NAME_MAX (255) bytes; so a NAME for which
+ * "<NAME>~<hex>" is too long must be refused before a record is made for it.
  */
 #define DCV_JOB_ID_MAX 246                  /* bytes of id */
 #define DCV_JOB_NAME_MAX 243                /* bytes of name */
 #define DCV_JOB_MAX_ITEMS 4096              /* entries of rrs, of names */
 #define DCV_JOB_TIME_MAX 253402300799ULL    /* 9999-12-31T23:59:59Z */
-#define DCV_JOB_FILE_MAX (16 * 1024 * 1024) /* bytes of a record file */
+#define DCV_JOB_FILE_MAX (16 * 1024 * 1024) /* bytes of a record (file, or entry of a log) */
 
 /* Frees the arrays (not rec itself) and leaves them empty. NULL-safe. */
 void dcv_job_record_free(struct dcv_job_record *rec);
@@ -168,33 +198,67 @@ int dcv_store_open(uv_loop_t *loop, const char *spool, struct dcv_store **out, s
 void dcv_store_close(struct dcv_store *st);
 
 /*
- * Loads every record in state/ (blocking; at start): every "*.job" file
- * that is not a dot-file. Leftover "*.tmp" files (writes that a crash cut
- * short) are deleted, and so are ".*.status.tmp" files in done/ and
- * failed/; other names are ignored. A damaged record -- one
- * that does not parse, is not a regular file, is larger than
- * DCV_JOB_FILE_MAX, or whose id differs from its file name -- is moved to
- * state/damaged/ (created 0750; an earlier file of that name is kept and
- * the new one gets a ".N" suffix) and reported in errors as
- * "SPOOL/state/FILE:LINE:COL: reason (moved to SPOOL/state/damaged/FILE)"
- * (or "SPOOL/state/FILE: reason ..." without a position), never silently
- * dropped; the other records still load.
+ * Loads every record in state/ (blocking; at start): the "*.job" record
+ * files of the old format that are not dot-files, then the "<N>.log" logs
+ * in order of N. Leftover "*.tmp" files (writes that a crash cut short) are
+ * deleted, and so are ".*.status.tmp" files in done/ and failed/; other
+ * names are ignored.
+ *
+ * Damage is never silently dropped; the rest still loads:
+ *   - a record file that does not parse, is not a regular file, is larger
+ *     than DCV_JOB_FILE_MAX, or whose id differs from its file name, and a
+ *     log that cannot be read at all, is moved to state/damaged/ (created
+ *     0750; an earlier file of that name is kept and the new one gets a
+ *     ".N" suffix) and reported in errors as "SPOOL/state/FILE:LINE:COL:
+ *     reason (moved to SPOOL/state/damaged/FILE)" (or "SPOOL/state/FILE:
+ *     reason ..." without a position);
+ *   - an entry of a log that does not parse (a log is renamed into place
+ *     whole, so this is damage, not a crash) is skipped and reported as
+ *     "SPOOL/state/N.log:LINE:COL: reason (damaged entry: skipped)" -- its
+ *     id keeps its previous entry, if any; then the whole entries of that
+ *     log that are still the newest of their id are rewritten into a new
+ *     log, the damaged log is moved to state/damaged/, and one more message
+ *     says so ("SPOOL/state/N.log: K damaged entries skipped; its M live
+ *     whole entries were rewritten to ... (moved to ...)"). At most 10
+ *     entries of a log are reported one by one.
+ * An entry that a newer entry of the same id (written the same way)
+ * replaces is not parsed at all: it does not matter what it says.
  *
  * *recs (sorted by id, *n of them) belongs to the caller: free it with
- * dcv_job_records_free(). Returns DCV_OK (even with damaged records),
- * DCV_EIO when state/ cannot be read (errors says why), DCV_ENOMEM.
- * Files are read and parsed by a few short-lived threads (one per core, at
- * most 8): call it before the first batch, never while one runs.
+ * dcv_job_records_free(). Returns DCV_OK (even with damage), DCV_EIO when
+ * state/ cannot be read (errors says why), DCV_ENOMEM. Files are read and
+ * parsed by a few short-lived threads (one per core, at most 8): call it
+ * before the first batch, never while one runs. A store used without a
+ * load never deletes a file it did not write itself.
  */
 int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n,
                    struct dcv_strv *errors);
 
+/*
+ * Reads the records of SPOOL/state like dcv_store_load() but changes
+ * nothing (for `dcv status`, which may run beside dcvd): no file is
+ * deleted, moved or written; damaged files and entries are only reported
+ * (without the "(moved to ...)" part). A file that vanishes between the
+ * listing and its reading (dcvd deleted it after a compaction) makes it
+ * read state/ again, up to five times. DCV_EIO when the spool or state/
+ * cannot be read (errors says why), DCV_ENOMEM.
+ */
+int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,
+                   struct dcv_strv *errors);
+
 /* Counters of what the store did (loop thread; updated when a batch calls back). */
 struct dcv_store_stats {
-	uint64_t batches;       /* batches completed (successful or not) */
-	uint64_t files_written; /* record and status files renamed into place */
-	uint64_t syncfs_calls;
-	uint64_t fsync_calls; /* of directories */
+	uint64_t batches;         /* batches completed (successful or not), not compactions */
+	uint64_t files_written;   /* logs and status files renamed into place */
+	uint64_t fdatasync_calls; /* one per log written (status files get none) */
+	uint64_t fsync_calls;     /* of directories */
+	uint64_t compactions;     /* completed compactions */
+	uint64_t compaction_failures;
+	uint64_t files_deleted; /* logs and record files that held nothing live any more */
+	/* after the last load or batch: */
+	uint64_t entry_files; /* files of state/ holding entries (logs, old record files) */
+	uint64_t entry_bytes; /* their size */
+	uint64_t live_bytes;  /* of the entries that are the newest of their id */
 };
 void dcv_store_stats(const struct dcv_store *st, struct dcv_store_stats *out);
 
@@ -223,6 +287,15 @@ int dcv_store_batch_forget(struct dcv_store_batch *b, const char *id);
 int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
                            const struct dcv_job_record *rec);
 /*
+ * Like dcv_store_batch_status(), for rebuilding status files at start:
+ * the file is written only when it is missing or its bytes differ from
+ * what rec gives (a power loss can lose, empty or age a status file, as
+ * they are not flushed). Otherwise the same: the later of a status and a
+ * refresh for the same dir and NAME wins.
+ */
+int dcv_store_batch_status_refresh(struct dcv_store_batch *b, const char *dir,
+                                   const struct dcv_job_record *rec);
+/*
  * Queues rename(SPOOL/<from>, SPOOL/<to>) (paths relative to the spool,
  * without "." or ".." components; the folder of <to> is created 0750 if
  * missing). A source that is gone while <to> exists counts as done (a
@@ -232,24 +305,30 @@ int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char
 
 /*
  * Runs the batch on the thread pool, in this order:
- *   1. each record to state/.<id>.job.tmp (mode 0640), ONE syncfs(),
- *      rename each to state/<id>.job, fsync(state/);
- *   2. each status file to <dir>/.<NAME>.status.tmp, one more syncfs(),
- *      rename each to <dir>/<NAME>.status;
+ *   0. files that earlier batches left with nothing live are deleted;
+ *   1. the records and the forgets as one new log: state/.<N>.log.tmp
+ *      (mode 0640), fdatasync, rename to state/<N>.log, fsync(state/)
+ *      (a forget of an id that has no entry needs none, and a batch with
+ *      no entry writes no log);
+ *   2. each status file to <dir>/.<NAME>.status.tmp, renamed to
+ *      <dir>/<NAME>.status: no flush of any kind (not of the file, not of
+ *      its folder);
  *   3. the moves, in the order queued;
- *   4. the forgets (unlink state/<id>.job);
- *   5. fsync() of every folder changed since its last fsync, each once.
+ *   4. fsync() of every folder changed since its last fsync by a move, a
+ *      folder creation or a deletion in state/, each once.
  * So a status file never claims more than the record says, and a burst
- * of N records costs two or three flushes, not N. Steps that have nothing
- * to do are skipped (no syncfs for an empty step).
+ * of N records costs one fdatasync, a few folder fsyncs and one log, not
+ * N flushes. Steps that have nothing to do are skipped (no flush for an
+ * empty step).
  *
  * Batches run one at a time, in the order committed (a later commit waits
- * in a queue). The callback runs on the loop with DCV_OK or the first
- * failure (DCV_EIO; why names the file and the strerror; DCV_ENOMEM); the
- * batch is freed after the callback returns. A failed batch stops at the
- * failure, removes its own temporary files, and leaves every earlier,
- * completed step in place (and flushed). commit returns DCV_OK: every
- * outcome comes through cb, which is never called from inside commit.
+ * in a queue; a compaction the store needs runs between two batches). The
+ * callback runs on the loop with DCV_OK or the first failure (DCV_EIO; why
+ * names the file and the strerror; DCV_ENOMEM); the batch is freed after
+ * the callback returns. A failed batch stops at the failure, removes its
+ * own temporary files, and leaves every earlier, completed step in place
+ * (and flushed). commit returns DCV_OK: every outcome comes through cb,
+ * which is never called from inside commit.
  */
 typedef void (*dcv_store_cb)(void *arg, int status, const struct dcv_why *why);
 int dcv_store_batch_commit(struct dcv_store_batch *b, dcv_store_cb cb, void *arg);

@@ -1,11 +1,20 @@
 /*
- * store_batch.c -- batches of record writes, status files, moves and
- * forgets, committed on libuv's thread pool one at a time (store.h).
+ * store_batch.c -- batches of record writes, forgets, status files and
+ * moves, committed on libuv's thread pool one at a time (store.h).
  *
- * The cost of durability is the flush, not the write: one syncfs() for all
- * the temporary files of a step, then cheap renames, then one fsync() per
- * folder. A crash before a rename leaves the old file (and a .tmp that the
- * next load deletes); after it, the new one, complete.
+ * The cost of durability is the flush and the file creation, not the
+ * write: a batch's records and forgets go into one new log (one file, one
+ * fdatasync, one rename, one fsync of state/). A crash before a rename
+ * leaves the old file (and a .tmp that the next load deletes); after it,
+ * the new one, complete.
+ *
+ * Only the records are flushed. Status files are derived data: they are
+ * written to a temporary name and renamed into place without any flush
+ * (a syncfs() per batch flushed the whole file system and stalled BIND's
+ * journal fsync on the same disk), and dcvd rebuilds a lost or stale one
+ * from its record at start (dcv_store_batch_status_refresh()). Moves of
+ * CSR files get no data flush either: a rename needs only the fsync of
+ * its two folders, done once per batch with the other folders.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +46,7 @@ struct status_op {
 	struct dcv_job_record rec;
 	size_t seq;
 	bool skip;
+	bool refresh; /* written only when missing or different */
 };
 
 struct move_op {
@@ -59,10 +69,13 @@ struct dcv_store_batch {
 	size_t n_statuses, cap_statuses;
 	struct move_op *moves;
 	size_t n_moves, cap_moves;
+	bool compaction; /* the store's own batch: compaction, no ops, no callback */
 	/* results, written by the pool thread, read on the loop after it */
 	int rc;
 	struct dcv_why why;
-	uint64_t files_written, syncfs_calls, fsync_calls;
+	uint64_t files_written, fdatasync_calls, fsync_calls, files_deleted;
+	uint64_t entry_files, entry_bytes, live_bytes;
+	bool compact_due;
 };
 
 /* Makes room for one more element of size bytes in *arr. */
@@ -174,8 +187,8 @@ static bool spool_path_ok(const char *path)
 	}
 }
 
-int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
-                           const struct dcv_job_record *rec)
+static int add_status(struct dcv_store_batch *b, const char *dir, const struct dcv_job_record *rec,
+                      bool refresh)
 {
 	struct status_op *op = NULL;
 	int rc = DCV_EINVAL;
@@ -192,9 +205,22 @@ int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
 	snprintf(op->dir, sizeof(op->dir), "%s", dir);
 	op->seq = b->seq++;
 	op->skip = false;
+	op->refresh = refresh;
 	b->n_statuses++;
 out:
 	return rc;
+}
+
+int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
+                           const struct dcv_job_record *rec)
+{
+	return add_status(b, dir, rec, false);
+}
+
+int dcv_store_batch_status_refresh(struct dcv_store_batch *b, const char *dir,
+                                   const struct dcv_job_record *rec)
+{
+	return add_status(b, dir, rec, true);
 }
 
 int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char *to)
@@ -289,17 +315,6 @@ out:
 	return rc;
 }
 
-/*
- * One file to write: its temporary and final names in dir. (Checked records
- * keep them within NAME_MAX; the arrays are sized for what the compiler
- * can see.)
- */
-struct pending {
-	struct store_dir *dir;
-	char tmp[384];
-	char final[384];
-};
-
 static void fail(struct dcv_store_batch *b, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail(struct dcv_store_batch *b, int rc, const char *fmt, ...)
@@ -314,131 +329,144 @@ static void fail(struct dcv_store_batch *b, int rc, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void path_of(const struct dcv_store *st, const struct store_dir *dir, const char *name,
-                    char *out, size_t size)
+/* Where one entry of the batch's log went. */
+struct placed {
+	const char *id;
+	bool forget;
+	uint64_t off;
+	uint32_t len;
+};
+
+/* Emits entry k of the batch (records first, then forgets); *skip when it needs none. */
+static int emit_op(struct dcv_store_batch *b, size_t k, struct placed *p, unsigned char **buf,
+                   size_t *len, bool *skip)
 {
-	snprintf(out, size, "%s%s%s/%s", st->spool, dir->rel[0] ? "/" : "", dir->rel, name);
+	struct dcv_store *st = b->st;
+	const struct store_entry *e = NULL;
+
+	*skip = false;
+	if (k < b->n_recs) {
+		if (b->recs[k].skip) {
+			*skip = true;
+			return DCV_OK;
+		}
+		p->id = b->recs[k].rec.id;
+		p->forget = false;
+		return dcv_job_record_emit(&b->recs[k].rec, buf, len);
+	}
+	k -= b->n_recs;
+	p->id = b->forgets[k].id;
+	p->forget = true;
+	/*
+	 * Nothing to forget -- no entry of the id, when every file of state/
+	 * is known, or a forget already: no entry is needed.
+	 */
+	e = store_index_get(st, p->id);
+	if (b->forgets[k].skip || (e != NULL && e->forget) || (e == NULL && !st->unknown_files)) {
+		*skip = true;
+		return DCV_OK;
+	}
+	return dcv_jobrec_forget_emit(p->id, buf, len);
 }
 
 /*
- * Renames the written files into place after one syncfs(): the data of
- * every temporary file is on disk before any of them gets its real name.
- * Removes the temporaries that will never be renamed when it fails.
+ * Step 1: the records and forgets as one new log. Once it is in place,
+ * each of its entries is the newest of its id.
  */
-static void publish(struct dcv_store_batch *b, struct pending *files, size_t n, size_t written)
-{
-	char path[PATH_MAX];
-	size_t renamed = 0;
-
-	if (b->rc == DCV_OK && n > 0) {
-		b->syncfs_calls++;
-		if (syncfs(files[0].dir->fd) < 0) {
-			path_of(b->st, files[0].dir, "", path, sizeof(path));
-			fail(b, DCV_EIO, "%s: syncfs failed: %s", path, strerror(errno));
-		}
-	}
-	for (; b->rc == DCV_OK && renamed < n; renamed++) {
-		struct pending *f = &files[renamed];
-
-		if (renameat(f->dir->fd, f->tmp, f->dir->fd, f->final) < 0) {
-			path_of(b->st, f->dir, f->final, path, sizeof(path));
-			fail(b, DCV_EIO, "%s: rename into place failed: %s", path, strerror(errno));
-			break;
-		}
-		f->dir->dirty = true;
-		b->files_written++;
-	}
-	for (size_t i = renamed; i < written; i++)
-		unlinkat(files[i].dir->fd, files[i].tmp, 0);
-}
-
 static void write_records(struct dcv_store_batch *b)
 {
-	struct store_dir *state = b->st->dirs[STORE_DIR_STATE];
-	struct pending *files = NULL;
+	struct dcv_store *st = b->st;
+	struct store_log lw = {.fd = -1};
+	struct placed *placed = NULL;
 	unsigned char *buf = NULL;
-	size_t len = 0, n = 0, written = 0;
+	size_t n_ops = b->n_recs + b->n_forgets, n = 0, len = 0;
+	uint32_t idx = UINT32_MAX;
+	bool skip = false;
 	int rc = DCV_OK;
 
-	files = calloc(b->n_recs ? b->n_recs : 1, sizeof(*files));
-	if (files == NULL) {
-		fail(b, DCV_ENOMEM, "%s/state: out of memory for a batch", b->st->spool);
-		goto out;
+	placed = calloc(n_ops ? n_ops : 1, sizeof(*placed));
+	if (placed == NULL) {
+		fail(b, DCV_ENOMEM, "%s/state: out of memory for a batch", st->spool);
+		return;
 	}
-	for (size_t i = 0; i < b->n_recs; i++) {
-		if (b->recs[i].skip)
-			continue;
-		files[n].dir = state;
-		snprintf(files[n].tmp, sizeof(files[n].tmp), ".%s.job.tmp", b->recs[i].rec.id);
-		snprintf(files[n].final, sizeof(files[n].final), "%s.job", b->recs[i].rec.id);
-		n++;
-	}
-	for (size_t i = 0, k = 0; i < b->n_recs && b->rc == DCV_OK; i++) {
-		if (b->recs[i].skip)
-			continue;
-		rc = dcv_job_record_emit(&b->recs[i].rec, &buf, &len);
+	for (size_t k = 0; k < n_ops && rc == DCV_OK; k++) {
+		rc = emit_op(b, k, &placed[n], &buf, &len, &skip);
 		if (rc < 0) {
-			fail(b, rc, "%s/state/%s: cannot write the record: %s", b->st->spool,
-			     files[k].final, dcv_strerror(rc));
+			fail(b, rc, "%s/state: cannot write the entry of %s: %s", st->spool,
+			     placed[n].id, dcv_strerror(rc));
 			break;
 		}
-		rc = store_write_file(b->st, state, files[k].tmp, buf, len, &b->why);
+		if (skip)
+			continue;
+		if (n == 0 && (rc = store_log_begin(st, &lw, &b->why)) < 0) {
+			b->rc = rc;
+			free(buf);
+			break;
+		}
+		placed[n].len = (uint32_t)len;
+		rc = store_log_append(st, &lw, buf, len, &placed[n].off, &b->why);
 		free(buf);
 		buf = NULL;
-		/* A file that open() created but write() failed on is removed too. */
-		written = ++k;
+		n++;
 		if (rc < 0)
 			b->rc = rc;
 	}
-	publish(b, files, n, written);
-	/* The records must be durable before any status file or move that follows. */
-	if (b->rc == DCV_OK && n > 0 && store_dirs_flush(b->st, &b->fsync_calls, &b->why) < 0)
-		b->rc = DCV_EIO;
+	if (n == 0)
+		goto out;
+	if (b->rc == DCV_OK) {
+		b->rc =
+		    store_log_finish(st, &lw, &idx, &b->fdatasync_calls, &b->fsync_calls, &b->why);
+		b->files_written += idx != UINT32_MAX;
+	} else {
+		store_log_abort(st, &lw);
+	}
+	/* In place (even if the fsync failed): its entries are what a load would find. */
+	for (size_t k = 0; k < n && idx != UINT32_MAX; k++) {
+		if (store_index_put(st, placed[k].id, idx, placed[k].forget, placed[k].off,
+		                    placed[k].len) < 0) {
+			/*
+			 * The index no longer says what is live: an older entry it still
+			 * counts could be copied over this log's. Until the next load,
+			 * nothing is deleted or compacted.
+			 */
+			st->unknown_files = true;
+			st->index_broken = true;
+			fail(b, DCV_ENOMEM, "%s/state: out of memory", st->spool);
+			break;
+		}
+	}
 out:
-	free(files);
+	free(placed);
 }
 
+/*
+ * Step 2: the status files, after the records they describe are durable;
+ * not flushed (store_status.c says why).
+ */
 static void write_statuses(struct dcv_store_batch *b)
 {
-	struct pending *files = NULL;
-	unsigned char *buf = NULL;
-	size_t len = 0, n = 0;
+	struct store_status_job *jobs = NULL;
+	size_t n = 0;
 	int rc = DCV_OK;
 
-	files = calloc(b->n_statuses ? b->n_statuses : 1, sizeof(*files));
-	if (files == NULL) {
+	jobs = calloc(b->n_statuses ? b->n_statuses : 1, sizeof(*jobs));
+	if (jobs == NULL) {
 		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", b->st->spool);
-		goto out;
+		return;
 	}
-	for (size_t i = 0; i < b->n_statuses && b->rc == DCV_OK; i++) {
-		struct status_op *op = &b->statuses[i];
-		struct pending *f = &files[n];
-
-		if (op->skip)
+	/* Folders are opened here: the status threads only use them. */
+	for (size_t i = 0; i < b->n_statuses && rc == DCV_OK; i++) {
+		if (b->statuses[i].skip)
 			continue;
-		rc = store_dir_get(b->st, op->dir, true, &f->dir, &b->why);
-		if (rc < 0) {
-			b->rc = rc;
-			break;
-		}
-		snprintf(f->tmp, sizeof(f->tmp), ".%s.status.tmp", op->rec.name);
-		snprintf(f->final, sizeof(f->final), "%s.status", op->rec.name);
-		rc = dcv_job_status_emit(&op->rec, &buf, &len);
-		if (rc < 0) {
-			fail(b, rc, "%s/%s/%s: cannot write the status: %s", b->st->spool, op->dir,
-			     f->final, dcv_strerror(rc));
-			break;
-		}
-		rc = store_write_file(b->st, f->dir, f->tmp, buf, len, &b->why);
-		free(buf);
-		buf = NULL;
-		n++;
-		if (rc < 0)
-			b->rc = rc;
+		rc = store_dir_get(b->st, b->statuses[i].dir, true, &jobs[n].dir, &b->why);
+		jobs[n].refresh = b->statuses[i].refresh;
+		jobs[n++].rec = &b->statuses[i].rec;
 	}
-	publish(b, files, n, n);
-out:
-	free(files);
+	if (rc < 0)
+		b->rc = rc;
+	else
+		b->rc = store_status_write(b->st, jobs, n, &b->files_written, &b->why);
+	free(jobs);
 }
 
 /* Splits "dir/name" (or "name": the spool itself) and opens dir. */
@@ -491,43 +519,50 @@ static void do_move(struct dcv_store_batch *b, const struct move_op *op)
 	}
 }
 
-static void do_forgets(struct dcv_store_batch *b)
+/* What the loop reads after the batch: the store's size, whether to compact. */
+static void snapshot(struct dcv_store_batch *b)
 {
-	struct store_dir *state = b->st->dirs[STORE_DIR_STATE];
-	char name[NAME_MAX + 1];
+	struct dcv_store *st = b->st;
 
-	for (size_t i = 0; i < b->n_forgets && b->rc == DCV_OK; i++) {
-		if (b->forgets[i].skip)
-			continue;
-		snprintf(name, sizeof(name), "%s.job", b->forgets[i].id);
-		/* Already gone is fine: forgetting is idempotent. */
-		if (unlinkat(state->fd, name, 0) < 0 && errno != ENOENT)
-			fail(b, DCV_EIO, "%s/state/%s: cannot remove: %s", b->st->spool, name,
-			     strerror(errno));
-		state->dirty = true;
-	}
+	b->entry_files = st->n_present;
+	b->entry_bytes = st->total_bytes;
+	b->live_bytes = st->live_bytes;
+	b->compact_due = !b->compaction && store_compaction_due(st);
 }
 
 static void batch_work(uv_work_t *req)
 {
 	struct dcv_store_batch *b = req->data;
+	struct dcv_store *st = b->st;
 	struct dcv_why why;
 
+	if (b->compaction) {
+		b->rc = store_compact(st, &b->fdatasync_calls, &b->fsync_calls, &b->files_deleted,
+		                      &b->why);
+		snapshot(b);
+		return;
+	}
 	if (dedupe(b) < 0)
-		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", b->st->spool);
-	if (b->rc == DCV_OK && b->n_recs > 0)
+		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", st->spool);
+	/* Files that earlier batches left with nothing live; this batch's flushes cover it. */
+	b->files_deleted += store_delete_doomed(st);
+	if (b->rc == DCV_OK && b->n_recs + b->n_forgets > 0)
 		write_records(b);
 	if (b->rc == DCV_OK && b->n_statuses > 0)
 		write_statuses(b);
 	for (size_t i = 0; i < b->n_moves && b->rc == DCV_OK; i++)
 		do_move(b, &b->moves[i]);
-	if (b->rc == DCV_OK)
-		do_forgets(b);
 	/* Also after a failure: the steps that completed are flushed. */
-	if (store_dirs_flush(b->st, &b->fsync_calls, &why) < 0 && b->rc == DCV_OK) {
-		b->rc = DCV_EIO;
-		b->why = why;
+	if (store_dirs_flush(st, &b->fsync_calls, &why) < 0) {
+		if (b->rc == DCV_OK) {
+			b->rc = DCV_EIO;
+			b->why = why;
+		}
+	} else {
+		store_files_settle(st);
+		store_files_pack(st);
 	}
+	snapshot(b);
 }
 
 static void batch_done(uv_work_t *req, int status);
@@ -549,6 +584,21 @@ static void start_next(struct dcv_store *st)
 		abort();
 }
 
+/* Compaction runs as a batch of its own, before any batch committed after it was due. */
+static void queue_compaction(struct dcv_store *st)
+{
+	struct dcv_store_batch *c = NULL;
+
+	if (st->compact_queued || st->closing || (c = dcv_store_batch_new(st)) == NULL)
+		return;
+	c->compaction = true;
+	c->next = st->head;
+	st->head = c;
+	if (st->tail == NULL)
+		st->tail = c;
+	st->compact_queued = true;
+}
+
 static void batch_done(uv_work_t *req, int status)
 {
 	struct dcv_store_batch *b = req->data;
@@ -557,10 +607,22 @@ static void batch_done(uv_work_t *req, int status)
 	if (status < 0 && b->rc == DCV_OK)
 		fail(b, DCV_ECANCELED, "%s: batch canceled: %s", st->spool, uv_strerror(status));
 	st->running = NULL;
-	st->stats.batches++;
+	if (b->compaction) {
+		st->compact_queued = false;
+		st->stats.compactions += b->rc == DCV_OK;
+		st->stats.compaction_failures += b->rc != DCV_OK;
+	} else {
+		st->stats.batches++;
+	}
 	st->stats.files_written += b->files_written;
-	st->stats.syncfs_calls += b->syncfs_calls;
+	st->stats.fdatasync_calls += b->fdatasync_calls;
 	st->stats.fsync_calls += b->fsync_calls;
+	st->stats.files_deleted += b->files_deleted;
+	st->stats.entry_files = b->entry_files;
+	st->stats.entry_bytes = b->entry_bytes;
+	st->stats.live_bytes = b->live_bytes;
+	if (b->compact_due)
+		queue_compaction(st);
 	/* The next batch may start writing while this callback runs. */
 	start_next(st);
 	st->in_callback = true;

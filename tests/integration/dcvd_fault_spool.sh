@@ -6,10 +6,12 @@
 #      everything completes;
 #   2. read-only (remount,ro) while jobs are in flight and new CSRs arrive:
 #      the same, and no CSR is failed for it; after remount,rw all complete;
-#   3. damaged job records (one cut short, one garbage) while dcvd is
-#      stopped: at start it names each file and why, moves it to
-#      state/damaged/, keeps running; the other jobs go on, and the CSRs of
-#      the damaged ones are taken again.
+#   3. damaged job records while dcvd is stopped (every log entry of one
+#      job with a state that does not parse, every entry of another
+#      garbage): at start it names each damaged entry (log, line, column)
+#      and why, rewrites the whole entries of each damaged log into a new
+#      log and moves the damaged log to state/damaged/, keeps running; the
+#      other jobs go on, and the CSRs of the damaged ones are taken again.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -112,22 +114,51 @@ fault_drop
 lab_until 10 eval '(($(fault_log_count "job c2[1-4]~.*: publishing -> published") == 4))' ||
 	lab_fail "c21..c24 not published within 10 s"
 lab_stop dcvd
-cut=$(ls "$SPOOL"/state/c22~*.job) garbage=$(ls "$SPOOL"/state/c23~*.job)
-truncate -s 200 "$cut"
-printf 'version: 1\n\x00\xff\xfe{[garbage: "\n' >"$garbage"
-cut=${cut##*/} garbage=${garbage##*/}
+# Job records are entries of logs, state/<N>.log: every entry of c22 gets a
+# state that does not parse, every entry of c23 garbage after its id line.
+damage_logs() { # STATE: prints the names of the logs it changed
+	python3 - "$1" <<'EOF'
+import os, re, sys
+d = sys.argv[1]
+for name in sorted(os.listdir(d)):
+    if not re.fullmatch(r'[0-9a-f]{16}\.log', name):
+        continue
+    path = os.path.join(d, name)
+    with open(path, 'rb') as f:
+        parts = re.split(rb'(?<=\n\.\.\.\n)', f.read())
+    changed = False
+    for i, e in enumerate(parts):
+        if re.search(rb'^id: c22~', e, re.M):
+            parts[i] = re.sub(rb'^state: .*$', b'state: flying', e, flags=re.M)
+            changed = True
+        elif re.search(rb'^id: c23~', e, re.M):
+            head = re.match(rb'---\nversion: 1\nid: [^\n]*\n', e).group(0)
+            parts[i] = head + b'\x00\xff\xfe{[garbage: "\n...\n'
+            changed = True
+    if changed:
+        with open(path, 'wb') as f:
+            f.write(b''.join(parts))
+        print(name)
+EOF
+}
+mapfile -t damaged < <(damage_logs "$SPOOL/state")
+lab_check "the records of c22 and c23 are damaged in ${#damaged[@]} logs" test "${#damaged[@]}" -ge 1
 lab_restart dcvd
 lab_until 10 eval '(($(fault_log_count "dcvd: info: started") == 2))' || lab_fail "dcvd did not start again"
-lab_check "the log names the cut-short record, why, and where it went" \
-	fault_log_has "job state $SPOOL/state/$cut(:[0-9]+:[0-9]+)?: .+\\(moved to $SPOOL/state/damaged/$cut\\)"
-lab_check "the log names the garbage record, why, and where it went" \
-	fault_log_has "job state $SPOOL/state/$garbage(:[0-9]+:[0-9]+)?: .+\\(moved to $SPOOL/state/damaged/$garbage\\)"
+lab_check "the log names a damaged entry of c22 (log, line, column) and why" \
+	fault_log_has "job state $SPOOL/state/[0-9a-f]{16}\\.log:[0-9]+:[0-9]+: .*state.*\\(damaged entry: skipped\\)"
+skipped="job state $SPOOL/state/[0-9a-f]{16}\\.log:[0-9]+:[0-9]+: .+\\(damaged entry: skipped\\)"
+lab_check "the log names a damaged entry of c23 too (log, line, column)" \
+	test "$(fault_log_count "$skipped")" -ge 2
 lab_check "... and that their CSRs go back to incoming/ to be taken again" \
 	eval 'fault_log_has "active/c22\.csr has no job record .*: back to incoming/" &&
 		fault_log_has "active/c23\.csr has no job record .*: back to incoming/"'
-lab_check "both are in state/damaged/" \
-	eval 'test -f "$SPOOL/state/damaged/$cut" && test -f "$SPOOL/state/damaged/$garbage"'
-lab_check "neither is left in state/" eval '! test -e "$SPOOL/state/$cut" && ! test -e "$SPOOL/state/$garbage"'
+for log in "${damaged[@]}"; do
+	lab_check "the log says $log had damaged entries and where it went" \
+		fault_log_has "job state $SPOOL/state/$log: [0-9]+ damaged entr(y|ies) skipped.*\\(moved to $SPOOL/state/damaged/$log\\)"
+	lab_check "$log is in state/damaged/, not in state/" \
+		eval 'test -f "$SPOOL/state/damaged/$log" && ! test -e "$SPOOL/state/$log"'
+done
 lab_check "dcvd runs on" fault_alive
 lab_check "the other jobs resume" fault_log_has "job c2[14]~.*: resumed in state"
 lab_resume knot

@@ -3,13 +3,16 @@
  * records, every kind of damage refused at its FILE:LINE:COL, every cut of
  * a record refused, random mutations survived, and the operator's status
  * file read back by python3's yaml module (an oracle we did not write),
- * with date(1) for the ISO 8601 times.
+ * with date(1) for the ISO 8601 times; the store's log entries: forget
+ * entries, entries parsed with the file's line numbers, and a stream of
+ * entries read by python3's yaml module.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobrec_int.h"
 #include "store.h"
 #include "testutil.h"
 #include "tufiles.h"
@@ -703,6 +706,137 @@ static void test_record_python(void **state)
 	dcv_job_record_free(&rec);
 }
 
+/* Forget entries: exact text, read back, and nothing else passes for one. */
+static void test_forget_entries(void **state)
+{
+	struct dcv_job_record out;
+	unsigned char *text = NULL;
+	struct dcv_why why;
+	bool forget = false;
+	size_t len = 0;
+
+	assert_int_equal(dcv_jobrec_forget_emit("web~0001", &text, &len), DCV_OK);
+	assert_int_equal(len, strlen("---\nversion: 1\nid: web~0001\nforget: true\n...\n"));
+	assert_memory_equal(text, "---\nversion: 1\nid: web~0001\nforget: true\n...\n", len);
+	assert_int_equal(dcv_jobrec_entry_parse("s.log", 1, text, len, &out, &forget, &why),
+	                 DCV_OK);
+	assert_true(forget);
+	assert_string_equal(out.id, "web~0001");
+	/* A record file never holds a forget. */
+	assert_int_equal(dcv_job_record_parse("r.job", text, len, &out, &why), DCV_ESTATE);
+	assert_non_null(strstr(why.text, "r.job:4:1: record: unknown key 'forget'"));
+	free(text);
+	/* An id that needs quotes starts the same way as in its record. */
+	assert_int_equal(dcv_jobrec_forget_emit("- a: b #c~1", &text, &len), DCV_OK);
+	assert_memory_equal(text, "---\nversion: 1\nid: '- a: b #c~1'\nforget: true\n", 42);
+	free(text);
+	assert_int_equal(dcv_jobrec_forget_emit("../x", &text, &len), DCV_EINVAL);
+	assert_int_equal(dcv_jobrec_forget_emit("", &text, &len), DCV_EINVAL);
+	assert_null(text);
+
+	static const struct {
+		const char *text, *what;
+	} bad[] = {
+	    {"---\nversion: 1\nid: a~1\nforget: false\n...\n", "s.log:4:9: forget: must be true"},
+	    {"---\nversion: 1\nid: a~1\nforget: yes\n...\n", "s.log:4:9: forget: expected true"},
+	    {"---\nversion: 1\nforget: true\n...\n", "s.log:2:1: forget entry: 'id' is missing"},
+	    {"---\nversion: 2\nid: a~1\nforget: true\n...\n", "s.log:2:10: version: this dcvd"},
+	    {"---\nversion: 1\nid: .a\nforget: true\n...\n", "s.log:3:5: id must not start"},
+	    {"---\nversion: 1\nid: a~1\nforget: true\nname: a\n...\n",
+	     "s.log:5:1: forget entry: unknown key 'name'"},
+	    {"---\nversion: 1\nid: a~1\nforget: true\n", "s.log:5:1: the record is cut short"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		forget = true;
+		if (dcv_jobrec_entry_parse("s.log", 1, (const unsigned char *)bad[i].text,
+		                           strlen(bad[i].text), &out, &forget, &why) != DCV_ESTATE)
+			fail_msg("accepted: %s", bad[i].text);
+		assert_false(forget);
+		if (strncmp(why.text, bad[i].what, strlen(bad[i].what)) != 0)
+			fail_msg("got '%s', expected '%s...'", why.text, bad[i].what);
+	}
+}
+
+/* An entry that starts at line 41 of its log: messages give the log's lines. */
+static void test_entry_positions(void **state)
+{
+	struct dcv_job_record out, rec;
+	char *text = edited("state: publishing\n", "state: flying\n");
+	struct dcv_why why;
+	bool forget = true;
+
+	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)text,
+	                                        strlen(text), &out, &forget, &why),
+	                 DCV_ESTATE);
+	assert_non_null(strstr(why.text, "s.log:46:8: state: unknown state 'flying'"));
+	/* Cut: the position is the end of the piece, in the log's lines. */
+	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)base_text,
+	                                        strlen(base_text) - 4, &out, &forget, &why),
+	                 DCV_ESTATE);
+	assert_non_null(strstr(why.text, "s.log:66:1: the record is cut short"));
+	/* Syntax errors from libyaml too, with its context line. */
+	assert_int_equal(dcv_jobrec_entry_parse("s.log", 10,
+	                                        (const unsigned char *)"---\na: [\n...\n", 13, &out,
+	                                        &forget, &why),
+	                 DCV_ESTATE);
+	assert_string_equal(why.text, "s.log:12:1: YAML syntax error: did not find expected node "
+	                              "content (while parsing a flow node at line 12)");
+	/* Lines named inside the message move too. */
+	free(text);
+	text = edited("name: web\n", "id: web~0001\n");
+	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)text,
+	                                        strlen(text), &out, &forget, &why),
+	                 DCV_ESTATE);
+	if (strstr(why.text, "s.log:44:1: record: duplicate key 'id' (first at line 43)") == NULL)
+		fail_msg("%s", why.text);
+	/* A whole record reads as a record. */
+	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)base_text,
+	                                        strlen(base_text), &out, &forget, &why),
+	                 DCV_OK);
+	assert_false(forget);
+	base_record(&rec);
+	tu_rec_equal(&out, &rec, true);
+	dcv_job_record_free(&out);
+	dcv_job_record_free(&rec);
+	free(text);
+}
+
+/* Records and forgets one after the other are one YAML stream to python3. */
+static void test_entries_python(void **state)
+{
+	struct dcv_job_record rec;
+	unsigned char *text = NULL, *all = NULL;
+	size_t len = 0, total = 0;
+	const char *path = NULL;
+	char id[32];
+
+	all = malloc(1 << 16);
+	assert_non_null(all);
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "%sj%d~1", i == 2 ? "- " : "", i);
+		if (i % 3 == 1) {
+			assert_int_equal(dcv_jobrec_forget_emit(id, &text, &len), DCV_OK);
+		} else {
+			tu_rec_make(&rec, id, (uint64_t)i, 1, 1);
+			assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
+			dcv_job_record_free(&rec);
+		}
+		memcpy(all + total, text, len);
+		total += len;
+		free(text);
+	}
+	assert_int_equal(tu_dir_setup(NULL), 0);
+	path = tu_put_bytes("s.log", 0644, all, total);
+	assert_string_equal(
+	    tu_run_line("python3 -c 'import sys, yaml; print(\" \".join(d[\"id\"] + "
+	                "(\"/forget\" if d.get(\"forget\") else \"/\" + d[\"state\"]) for d in "
+	                "yaml.safe_load_all(open(sys.argv[1]))))' '%s'",
+	                path),
+	    "j0~1/received j1~1/forget - j2~1/published j3~1/visible j4~1/forget j5~1/withdrawn");
+	assert_int_equal(tu_dir_teardown(NULL), 0);
+	free(all);
+}
+
 static void test_copy(void **state)
 {
 	struct dcv_job_record rec, copy;
@@ -737,6 +871,9 @@ int main(void)
 	    cmocka_unit_test(test_status_python),
 	    cmocka_unit_test(test_record_python),
 	    cmocka_unit_test(test_copy),
+	    cmocka_unit_test(test_forget_entries),
+	    cmocka_unit_test(test_entry_positions),
+	    cmocka_unit_test(test_entries_python),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

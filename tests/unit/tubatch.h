@@ -1,0 +1,162 @@
+/*
+ * tubatch.h -- helpers of the store tests (test_store.c, test_store_log.c):
+ * a store on tu_dir, a batch committed and waited for on the loop, loads
+ * that must be clean, files counted by suffix. Header-only (static inline)
+ * like tufiles.h.
+ */
+#ifndef DCV_TUBATCH_H
+#define DCV_TUBATCH_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "store.h"
+#include "testutil.h"
+#include "tufiles.h"
+
+/* Runs a shell command; fails the test unless it exits 0. */
+static inline void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void run(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+struct done {
+	int calls;
+	int status;
+	struct dcv_why why;
+};
+
+static inline void on_done(void *arg, int status, const struct dcv_why *why)
+{
+	struct done *d = arg;
+
+	d->calls++;
+	d->status = status;
+	d->why = *why;
+}
+
+/* Commits b and runs the loop until its callback ran; returns its status. */
+static inline int run_batch(uv_loop_t *loop, struct dcv_store_batch *b, struct dcv_why *why)
+{
+	struct done d = {0, 0, {""}};
+
+	assert_int_equal(dcv_store_batch_commit(b, on_done, &d), DCV_OK);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_int_equal(d.calls, 1);
+	if (why != NULL)
+		*why = d.why;
+	return d.status;
+}
+
+static inline double ms_since(uint64_t start_ns)
+{
+	return (double)(uv_hrtime() - start_ns) / 1e6;
+}
+
+/* CPU time of the process (all its threads), ms: wall time says little on a busy machine. */
+static inline double cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static inline mode_t mode_of(const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) < 0)
+		fail_msg("%s: %s", path, strerror(errno));
+	return sb.st_mode & 07777;
+}
+
+static inline bool exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+/* Files in folder (relative to tu_dir) whose name ends with suffix. */
+static inline size_t count_suffix(const char *folder, const char *suffix)
+{
+	struct dirent *de = NULL;
+	DIR *d = opendir(tu_path(folder));
+	size_t n = 0, m = strlen(suffix);
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len >= m && strcmp(de->d_name + len - m, suffix) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static inline unsigned char *slurp(const char *path, size_t *len)
+{
+	unsigned char *buf = NULL;
+	struct dcv_why why;
+
+	if (dcv_read_file(path, 1 << 24, &buf, len, &why) != DCV_OK)
+		fail_msg("%s: %s", path, why.text);
+	return buf;
+}
+
+static inline struct dcv_store *open_store(uv_loop_t *loop)
+{
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+
+	if (dcv_store_open(loop, tu_dir, &st, &why) != DCV_OK)
+		fail_msg("open %s: %s", tu_dir, why.text);
+	return st;
+}
+
+/* Loads and expects no complaint. */
+static inline struct dcv_job_record *load_clean(struct dcv_store *st, size_t *n)
+{
+	struct dcv_strv errors = {NULL, 0, 0};
+	struct dcv_job_record *recs = NULL;
+
+	assert_int_equal(dcv_store_load(st, &recs, n, &errors), DCV_OK);
+	tu_expect_n(&errors, 0);
+	return recs;
+}
+
+/* How many records a new store loads from tu_dir. */
+static inline size_t records_on_disk(uv_loop_t *loop)
+{
+	struct dcv_store *st = open_store(loop);
+	struct dcv_job_record *recs = NULL;
+	size_t n = 0;
+
+	recs = load_clean(st, &n);
+	dcv_job_records_free(recs, n);
+	dcv_store_close(st);
+	return n;
+}
+
+#endif
