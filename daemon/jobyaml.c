@@ -72,10 +72,30 @@ static void times_set(struct dcv_job_record *rec, const uint64_t *t)
 	rec->failed = t[5];
 }
 
-int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len)
+/*
+ * Hands over the emitted document with its end made explicit ("..."):
+ * libyaml leaves it implicit. On DCV_ENOMEM y keeps its buffer.
+ */
+static int take_document(struct yout *y, unsigned char **buf, size_t *len)
 {
 	static const char end[] = DCV_JOBREC_END;
-	unsigned char *grown = NULL;
+	unsigned char *grown = realloc(y->mem, y->mem_len + sizeof(end));
+
+	if (grown == NULL)
+		return DCV_ENOMEM;
+	y->mem = grown;
+	if (y->mem_len > 0 && y->mem[y->mem_len - 1] == '\n')
+		y->mem_len--;
+	memcpy(y->mem + y->mem_len, end, sizeof(end) - 1);
+	y->mem_len += sizeof(end) - 1;
+	*buf = y->mem;
+	*len = y->mem_len;
+	y->mem = NULL;
+	return DCV_OK;
+}
+
+int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len)
+{
 	uint64_t times[6];
 	struct yout y;
 	int rc = DCV_EINVAL;
@@ -127,20 +147,7 @@ int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 		rc = DCV_ENOMEM;
 		goto out;
 	}
-	/* libyaml leaves the end of the document implicit: make it explicit. */
-	rc = DCV_ENOMEM;
-	grown = realloc(y.mem, y.mem_len + sizeof(end));
-	if (grown == NULL)
-		goto out;
-	y.mem = grown;
-	if (y.mem_len > 0 && y.mem[y.mem_len - 1] == '\n')
-		y.mem_len--;
-	memcpy(y.mem + y.mem_len, end, sizeof(end) - 1);
-	y.mem_len += sizeof(end) - 1;
-	*buf = y.mem;
-	*len = y.mem_len;
-	y.mem = NULL;
-	rc = DCV_OK;
+	rc = take_document(&y, buf, len);
 out:
 	free(y.mem);
 	return rc;
@@ -587,8 +594,6 @@ int dcv_jobrec_entry_parse(const char *file, unsigned long first_line, const uns
 
 int dcv_jobrec_forget_emit(const char *id, unsigned char **buf, size_t *len)
 {
-	static const char end[] = DCV_JOBREC_END;
-	unsigned char *grown = NULL;
 	struct yout y;
 	int rc = DCV_EINVAL;
 
@@ -608,18 +613,7 @@ int dcv_jobrec_forget_emit(const char *id, unsigned char **buf, size_t *len)
 	rc = DCV_ENOMEM;
 	if (yout_end(&y) < 0)
 		goto out;
-	grown = realloc(y.mem, y.mem_len + sizeof(end));
-	if (grown == NULL)
-		goto out;
-	y.mem = grown;
-	if (y.mem_len > 0 && y.mem[y.mem_len - 1] == '\n')
-		y.mem_len--;
-	memcpy(y.mem + y.mem_len, end, sizeof(end) - 1);
-	y.mem_len += sizeof(end) - 1;
-	*buf = y.mem;
-	*len = y.mem_len;
-	y.mem = NULL;
-	rc = DCV_OK;
+	rc = take_document(&y, buf, len);
 out:
 	free(y.mem);
 	return rc;
