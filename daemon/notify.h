@@ -1,7 +1,8 @@
 /*
  * notify.h -- the daemon's word to systemd (Type=notify): READY, RELOADING,
- * STOPPING, STATUS and WATCHDOG pings. Everything here is a no-op when dcvd
- * runs without systemd or was built without libsystemd.
+ * STOPPING, STATUS and WATCHDOG pings, sent to $NOTIFY_SOCKET without
+ * libsystemd (notify.c says why). Everything here is a no-op when dcvd runs
+ * without systemd; a message that cannot be sent is lost, never waited for.
  */
 #ifndef DCV_NOTIFY_H
 #define DCV_NOTIFY_H
