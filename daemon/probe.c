@@ -428,7 +428,6 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 		finish_stage(r);
 }
 
-/* Sends an item's query; a resolver walk takes its name from the current candidate. */
 /* The full query timeout, or what is left before give_up_at (at least 1 ms). */
 static uint64_t query_timeout(const struct dcv_prober *p)
 {
@@ -438,6 +437,7 @@ static uint64_t query_timeout(const struct dcv_prober *p)
 	return p->give_up_at != 0 && left < p->query_timeout_ms ? left : p->query_timeout_ms;
 }
 
+/* Sends an item's query; a resolver walk takes its name from the current candidate. */
 static int send_item(struct round *r, struct item *it, bool rd)
 {
 	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
