@@ -61,8 +61,8 @@ static void test_due_only(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_operations),
-		cmocka_unit_test(test_due_only),
+	    cmocka_unit_test(test_random_operations),
+	    cmocka_unit_test(test_due_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

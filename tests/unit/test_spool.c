@@ -573,7 +573,9 @@ static void test_refused(void **state)
 	assert_refused(&f, "dir.csr", "incoming/dir.csr: a directory, not a regular file");
 	if (s >= 0)
 		assert_refused(&f, "sock.csr", "incoming/sock.csr: a socket, not a regular file");
-	assert_refused(&f, "big.csr", "incoming/big.csr: file of 1048576 bytes is larger than the limit of 65536 bytes");
+	assert_refused(
+	    &f, "big.csr",
+	    "incoming/big.csr: file of 1048576 bytes is larger than the limit of 65536 bytes");
 	assert_failed(&f, "empty.csr", DCV_ENOTCSR, "empty file");
 	for (int i = 0; bad[i] != NULL; i++) {
 		snprintf(reason, sizeof(reason), "%s", bad_reason(bad[i]));
@@ -694,7 +696,9 @@ static void test_sidecar_bad(void **state)
 	assert_refused(&f, "s.pem", "incoming/s.yaml: a symbolic link, refused (never followed)");
 	assert_true(find(&f, "s.pem")->has_sidecar);
 	assert_true(exists(&f, "incoming", "s.yaml")); /* the test moved only s.pem */
-	assert_refused(&f, "b.pem", "incoming/b.yaml: file of 70000 bytes is larger than the limit of 65536 bytes");
+	assert_refused(
+	    &f, "b.pem",
+	    "incoming/b.yaml: file of 70000 bytes is larger than the limit of 65536 bytes");
 	fx_done(&f);
 }
 
