@@ -13,27 +13,7 @@ source "$here/lib_faults.sh"
 lab_init dcvd_fault_hang 13
 fault_init "${1:?build folder}" "$LAB/spool"
 
-p=$LAB_NET.1
-lab_key dcv hmac-sha256
-chmod 0640 "$LAB/keys/dcv.key"
-lab_zone_file example.test "ns1=$p"
-lab_bind_primary "$p" "$LAB_PORT" dcv example.test --name bind
-cat >"$LAB/dcvd.yaml" <<EOF
-spool: $SPOOL
-withdraw_after: 0
-visible_timeout: 150s
-key:
-  - id: dcv
-    file: $LAB/keys/dcv.key
-remote:
-  - id: bind
-    address: $p@$LAB_PORT
-    key: dcv
-zone:
-  - domain: example.test
-    primary: bind
-    nameservers: [$p@$LAB_PORT]
-EOF
+fault_lab 150s
 fault_start dcvd
 
 n1=10 n2=30 n=40

@@ -14,28 +14,7 @@ source "$here/lib_faults.sh"
 lab_init dcvd_fault_restart 14
 fault_init "${1:?build folder}" "$LAB/spool"
 
-p=$LAB_NET.1 s=$LAB_NET.2
-lab_key dcv hmac-sha256
-chmod 0640 "$LAB/keys/dcv.key"
-lab_zone_file example.test "ns1=$p" "ns2=$s"
-lab_bind_primary "$p" "$LAB_PORT" dcv example.test --notify "$s@$LAB_PORT" --name bind
-lab_knot_secondary "$s" "$LAB_PORT" "$p@$LAB_PORT" example.test --name knot
-cat >"$LAB/dcvd.yaml" <<EOF
-spool: $SPOOL
-withdraw_after: 0
-visible_timeout: 90s
-key:
-  - id: dcv
-    file: $LAB/keys/dcv.key
-remote:
-  - id: bind
-    address: $p@$LAB_PORT
-    key: dcv
-zone:
-  - domain: example.test
-    primary: bind
-    nameservers: [$p@$LAB_PORT, $s@$LAB_PORT]
-EOF
+fault_lab 90s secondary
 fault_start dcvd
 
 # --- 1. the primary restarts mid-batch -----------------------------------------

@@ -26,28 +26,7 @@ mount -t tmpfs -o size=2m,mode=0750 dcv-fault-spool "$SPOOL"
 lab_atexit "umount -l '$SPOOL' 2>/dev/null"
 lab_check "the spool is a tmpfs of its own" findmnt -n -t tmpfs "$SPOOL"
 
-p=$LAB_NET.1 s=$LAB_NET.2
-lab_key dcv hmac-sha256
-chmod 0640 "$LAB/keys/dcv.key"
-lab_zone_file example.test "ns1=$p" "ns2=$s"
-lab_bind_primary "$p" "$LAB_PORT" dcv example.test --notify "$s@$LAB_PORT" --name bind
-lab_knot_secondary "$s" "$LAB_PORT" "$p@$LAB_PORT" example.test --name knot
-cat >"$LAB/dcvd.yaml" <<EOF
-spool: $SPOOL
-withdraw_after: 0
-visible_timeout: 120s
-key:
-  - id: dcv
-    file: $LAB/keys/dcv.key
-remote:
-  - id: bind
-    address: $p@$LAB_PORT
-    key: dcv
-zone:
-  - domain: example.test
-    primary: bind
-    nameservers: [$p@$LAB_PORT, $s@$LAB_PORT]
-EOF
+fault_lab 120s secondary
 fault_start dcvd
 "$GEN_CSRS" "$LAB" 40 example.test 1 c >/dev/null
 stage() { # FIRST LAST: stages c<FIRST>.csr .. c<LAST>.csr

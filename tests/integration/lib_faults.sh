@@ -6,7 +6,7 @@
 #   source "$here/lib_faults.sh"
 #   lab_init dcvd_fault_x 13
 #   fault_init "$1" "$LAB/spool"        # the build folder; the spool
-#   ... write $LAB/dcvd.yaml (spool: $SPOOL) ...
+#   fault_lab 90s secondary              # or write $LAB/dcvd.yaml (spool: $SPOOL)
 #   fault_start                          # dcvd under the lab, name "dcvd"
 #   fault_stage a.csr "$LAB/a.csr"; fault_drop
 #   lab_check "a is done" lab_until 20 fault_done_is 1
@@ -27,6 +27,44 @@ fault_init() {
 	done
 	lab_need dig python3 || return 1
 	mkdir -p "$SPOOL"
+}
+
+# fault_lab VISIBLE_TIMEOUT [secondary] -- the lab most fault tests share:
+# key dcv, zone example.test on a BIND primary "bind" at $p (and, with
+# "secondary", a Knot secondary "knot" at $s that BIND notifies), and
+# $LAB/dcvd.yaml for them with withdraw_after 0. Sets p and s.
+fault_lab() {
+	local timeout=${1:?fault_lab VISIBLE_TIMEOUT [secondary]} servers
+	p=$LAB_NET.1 s=$LAB_NET.2
+	lab_key dcv hmac-sha256 || return 1
+	chmod 0640 "$LAB/keys/dcv.key"
+	if [[ ${2:-} == secondary ]]; then
+		lab_zone_file example.test "ns1=$p" "ns2=$s"
+		lab_bind_primary "$p" "$LAB_PORT" dcv example.test --notify "$s@$LAB_PORT" \
+			--name bind || return 1
+		lab_knot_secondary "$s" "$LAB_PORT" "$p@$LAB_PORT" example.test --name knot || return 1
+		servers="$p@$LAB_PORT, $s@$LAB_PORT"
+	else
+		lab_zone_file example.test "ns1=$p"
+		lab_bind_primary "$p" "$LAB_PORT" dcv example.test --name bind || return 1
+		servers="$p@$LAB_PORT"
+	fi
+	cat >"$LAB/dcvd.yaml" <<-EOF
+		spool: $SPOOL
+		withdraw_after: 0
+		visible_timeout: $timeout
+		key:
+		  - id: dcv
+		    file: $LAB/keys/dcv.key
+		remote:
+		  - id: bind
+		    address: $p@$LAB_PORT
+		    key: dcv
+		zone:
+		  - domain: example.test
+		    primary: bind
+		    nameservers: [$servers]
+	EOF
 }
 
 # fault_start [NAME [PREFIX_CMD...]] -- starts dcvd -c $LAB/dcvd.yaml -v as
