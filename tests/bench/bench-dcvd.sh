@@ -58,6 +58,8 @@ zone=bench.test
 
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 source "$here/../integration/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib_bench.sh
+source "$here/lib_bench.sh"
 if [[ ! -x $dcv || ! -x $dcvd || ! -x $gen ]]; then
 	echo "bench-dcvd: build $dcv, $dcvd and $gen first" >&2
 	exit 2
@@ -312,23 +314,6 @@ knot_last() {
 	[[ -n $KNOT_LAST ]] || die "knotd logged no zone update"
 }
 
-# Sets B_FIRST, B_LAST (epoch seconds: first and last record BIND added since
-# the reset) and B_MSGS (client source ports those updates came from: one
-# connection per UPDATE message for dcvd and nsupdate over TCP).
-bind_marks() {
-	local first last
-	read -r first last B_MSGS < <(tail -c +$((bind_off + 1)) "$bind_log" | awk '
-		/updating zone .*: adding an RR at / {
-			if (!n++) first = $1 " " $2
-			last = $1 " " $2
-			if (match($0, /#[0-9]+/)) port[substr($0, RSTART, RLENGTH)] = 1
-		}
-		END { c = 0; for (p in port) c++; print first "|" last "|" c }' | tr ' |' '_ ')
-	[[ -n $first && -n $last ]] || die "named logged no added record"
-	B_FIRST=$(date -d "${first//_/ }" +%s.%3N)
-	B_LAST=$(date -d "${last//_/ }" +%s.%3N)
-}
-
 # --- the CSRs and records -----------------------------------------------------------
 
 # make_set NAME COUNT PREFIX -- $LAB/NAME/ with COUNT CSRs and $LAB/NAME.want
@@ -396,13 +381,13 @@ run_dcvd() {
 		END { print fr, lr, lp, lv, max }' "$LAB/$name/log")
 	[[ -n $lv ]] || die "$name logged no visible job"
 	read -r fr lr lp lv <<<"$(epoch "$fr" "$lr" "$lp" "$lv" | paste -sd' ')"
-	bind_marks
+	bench_bind_marks "$bind_log" "$bind_off" || die "named logged no added record"
 	knot_last
 	R_PH=$(awk -v d0="$d0" -v d1="$d1" -v fr="$fr" -v lr="$lr" -v lp="$lp" -v lv="$lv" -v st="$stop" \
-		-v bf="$B_FIRST" -v bl="$B_LAST" -v kl="$KNOT_LAST" 'BEGIN {
+		-v bf="$BIND_FIRST" -v bl="$BIND_LAST" -v kl="$KNOT_LAST" 'BEGIN {
 		printf "%.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f",
 			d1 - d0, fr - d0, lr - d0, bf - d0, bl - d0, lp - d0, kl - d0, lv - d0, st - d0 }')
-	R_MSGS=$B_MSGS R_INFLIGHT=$inflight
+	R_MSGS=$BIND_CONNS R_INFLIGHT=$inflight
 	R_CPU="$((c1 - c0)) $((n1 - n0)) $((k1 - k0))"
 	R_POLL=$(awk -v a="$d0" -v b="$pdone" 'BEGIN { printf "%.3f", b / 1000 - a }')
 	check_served "$name" "$LAB/$set.want"

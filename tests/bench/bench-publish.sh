@@ -44,6 +44,8 @@ zone=bench.test
 
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 source "$here/../integration/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib_bench.sh
+source "$here/lib_bench.sh"
 if [[ ! -x $dcv || ! -x $gen ]]; then
 	echo "bench-publish: build $dcv and $gen first" >&2
 	exit 2
@@ -100,23 +102,6 @@ check_served() {
 	cmp -s "$LAB/served" "$2" ||
 		die "$1: the zone serves $(wc -l <"$LAB/served") CNAMEs; $(comm -13 "$LAB/served" "$2" |
 			wc -l) of the $(wc -l <"$2") expected are missing"
-}
-
-# Sets FIRST and LAST (epoch seconds) to the times named logged the first and
-# the last record added since the reset, and CONNS to the number of client
-# source ports those updates came from (dcv: one TCP connection per message).
-bind_marks() {
-	local first last
-	read -r first last CONNS < <(tail -c +$((log_off + 1)) "$log" | awk '
-		/updating zone .*: adding an RR at / {
-			if (!n++) first = $1 " " $2
-			last = $1 " " $2
-			if (match($0, /#[0-9]+/)) port[substr($0, RSTART, RLENGTH)] = 1
-		}
-		END { c = 0; for (p in port) c++; print first "|" last "|" c }' | tr ' |' '_ ')
-	[[ -n $first && -n $last ]] || die "named logged no added record"
-	FIRST=$(date -d "${first//_/ }" +%s.%3N)
-	LAST=$(date -d "${last//_/ }" +%s.%3N)
 }
 
 # --- the records ----------------------------------------------------------------
@@ -201,8 +186,8 @@ run_hook() {
 # Sets PH to "start->first first->last last->exit connections" of the run
 # just made.
 phases() {
-	bind_marks
-	PH=$(awk -v t0="$T0" -v t1="$T1" -v f="$FIRST" -v l="$LAST" -v c="$CONNS" \
+	bench_bind_marks "$log" "$log_off" || die "named logged no added record"
+	PH=$(awk -v t0="$T0" -v t1="$T1" -v f="$BIND_FIRST" -v l="$BIND_LAST" -v c="$BIND_CONNS" \
 		'BEGIN { printf "%.3f %.3f %.3f %d", f - t0, l - f, t1 - l, c }')
 }
 
