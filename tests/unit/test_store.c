@@ -346,9 +346,9 @@ static void test_batch_10000(void **state)
 static void test_visible_10000(void **state)
 {
 	struct dcv_store_batch *b = NULL;
-	struct dcv_job_record rec, *recs = NULL;
+	struct dcv_job_record *recs = NULL;
 	struct dcv_store *st = NULL;
-	char id[32], from[64], to[64];
+	char from[64];
 	struct dcv_why why;
 	uint64_t start = 0;
 	double cpu = 0;
@@ -363,18 +363,7 @@ static void test_visible_10000(void **state)
 		tu_put(from, 0640, "-----BEGIN CERTIFICATE REQUEST-----\n");
 	}
 	b = dcv_store_batch_new(st);
-	for (size_t i = 0; i < 10000; i++) {
-		big_id(id, sizeof(id), i);
-		tu_rec_make(&rec, id, i, 1 + i % 3, 1 + i % 2);
-		rec.state = DCV_JOB_VISIBLE;
-		snprintf(rec.ext, sizeof(rec.ext), "csr");
-		snprintf(from, sizeof(from), "active/job%06zu.csr", i);
-		snprintf(to, sizeof(to), "done/job%06zu.csr", i);
-		assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
-		assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
-		assert_int_equal(dcv_store_batch_move(b, from, to), DCV_OK);
-		dcv_job_record_free(&rec);
-	}
+	add_visible_jobs(b, 10000);
 	/* The CSRs came long before: the batch's flush should not be theirs. */
 	sync();
 	start = uv_hrtime();

@@ -672,10 +672,9 @@ static void test_log_python(void **state)
 /* One "visible" batch of 10,000 jobs into spool (made fresh); returns its wall ms. */
 static double visible_round(uv_loop_t *loop, const char *spool, unsigned threads, double *cpu)
 {
-	struct dcv_job_record rec;
 	struct dcv_store_batch *b = NULL;
 	struct dcv_store *st = NULL;
-	char rel[128], id[32], from[64], to[64];
+	char rel[128];
 	struct dcv_why why;
 	uint64_t start = 0;
 	double cpu_start = 0, ms = 0;
@@ -691,18 +690,7 @@ static double visible_round(uv_loop_t *loop, const char *spool, unsigned threads
 		fail_msg("%s", why.text);
 	st->tuning.status_threads = threads;
 	b = dcv_store_batch_new(st);
-	for (size_t i = 0; i < 10000; i++) {
-		snprintf(id, sizeof(id), "job%06zu~00ff", i);
-		tu_rec_make(&rec, id, i, 1 + i % 3, 1 + i % 2);
-		rec.state = DCV_JOB_VISIBLE;
-		snprintf(rec.ext, sizeof(rec.ext), "csr");
-		snprintf(from, sizeof(from), "active/job%06zu.csr", i);
-		snprintf(to, sizeof(to), "done/job%06zu.csr", i);
-		assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
-		assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
-		assert_int_equal(dcv_store_batch_move(b, from, to), DCV_OK);
-		dcv_job_record_free(&rec);
-	}
+	add_visible_jobs(b, 10000);
 	/* What is on the disk now should not count in the batch's time. */
 	sync();
 	start = uv_hrtime();

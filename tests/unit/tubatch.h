@@ -23,6 +23,7 @@
 #include "store.h"
 #include "testutil.h"
 #include "tufiles.h"
+#include "tustore.h"
 
 /* Runs a shell command; fails the test unless it exits 0. */
 static inline void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -157,6 +158,30 @@ static inline size_t records_on_disk(uv_loop_t *loop)
 	dcv_job_records_free(recs, n);
 	dcv_store_close(st);
 	return n;
+}
+
+/*
+ * Adds to b what dcvd's "visible" batch after a burst holds for jobs
+ * job000000 .. job<n-1>: the record (id "jobNNNNNN~00ff"), the status file
+ * in done/ and the move of the CSR from active/ to done/.
+ */
+static inline void add_visible_jobs(struct dcv_store_batch *b, size_t n)
+{
+	struct dcv_job_record rec;
+	char id[32], from[64], to[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "job%06zu~00ff", i);
+		tu_rec_make(&rec, id, i, 1 + i % 3, 1 + i % 2);
+		rec.state = DCV_JOB_VISIBLE;
+		snprintf(rec.ext, sizeof(rec.ext), "csr");
+		snprintf(from, sizeof(from), "active/job%06zu.csr", i);
+		snprintf(to, sizeof(to), "done/job%06zu.csr", i);
+		assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+		assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+		assert_int_equal(dcv_store_batch_move(b, from, to), DCV_OK);
+		dcv_job_record_free(&rec);
+	}
 }
 
 #endif
