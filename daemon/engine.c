@@ -161,6 +161,7 @@ void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *sta
                     void (*fn)(struct dcv_job *job, int status))
 {
 	struct store_cont *c = NULL;
+	int rc = DCV_OK;
 
 	if (eng->n_conts == eng->cap_conts) {
 		size_t cap = eng->cap_conts ? eng->cap_conts * 2 : 256;
@@ -172,8 +173,9 @@ void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *sta
 		eng->conts = grown;
 		eng->cap_conts = cap;
 	}
-	if (add_to_batch(eng, job, status_dir, move) < 0) {
-		dcv_log_job(DCV_LOG_ERR, job->rec.id, "out of memory persisting the job");
+	if ((rc = add_to_batch(eng, job, status_dir, move)) < 0) {
+		dcv_log_job(DCV_LOG_ERR, job->rec.id, "cannot persist the job: %s",
+		            dcv_strerror(rc));
 		return;
 	}
 	c = &eng->conts[eng->n_conts++];

@@ -74,10 +74,10 @@ struct dcv_job {
 	unsigned attempt;
 	size_t updates_pending; /* records sent or queued */
 	int update_status;
-	char update_why[512];
-	bool deletes_due;      /* deletes failed, the records are still out: send again when due */
-	struct dcv_strv last;  /* the last probe round's disagreements */
-	uint64_t received_ms;  /* loop time, for latency logs */
+	char *update_why;     /* why update_status failed (heap, NULL: none): rare, so not inline */
+	bool deletes_due;     /* deletes failed, the records are still out: send again when due */
+	struct dcv_strv last; /* the last probe round's disagreements */
+	uint64_t received_ms; /* loop time, for latency logs */
 	uint64_t published_ms; /* loop time it became PUBLISHED */
 	uint64_t wait_log_ms;  /* loop time of the next "still waiting" log line */
 };

@@ -56,6 +56,26 @@ struct dcv_job *job_new(struct dcv_engine *eng)
 	return job;
 }
 
+static void clear_update_why(struct dcv_job *job)
+{
+	free(job->update_why);
+	job->update_why = NULL;
+}
+
+/* Sets why the job's UPDATEs failed (left NULL without memory). */
+static void set_update_why(struct dcv_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_update_why(struct dcv_job *job, const char *fmt, ...)
+{
+	va_list ap;
+
+	clear_update_why(job);
+	va_start(ap, fmt);
+	if (vasprintf(&job->update_why, fmt, ap) < 0)
+		job->update_why = NULL;
+	va_end(ap);
+}
+
 void job_ref(struct dcv_job *job)
 {
 	job->refs++;
@@ -69,6 +89,7 @@ static void job_free(struct dcv_job *job)
 	free(job->pnames);
 	dcv_probe_memory_free(&job->memory);
 	dcv_strv_free(&job->last);
+	clear_update_why(job);
 	dcv_job_record_free(&job->rec);
 	if (job->cfg != NULL)
 		cfgref_put(job->cfg);
@@ -266,7 +287,7 @@ static void send_adds(struct dcv_job *job)
 	dcv_probe_memory_reset(&job->memory);
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
-	job->update_why[0] = '\0';
+	clear_update_why(job);
 	/*
 	 * Held while queueing: a batch that cannot even start its UPDATE (a
 	 * record over max_message_size) reports the record from inside
@@ -277,8 +298,8 @@ static void send_adds(struct dcv_job *job)
 		if (zbatch_enqueue(job->eng, job, i, DCV_UPDATE_ADD) < 0) {
 			if (job->update_status == DCV_OK) {
 				job->update_status = DCV_ENOMEM;
-				snprintf(job->update_why, sizeof(job->update_why),
-				         "out of memory queueing record %s", job->rec.rrs[i].owner);
+				set_update_why(job, "out of memory queueing record %s",
+				               job->rec.rrs[i].owner);
 			}
 			break;
 		}
@@ -527,7 +548,7 @@ static void send_deletes(struct dcv_job *job)
 	job->deletes_due = false;
 	job->wait = WAIT_UPDATE;
 	job->update_status = DCV_OK;
-	job->update_why[0] = '\0';
+	clear_update_why(job);
 	job->updates_pending++; /* held while queueing, as in send_adds() */
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
 		if (job_record_shared(job, i)) {
@@ -558,7 +579,7 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 {
 	if (status != DCV_OK && job->update_status == DCV_OK) {
 		job->update_status = status;
-		snprintf(job->update_why, sizeof(job->update_why), "%s", why);
+		set_update_why(job, "%s", why);
 	}
 	if (--job->updates_pending > 0 || job->eng->stopping)
 		return;
@@ -572,7 +593,9 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 	}
 	if (job->update_status != DCV_OK) {
 		if (op == DCV_UPDATE_ADD)
-			job_fail(job, "%s", job->update_why);
+			job_fail(job, "%s",
+			         job->update_why ? job->update_why
+			                         : dcv_strerror(job->update_status));
 		else
 			/*
 			 * Deletes are cleanup. A primary that refused the add never
@@ -612,7 +635,8 @@ void job_due(struct dcv_job *job)
 	case DCV_JOB_PUBLISHING:
 		if (uv_now(eng->loop) >= job->deadline)
 			job_fail(job, "records not published within visible_timeout: %s",
-			         job->update_why[0] ? job->update_why : "no answer");
+			         job->update_why != NULL && job->update_why[0] ? job->update_why
+			                                                       : "no answer");
 		else
 			send_adds(job);
 		break;

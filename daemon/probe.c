@@ -210,7 +210,11 @@ static void defer_report(struct round *r)
 static struct item *new_item(struct round *r)
 {
 	if (r->n_items == r->cap_items) {
-		size_t cap = r->cap_items ? r->cap_items * 2 : 4; /* most rounds ask 2 or 3 */
+		/*
+		 * Items are about 1 KiB and most rounds ask 2 (one name, two
+		 * servers); a burst has a round per job in flight.
+		 */
+		size_t cap = r->cap_items ? r->cap_items * 2 : 2;
 		struct item *grown = realloc(r->items, cap * sizeof(*grown));
 		if (grown == NULL)
 			return NULL;

@@ -46,7 +46,8 @@
  * either: a rename is made durable by the fsync of its folders.
  *
  * All file I/O runs on libuv's thread pool; the callback runs on the loop.
- * Ownership: a batch owns copies of everything added to it.
+ * Ownership: a batch owns copies of everything added to it: records and
+ * status files as their text, emitted when they are added.
  */
 #ifndef DCV_STORE_H
 #define DCV_STORE_H

@@ -29,8 +29,16 @@
 #include "jobrec_int.h"
 #include "store_int.h"
 
+/*
+ * Records and status files are emitted when they are added, and a batch
+ * keeps only the text: a record copy is about 2.6 KiB, its text a quarter
+ * of that, and a burst keeps thousands of each queued while the batch
+ * before them commits (the peak memory of a 10,000-CSR burst).
+ */
 struct rec_op {
-	struct dcv_job_record rec;
+	char *id;
+	unsigned char *text; /* dcv_job_record_emit() */
+	size_t len;
 	size_t seq; /* call order within the batch: the last call for an id wins */
 	bool skip;
 };
@@ -43,7 +51,9 @@ struct forget_op {
 
 struct status_op {
 	char dir[NAME_MAX + 1];
-	struct dcv_job_record rec;
+	char *name;          /* NAME of NAME.status */
+	unsigned char *text; /* dcv_job_status_emit() */
+	size_t len;
 	size_t seq;
 	bool skip;
 	bool refresh; /* written only when missing or different */
@@ -109,10 +119,14 @@ void dcv_store_batch_free(struct dcv_store_batch *b)
 {
 	if (b == NULL)
 		return;
-	for (size_t i = 0; i < b->n_recs; i++)
-		dcv_job_record_free(&b->recs[i].rec);
-	for (size_t i = 0; i < b->n_statuses; i++)
-		dcv_job_record_free(&b->statuses[i].rec);
+	for (size_t i = 0; i < b->n_recs; i++) {
+		free(b->recs[i].id);
+		free(b->recs[i].text);
+	}
+	for (size_t i = 0; i < b->n_statuses; i++) {
+		free(b->statuses[i].name);
+		free(b->statuses[i].text);
+	}
 	for (size_t i = 0; i < b->n_moves; i++) {
 		free(b->moves[i].from);
 		free(b->moves[i].to);
@@ -135,9 +149,14 @@ int dcv_store_batch_record(struct dcv_store_batch *b, const struct dcv_job_recor
 	if (rc < 0)
 		goto out;
 	op = &b->recs[b->n_recs];
-	rc = dcv_job_record_copy(&op->rec, rec);
-	if (rc < 0)
+	op->text = NULL;
+	rc = dcv_job_record_emit(rec, &op->text, &op->len);
+	if (rc == DCV_OK && (op->id = strdup(rec->id)) == NULL)
+		rc = DCV_ENOMEM;
+	if (rc < 0) {
+		free(op->text);
 		goto out;
+	}
 	op->seq = b->seq++;
 	op->skip = false;
 	b->n_recs++;
@@ -199,9 +218,14 @@ static int add_status(struct dcv_store_batch *b, const char *dir, const struct d
 	if (rc < 0)
 		goto out;
 	op = &b->statuses[b->n_statuses];
-	rc = dcv_job_record_copy(&op->rec, rec);
-	if (rc < 0)
+	op->text = NULL;
+	rc = dcv_job_status_emit(rec, &op->text, &op->len);
+	if (rc == DCV_OK && (op->name = strdup(rec->name)) == NULL)
+		rc = DCV_ENOMEM;
+	if (rc < 0) {
+		free(op->text);
 		goto out;
+	}
 	snprintf(op->dir, sizeof(op->dir), "%s", dir);
 	op->seq = b->seq++;
 	op->skip = false;
@@ -298,15 +322,14 @@ static int dedupe(struct dcv_store_batch *b)
 	if (keys == NULL)
 		goto out;
 	for (size_t i = 0; i < b->n_recs; i++)
-		keys[k++] =
-		    (struct op_key){b->recs[i].rec.id, "", b->recs[i].seq, &b->recs[i].skip};
+		keys[k++] = (struct op_key){b->recs[i].id, "", b->recs[i].seq, &b->recs[i].skip};
 	for (size_t i = 0; i < b->n_forgets; i++)
 		keys[k++] =
 		    (struct op_key){b->forgets[i].id, "", b->forgets[i].seq, &b->forgets[i].skip};
 	keep_last(keys, k);
 	k = 0;
 	for (size_t i = 0; i < b->n_statuses; i++)
-		keys[k++] = (struct op_key){b->statuses[i].dir, b->statuses[i].rec.name,
+		keys[k++] = (struct op_key){b->statuses[i].dir, b->statuses[i].name,
 		                            b->statuses[i].seq, &b->statuses[i].skip};
 	keep_last(keys, k);
 	rc = DCV_OK;
@@ -337,22 +360,29 @@ struct placed {
 	uint32_t len;
 };
 
-/* Emits entry k of the batch (records first, then forgets); *skip when it needs none. */
+/*
+ * The text of entry k of the batch (records first, then forgets); *skip
+ * when it needs none. A record's text stays the batch's; a forget's is
+ * made here and *owned tells the caller to free it.
+ */
 static int emit_op(struct dcv_store_batch *b, size_t k, struct placed *p, unsigned char **buf,
-                   size_t *len, bool *skip)
+                   size_t *len, bool *skip, bool *owned)
 {
 	struct dcv_store *st = b->st;
 	const struct store_entry *e = NULL;
 
 	*skip = false;
+	*owned = false;
 	if (k < b->n_recs) {
 		if (b->recs[k].skip) {
 			*skip = true;
 			return DCV_OK;
 		}
-		p->id = b->recs[k].rec.id;
+		p->id = b->recs[k].id;
 		p->forget = false;
-		return dcv_job_record_emit(&b->recs[k].rec, buf, len);
+		*buf = b->recs[k].text;
+		*len = b->recs[k].len;
+		return DCV_OK;
 	}
 	k -= b->n_recs;
 	p->id = b->forgets[k].id;
@@ -366,6 +396,7 @@ static int emit_op(struct dcv_store_batch *b, size_t k, struct placed *p, unsign
 		*skip = true;
 		return DCV_OK;
 	}
+	*owned = true;
 	return dcv_jobrec_forget_emit(p->id, buf, len);
 }
 
@@ -381,7 +412,7 @@ static void write_records(struct dcv_store_batch *b)
 	unsigned char *buf = NULL;
 	size_t n_ops = b->n_recs + b->n_forgets, n = 0, len = 0;
 	uint32_t idx = UINT32_MAX;
-	bool skip = false;
+	bool skip = false, owned = false;
 	int rc = DCV_OK;
 
 	placed = calloc(n_ops ? n_ops : 1, sizeof(*placed));
@@ -390,7 +421,7 @@ static void write_records(struct dcv_store_batch *b)
 		return;
 	}
 	for (size_t k = 0; k < n_ops && rc == DCV_OK; k++) {
-		rc = emit_op(b, k, &placed[n], &buf, &len, &skip);
+		rc = emit_op(b, k, &placed[n], &buf, &len, &skip, &owned);
 		if (rc < 0) {
 			fail(b, rc, "%s/state: cannot write the entry of %s: %s", st->spool,
 			     placed[n].id, dcv_strerror(rc));
@@ -400,12 +431,14 @@ static void write_records(struct dcv_store_batch *b)
 			continue;
 		if (n == 0 && (rc = store_log_begin(st, &lw, &b->why)) < 0) {
 			b->rc = rc;
-			free(buf);
+			if (owned)
+				free(buf);
 			break;
 		}
 		placed[n].len = (uint32_t)len;
 		rc = store_log_append(st, &lw, buf, len, &placed[n].off, &b->why);
-		free(buf);
+		if (owned)
+			free(buf);
 		buf = NULL;
 		n++;
 		if (rc < 0)
@@ -460,7 +493,9 @@ static void write_statuses(struct dcv_store_batch *b)
 			continue;
 		rc = store_dir_get(b->st, b->statuses[i].dir, true, &jobs[n].dir, &b->why);
 		jobs[n].refresh = b->statuses[i].refresh;
-		jobs[n++].rec = &b->statuses[i].rec;
+		jobs[n].name = b->statuses[i].name;
+		jobs[n].text = b->statuses[i].text;
+		jobs[n++].len = b->statuses[i].len;
 	}
 	if (rc < 0)
 		b->rc = rc;

@@ -218,8 +218,10 @@ int store_scan_names(struct dcv_store *st, struct dcv_why *why);
 /* ---- store_status.c ---- */
 
 struct store_status_job {
-	struct store_dir *dir; /* resolved by the caller */
-	const struct dcv_job_record *rec;
+	struct store_dir *dir;     /* resolved by the caller */
+	const char *name;          /* NAME of NAME.status */
+	const unsigned char *text; /* dcv_job_status_emit() of the record */
+	size_t len;
 	bool refresh; /* write only when the file is missing or says something else */
 };
 

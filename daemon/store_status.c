@@ -61,25 +61,17 @@ static bool same_content(const struct store_dir *dir, const char *name, const un
 	return same;
 }
 
-/* Emits, writes to the temporary name and renames one status file. */
+/* Writes one status file to the temporary name and renames it into place. */
 static int put_one(struct half *h, const struct store_status_job *job)
 {
-	unsigned char *buf = NULL;
 	char tmp[FILE_NAME_SIZE], final[FILE_NAME_SIZE], path[PATH_MAX];
-	size_t len = 0;
 	int rc = DCV_OK;
 
-	snprintf(tmp, sizeof(tmp), ".%s.status.tmp", job->rec->name);
-	snprintf(final, sizeof(final), "%s.status", job->rec->name);
-	rc = dcv_job_status_emit(job->rec, &buf, &len);
-	if (rc < 0) {
-		store_path(h->st, job->dir, final, path, sizeof(path));
-		dcv_why_set(&h->why, "%s: cannot write the status: %s", path, dcv_strerror(rc));
+	snprintf(tmp, sizeof(tmp), ".%s.status.tmp", job->name);
+	snprintf(final, sizeof(final), "%s.status", job->name);
+	if (job->refresh && same_content(job->dir, final, job->text, job->len))
 		goto out;
-	}
-	if (job->refresh && same_content(job->dir, final, buf, len))
-		goto out;
-	rc = store_write_file(h->st, job->dir, tmp, buf, len, &h->why);
+	rc = store_write_file(h->st, job->dir, tmp, job->text, job->len, &h->why);
 	if (rc == DCV_OK && renameat(job->dir->fd, tmp, job->dir->fd, final) < 0) {
 		store_path(h->st, job->dir, final, path, sizeof(path));
 		dcv_why_set(&h->why, "%s: rename into place failed: %s", path, strerror(errno));
@@ -91,7 +83,6 @@ static int put_one(struct half *h, const struct store_status_job *job)
 	else
 		h->renamed++;
 out:
-	free(buf);
 	return rc;
 }
 
