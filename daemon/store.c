@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,37 +141,85 @@ void store_path(const struct dcv_store *st, const struct store_dir *dir, const c
 	snprintf(out, size, "%s%s%s/%s", st->spool, dir->rel[0] ? "/" : "", dir->rel, name);
 }
 
-int store_write_file(struct dcv_store *st, const struct store_dir *dir, const char *name,
-                     const unsigned char *buf, size_t len, struct dcv_why *why)
+/* Sets the mode (the umask may have taken bits away) and writes buf; what failed in *what. */
+static int fill_fd(int fd, const unsigned char *buf, size_t len, const char **what)
 {
-	const char *what = "open";
 	size_t done = 0;
 	ssize_t n = 0;
-	int fd = -1, rc = DCV_EIO;
 
-	fd =
-	    openat(dir->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, FILE_MODE);
-	if (fd < 0)
-		goto out;
-	/* The umask may have taken bits away, and a stale file keeps its old mode. */
-	what = "chmod";
+	*what = "chmod";
 	if (fchmod(fd, FILE_MODE) < 0)
-		goto out;
-	what = "write";
+		return DCV_EIO;
+	*what = "write";
 	while (done < len) {
 		n = write(fd, buf + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			goto out;
+			return DCV_EIO;
 		done += (size_t)n;
 	}
-	what = "close";
-	n = close(fd);
-	fd = -1;
-	if (n < 0)
+	return DCV_OK;
+}
+
+int store_write_file(struct dcv_store *st, const struct store_dir *dir, const char *name,
+                     const unsigned char *buf, size_t len, struct dcv_why *why)
+{
+	const char *what = "open";
+	int fd = -1, rc = DCV_EIO;
+
+	fd =
+	    openat(dir->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, FILE_MODE);
+	/* A stale file keeps its old mode: fill_fd sets it. */
+	if (fd < 0 || fill_fd(fd, buf, len, &what) < 0)
 		goto out;
-	rc = DCV_OK;
+	what = "close";
+	rc = close(fd) < 0 ? DCV_EIO : DCV_OK;
+	fd = -1;
+out:
+	if (rc < 0)
+		dcv_why_set(why, "%s%s%s/%s: %s failed: %s", st->spool, dir->rel[0] ? "/" : "",
+		            dir->rel, name, what, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int store_link_new_file(struct dcv_store *st, const struct store_dir *dir, const char *name,
+                        const unsigned char *buf, size_t len, struct dcv_why *why)
+{
+	char proc[64];
+	const char *what = "open";
+	int fd = -1, rc = STORE_LINK_NOT_DONE;
+
+	if (atomic_load_explicit(&st->no_tmpfile, memory_order_relaxed))
+		goto out;
+	fd = openat(dir->fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, FILE_MODE);
+	if (fd < 0) {
+		/* Not on this file system or kernel (EOPNOTSUPP, EISDIR, EINVAL): never again. */
+		if (errno != ENOSPC && errno != EDQUOT && errno != EMFILE && errno != ENFILE &&
+		    errno != ENOMEM)
+			atomic_store_explicit(&st->no_tmpfile, true, memory_order_relaxed);
+		goto out;
+	}
+	if (fill_fd(fd, buf, len, &what) < 0) {
+		rc = DCV_EIO;
+		goto out;
+	}
+	/*
+	 * linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the
+	 * descriptor's /proc link does not.
+	 */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dir->fd, name, AT_SYMLINK_FOLLOW) == 0) {
+		rc = DCV_OK;
+	} else if (errno == ENOENT || errno == EACCES || errno == EPERM || errno == EXDEV) {
+		/* No /proc (a chroot, a sandbox): the rename way from now on. */
+		atomic_store_explicit(&st->no_tmpfile, true, memory_order_relaxed);
+	} else if (errno != EEXIST) {
+		what = "link";
+		rc = DCV_EIO;
+	}
 out:
 	if (rc < 0)
 		dcv_why_set(why, "%s%s%s/%s: %s failed: %s", st->spool, dir->rel[0] ? "/" : "",

@@ -20,6 +20,7 @@
 #ifndef DCV_STORE_INT_H
 #define DCV_STORE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -91,6 +92,8 @@ struct dcv_store {
 	bool index_broken;  /* memory ran out updating the index: delete and compact nothing */
 	bool doomed_any;    /* some file is doomed */
 	struct store_tuning tuning;
+	atomic_bool
+	    no_tmpfile; /* store_link_new_file() cannot work here (status threads read it) */
 	/* the batches */
 	struct dcv_store_batch *running; /* on the pool now */
 	struct dcv_store_batch *head;    /* committed, waiting */
@@ -125,6 +128,20 @@ int store_dirs_flush(struct dcv_store *st, uint64_t *fsyncs, struct dcv_why *why
  */
 int store_write_file(struct dcv_store *st, const struct store_dir *dir, const char *name,
                      const unsigned char *buf, size_t len, struct dcv_why *why);
+
+/*
+ * Puts a new file dir/name in place whole, without a temporary name: the
+ * bytes go into an unnamed file (O_TMPFILE, mode exactly 0640) that is then
+ * linked under name, so a reader sees the whole file or none, and the
+ * folder gets one entry instead of a temporary's entry and a rename.
+ * DCV_OK when linked; STORE_LINK_NOT_DONE when name exists or the system
+ * cannot do it (no O_TMPFILE on this file system, no /proc: remembered,
+ * not tried again), so the caller writes a temporary and renames it;
+ * DCV_EIO with why naming the file when writing failed.
+ */
+#define STORE_LINK_NOT_DONE 1
+int store_link_new_file(struct dcv_store *st, const struct store_dir *dir, const char *name,
+                        const unsigned char *buf, size_t len, struct dcv_why *why);
 
 /* "SPOOL/REL/NAME" of a file in dir. */
 void store_path(const struct dcv_store *st, const struct store_dir *dir, const char *name,

@@ -1,8 +1,13 @@
 /*
  * store_status.c -- a batch's status files (store_int.h): the operator's
  * view, one file per job as the spool layout wants, so each costs a file
- * creation and a rename. Each is written to a temporary name and renamed
- * into place, so a reader sees a whole file, the old or the new one.
+ * creation. A reader sees a whole file, the old or the new one: a new
+ * file is written unnamed and linked into place (store_link_new_file());
+ * one that replaces another, or where that cannot work, is written to a
+ * temporary name and renamed into place. The link costs the folder one
+ * entry, the temporary three changes (its entry, and the rename's removal
+ * and entry); in a 10,000-CSR burst the status files were the largest
+ * part of dcvd's system time.
  *
  * Nothing here is flushed: status files are derived from the job records,
  * which are durable before the status files are written. A flush of the
@@ -71,6 +76,15 @@ static int put_one(struct half *h, const struct store_status_job *job)
 	snprintf(final, sizeof(final), "%s.status", job->name);
 	if (job->refresh && same_content(job->dir, final, job->text, job->len))
 		goto out;
+	/* Most status files are new (a job's first, in done/ or failed/): no temporary then. */
+	if (!job->refresh) {
+		rc = store_link_new_file(h->st, job->dir, final, job->text, job->len, &h->why);
+		if (rc == DCV_OK)
+			h->renamed++;
+		if (rc != STORE_LINK_NOT_DONE)
+			goto out;
+		rc = DCV_OK;
+	}
 	rc = store_write_file(h->st, job->dir, tmp, job->text, job->len, &h->why);
 	if (rc == DCV_OK && renameat(job->dir->fd, tmp, job->dir->fd, final) < 0) {
 		store_path(h->st, job->dir, final, path, sizeof(path));

@@ -2,9 +2,9 @@
  * test_store.c -- the durable job store on a real libuv loop and a real
  * filesystem: a 10,000-record batch (timed, and its flushes counted by
  * strace(1) when it is installed), order of batches, last call wins,
- * status files and moves, status refreshes (a missing, emptied or older
- * status file rewritten, an equal one left), failures, damaged records at
- * load, a timed load of 50,000 records, modes, and crash safety: a child
+ * status files (linked new, or renamed over the old) and moves, status
+ * refreshes (a missing, emptied or older status file rewritten, an equal
+ * one left), failures, damaged records at load, a timed load of 50,000 records, modes, and crash safety: a child
  * committing batches is killed with SIGKILL 50 times (half of the time
  * while compacting all the time) and every record must come back whole,
  * old or new, never lost.
@@ -651,6 +651,77 @@ static void test_status_and_moves(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* What NAME.status in done/ holds is exactly rec's status text. */
+static void expect_status(const char *name, const struct dcv_job_record *rec)
+{
+	unsigned char *text = NULL, *want = NULL;
+	size_t len = 0, want_len = 0;
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "done/%s.status", name);
+	text = slurp(tu_path(rel), &len);
+	assert_int_equal(dcv_job_status_emit(rec, &want, &want_len), DCV_OK);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(text, want, len);
+	free(text);
+	free(want);
+}
+
+/*
+ * The two ways a status file is put in place: a new one is linked from an
+ * unnamed file (O_TMPFILE), one that replaces another is written to a
+ * temporary and renamed (a link cannot replace), and so is every one where
+ * the link cannot work (the store then remembers not to try again). Each
+ * way leaves the whole new text, mode 0640, and no temporary behind.
+ */
+static void test_status_ways(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_job_record rec;
+	struct dcv_store *st = NULL;
+	struct stat before, after;
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	tu_rec_make(&rec, "w~1", 3, 1, 1);
+	for (int way = 0; way < 2; way++) {
+		/* way 1: as where the file system or /proc cannot link. */
+		atomic_store(&st->no_tmpfile, way == 1);
+		rec.state = DCV_JOB_PUBLISHED;
+		snprintf(rec.name, sizeof(rec.name), "w%d", way);
+		b = dcv_store_batch_new(st);
+		assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+		if (run_batch(&loop, b, &why) != DCV_OK)
+			fail_msg("way %d, new: %s", way, why.text);
+		expect_status(rec.name, &rec);
+		assert_int_equal(mode_of(tu_path(way ? "done/w1.status" : "done/w0.status")), 0640);
+		assert_int_equal(stat(tu_path(way ? "done/w1.status" : "done/w0.status"), &before),
+		                 0);
+		/* The same NAME again, saying something else: replaced whole. */
+		rec.state = DCV_JOB_VISIBLE;
+		b = dcv_store_batch_new(st);
+		assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+		if (run_batch(&loop, b, &why) != DCV_OK)
+			fail_msg("way %d, replacing: %s", way, why.text);
+		expect_status(rec.name, &rec);
+		assert_int_equal(stat(tu_path(way ? "done/w1.status" : "done/w0.status"), &after),
+		                 0);
+		assert_int_not_equal(after.st_ino, before.st_ino);
+		assert_int_equal(count_suffix("done", ".tmp"), 0);
+		/* Once it cannot link, the store does not try again. */
+		if (way == 1)
+			assert_true(atomic_load(&st->no_tmpfile));
+		else if (atomic_load(&st->no_tmpfile))
+			print_message("%s cannot link unnamed files: both ways were the rename\n",
+			              tu_dir);
+	}
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /*
  * Status files are not flushed, so at start dcvd hands the store each
  * record's status again as a refresh: written when the file is missing or
@@ -1264,6 +1335,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_last_call_wins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_and_moves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_ways, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_at_load, setup, teardown),
