@@ -32,6 +32,12 @@
 #define RETRY_CAP_MS 5000
 #define CONFIRM_ROUNDS 4
 #define CONFIRM_GAP_MS 250
+/*
+ * Confirmation queries out at once per primary address. An UPDATE may carry
+ * thousands of records; queued all at once, their exchanges were the
+ * largest part of dcvd's memory in a burst, and sending them no faster.
+ */
+#define CONFIRM_WINDOW 64
 /* How long an unsigned error reply waits for a signed one (see accept_reply). */
 #define UNSIGNED_GRACE_MS 400
 
@@ -69,7 +75,8 @@ struct run {
 	bool held_not_ready;
 	bool held_unsigned;
 	uv_timer_t timer;
-	size_t confirm_pending;
+	size_t confirm_pending; /* queries out, +1 while confirm_fill() runs */
+	size_t confirm_next;    /* the next record to ask for in this round */
 	unsigned confirm_round;
 	bool *confirm_ok;       /* per record */
 	char confirm_seen[256]; /* first disagreement, described */
@@ -637,6 +644,8 @@ static void confirm_done(struct run *r)
 		      r->confirm_seen, rec->owner);
 }
 
+static void confirm_fill(struct run *r);
+
 /* A reply that cannot be read may be forged: wait for one that can. */
 static int accept_confirm(void *arg, const uint8_t *msg, size_t len)
 {
@@ -679,23 +688,27 @@ static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
 		         status == DCV_OK ? "malformed reply" : why->text);
 		r->confirm_bad_rec = q->rec;
 	}
-	if (--r->confirm_pending == 0)
-		confirm_done(r);
+	r->confirm_pending--;
+	confirm_fill(r);
 out:
 	free(q);
 	unref(up);
 }
 
-static void start_confirm(struct run *r)
+/*
+ * Starts confirmation queries until CONFIRM_WINDOW are out or every record
+ * of the round has one; ends the round when none is out any more.
+ */
+static void confirm_fill(struct run *r)
 {
 	struct dcv_update *up = r->up;
 	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
 	size_t len = 0;
+	int rc = DCV_OK;
 
-	r->state = RUN_CONFIRM;
-	r->confirm_round++;
-	r->confirm_pending = 1; /* held until every query is started */
-	for (size_t i = 0; i < up->n_recs; i++) {
+	r->confirm_pending++; /* held until the window is filled */
+	while (r->confirm_next < up->n_recs && r->confirm_pending <= CONFIRM_WINDOW) {
+		size_t i = r->confirm_next++;
 		struct confirm_q *q = NULL;
 		if (r->confirm_ok[i])
 			continue;
@@ -713,9 +726,16 @@ static void start_confirm(struct run *r)
 		}
 		q->run = r;
 		q->rec = i;
-		if (dcv_dnsio_exchange(up->io, r->out.server, buf, len, 0, remaining_ms(up),
-		                       accept_confirm, on_confirm, q, NULL) < 0) {
+		rc = dcv_dnsio_exchange(up->io, r->out.server, buf, len, 0, remaining_ms(up),
+		                        accept_confirm, on_confirm, q, NULL);
+		if (rc < 0) {
 			free(q);
+			/* Unasked is unconfirmed: the round goes again, or fails naming it. */
+			if (r->confirm_seen[0] == '\0') {
+				snprintf(r->confirm_seen, sizeof(r->confirm_seen),
+				         "no query sent (%s)", dcv_strerror(rc));
+				r->confirm_bad_rec = i;
+			}
 			continue;
 		}
 		up->refs++;
@@ -723,6 +743,15 @@ static void start_confirm(struct run *r)
 	}
 	if (--r->confirm_pending == 0)
 		confirm_done(r);
+}
+
+static void start_confirm(struct run *r)
+{
+	r->state = RUN_CONFIRM;
+	r->confirm_round++;
+	r->confirm_next = 0;
+	r->confirm_pending = 0;
+	confirm_fill(r);
 }
 
 /* --- the deadline and the public API ------------------------------------ */
