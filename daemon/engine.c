@@ -554,6 +554,8 @@ static void finish_stop(struct dcv_engine *eng)
 	eng->finished = true;
 	uv_timer_stop(&eng->stop_timer);
 	eng->jobs = NULL;
+	/* Jobs in line for a round are listed jobs: freed just below. */
+	eng->round_head = eng->round_tail = NULL;
 	while (job != NULL) {
 		struct dcv_job *next = job->next;
 		job->listed = false;

@@ -67,6 +67,7 @@ struct dcv_job {
 	struct dcv_probe_memory memory; /* what earlier probe rounds learned */
 	struct zwatch *watch;           /* the zone watcher it waits on, or NULL */
 	struct dcv_job *wnext, *wprev;
+	struct dcv_job *round_next; /* in the engine's line for a probe round */
 	/* what is going on */
 	enum job_wait wait;
 	struct dcv_sched_entry due;
@@ -143,6 +144,12 @@ struct dcv_engine {
 	struct dcv_sched sched;
 	uv_timer_t tick;
 	size_t rounds_in_flight;
+	/*
+	 * Jobs waiting for a probe round while MAX_ROUNDS_IN_FLIGHT run (wait
+	 * WAIT_PROBE; the engine's list keeps them alive); each round that ends
+	 * starts the first.
+	 */
+	struct dcv_job *round_head, *round_tail;
 	bool limit_logged;
 	/* stopping */
 	bool stopping;

@@ -26,7 +26,7 @@
 #define RETRY_BASE_MS 1000 /* after a failed UPDATE batch */
 #define RETRY_CAP_MS 60000
 #define WITHDRAW_CAP_MS 300000 /* deletes retry this slowly at worst, forever */
-#define MAX_ROUNDS_IN_FLIGHT 2000
+#define MAX_ROUNDS_IN_FLIGHT 512
 #define WAIT_LOG_FIRST_MS 5000 /* then at every doubling of the wait */
 
 static uint64_t now_s(void)
@@ -411,6 +411,8 @@ static void after_visible(struct dcv_job *job, int status);
 static void after_withdrawn(struct dcv_job *job, int status);
 static void schedule_withdrawal(struct dcv_job *job);
 
+static void probe(struct dcv_job *job);
+
 static void on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct dcv_job *job = arg;
@@ -422,6 +424,14 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 	job->wait = WAIT_NONE;
 	if (eng->stopping)
 		goto out;
+	if (eng->round_head != NULL) {
+		struct dcv_job *next = eng->round_head;
+		eng->round_head = next->round_next;
+		if (eng->round_head == NULL)
+			eng->round_tail = NULL;
+		next->wait = WAIT_NONE;
+		probe(next);
+	}
 	if (job->rec.state == DCV_JOB_PUBLISHED && rep->status == DCV_OK && rep->done) {
 		dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
 		            "visible at %zu authoritative addresses and %zu resolvers after %.3f s",
@@ -475,8 +485,18 @@ static void probe(struct dcv_job *job)
 	zwatch_forget(job);
 	dcv_sched_remove(&eng->sched, &job->due);
 	if (eng->rounds_in_flight >= MAX_ROUNDS_IN_FLIGHT) {
-		/* Many jobs at once: wait a little rather than queue unbounded rounds. */
-		engine_schedule(eng, job, 20);
+		/*
+		 * Many jobs at once: in line for a round (on_round starts the
+		 * first) rather than rounds without bound, each holding its
+		 * queries' memory while they wait for the UDP window.
+		 */
+		job->wait = WAIT_PROBE;
+		job->round_next = NULL;
+		if (eng->round_tail != NULL)
+			eng->round_tail->round_next = job;
+		else
+			eng->round_head = job;
+		eng->round_tail = job;
 		return;
 	}
 	job->spec.expect_absent =
