@@ -66,7 +66,7 @@ static bool same_content(const struct store_dir *dir, const char *name, const un
 	return same;
 }
 
-/* Writes one status file to the temporary name and renames it into place. */
+/* Puts one status file in place: linked when it is new, else a temporary renamed over it. */
 static int put_one(struct half *h, const struct store_status_job *job)
 {
 	char tmp[FILE_NAME_SIZE], final[FILE_NAME_SIZE], path[PATH_MAX];

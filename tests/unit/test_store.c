@@ -4,10 +4,10 @@
  * strace(1) when it is installed), order of batches, last call wins,
  * status files (linked new, or renamed over the old) and moves, status
  * refreshes (a missing, emptied or older status file rewritten, an equal
- * one left), failures, damaged records at load, a timed load of 50,000 records, modes, and crash safety: a child
- * committing batches is killed with SIGKILL 50 times (half of the time
- * while compacting all the time) and every record must come back whole,
- * old or new, never lost.
+ * one left), failures, damaged records at load, a timed load of 50,000
+ * records, modes, and crash safety: a child committing batches is killed
+ * with SIGKILL 50 times (half of the time while compacting all the time)
+ * and every record must come back whole, old or new, never lost.
  *
  * The child processes are this program run again (/proc/self/exe) with
  * --batch-child or --crash-child, so that strace and kill see a process
