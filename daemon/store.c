@@ -141,6 +141,14 @@ void store_path(const struct dcv_store *st, const struct store_dir *dir, const c
 	snprintf(out, size, "%s%s%s/%s", st->spool, dir->rel[0] ? "/" : "", dir->rel, name);
 }
 
+/* "SPOOL/REL/NAME: WHAT failed: strerror(errno)". */
+static void say_failed(const struct dcv_store *st, const struct store_dir *dir, const char *name,
+                       const char *what, struct dcv_why *why)
+{
+	dcv_why_set(why, "%s%s%s/%s: %s failed: %s", st->spool, dir->rel[0] ? "/" : "", dir->rel,
+	            name, what, strerror(errno));
+}
+
 /* Sets the mode (the umask may have taken bits away) and writes buf; what failed in *what. */
 static int fill_fd(int fd, const unsigned char *buf, size_t len, const char **what)
 {
@@ -178,8 +186,7 @@ int store_write_file(struct dcv_store *st, const struct store_dir *dir, const ch
 	fd = -1;
 out:
 	if (rc < 0)
-		dcv_why_set(why, "%s%s%s/%s: %s failed: %s", st->spool, dir->rel[0] ? "/" : "",
-		            dir->rel, name, what, strerror(errno));
+		say_failed(st, dir, name, what, why);
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -222,8 +229,7 @@ int store_link_new_file(struct dcv_store *st, const struct store_dir *dir, const
 	}
 out:
 	if (rc < 0)
-		dcv_why_set(why, "%s%s%s/%s: %s failed: %s", st->spool, dir->rel[0] ? "/" : "",
-		            dir->rel, name, what, strerror(errno));
+		say_failed(st, dir, name, what, why);
 	if (fd >= 0)
 		close(fd);
 	return rc;

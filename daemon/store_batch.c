@@ -104,6 +104,24 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	return DCV_OK;
 }
 
+/* rec's text by emit, and a copy of key (its id or NAME); nothing is left set on failure. */
+static int text_of(int (*emit)(const struct dcv_job_record *, unsigned char **, size_t *),
+                   const struct dcv_job_record *rec, const char *key, char **key_copy,
+                   unsigned char **text, size_t *len)
+{
+	int rc = emit(rec, text, len);
+
+	if (rc < 0)
+		return rc;
+	*key_copy = strdup(key);
+	if (*key_copy == NULL) {
+		free(*text);
+		*text = NULL;
+		return DCV_ENOMEM;
+	}
+	return DCV_OK;
+}
+
 struct dcv_store_batch *dcv_store_batch_new(struct dcv_store *st)
 {
 	struct dcv_store_batch *b = calloc(1, sizeof(*b));
@@ -149,14 +167,9 @@ int dcv_store_batch_record(struct dcv_store_batch *b, const struct dcv_job_recor
 	if (rc < 0)
 		goto out;
 	op = &b->recs[b->n_recs];
-	op->text = NULL;
-	rc = dcv_job_record_emit(rec, &op->text, &op->len);
-	if (rc == DCV_OK && (op->id = strdup(rec->id)) == NULL)
-		rc = DCV_ENOMEM;
-	if (rc < 0) {
-		free(op->text);
+	rc = text_of(dcv_job_record_emit, rec, rec->id, &op->id, &op->text, &op->len);
+	if (rc < 0)
 		goto out;
-	}
 	op->seq = b->seq++;
 	op->skip = false;
 	b->n_recs++;
@@ -218,14 +231,9 @@ static int add_status(struct dcv_store_batch *b, const char *dir, const struct d
 	if (rc < 0)
 		goto out;
 	op = &b->statuses[b->n_statuses];
-	op->text = NULL;
-	rc = dcv_job_status_emit(rec, &op->text, &op->len);
-	if (rc == DCV_OK && (op->name = strdup(rec->name)) == NULL)
-		rc = DCV_ENOMEM;
-	if (rc < 0) {
-		free(op->text);
+	rc = text_of(dcv_job_status_emit, rec, rec->name, &op->name, &op->text, &op->len);
+	if (rc < 0)
 		goto out;
-	}
 	snprintf(op->dir, sizeof(op->dir), "%s", dir);
 	op->seq = b->seq++;
 	op->skip = false;
