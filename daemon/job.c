@@ -490,6 +490,8 @@ static void probe(struct dcv_job *job)
 		 * first) rather than rounds without bound, each holding its
 		 * queries' memory while they wait for the UDP window.
 		 */
+		dcv_log_job(DCV_LOG_DEBUG, job->rec.id, "waits in line: %d probe rounds run",
+		            MAX_ROUNDS_IN_FLIGHT);
 		job->wait = WAIT_PROBE;
 		job->round_next = NULL;
 		if (eng->round_tail != NULL)
