@@ -98,6 +98,7 @@ struct zbatch {
 	size_t n_queue[2], cap_queue[2];
 	struct zentry *flight; /* what the update in flight carries */
 	size_t n_flight;
+	struct dcv_update *flight_up; /* that update, until on_update() (canceled at a stop) */
 	enum dcv_update_op flight_op;
 	struct cfgref *flight_cfg;
 	bool busy;

@@ -671,6 +671,11 @@ static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
 
 	if (r->state != RUN_CONFIRM)
 		goto out;
+	/* Canceled (the dnsio closes): no later round could be sent either. */
+	if (status == DCV_ECANCELED) {
+		failf(r, status, "%s", why->text);
+		goto out;
+	}
 	if (status == DCV_OK &&
 	    dcv_query_read_cname(msg, len, q->qname, q->qname_len, true, &ans) == DCV_OK) {
 		ours = ans.seen == DCV_SEEN_CNAME && strcasecmp(ans.cname, rec->target) == 0;

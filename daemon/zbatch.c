@@ -106,6 +106,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	 */
 	zb->flight = NULL;
 	zb->n_flight = 0;
+	zb->flight_up = NULL;
 	cfgref_put(zb->flight_cfg);
 	zb->flight_cfg = NULL;
 	for (size_t o = 0; o < n_outcomes; o++) {
@@ -213,7 +214,8 @@ static void zbatch_send(struct zbatch *zb)
 	zb->flight_cfg = cfgref_get(eng->cfg);
 	log_debug("zone %s: UPDATE %s of %zu records", zb->zone,
 	          op == DCV_UPDATE_ADD ? "add" : "delete", zb->n_flight);
-	rc = dcv_update_start(eng->io, zone, op, recs, zb->n_flight, &opts, on_update, zb, NULL);
+	rc = dcv_update_start(eng->io, zone, op, recs, zb->n_flight, &opts, on_update, zb,
+	                      &zb->flight_up);
 	if (rc < 0) {
 		/* Cannot start (a record too big for a message, no memory): fail these records. */
 		struct zentry *flight = zb->flight;
@@ -277,6 +279,14 @@ void zbatch_close_all(struct dcv_engine *eng)
 		zb->closing = true;
 		eng->closing++;
 		uv_close((uv_handle_t *)&zb->retry, on_zbatch_closed);
+		/*
+		 * Ended here, not by the closing dnsio's cancellations alone: an
+		 * update waiting on a timer (a retry, the next confirmation round)
+		 * has no exchange to cancel and would send on a freed dnsio.
+		 * on_update() runs from inside and releases the jobs.
+		 */
+		if (zb->flight_up != NULL)
+			dcv_update_cancel(zb->flight_up);
 		zb = next;
 	}
 }

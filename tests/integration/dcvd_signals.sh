@@ -128,6 +128,29 @@ lab_restart term2
 dcvd_check_complete "SIGTERM, UPDATE in flight, after restart" "$spool" "$cfg" t2.test "$LAB/csr2/c0.csr"
 lab_stop term2
 
+# SIGTERM between two confirmation rounds of an UPDATE: the owner name holds
+# a TXT record, so BIND answers NOERROR to the add and keeps the TXT alone;
+# dcvd's confirmation query finds no CNAME and asks again after 250 ms. The
+# stop comes in that pause, when no query is out: the update must end with
+# the stop rather than send its next round on a dnsio already closed.
+spool=$LAB/spool5 cfg=$LAB/dcvd5.yaml
+dcvd_config "$cfg" "$spool" t2.test </dev/null
+mkdir -p "$LAB/csr5"
+"$GEN_CSRS" "$LAB/csr5" 1 t2.test 1 busy >/dev/null
+read -r owner _ < <(dcvd_expected t2.test "$LAB/csr5/busy0.csr")
+lab_nsupdate dcv "$P" "$LAB_PORT" <<<"update add $owner. 30 TXT occupied" >/dev/null
+dcvd_start term5 "$cfg" "$spool"
+dcvd_drop "$spool" "$LAB/csr5/busy0.csr"
+lab_check "SIGTERM between confirmation rounds: the UPDATE is out" \
+	lab_until 10 grep -q 'zone t2.test: UPDATE add of 1 records' "$(lab_log term5)"
+sleep 0.1
+stop term5 TERM
+stopped_ok "SIGTERM between confirmation rounds"
+lab_check "SIGTERM between confirmation rounds: the update ends as canceled" \
+	grep -q 'warning: zone t2.test: primary bind .*canceled' "$(lab_log term5)"
+lab_check "SIGTERM between confirmation rounds: the job is not failed" \
+	dcvd_empty "$spool/failed"
+
 # SIGINT in the middle of a burst.
 spool=$LAB/spool3 cfg=$LAB/dcvd3.yaml
 dcvd_config "$cfg" "$spool" t3.test </dev/null
