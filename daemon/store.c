@@ -197,15 +197,17 @@ int store_link_new_file(struct dcv_store *st, const struct store_dir *dir, const
 {
 	char proc[64];
 	const char *what = "open";
-	int fd = -1, rc = STORE_LINK_NOT_DONE;
+	int fd = -1, err = 0, rc = STORE_LINK_NOT_DONE;
 
 	if (atomic_load_explicit(&st->no_tmpfile, memory_order_relaxed))
 		goto out;
 	fd = openat(dir->fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, FILE_MODE);
 	if (fd < 0) {
-		/* Not on this file system or kernel (EOPNOTSUPP, EISDIR, EINVAL): never again. */
-		if (errno != ENOSPC && errno != EDQUOT && errno != EMFILE && errno != ENFILE &&
-		    errno != ENOMEM)
+		/*
+		 * Not on this file system or kernel: never again. Anything else
+		 * (a full disk, a deleted folder) the rename way meets and names.
+		 */
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
 			atomic_store_explicit(&st->no_tmpfile, true, memory_order_relaxed);
 		goto out;
 	}
@@ -220,13 +222,22 @@ int store_link_new_file(struct dcv_store *st, const struct store_dir *dir, const
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (linkat(AT_FDCWD, proc, dir->fd, name, AT_SYMLINK_FOLLOW) == 0) {
 		rc = DCV_OK;
-	} else if (errno == ENOENT || errno == EACCES || errno == EPERM || errno == EXDEV) {
-		/* No /proc (a chroot, a sandbox): the rename way from now on. */
+		goto out;
+	}
+	err = errno;
+	if (err == EEXIST)
+		goto out; /* replacing takes a rename: the caller's way */
+	if (err == ENOENT && access(proc, F_OK) == 0) {
+		/* The descriptor's link is there: it is the folder that is gone. */
+		rc = DCV_EIO;
+	} else if (err == ENOENT || err == EACCES || err == EPERM || err == EXDEV) {
+		/* No /proc (a chroot, a sandbox) or no linkat: the rename way from now on. */
 		atomic_store_explicit(&st->no_tmpfile, true, memory_order_relaxed);
-	} else if (errno != EEXIST) {
-		what = "link";
+	} else {
 		rc = DCV_EIO;
 	}
+	what = "link";
+	errno = err;
 out:
 	if (rc < 0)
 		say_failed(st, dir, name, what, why);

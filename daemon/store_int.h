@@ -134,10 +134,12 @@ int store_write_file(struct dcv_store *st, const struct store_dir *dir, const ch
  * bytes go into an unnamed file (O_TMPFILE, mode exactly 0640) that is then
  * linked under name, so a reader sees the whole file or none, and the
  * folder gets one entry instead of a temporary's entry and a rename.
- * DCV_OK when linked; STORE_LINK_NOT_DONE when name exists or the system
- * cannot do it (no O_TMPFILE on this file system, no /proc: remembered,
- * not tried again), so the caller writes a temporary and renames it;
- * DCV_EIO with why naming the file when writing failed.
+ * DCV_OK when linked; STORE_LINK_NOT_DONE when name exists, when the
+ * system cannot do it (no O_TMPFILE on this file system, no /proc or no
+ * linkat: remembered, not tried again) or when the unnamed file cannot be
+ * made (a full disk, a deleted folder: the caller's temporary meets the
+ * same and names it), so the caller writes a temporary and renames it;
+ * DCV_EIO with why naming the file when writing or linking failed.
  */
 #define STORE_LINK_NOT_DONE 1
 int store_link_new_file(struct dcv_store *st, const struct store_dir *dir, const char *name,

@@ -717,6 +717,21 @@ static void test_status_ways(void **state)
 			print_message("%s cannot link unnamed files: both ways were the rename\n",
 			              tu_dir);
 	}
+	/*
+	 * done/ deleted under the open store (its folder is held open): the
+	 * batch fails naming the file, and the store does not take that for a
+	 * system that cannot link.
+	 */
+	atomic_store(&st->no_tmpfile, false);
+	run("rm -rf '%s/done'", tu_dir);
+	snprintf(rec.name, sizeof(rec.name), "gone");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	assert_non_null(strstr(why.text, "/done/"));
+	assert_non_null(strstr(why.text, "gone.status"));
+	assert_non_null(strstr(why.text, "No such file or directory"));
+	assert_false(atomic_load(&st->no_tmpfile));
 	dcv_job_record_free(&rec);
 	dcv_store_close(st);
 	assert_int_equal(uv_loop_close(&loop), 0);
