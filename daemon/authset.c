@@ -168,6 +168,40 @@ int dcv_authset_read_ns(const char *zone_text, const uint8_t *msg, size_t len,
 	return DCV_OK;
 }
 
+int dcv_authset_read_addrs(const uint8_t *msg, size_t len, dcv_authset_addr_cb add, void *arg)
+{
+	uint8_t want[DCV_WIRE_NAME_MAX], owner[DCV_WIRE_NAME_MAX];
+	size_t want_len = 0, owner_len = 0, off = DCV_WIRE_HEADER, pos = 0;
+	struct dcv_wire_rr rr;
+	int rc = DCV_OK;
+
+	if (len < DCV_WIRE_HEADER || DCV_WIRE_QDCOUNT(msg) != 1 ||
+	    dcv_wire_read_name(msg, len, &off, want, &want_len) < 0 ||
+	    dcv_wire_after_question(msg, len, &off) < 0)
+		return DCV_EREPLY;
+	for (unsigned i = 0; i < DCV_WIRE_ANCOUNT(msg) && rc == DCV_OK; i++) {
+		pos = off;
+		if (dcv_wire_read_name(msg, len, &pos, owner, &owner_len) < 0 ||
+		    dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return DCV_EREPLY;
+		if (owner_len != want_len || memcmp(owner, want, want_len) != 0)
+			continue;
+		if (rr.type == DCV_TYPE_CNAME) {
+			pos = rr.rdata;
+			if (dcv_wire_read_name(msg, len, &pos, want, &want_len) < 0)
+				return DCV_EREPLY;
+		} else if (rr.type == DCV_TYPE_A || rr.type == DCV_TYPE_AAAA) {
+			rc = add(arg, msg + rr.rdata, rr.rdlength, rr.type);
+		}
+	}
+	return rc;
+}
+
+static int add_addr_cb(void *arg, const uint8_t *rdata, uint16_t rdlength, uint16_t type)
+{
+	return add_addr(arg, rdata, rdlength, type);
+}
+
 static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
                      const struct dcv_why *why)
 {
@@ -181,15 +215,8 @@ static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
 	if (status == DCV_OK && q->qtype == DCV_TYPE_NS) {
 		rc = dcv_authset_read_ns(set->zone->domain, msg, len, &set->ns, &set->n_ns);
 	} else if (status == DCV_OK) {
-		/* Address answers: every A/AAAA in the answer section for that NS name. */
-		size_t off = 0;
-		struct dcv_wire_rr rr;
-		if (dcv_wire_after_question(msg, len, &off) == DCV_OK)
-			for (unsigned i = 0; i < DCV_WIRE_ANCOUNT(msg) && rc == DCV_OK; i++) {
-				if (dcv_wire_read_rr(msg, len, &off, &rr) < 0)
-					break;
-				rc = add_addr(set, msg + rr.rdata, rr.rdlength, rr.type);
-			}
+		/* Address answers: the A/AAAA of that NS name (or its CNAME's target) only. */
+		rc = dcv_authset_read_addrs(msg, len, add_addr_cb, set);
 	}
 	if (rc < 0 && set->why[0] == '\0')
 		snprintf(set->why, sizeof(set->why),

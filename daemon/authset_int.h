@@ -1,6 +1,6 @@
 /*
- * authset_int.h -- the NS answer reader of authset.c as a pure function of
- * the message bytes, for the fuzz targets and tests. Nothing but
+ * authset_int.h -- the NS and address answer readers of authset.c as pure
+ * functions of the message bytes, for the fuzz targets and tests. Nothing but
  * authset.c and tests include it.
  */
 #ifndef DCV_AUTHSET_INT_H
@@ -20,5 +20,18 @@
  */
 int dcv_authset_read_ns(const char *zone, const uint8_t *msg, size_t len,
                         char (**ns)[DCV_NAME_TEXT_MAX], size_t *n_ns);
+
+/*
+ * Calls add(arg, rdata, rdlength, type) for every A and AAAA record in the
+ * answer section that answers the question: owned by the question's name,
+ * or by the target of a CNAME owned by it (followed in the order the
+ * chain stands in the answer). Records of other owners are skipped: a
+ * server may not hand out addresses for names nobody asked about. Any
+ * bytes are safe input. DCV_EREPLY when the message is malformed (what
+ * was added before stays), or what add returned when it failed.
+ */
+typedef int (*dcv_authset_addr_cb)(void *arg, const uint8_t *rdata, uint16_t rdlength,
+                                   uint16_t type);
+int dcv_authset_read_addrs(const uint8_t *msg, size_t len, dcv_authset_addr_cb add, void *arg);
 
 #endif

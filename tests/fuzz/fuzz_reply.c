@@ -2,7 +2,7 @@
  * fuzz_reply.c -- a DNS reply, as any bytes: the wire readers (wire.h),
  * the CNAME answer reader (query.h), the TSIG check against a fixed signed
  * request (tsig.h), the update's reply classification (update_int.h) and
- * the NS answer reader (authset_int.h).
+ * the NS and address answer readers (authset_int.h).
  *
  * Oracles: the readers agree with each other (skip and read of a name,
  * the question walk and the question comparison, a name's text form and
@@ -191,6 +191,26 @@ static void reply_ns(const uint8_t *msg, size_t len, const char *zone)
 	free(ns);
 }
 
+static int count_addr(void *arg, const uint8_t *rdata, uint16_t rdlength, uint16_t type)
+{
+	size_t *n = arg;
+
+	FUZZ_CHECK(rdata != NULL && (type == DCV_TYPE_A || type == DCV_TYPE_AAAA),
+	           "read_addrs handed type %u (%u bytes)", type, rdlength);
+	(*n)++;
+	return DCV_OK;
+}
+
+static void reply_addrs(const uint8_t *msg, size_t len)
+{
+	size_t n = 0;
+	int rc = dcv_authset_read_addrs(msg, len, count_addr, &n);
+
+	FUZZ_CHECK(rc == DCV_OK || rc == DCV_EREPLY, "read_addrs: %d", rc);
+	FUZZ_CHECK(len < DCV_WIRE_HEADER || n <= DCV_WIRE_ANCOUNT(msg),
+	           "read_addrs: %zu addresses from %u answers", n, DCV_WIRE_ANCOUNT(msg));
+}
+
 int fuzz_reply_one(const uint8_t *data, size_t size)
 {
 	uint8_t qname[DCV_WIRE_NAME_MAX], fixed[DCV_WIRE_NAME_MAX];
@@ -204,6 +224,7 @@ int fuzz_reply_one(const uint8_t *data, size_t size)
 		fuzz_fail("bad FUZZ_QNAME");
 	reply_cname(data, size, fixed, fixed_len);
 	reply_ns(data, size, FUZZ_ZONE);
+	reply_addrs(data, size);
 	/* The reply's own question as the name asked for: reachable answers for any name. */
 	if (size >= DCV_WIRE_HEADER && DCV_WIRE_QDCOUNT(data) > 0 &&
 	    dcv_wire_read_name(data, size, &off, qname, &qname_len) == DCV_OK) {
