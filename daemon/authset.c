@@ -69,6 +69,7 @@ struct dcv_authsets {
 	const struct dcv_config *cfg;
 	uint64_t ttl_ms;
 	uint64_t timeout_ms;
+	uint64_t give_up_at;  /* loop ms, 0: none (dcv_authsets_give_up_at) */
 	struct authset *sets; /* one per configured zone */
 	size_t n_sets;
 };
@@ -252,6 +253,15 @@ static int accept_fetch(void *arg, const uint8_t *msg, size_t len)
 	return rc;
 }
 
+/* timeout_ms, or what is left before give_up_at when that is less (at least 1 ms). */
+static uint64_t query_timeout(const struct dcv_authsets *sets, uint64_t timeout_ms)
+{
+	uint64_t now = uv_now(sets->loop);
+	uint64_t left = sets->give_up_at > now ? sets->give_up_at - now : 1;
+
+	return sets->give_up_at != 0 && left < timeout_ms ? left : timeout_ms;
+}
+
 static int ask(struct authset *set, const struct dcv_addr *server, const char *qname,
                uint16_t qtype, bool rd)
 {
@@ -267,7 +277,8 @@ static int ask(struct authset *set, const struct dcv_addr *server, const char *q
 	q->via_resolver = rd;
 	rc = dcv_query_build(qname, qtype, rd, buf, sizeof(buf), &len);
 	if (rc == DCV_OK)
-		rc = dcv_dnsio_exchange(set->sets->io, server, buf, len, 0, set->sets->timeout_ms,
+		rc = dcv_dnsio_exchange(set->sets->io, server, buf, len, 0,
+		                        query_timeout(set->sets, set->sets->timeout_ms),
 		                        accept_fetch, on_fetch, q, NULL);
 	if (rc == DCV_OK) {
 		set->pending++;
@@ -336,6 +347,11 @@ struct dcv_authsets *dcv_authsets_new(struct dcv_dnsio *io, const struct dcv_con
 		sets->sets[i].zone = &cfg->zones[i];
 	}
 	return sets;
+}
+
+void dcv_authsets_give_up_at(struct dcv_authsets *sets, uint64_t at)
+{
+	sets->give_up_at = at;
 }
 
 int dcv_authsets_get(struct dcv_authsets *sets, const struct dcv_zone *zone, dcv_authset_cb cb,
@@ -415,7 +431,8 @@ static struct serial_entry *serial_entry(struct dcv_authsets *sets, const struct
 
 static uint64_t serial_timeout(const struct dcv_authsets *sets)
 {
-	return sets->timeout_ms < SERIAL_TIMEOUT_MS ? sets->timeout_ms : SERIAL_TIMEOUT_MS;
+	return query_timeout(sets, sets->timeout_ms < SERIAL_TIMEOUT_MS ? sets->timeout_ms
+	                                                                : SERIAL_TIMEOUT_MS);
 }
 
 int dcv_authsets_serial(struct dcv_authsets *sets, const struct dcv_zone *zone,

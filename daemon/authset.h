@@ -32,6 +32,14 @@ struct dcv_authsets *dcv_authsets_new(struct dcv_dnsio *io, const struct dcv_con
                                       uint64_t ttl_ms, uint64_t timeout_ms);
 
 /*
+ * A loop time (uv_now) by which every query of the sets must have given
+ * up (0: none, the default): each query gets what is left if that is
+ * less than timeout_ms, so that a short command deadline still ends with
+ * the silent server named (dcv check and withdraw; probe.h's give_up_at).
+ */
+void dcv_authsets_give_up_at(struct dcv_authsets *sets, uint64_t at);
+
+/*
  * Calls cb with the zone's set: at once when it is configured or fresh in
  * the cache (so: possibly from inside this call), otherwise once a fetch
  * finishes. DCV_ENOMEM when the waiter cannot be queued (no callback).

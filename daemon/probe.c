@@ -760,6 +760,8 @@ struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config 
 		free(p);
 		return NULL;
 	}
+	/* Finding the name servers counts against the same deadline as the probe queries. */
+	dcv_authsets_give_up_at(p->sets, p->give_up_at);
 	uv_timer_init(p->loop, &p->kick);
 	p->kick.data = p;
 	return p;

@@ -110,7 +110,8 @@ struct dcv_prober_opts {
 	 * Loop time (uv_now) by which every query must have given up, 0 for none.
 	 * A caller with its own deadline sets it a little before that deadline,
 	 * so that a silent server is reported by name rather than cut off by an
-	 * unfinished round (time spent waiting for SOA serials counts too).
+	 * unfinished round (time spent waiting for SOA serials, and finding a
+	 * zone's name servers and their addresses, counts too).
 	 */
 	uint64_t give_up_at;
 };

@@ -168,11 +168,23 @@ lab_check "... and not BIND, which serves the record" dcv_err_lacks "server $BIN
 
 # --- a silent server (SIGSTOP): within --timeout -----------------------------------
 # Both runs happen while knotd sleeps; the checks come after the resume.
+# knotns.yaml: knot.test without nameservers, so that dcv must ask its
+# (silent) primary for the NS set first; the short --timeout must still end
+# with the server named, not with an unfinished round.
+awk '$0 ~ /- domain: knot.test$/ { zone = 1 }
+	zone && $1 == "nameservers:" { zone = 0; next }
+	{ print }' "$GOOD" >"$LAB/knotns.yaml"
 lab_pause knot
 dcv_run silent-pub publish -c "$GOOD" --timeout 3 "$LAB/csr/kn.csr"
 pub_rc=$DCV_RC pub_ms=$DCV_MS
 dcv_run silent-check check -c "$GOOD" --timeout 3 "$LAB/csr/kn.csr"
+check_rc=$DCV_RC check_ms=$DCV_MS
+dcv_run silent-ns check -c "$LAB/knotns.yaml" --timeout 1 "$LAB/csr/kn.csr"
 lab_resume knot
+lab_check "silent primary asked for the NS set: check exits 1" dcv_rc 1
+lab_check "... within the timeout + 1 s ($DCV_MS ms of 1 s)" dcv_within 2000
+lab_check "... naming it (no reply)" dcv_err_has "kn.csr: " "finding its name servers: $KNOT@$P: no reply"
+DCV_TAG=silent-check DCV_RC=$check_rc DCV_MS=$check_ms
 lab_check "silent name server: check exits 1" dcv_rc 1
 lab_check "... within the timeout + 1 s ($DCV_MS ms of 3 s)" dcv_within 4000
 lab_check "... naming it (timed out)" dcv_err_has "kn.csr: " "server $KNOT@$P" "timed out"
