@@ -14,20 +14,6 @@
 #include "testutil.h"
 #include "tufiles.h"
 
-/* Runs a shell command; fails the test unless it exits 0. */
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
-
 /* The base64 secret as written in a tsig-keygen or keymgr file. */
 static void file_secret(const char *path, char *out, size_t size)
 {
@@ -124,10 +110,10 @@ static void test_every_option(void **state)
 	struct dcv_config *cfg = NULL;
 	struct dcv_strv errors = {0};
 
-	run("tsig-keygen -a hmac-sha512 Bind.Key.Example. > '%s' && chmod 0640 '%s'", bind_path,
-	    bind_path);
-	run("keymgr -t knot-key hmac-sha384 > '%s' && chmod 0600 '%s'", knot_path, knot_path);
-	run("tsig-keygen -a hmac-sha224 inline > '%s'", tu_path("inline.key"));
+	tu_run("tsig-keygen -a hmac-sha512 Bind.Key.Example. > '%s' && chmod 0640 '%s'", bind_path,
+	       bind_path);
+	tu_run("keymgr -t knot-key hmac-sha384 > '%s' && chmod 0600 '%s'", knot_path, knot_path);
+	tu_run("tsig-keygen -a hmac-sha224 inline > '%s'", tu_path("inline.key"));
 	file_secret(tu_path("inline.key"), inline_b64, sizeof(inline_b64));
 	file_secret(bind_path, bind_b64, sizeof(bind_b64));
 	file_secret(knot_path, knot_b64, sizeof(knot_b64));
@@ -522,7 +508,7 @@ static void test_md5(void **state)
 	dcv_strv_free(&errors);
 
 	/* From a key file, the algorithm is the file's: refused at the file line. */
-	run("tsig-keygen -a hmac-md5 legacy > '%s' && chmod 0600 '%s'", md5_file, md5_file);
+	tu_run("tsig-keygen -a hmac-md5 legacy > '%s' && chmod 0600 '%s'", md5_file, md5_file);
 	snprintf(text, sizeof(text),
 	         "key:\n"
 	         "  - id: legacy\n"
@@ -554,7 +540,7 @@ static void test_key_file_algorithm(void **state)
 	struct dcv_config *cfg = NULL;
 	struct dcv_strv errors = {0};
 
-	run("keymgr -t k384 hmac-sha384 > '%s' && chmod 0600 '%s'", key_path, key_path);
+	tu_run("keymgr -t k384 hmac-sha384 > '%s' && chmod 0600 '%s'", key_path, key_path);
 	snprintf(text, sizeof(text),
 	         "key:\n"                       /* 1 */
 	         "  - id: k384\n"               /* 2 */
@@ -593,7 +579,7 @@ static void test_readable_secrets(void **state)
 	         "    file: %s\n"               /* 6 */
 	         "zone: []\n",
 	         key_path);
-	run("tsig-keygen shared > '%s'", key_path);
+	tu_run("tsig-keygen shared > '%s'", key_path);
 
 	for (int round = 0; round < 2; round++) {
 		mode_t mode = round == 0 ? 0644 : 0640;
@@ -630,14 +616,14 @@ static void test_secret_never_in_messages(void **state)
 	struct dcv_strv errors = {0}, warnings = {0};
 	size_t n = 0;
 
-	run("tsig-keygen -a hmac-sha256 leak > '%s' && chmod 0644 '%s'", key_path, key_path);
+	tu_run("tsig-keygen -a hmac-sha256 leak > '%s' && chmod 0644 '%s'", key_path, key_path);
 	file_secret(key_path, secret, sizeof(secret));
 	n = strlen(secret);
 	/* Broken: a character that is not base64 in the middle, and one cut short. */
 	snprintf(broken, sizeof(broken), "%.*s!%s", (int)(n / 2), secret, secret + n / 2 + 1);
 	snprintf(head, sizeof(head), "%.12s", secret);
-	run("sed 's/secret \"/secret \"%c/' '%s' > '%s' && chmod 0644 '%s'", '!', key_path, bad_key,
-	    bad_key);
+	tu_run("sed 's/secret \"/secret \"%c/' '%s' > '%s' && chmod 0644 '%s'", '!', key_path,
+	       bad_key, bad_key);
 
 	snprintf(text, sizeof(text),
 	         "key:\n"
@@ -711,11 +697,11 @@ static void test_examples(void **state)
 	struct dcv_strv errors = {0};
 
 	assert_non_null(src);
-	run("cp '%s/conf/dcv.key.example-bind' '%s' && chmod 0640 '%s'", src, bind, bind);
-	run("cp '%s/conf/dcv.key.example-knot' '%s' && chmod 0640 '%s'", src, knot, knot);
+	tu_run("cp '%s/conf/dcv.key.example-bind' '%s' && chmod 0640 '%s'", src, bind, bind);
+	tu_run("cp '%s/conf/dcv.key.example-knot' '%s' && chmod 0640 '%s'", src, knot, knot);
 	for (int i = 0; i < 2; i++) {
-		run("sed 's|/etc/dcvd/dcv.key|%s|' '%s/conf/dcvd.yaml' > '%s'", i ? knot : bind,
-		    src, path);
+		tu_run("sed 's|/etc/dcvd/dcv.key|%s|' '%s/conf/dcvd.yaml' > '%s'", i ? knot : bind,
+		       src, path);
 		assert_int_equal(load(path, &cfg, &errors), DCV_OK);
 		tu_expect_n(&cfg->warnings, 0);
 		assert_string_equal(cfg->spool, "/var/spool/dcvd");

@@ -12,19 +12,6 @@
 #include "testutil.h"
 #include "tufiles.h"
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
-
 /* The n-th (1-based) base64 secret as written in a tsig-keygen or keymgr file. */
 static void file_secret(const char *path, int nth, char *out, size_t size)
 {
@@ -52,7 +39,8 @@ static void test_tsig_keygen(void **state)
 	struct dcv_strv warnings = {0};
 	struct dcv_why why;
 
-	run("tsig-keygen -a hmac-sha512 Test.Key.Example. > '%s' && chmod 0640 '%s'", path, path);
+	tu_run("tsig-keygen -a hmac-sha512 Test.Key.Example. > '%s' && chmod 0640 '%s'", path,
+	       path);
 	file_secret(path, 1, b64, sizeof(b64));
 	assert_int_equal(dcv_keyfile_load(path, NULL, &key, &warnings, &why), DCV_OK);
 	assert_string_equal(key.name, "test.key.example");
@@ -66,7 +54,7 @@ static void test_tsig_keygen(void **state)
 	assert_int_equal(key.secret_len, 0);
 
 	/* Readable by everybody: the same key, and a warning naming file and mode. */
-	run("chmod 0644 '%s'", path);
+	tu_run("chmod 0644 '%s'", path);
 	assert_int_equal(dcv_keyfile_load(path, "test.key.example", &key, &warnings, &why), DCV_OK);
 	expect_secret(&key, b64);
 	tu_expect_n(&warnings, 1);
@@ -84,7 +72,7 @@ static void test_tsig_keygen(void **state)
 	            {"hmac-sha224", DCV_HMAC_SHA224}, {"hmac-sha256", DCV_HMAC_SHA256},
 	            {"hmac-sha384", DCV_HMAC_SHA384}, {"hmac-sha512", DCV_HMAC_SHA512}};
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		run("tsig-keygen -a %s k%zu > '%s'", algs[i].name, i, path);
+		tu_run("tsig-keygen -a %s k%zu > '%s'", algs[i].name, i, path);
 		file_secret(path, 1, b64, sizeof(b64));
 		assert_int_equal(dcv_keyfile_load(path, NULL, &key, NULL, &why), DCV_OK);
 		assert_int_equal(key.alg, algs[i].alg);
@@ -100,7 +88,7 @@ static void test_keymgr(void **state)
 	struct dcv_strv warnings = {0};
 	struct dcv_why why;
 
-	run("keymgr -t Knot.Example hmac-sha384 > '%s' && chmod 0600 '%s'", path, path);
+	tu_run("keymgr -t Knot.Example hmac-sha384 > '%s' && chmod 0600 '%s'", path, path);
 	/* keymgr's first line is "# hmac-sha384:Knot.Example:SECRET": a comment. */
 	assert_int_equal(strncmp(tu_run_line("head -n 1 '%s'", path), "# hmac-sha384:", 14), 0);
 	file_secret(path, 1, b64, sizeof(b64));
@@ -112,7 +100,7 @@ static void test_keymgr(void **state)
 	tu_expect_n(&warnings, 0);
 	dcv_tsig_key_clear(&key);
 
-	run("chmod 0604 '%s'", path);
+	tu_run("chmod 0604 '%s'", path);
 	assert_int_equal(dcv_keyfile_load(path, NULL, &key, &warnings, &why), DCV_OK);
 	tu_expect_n(&warnings, 1);
 	tu_expect(&warnings, path, NULL, "mode 0604");
@@ -128,7 +116,8 @@ static void test_several_keys(void **state)
 	struct dcv_tsig_key key;
 	struct dcv_why why;
 
-	run("{ echo '# three keys'; tsig-keygen -a hmac-sha256 first; echo '// C++ comment';"
+	tu_run(
+	    "{ echo '# three keys'; tsig-keygen -a hmac-sha256 first; echo '// C++ comment';"
 	    "  echo '/* a comment over'; echo '   two lines */'; tsig-keygen -a hmac-sha1 Second.;"
 	    "  tsig-keygen -a hmac-sha384 third; } > '%s'",
 	    bind);
@@ -149,7 +138,8 @@ static void test_several_keys(void **state)
 	assert_non_null(strstr(why.text, "none named 'fourth'"));
 
 	/* keymgr output twice, the second list appended to the first. */
-	run("{ keymgr -t one hmac-sha256; keymgr -t two hmac-sha512 | sed '1,2d'; } > '%s'", knot);
+	tu_run("{ keymgr -t one hmac-sha256; keymgr -t two hmac-sha512 | sed '1,2d'; } > '%s'",
+	       knot);
 	file_secret(knot, 2, b64, sizeof(b64));
 	assert_int_equal(dcv_keyfile_load(knot, "two", &key, NULL, &why), DCV_OK);
 	assert_string_equal(key.name, "two");

@@ -89,7 +89,7 @@ static void test_modes(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	for (size_t i = 0; i < 2; i++) {
 		old = umask(masks[i]);
-		run("rm -rf '%s/state' '%s/done' '%s/active'", tu_dir, tu_dir, tu_dir);
+		tu_run("rm -rf '%s/state' '%s/done' '%s/active'", tu_dir, tu_dir, tu_dir);
 		st = open_store(&loop);
 		assert_int_equal(mode_of(tu_path("state")), 0750);
 		mkdir(tu_path("active"), 0750);
@@ -405,7 +405,8 @@ static void test_batch_strace(void **state)
 	 */
 	if (system("strace --seccomp-bpf -f -e trace=none true >/dev/null 2>&1") == 0)
 		seccomp = "--seccomp-bpf";
-	run("ASAN_OPTIONS=detect_leaks=0 strace %s -f -c -e trace=fsync,fdatasync,syncfs -o '%s' "
+	tu_run(
+	    "ASAN_OPTIONS=detect_leaks=0 strace %s -f -c -e trace=fsync,fdatasync,syncfs -o '%s' "
 	    "'%s' --batch-child '%s' 10000",
 	    seccomp, out, self_exe, spool);
 	syncfs_calls = atoi(tu_run_line("awk '$NF == \"syncfs\" { print $4 }' '%s'", out));
@@ -723,7 +724,7 @@ static void test_status_ways(void **state)
 	 * system that cannot link.
 	 */
 	atomic_store(&st->no_tmpfile, false);
-	run("rm -rf '%s/done'", tu_dir);
+	tu_run("rm -rf '%s/done'", tu_dir);
 	snprintf(rec.name, sizeof(rec.name), "gone");
 	b = dcv_store_batch_new(st);
 	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
@@ -846,7 +847,7 @@ static void test_failures(void **state)
 	assert_non_null(strstr(why.text, tu_path("state/0000000000000001.log")));
 	assert_non_null(strstr(why.text, "rename"));
 	assert_int_equal(count_suffix("state", ".tmp"), 0);
-	run("rm -rf '%s'", tu_path("state/0000000000000001.log"));
+	tu_run("rm -rf '%s'", tu_path("state/0000000000000001.log"));
 
 	/* The status folder cannot be made: the record stays, the move is not done. */
 	tu_put("failed", 0640, "a file, not a folder");

@@ -629,7 +629,7 @@ static void test_read_only(void **state)
 	assert_int_equal(count_suffix("state", ".log"), 2);
 	dcv_strv_free(&errors);
 	/* A spool without state/ is an error, and state/ is not made. */
-	run("rm -rf '%s/state'", tu_dir);
+	tu_run("rm -rf '%s/state'", tu_dir);
 	assert_int_equal(dcv_store_read(tu_dir, &recs, &n, &errors), DCV_EIO);
 	tu_expect_n(&errors, 1);
 	assert_false(exists(tu_path("state")));

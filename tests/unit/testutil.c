@@ -14,6 +14,18 @@ const char *tu_data_dir(void)
 	return dir;
 }
 
+void tu_run(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
 const char *tu_run_line(const char *fmt, ...)
 {
 	static char line[4096];

@@ -25,20 +25,6 @@
 #include "tufiles.h"
 #include "tustore.h"
 
-/* Runs a shell command; fails the test unless it exits 0. */
-static inline void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
-
 struct done {
 	int calls;
 	int status;
