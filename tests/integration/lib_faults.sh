@@ -198,6 +198,16 @@ fault_expect() {
 	EOF
 }
 
+# fault_unserved ADDR FILE -- prints how many "OWNER TARGET" lines of FILE
+# (fault_expect's) ADDR@LAB_PORT does not serve as a CNAME, one query each.
+fault_unserved() {
+	local owner target missing=0
+	while read -r owner target; do
+		lab_serves "$1" "$LAB_PORT" "$owner" CNAME "$target" || missing=$((missing + 1))
+	done <"${2:?fault_unserved ADDR FILE}"
+	echo "$missing"
+}
+
 # fault_axfr ADDR PORT ZONE SOURCE -- prints the zone's CNAME records whose
 # owner starts with "_" as "OWNER TARGET" lines, sorted, lower case, from an
 # AXFR of ADDR@PORT sent from address SOURCE (one the server allows to
