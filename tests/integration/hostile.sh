@@ -37,10 +37,7 @@ ALT=$LAB_NET.3  # the fake's second address, for replies from the wrong one
 lab_key dcv hmac-sha256
 lab_zone_file example.test ns1="$FAKE"
 lab_bind_primary "$BIND" "$P" dcv example.test --name bind
-echo pass >"$LAB/mode"
-lab_spawn fake python3 "$here/../tools/hostile_dns.py" "$FAKE@53" "$BIND@$P" "$ALT" \
-	"$LAB/mode" "$LAB/fake.ready"
-lab_until 10 test -s "$LAB/fake.ready" || lab_fail "hostile_dns.py did not start"
+dcv_hostile fake "$FAKE@53" "$BIND@$P" "$ALT" || lab_fail "the fake did not start"
 FAKELOG=$(lab_log fake)
 
 cat >"$LAB/dcv.yaml" <<EOF

@@ -153,3 +153,14 @@ dcv_kdig_serves() {
 	echo "  kdig @$1 -p $2 $3 CNAME: '$got', want '$4.'"
 	return 1
 }
+
+# dcv_hostile NAME LISTEN@PORT UPSTREAM@PORT ALT -- tests/tools/hostile_dns.py
+# as lab server NAME, forwarding to UPSTREAM, in mode pass (the mode file is
+# $LAB/mode: write another mode into it to switch); waits until it listens.
+dcv_hostile() {
+	local name=${1:?dcv_hostile NAME LISTEN UPSTREAM ALT}
+	echo pass >"$LAB/mode"
+	lab_spawn "$name" python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/hostile_dns.py" \
+		"$2" "$3" "$4" "$LAB/mode" "$LAB/$name.ready"
+	lab_until 10 test -s "$LAB/$name.ready" || _lab_err "hostile_dns.py ($name) did not start"
+}

@@ -33,10 +33,7 @@ WIRE=$LAB_NET.2 # hostile_dns.py in pass mode: forwards and logs every query's s
 lab_key dcv hmac-sha256
 lab_zone_file example.test ns1="$BIND"
 lab_bind_primary "$BIND" "$P" dcv example.test --name bind
-echo pass >"$LAB/mode"
-lab_spawn wire python3 "$here/../tools/hostile_dns.py" "$WIRE@$P" "$BIND@$P" "$LAB_NET.3" \
-	"$LAB/mode" "$LAB/wire.ready"
-lab_until 10 test -s "$LAB/wire.ready" || lab_fail "hostile_dns.py did not start"
+dcv_hostile wire "$WIRE@$P" "$BIND@$P" "$LAB_NET.3" || lab_fail "the wire logger did not start"
 WIRELOG=$(lab_log wire)
 
 # A key with a name of 188 octets: its TSIG record takes 300 bytes. BIND need not
