@@ -36,6 +36,8 @@ static const char *const texts[] = {
     [-DCV_ELIMIT] = "limit reached",
     [-DCV_ESTATE] = "corrupt job state",
     [-DCV_ENOTREADY] = "server not ready",
+    [-DCV_ECONFLICT] = "the owner name already holds another value",
+    [-DCV_EPERM] = "not permitted for this submitter",
 };
 
 const char *dcv_strerror(int code)

@@ -203,3 +203,90 @@ uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
 	/* Uniform in [0.75, 1.25) * delay. */
 	return delay * 3 / 4 + (delay / 2) * (r % 1024) / 1024;
 }
+
+size_t dcv_utf8_printable_len(const unsigned char *s, size_t len)
+{
+	uint32_t cp = 0;
+	size_t n = 0;
+
+	if (len == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 && s[0] != 0x7f ? 1 : 0;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates, beyond Unicode, C1 controls. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return n;
+}
+
+bool dcv_utf8_printable(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		if ((n = dcv_utf8_printable_len(p + i, len - i)) == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+bool dcv_escape(char *dst, size_t size, const char *src, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t i = 0, out = 0, n = 0;
+	bool changed = false;
+
+	if (size == 0)
+		return len > 0;
+	while (i < len) {
+		char esc[5];
+		const char *piece = NULL;
+		size_t piece_len = 0;
+
+		n = p[i] == '\\' ? 0 : dcv_utf8_printable_len(p + i, len - i);
+		if (n > 0) {
+			piece = src + i;
+			piece_len = n;
+		} else {
+			if (p[i] == '\\')
+				memcpy(esc, "\\\\", 3);
+			else
+				snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
+			piece = esc;
+			piece_len = strlen(esc);
+			n = 1;
+			changed = true;
+		}
+		if (out + piece_len + 1 > size) {
+			changed = true;
+			break;
+		}
+		memcpy(dst + out, piece, piece_len);
+		out += piece_len;
+		i += n;
+	}
+	dst[out] = '\0';
+	return changed;
+}

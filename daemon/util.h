@@ -59,4 +59,27 @@ int dcv_read_fd(int fd, size_t max, unsigned char **buf, size_t *len, struct dcv
  */
 uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (at most len bytes) whose
+ * code point is printable -- not a C0 or C1 control, not DEL, not a
+ * surrogate, not over U+10FFFF, not an overlong form -- or 0 when the
+ * bytes there are anything else.
+ */
+size_t dcv_utf8_printable_len(const unsigned char *s, size_t len);
+
+/* Whether all len bytes of s are printable UTF-8 (dcv_utf8_printable_len throughout). */
+bool dcv_utf8_printable(const char *s, size_t len);
+
+/*
+ * Input quoted in a message (names from CSRs, file names, sidecar values,
+ * texts from servers) goes through this: copies len bytes of src to dst
+ * with every byte that is not part of printable UTF-8 written as \xNN
+ * (and a backslash as \\), so that no control byte reaches a terminal, a
+ * log or a YAML file and the original stays readable. The result is cut at
+ * a code point or escape boundary to fit size bytes (NUL included; size 0
+ * writes nothing). Returns true when the result differs from the input
+ * (something escaped or cut).
+ */
+bool dcv_escape(char *dst, size_t size, const char *src, size_t len);
+
 #endif

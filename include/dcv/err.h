@@ -45,7 +45,9 @@ enum {
 	DCV_ELIMIT = -28,     /* a configured bound was reached */
 	DCV_ESTATE = -29,     /* corrupt or unreadable job state */
 	DCV_ENOTREADY = -30,  /* server not ready yet (retry) */
-	DCV_ERR_LAST = -31
+	DCV_ECONFLICT = -31,  /* the owner name holds another value of ours or theirs */
+	DCV_EPERM = -32,      /* the submitter may not do this */
+	DCV_ERR_LAST = -33
 };
 
 /* Static English text for a code; never NULL, also for unknown codes. */
