@@ -3,11 +3,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char *log_prog = "dcvd";
 static enum dcv_log_level log_max = DCV_LOG_INFO;
@@ -44,7 +46,7 @@ static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_
 	                                    [DCV_LOG_NOTICE] = "notice",
 	                                    [DCV_LOG_INFO] = "info",
 	                                    [DCV_LOG_DEBUG] = "debug"};
-	char line[2048], stamp[32];
+	char raw[2048], line[2048], stamp[32];
 	struct timespec ts;
 	struct tm tm;
 	int n = 0;
@@ -52,12 +54,15 @@ static void vlog(enum dcv_log_level level, const char *job, const char *fmt, va_
 	if (level > log_max)
 		return;
 	if (job != NULL)
-		n = snprintf(line, sizeof(line), "job %.240s: ", job);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	/* One line per call, whatever the message held: a newline would forge another line. */
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+		n = snprintf(raw, sizeof(raw), "job %.240s: ", job);
+	vsnprintf(raw + n, sizeof(raw) - (size_t)n, fmt, ap);
+	/*
+	 * Messages quote input (file names, names from CSRs, texts from
+	 * servers): a newline would forge another line, an ESC would reach the
+	 * operator's terminal. Every byte that is not printable UTF-8 is shown
+	 * as \xNN, and the line is cut at a code point boundary.
+	 */
+	dcv_escape(line, sizeof(line), raw, strlen(raw));
 	if (log_journal) {
 		fprintf(stderr, "<%d>%s\n", level, line);
 	} else {

@@ -17,7 +17,7 @@
 # or the configuration.
 #
 # Modes: dcvd runs under umask 000 with a spool it creates: the spool 0710,
-# incoming/ 2770, active/ done/ failed/ state/ 0750 -- exactly the modes in
+# incoming/ 3770, active/ done/ failed/ state/ 0750 -- exactly the modes in
 # systemd/dcvd.tmpfiles, which the test reads -- and every file it writes
 # (job records, status files) 0640. Address block 18.
 # shellcheck disable=SC2317 # the helpers below are called through lab_check

@@ -153,6 +153,15 @@ for tool in systemd-sysusers systemd-tmpfiles; do
 	fi
 done
 
+# --- Limits and identity the unit must keep ------------------------------------
+# A core dump holds the TSIG secrets; the memory and task bounds stop a
+# runaway; PrivateUsers= would map every submitter to nobody and defeat the
+# owner checks (submitters:, sidecar owner, max_jobs_per_submitter).
+for want in 'LimitCORE=0' 'MemoryMax=' 'TasksMax='; do
+	grep -q "^$want" "$unit" || fail "$unit has no $want line"
+done
+grep -q '^PrivateUsers=yes' "$unit" && fail "$unit has PrivateUsers=yes: submitters' uids would all show as nobody"
+
 # --- Apply them as systemd would at boot -------------------------------------
 out=$(systemd-sysusers --root="$root" 2>&1) || fail "systemd-sysusers --root:"$'\n'"$out"
 out=$(systemd-tmpfiles --create --root="$root" 2>&1) || fail "systemd-tmpfiles --create --root:"$'\n'"$out"
@@ -182,7 +191,7 @@ while read -r path mode uid gid; do
 	[ "$got" = "$mode $uid $gid" ] || fail "$path: '$got', want mode $mode owner $uid group $gid"
 done <<EOF
 $spool 710 $dcvd_uid $submit_gid
-$spool/incoming 2770 $dcvd_uid $submit_gid
+$spool/incoming 3770 $dcvd_uid $submit_gid
 $spool/active 750 $dcvd_uid $dcvd_gid
 $spool/done 750 $dcvd_uid $dcvd_gid
 $spool/failed 750 $dcvd_uid $dcvd_gid
@@ -199,6 +208,7 @@ dcvd_groups=$(awk -F: '{ n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i
 as_dcvd() { setpriv --reuid="$dcvd_uid" --regid="$dcvd_gid" --groups="${dcvd_groups:-$dcvd_gid}" -- "$@"; }
 as_submitter() { setpriv --reuid=60001 --regid=60001 --groups="$submit_gid" -- "$@"; }
 as_other() { setpriv --reuid=60002 --regid=60002 --clear-groups -- "$@"; }
+as_submitter2() { setpriv --reuid=60003 --regid=60003 --groups="$submit_gid" -- "$@"; }
 S=$root$spool
 printf 'key "dcv" { algorithm hmac-sha256; secret "c2VjcmV0"; };\n' >"$root/etc/dcvd/dcv.key"
 chgrp "$dcvd_gid" "$root/etc/dcvd/dcv.key"
@@ -208,6 +218,12 @@ as_submitter sh -c "umask 027 && echo csr >'$S/incoming/.a.csr.tmp' && mv '$S/in
 	fail "a dcv-submit member cannot drop a file into incoming/"
 [ "$(stat -c '%a %g' "$S/incoming/a.csr" 2>/dev/null)" = "640 $submit_gid" ] ||
 	fail "a dropped file is '$(stat -c '%a %g' "$S/incoming/a.csr" 2>/dev/null)', want 640 with group dcv-submit (setgid incoming/)"
+# The sticky bit: another submitter can neither remove nor replace a's file.
+as_submitter2 rm -f "$S/incoming/a.csr" 2>/dev/null
+[ -f "$S/incoming/a.csr" ] || fail "another dcv-submit member removed a submitter's file (incoming/ not sticky)"
+as_submitter2 sh -c "echo x >'$S/incoming/.b' && mv -f '$S/incoming/.b' '$S/incoming/a.csr'" 2>/dev/null
+[ "$(cat "$S/incoming/a.csr" 2>/dev/null)" = csr ] || fail "another dcv-submit member replaced a submitter's file"
+rm -f "$S/incoming/.b"
 as_submitter ls "$S" >/dev/null 2>&1 && fail "a dcv-submit member can list the spool"
 as_submitter ls "$S/done" >/dev/null 2>&1 && fail "a dcv-submit member can look into done/"
 as_submitter touch "$S/x" 2>/dev/null && fail "a dcv-submit member can create files in the spool itself"
