@@ -311,6 +311,11 @@ int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why)
 		dcv_why_set(why, "job %s: error is not valid UTF-8", rec->id);
 		goto out;
 	}
+	if (!TERMINATED(rec->submitter) ||
+	    !dcv_utf8_printable(rec->submitter, strlen(rec->submitter))) {
+		dcv_why_set(why, "job %s: submitter is not printable UTF-8", rec->id);
+		goto out;
+	}
 	for (size_t i = 0; i < rec->n_rrs; i++)
 		if (rr_check(&rec->rrs[i], i, why) < 0)
 			goto out;

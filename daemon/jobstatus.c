@@ -93,6 +93,13 @@ int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 	yout_kv(&y, "file", file);
 	if (rec->error[0] != '\0')
 		yout_kv(&y, "error", rec->error);
+	if (rec->has_uid) {
+		char who[sizeof(rec->submitter) + 32];
+
+		snprintf(who, sizeof(who), "%s (uid %u)", rec->submitter[0] ? rec->submitter : "?",
+		         (unsigned)rec->uid);
+		yout_kv(&y, "submitter", who);
+	}
 	if (rec->md5[0] != '\0')
 		yout_kv(&y, "md5", rec->md5);
 	if (rec->sha256[0] != '\0')

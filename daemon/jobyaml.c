@@ -32,6 +32,8 @@ enum {
 	K_WITHDRAWN,
 	K_FAILED,
 	K_ERROR,
+	K_UID,
+	K_SUBMITTER,
 	K_COUNT,
 	K_REQUIRED = K_RECORDS, /* keys before this one must be present */
 	K_FIRST_TIME = K_RECEIVED,
@@ -40,7 +42,8 @@ enum {
 static const char *const record_keys[] = {
     "version", "id",           "name",      "ext",    "state",    "cleanup",
     "md5",     "sha256",       "records",   "names",  "received", "published",
-    "visible", "withdraw_due", "withdrawn", "failed", "error",    NULL};
+    "visible", "withdraw_due", "withdrawn", "failed", "error",    "uid",
+    "submitter", NULL};
 
 enum { R_OWNER, R_TARGET, R_ZONE, R_TTL, R_COUNT };
 static const char *const rr_keys[] = {"owner", "target", "zone", "ttl", NULL};
@@ -141,6 +144,10 @@ int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 		yout_kv_uint(&y, record_keys[K_FIRST_TIME + i], times[i]);
 	if (rec->error[0] != '\0')
 		yout_kv(&y, "error", rec->error);
+	if (rec->has_uid)
+		yout_kv_uint(&y, "uid", rec->uid);
+	if (rec->submitter[0] != '\0')
+		yout_kv(&y, "submitter", rec->submitter);
 	yout_end_map(&y);
 	if (yout_end(&y) < 0) {
 		/* A checked record is valid UTF-8 text: only memory can run out here. */
@@ -353,6 +360,7 @@ static int parse_names(struct dcv_yin *y, const struct dcv_yin_node *node,
 static void parse_scalars(struct dcv_yin *y, const struct dcv_yin_node **v,
                           struct dcv_job_record *out)
 {
+	uint64_t uid = 0;
 	uint64_t version = 0, times[6] = {0, 0, 0, 0, 0, 0};
 	const char *state = NULL;
 
@@ -391,6 +399,13 @@ static void parse_scalars(struct dcv_yin *y, const struct dcv_yin_node **v,
 	times_set(out, times);
 	if (v[K_ERROR] != NULL)
 		take_text(y, v[K_ERROR], "error", out->error, sizeof(out->error), error_problem);
+	if (v[K_UID] != NULL && take_uint(y, v[K_UID], "uid", UINT32_MAX, &uid)) {
+		out->has_uid = true;
+		out->uid = (uint32_t)uid;
+	}
+	if (v[K_SUBMITTER] != NULL)
+		take_text(y, v[K_SUBMITTER], "submitter", out->submitter, sizeof(out->submitter),
+		          error_problem);
 }
 
 /* Where the end of buf is, as a node position for messages. */

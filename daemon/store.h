@@ -103,6 +103,10 @@ struct dcv_job_record {
 	uint64_t received, published, visible, withdraw_due, withdrawn,
 	    failed; /* unix s, 0 = not yet */
 	char error[512];
+	/* Who dropped the CSR (the owner of the file claimed); has_uid false: not known. */
+	bool has_uid;
+	uint32_t uid;
+	char submitter[64]; /* the user name at the claim ("" when unknown) */
 };
 
 /*
@@ -134,7 +138,8 @@ int dcv_job_record_copy(struct dcv_job_record *dst, const struct dcv_job_record 
  * md5 and sha256 empty (not known) or exactly 32 / 64 lower-case hex
  * digits; at most DCV_JOB_MAX_ITEMS rrs and names; owner, target, zone,
  * name and adn not empty, made of letters, digits, '-', '_', '.' and '*'
- * only (what the CSR checks let through); no name twice; error valid UTF-8; timestamps <=
+ * only (what the CSR checks let through); no name twice; error and
+ * submitter valid UTF-8 without control characters; timestamps <=
  * DCV_JOB_TIME_MAX; every string NUL-terminated inside its array. DCV_EINVAL with why naming the
  * field.
  */
@@ -297,12 +302,57 @@ int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
 int dcv_store_batch_status_refresh(struct dcv_store_batch *b, const char *dir,
                                    const struct dcv_job_record *rec);
 /*
+ * Like dcv_store_batch_status(), for the status a job writes as its files
+ * arrive in dir (the move to done/ or failed/ in the same batch). A
+ * NAME.status there that belongs to another job (its `job:` differs) is
+ * that older job's: its files are renamed after its id first --
+ * NAME.status, NAME.csr|pem|der|yaml to ID.status, ID.<ext> -- so that
+ * <dir>/NAME.status is always the newest job of NAME and nothing is
+ * replaced. A status that is not an arrival (a later state of a job that
+ * arrived earlier, a refresh) goes to NAME.status only while that file is
+ * the job's own or missing, and to ID.status once a newer job took NAME.
+ */
+int dcv_store_batch_status_arrive(struct dcv_store_batch *b, const char *dir,
+                                  const struct dcv_job_record *rec);
+
+/*
  * Queues rename(SPOOL/<from>, SPOOL/<to>) (paths relative to the spool,
  * without "." or ".." components; the folder of <to> is created 0750 if
- * missing). A source that is gone while <to> exists counts as done (a
- * previous run made the move). DCV_EINVAL for a bad path, DCV_ENOMEM.
+ * missing). The move never replaces anything (RENAME_NOREPLACE): when <to>
+ * is taken, alt_to (if not NULL) is tried; a move that still cannot be
+ * made is a fault of that move. A source that is gone while <to> or alt_to
+ * exists counts as done (a previous run made the move); a source that is
+ * gone with neither there vanished (a submitter removed it): a fault with
+ * vanished set, not an error of the batch.
+ *
+ * Faults belong to one entry, not to the batch: a move that fails because
+ * of its own entry (EACCES on another user's directory, EPERM, EISDIR,
+ * ENOTDIR, EEXIST on both names, ELOOP, ENAMETOOLONG, EXDEV, EBUSY,
+ * EINVAL) is reported with its tag to the batch's fault callback and the
+ * batch goes on. Failures of the spool itself -- EROFS, ENOSPC, EDQUOT,
+ * EIO, ENOMEM, a destination folder that cannot be made -- fail the batch
+ * as before (it is retried whole; moves already made count as done).
+ * DCV_EINVAL for a bad path, DCV_ENOMEM.
  */
 int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char *to);
+int dcv_store_batch_move_tagged(struct dcv_store_batch *b, const char *from, const char *to,
+                                const char *alt_to, void *tag);
+
+/* One move that failed on its own entry (see dcv_store_batch_move()). */
+struct dcv_store_fault {
+	void *tag;     /* as given to dcv_store_batch_move_tagged() (NULL otherwise) */
+	int status;    /* DCV_EIO; DCV_OK when only vanished */
+	bool vanished; /* source and destination both absent: the entry is gone */
+	int err;       /* the errno of the rename (ENOENT when vanished) */
+	struct dcv_why why; /* "move SPOOL/a -> SPOOL/b: reason" (names escaped) */
+};
+
+/*
+ * Called on the loop for each fault of the batch, before the batch's own
+ * callback, with the arg given to dcv_store_batch_commit(). Optional.
+ */
+typedef void (*dcv_store_fault_cb)(void *arg, const struct dcv_store_fault *fault);
+void dcv_store_batch_on_fault(struct dcv_store_batch *b, dcv_store_fault_cb cb);
 
 /*
  * Runs the batch on the thread pool, in this order:

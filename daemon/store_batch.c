@@ -57,11 +57,17 @@ struct status_op {
 	size_t seq;
 	bool skip;
 	bool refresh; /* written only when missing or different */
+	bool arrival; /* the job's files arrive in dir in this batch */
+	char *id;     /* the job's id: whose NAME.status it is */
+	char final[STORE_FILE_NAME_SIZE]; /* NAME or id, chosen on the pool thread */
 };
 
 struct move_op {
 	char *from;
 	char *to;
+	char *alt_to; /* tried when to is taken; NULL: none */
+	struct dcv_store_fault fault;
+	bool faulted;
 };
 
 struct dcv_store_batch {
@@ -69,6 +75,7 @@ struct dcv_store_batch {
 	uv_work_t work;
 	struct dcv_store_batch *next; /* in the store's queue */
 	dcv_store_cb cb;
+	dcv_store_fault_cb fault_cb;
 	void *arg;
 	size_t seq;
 	struct rec_op *recs;
@@ -144,10 +151,12 @@ void dcv_store_batch_free(struct dcv_store_batch *b)
 	for (size_t i = 0; i < b->n_statuses; i++) {
 		free(b->statuses[i].name);
 		free(b->statuses[i].text);
+		free(b->statuses[i].id);
 	}
 	for (size_t i = 0; i < b->n_moves; i++) {
 		free(b->moves[i].from);
 		free(b->moves[i].to);
+		free(b->moves[i].alt_to);
 	}
 	free(b->recs);
 	free(b->forgets);
@@ -220,7 +229,7 @@ static bool spool_path_ok(const char *path)
 }
 
 static int add_status(struct dcv_store_batch *b, const char *dir, const struct dcv_job_record *rec,
-                      bool refresh)
+                      bool refresh, bool arrival)
 {
 	struct status_op *op = NULL;
 	int rc = DCV_EINVAL;
@@ -234,6 +243,13 @@ static int add_status(struct dcv_store_batch *b, const char *dir, const struct d
 	rc = text_of(dcv_job_status_emit, rec, rec->name, &op->name, &op->text, &op->len);
 	if (rc < 0)
 		goto out;
+	if ((op->id = strdup(rec->id)) == NULL) {
+		free(op->name);
+		free(op->text);
+		rc = DCV_ENOMEM;
+		goto out;
+	}
+	op->arrival = arrival;
 	snprintf(op->dir, sizeof(op->dir), "%s", dir);
 	op->seq = b->seq++;
 	op->skip = false;
@@ -246,31 +262,47 @@ out:
 int dcv_store_batch_status(struct dcv_store_batch *b, const char *dir,
                            const struct dcv_job_record *rec)
 {
-	return add_status(b, dir, rec, false);
+	return add_status(b, dir, rec, false, false);
+}
+
+int dcv_store_batch_status_arrive(struct dcv_store_batch *b, const char *dir,
+                                  const struct dcv_job_record *rec)
+{
+	return add_status(b, dir, rec, false, true);
 }
 
 int dcv_store_batch_status_refresh(struct dcv_store_batch *b, const char *dir,
                                    const struct dcv_job_record *rec)
 {
-	return add_status(b, dir, rec, true);
+	return add_status(b, dir, rec, true, false);
 }
 
 int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char *to)
 {
+	return dcv_store_batch_move_tagged(b, from, to, NULL, NULL);
+}
+
+int dcv_store_batch_move_tagged(struct dcv_store_batch *b, const char *from, const char *to,
+                                const char *alt_to, void *tag)
+{
 	struct move_op *op = NULL;
 	int rc = DCV_EINVAL;
 
-	if (!spool_path_ok(from) || !spool_path_ok(to))
+	if (!spool_path_ok(from) || !spool_path_ok(to) || (alt_to != NULL && !spool_path_ok(alt_to)))
 		goto out;
 	rc = grow((void **)&b->moves, &b->cap_moves, b->n_moves, sizeof(*b->moves));
 	if (rc < 0)
 		goto out;
 	op = &b->moves[b->n_moves];
+	memset(op, 0, sizeof(*op));
 	op->from = strdup(from);
 	op->to = strdup(to);
-	if (op->from == NULL || op->to == NULL) {
+	op->alt_to = alt_to != NULL ? strdup(alt_to) : NULL;
+	op->fault.tag = tag;
+	if (op->from == NULL || op->to == NULL || (alt_to != NULL && op->alt_to == NULL)) {
 		free(op->from);
 		free(op->to);
+		free(op->alt_to);
 		rc = DCV_ENOMEM;
 		goto out;
 	}
@@ -278,6 +310,11 @@ int dcv_store_batch_move(struct dcv_store_batch *b, const char *from, const char
 	rc = DCV_OK;
 out:
 	return rc;
+}
+
+void dcv_store_batch_on_fault(struct dcv_store_batch *b, dcv_store_fault_cb cb)
+{
+	b->fault_cb = cb;
 }
 
 /* ---- on the pool thread ---- */
@@ -500,8 +537,13 @@ static void write_statuses(struct dcv_store_batch *b)
 		if (b->statuses[i].skip)
 			continue;
 		rc = store_dir_get(b->st, b->statuses[i].dir, true, &jobs[n].dir, &b->why);
+		if (rc < 0)
+			break;
+		store_status_place(b->st, jobs[n].dir, b->statuses[i].name, b->statuses[i].id,
+		                   b->statuses[i].arrival, b->statuses[i].final,
+		                   sizeof(b->statuses[i].final));
 		jobs[n].refresh = b->statuses[i].refresh;
-		jobs[n].name = b->statuses[i].name;
+		jobs[n].name = b->statuses[i].final;
 		jobs[n].text = b->statuses[i].text;
 		jobs[n++].len = b->statuses[i].len;
 	}
@@ -524,41 +566,86 @@ static int move_end(struct dcv_store_batch *b, const char *path, bool create,
 	return store_dir_get(b->st, rel, create, dir, create ? &b->why : NULL);
 }
 
-static void do_move(struct dcv_store_batch *b, const struct move_op *op)
+/* Errors that are the spool's, not one entry's: the batch fails and is retried whole. */
+static bool spool_wide(int err)
 {
-	struct store_dir *from_dir = NULL, *to_dir = NULL;
-	const char *from_name = NULL, *to_name = NULL;
+	return err == EROFS || err == ENOSPC || err == EDQUOT || err == EIO || err == ENOMEM;
+}
+
+/* The rename itself: never over anything; RENAME_NOREPLACE, or link+unlink without it. */
+static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to)
+{
+	if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno;
+	if (linkat(from_fd, from, to_fd, to, 0) < 0)
+		return errno;
+	return unlinkat(from_fd, from, 0) < 0 ? errno : 0;
+}
+
+static void move_fault(struct dcv_store_batch *b, struct move_op *op, int err, bool vanished)
+{
+	char from[300], to[300];
+
+	dcv_escape(from, sizeof(from), op->from, strlen(op->from));
+	dcv_escape(to, sizeof(to), op->to, strlen(op->to));
+	op->faulted = true;
+	op->fault.err = err;
+	op->fault.vanished = vanished;
+	op->fault.status = vanished ? DCV_OK : DCV_EIO;
+	if (vanished)
+		dcv_why_set(&op->fault.why, "%s/%s is gone (removed by its submitter?); nothing to move",
+		            b->st->spool, from);
+	else
+		dcv_why_set(&op->fault.why, "move %s/%s -> %s/%s: %s", b->st->spool, from,
+		            b->st->spool, to, strerror(err));
+}
+
+static void do_move(struct dcv_store_batch *b, struct move_op *op)
+{
+	struct store_dir *from_dir = NULL, *to_dir = NULL, *alt_dir = NULL;
+	const char *from_name = NULL, *to_name = NULL, *alt_name = NULL;
 	struct stat sb;
 	int rc = DCV_OK, err = ENOENT;
 
 	rc = move_end(b, op->to, true, &to_dir, &to_name);
+	if (rc == DCV_OK && op->alt_to != NULL)
+		rc = move_end(b, op->alt_to, true, &alt_dir, &alt_name);
 	if (rc < 0) {
 		b->rc = rc;
 		return;
 	}
 	/* A source folder that is missing is a source that is gone. */
 	rc = move_end(b, op->from, false, &from_dir, &from_name);
-	if (rc == DCV_OK && renameat(from_dir->fd, from_name, to_dir->fd, to_name) == 0)
-		err = 0;
-	else if (rc == DCV_OK)
-		err = errno;
+	if (rc == DCV_OK) {
+		err = rename_noreplace(from_dir->fd, from_name, to_dir->fd, to_name);
+		if (err == EEXIST && alt_dir != NULL) {
+			err = rename_noreplace(from_dir->fd, from_name, alt_dir->fd, alt_name);
+			to_dir = alt_dir;
+		}
+	}
 	/*
-	 * Gone from the source but at the destination: a previous run made
-	 * this move, maybe without its fsync. Both folders get one now.
+	 * Gone from the source but at a destination: a previous run made
+	 * this move, maybe without its fsync. The folders get one now.
 	 */
-	if (err == ENOENT && fstatat(to_dir->fd, to_name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+	if (err == ENOENT && (fstatat(to_dir->fd, to_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
+	                      (alt_dir != NULL &&
+	                       fstatat(alt_dir->fd, alt_name, &sb, AT_SYMLINK_NOFOLLOW) == 0)))
 		err = 0;
 	if (err == 0) {
 		to_dir->dirty = true;
+		if (alt_dir != NULL)
+			alt_dir->dirty = true;
 		if (from_dir != NULL)
 			from_dir->dirty = true;
 	} else if (err == ENOENT) {
-		fail(b, DCV_EIO, "move %s/%s -> %s/%s: %s/%s: %s, and %s/%s is not there either",
-		     b->st->spool, op->from, b->st->spool, op->to, b->st->spool, op->from,
-		     strerror(err), b->st->spool, op->to);
-	} else {
+		move_fault(b, op, err, true);
+	} else if (spool_wide(err)) {
 		fail(b, DCV_EIO, "move %s/%s -> %s/%s: %s", b->st->spool, op->from, b->st->spool,
 		     op->to, strerror(err));
+	} else {
+		move_fault(b, op, err, false);
 	}
 }
 
@@ -669,6 +756,9 @@ static void batch_done(uv_work_t *req, int status)
 	/* The next batch may start writing while this callback runs. */
 	start_next(st);
 	st->in_callback = true;
+	for (size_t i = 0; b->fault_cb != NULL && i < b->n_moves; i++)
+		if (b->moves[i].faulted)
+			b->fault_cb(b->arg, &b->moves[i].fault);
 	if (b->cb != NULL)
 		b->cb(b->arg, b->rc, &b->why);
 	st->in_callback = false;

@@ -254,4 +254,16 @@ struct store_status_job {
 int store_status_write(struct dcv_store *st, const struct store_status_job *jobs, size_t n,
                        uint64_t *renamed, struct dcv_why *why);
 
+/* Buffers for a file name in a spool folder (checked names keep within NAME_MAX). */
+#define STORE_FILE_NAME_SIZE 384
+
+/*
+ * The base name (NAME or the job id) under which a status file of job id
+ * goes in dir, archiving an older job's NAME.* files first when arrival
+ * (store_archive.c; store.h says the rule). Never fails: when in doubt the
+ * id, which replaces nothing of another job.
+ */
+void store_status_place(struct dcv_store *st, struct store_dir *dir, const char *name,
+                        const char *id, bool arrival, char *out, size_t size);
+
 #endif

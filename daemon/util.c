@@ -265,15 +265,12 @@ bool dcv_escape(char *dst, size_t size, const char *src, size_t len)
 		const char *piece = NULL;
 		size_t piece_len = 0;
 
-		n = p[i] == '\\' ? 0 : dcv_utf8_printable_len(p + i, len - i);
+		n = dcv_utf8_printable_len(p + i, len - i);
 		if (n > 0) {
 			piece = src + i;
 			piece_len = n;
 		} else {
-			if (p[i] == '\\')
-				memcpy(esc, "\\\\", 3);
-			else
-				snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
+			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
 			piece = esc;
 			piece_len = strlen(esc);
 			n = 1;

@@ -73,9 +73,12 @@ bool dcv_utf8_printable(const char *s, size_t len);
 /*
  * Input quoted in a message (names from CSRs, file names, sidecar values,
  * texts from servers) goes through this: copies len bytes of src to dst
- * with every byte that is not part of printable UTF-8 written as \xNN
- * (and a backslash as \\), so that no control byte reaches a terminal, a
- * log or a YAML file and the original stays readable. The result is cut at
+ * with every byte that is not part of printable UTF-8 written as \\xNN, so
+ * that no control byte reaches a terminal, a log or a YAML file and the
+ * original stays readable. A backslash is kept as it is: escaping is then
+ * idempotent (a message that quotes an escaped text twice shows it once),
+ * and names with a backslash never reach a job (the spool renames them).
+ * The result is cut at
  * a code point or escape boundary to fit size bytes (NUL included; size 0
  * writes nothing). Returns true when the result differs from the input
  * (something escaped or cut).

@@ -175,7 +175,7 @@ static bool add_big(struct dcv_store_batch *b, size_t first, size_t n)
 static int batch_child(const char *spool, size_t n)
 {
 	struct dcv_store_batch *b = NULL;
-	struct done d = {0, -1, {""}};
+	struct done d = {0, -1, {""}, 0, {NULL, 0, false, 0, {""}}};
 	struct dcv_store *st = NULL;
 	struct dcv_why why;
 	uv_loop_t loop;
@@ -590,6 +590,7 @@ static void test_bad_arguments(void **state)
 /* active/NAME.csr -> done/ with its status file; moves that repeat, moves that cannot be. */
 static void test_status_and_moves(void **state)
 {
+	struct done d;
 	struct dcv_store_batch *b = NULL;
 	struct dcv_job_record rec;
 	struct dcv_store *st = NULL;
@@ -625,13 +626,53 @@ static void test_status_and_moves(void **state)
 		free(want);
 		assert_int_equal(count_suffix("done", ".tmp"), 0);
 	}
-	/* Neither source nor destination: the failure names the file. */
+	/*
+	 * Neither source nor destination: the entry vanished (a submitter
+	 * removed it). That is the entry's fault, not the batch's: the batch
+	 * succeeds and the move reports vanished, naming the file.
+	 */
 	b = dcv_store_batch_new(st);
-	assert_int_equal(dcv_store_batch_move(b, "active/gone.csr", "done/gone.csr"), DCV_OK);
-	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
-	assert_non_null(strstr(why.text, tu_path("active/gone.csr")));
-	assert_non_null(strstr(why.text, "No such file or directory"));
-	assert_non_null(strstr(why.text, tu_path("done/gone.csr")));
+	assert_int_equal(
+	    dcv_store_batch_move_tagged(b, "active/gone.csr", "done/gone.csr", NULL, &d), DCV_OK);
+	assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+	assert_int_equal(run_batch_faults(&loop, b, &why, &d), DCV_OK);
+	assert_int_equal(d.faults, 1);
+	assert_true(d.fault.vanished);
+	assert_ptr_equal(d.fault.tag, &d);
+	assert_non_null(strstr(d.fault.why.text, tu_path("active/gone.csr")));
+	/*
+	 * A move that fails on its own entry (here: a non-empty directory in
+	 * the way of a directory) is a fault too; the batch's other moves go on.
+	 */
+	assert_int_equal(mkdir(tu_path("active/d.csr"), 0750), 0);
+	tu_put("active/ok.csr", 0640, "x");
+	assert_int_equal(mkdir(tu_path("done/d.csr"), 0750), 0);
+	tu_put("done/d.csr/inside", 0640, "x");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(
+	    dcv_store_batch_move_tagged(b, "active/d.csr", "done/d.csr", NULL, &d), DCV_OK);
+	assert_int_equal(dcv_store_batch_move(b, "active/ok.csr", "done/ok.csr"), DCV_OK);
+	assert_int_equal(run_batch_faults(&loop, b, &why, &d), DCV_OK);
+	assert_int_equal(d.faults, 1);
+	assert_false(d.fault.vanished);
+	assert_int_equal(d.fault.status, DCV_EIO);
+	assert_int_equal(d.fault.err, EEXIST);
+	assert_true(exists(tu_path("done/ok.csr")));
+	assert_true(exists(tu_path("active/d.csr")));
+	/* A destination that is taken is never replaced: the alternative name is used. */
+	tu_put("active/taken.csr", 0640, "new");
+	tu_put("done/taken.csr", 0640, "old");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_move_tagged(b, "active/taken.csr", "done/taken.csr",
+	                                             "done/taken~1.csr", NULL),
+	                 DCV_OK);
+	assert_int_equal(run_batch_faults(&loop, b, &why, &d), DCV_OK);
+	assert_int_equal(d.faults, 0);
+	text = slurp(tu_path("done/taken.csr"), &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(text, "old", 3);
+	free(text);
+	assert_true(exists(tu_path("done/taken~1.csr")));
 	/* A source folder that does not exist is a missing source like any other. */
 	b = dcv_store_batch_new(st);
 	assert_int_equal(dcv_store_batch_move(b, "nowhere/web.csr", "done/web.csr"), DCV_OK);
@@ -648,6 +689,74 @@ static void test_status_and_moves(void **state)
 	assert_true(exists(tu_path("failed/web.status")));
 	assert_int_equal(mode_of(tu_path("failed")), 0750);
 	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The job: value of a status file (the test's own reading: a line scan). */
+static bool status_job_is(const char *rel, const char *id)
+{
+	size_t len = 0;
+	unsigned char *text = slurp(tu_path(rel), &len);
+	char want[300];
+	bool is = false;
+
+	snprintf(want, sizeof(want), "\njob: %s\n", id);
+	is = text != NULL && strstr((char *)text, want) != NULL;
+	free(text);
+	return is;
+}
+
+/*
+ * NAME submitted twice: the newer job takes done/NAME.*, the older job's
+ * files move aside under its id, and its later writes go there.
+ */
+static void test_archive_names(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_job_record old, young;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	tu_rec_make(&old, "web~1", 1, 1, 1);
+	tu_rec_make(&young, "web~2", 1, 1, 1);
+	old.state = young.state = DCV_JOB_VISIBLE;
+	snprintf(young.ext, sizeof(young.ext), "pem");
+	tu_put("active/web.csr", 0640, "old");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status_arrive(b, "done", &old), DCV_OK);
+	assert_int_equal(dcv_store_batch_move_tagged(b, "active/web.csr", "done/web.csr",
+	                                             "done/web~1.csr", NULL),
+	                 DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	assert_true(status_job_is("done/web.status", "web~1"));
+	/* The newer job arrives: web~1's files move aside. */
+	tu_put("active/web.pem", 0640, "young");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status_arrive(b, "done", &young), DCV_OK);
+	assert_int_equal(dcv_store_batch_move_tagged(b, "active/web.pem", "done/web.pem",
+	                                             "done/web~2.pem", NULL),
+	                 DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	assert_true(status_job_is("done/web.status", "web~2"));
+	assert_true(status_job_is("done/web~1.status", "web~1"));
+	assert_true(exists(tu_path("done/web~1.csr")));
+	assert_false(exists(tu_path("done/web.csr")));
+	assert_true(exists(tu_path("done/web.pem")));
+	/* The older job's later write (withdrawn) goes to its own file. */
+	old.state = DCV_JOB_WITHDRAWN;
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &old), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	assert_true(status_job_is("done/web.status", "web~2"));
+	assert_true(status_job_is("done/web~1.status", "web~1"));
+	dcv_job_record_free(&old);
+	dcv_job_record_free(&young);
 	dcv_store_close(st);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -1037,7 +1146,7 @@ static void on_close_in_callback(void *arg, int status, const struct dcv_why *wh
 
 static void test_close(void **state)
 {
-	struct done d1 = {0, -1, {""}}, d2 = {0, -1, {""}};
+	struct done d1 = {0, -1, {""}, 0, {NULL, 0, false, 0, {""}}}, d2 = d1;
 	struct dcv_store_batch *b = NULL;
 	struct dcv_job_record rec;
 	struct closer c = {NULL, 0};
@@ -1351,6 +1460,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_last_call_wins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_and_moves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_archive_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_ways, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failures, setup, teardown),

@@ -29,7 +29,17 @@ struct done {
 	int calls;
 	int status;
 	struct dcv_why why;
+	int faults; /* moves that failed on their own entry */
+	struct dcv_store_fault fault; /* the last one */
 };
+
+static inline void on_fault(void *arg, const struct dcv_store_fault *f)
+{
+	struct done *d = arg;
+
+	d->faults++;
+	d->fault = *f;
+}
 
 static inline void on_done(void *arg, int status, const struct dcv_why *why)
 {
@@ -40,17 +50,27 @@ static inline void on_done(void *arg, int status, const struct dcv_why *why)
 	d->why = *why;
 }
 
-/* Commits b and runs the loop until its callback ran; returns its status. */
-static inline int run_batch(uv_loop_t *loop, struct dcv_store_batch *b, struct dcv_why *why)
+/* Commits b and runs the loop until its callback ran; returns its status and the faults. */
+static inline int run_batch_faults(uv_loop_t *loop, struct dcv_store_batch *b,
+                                   struct dcv_why *why, struct done *out)
 {
-	struct done d = {0, 0, {""}};
+	struct done d;
 
+	memset(&d, 0, sizeof(d));
+	dcv_store_batch_on_fault(b, on_fault);
 	assert_int_equal(dcv_store_batch_commit(b, on_done, &d), DCV_OK);
 	uv_run(loop, UV_RUN_DEFAULT);
 	assert_int_equal(d.calls, 1);
 	if (why != NULL)
 		*why = d.why;
+	if (out != NULL)
+		*out = d;
 	return d.status;
+}
+
+static inline int run_batch(uv_loop_t *loop, struct dcv_store_batch *b, struct dcv_why *why)
+{
+	return run_batch_faults(loop, b, why, NULL);
 }
 
 static inline double ms_since(uint64_t start_ns)
