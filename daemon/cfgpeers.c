@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "cfgload.h"
+#include "cfgsubmit.h"
 
 enum { K_ID, K_ALGORITHM, K_SECRET, K_FILE, K_ALLOW_MD5, K_COUNT };
 static const char *const key_keys[] = {"id", "algorithm", "secret", "file", "allow_md5", NULL};
@@ -12,8 +13,8 @@ static const char *const key_keys[] = {"id", "algorithm", "secret", "file", "all
 enum { R_ID, R_ADDRESS, R_KEY, R_COUNT };
 static const char *const remote_keys[] = {"id", "address", "key", NULL};
 
-enum { Z_DOMAIN, Z_PRIMARY, Z_NAMESERVERS, Z_COUNT };
-static const char *const zone_keys[] = {"domain", "primary", "nameservers", NULL};
+enum { Z_DOMAIN, Z_PRIMARY, Z_NAMESERVERS, Z_SUBMITTERS, Z_COUNT };
+static const char *const zone_keys[] = {"domain", "primary", "nameservers", "submitters", NULL};
 
 static const char alg_names[] = "hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512";
 
@@ -449,6 +450,8 @@ static int one_zone(struct cfg_loader *l, const struct dcv_yin_node *item, struc
 		dcv_yin_error(&l->y, item, "%s: primary is required (the remotes to update)", what);
 	else if ((rc = zone_primaries(l, v[Z_PRIMARY], what, z)) < 0)
 		goto out;
+	if ((rc = cfg_submitters(l, v[Z_SUBMITTERS], what, z)) < 0)
+		goto out;
 	snprintf(what + strlen(what), sizeof(what) - strlen(what), ": nameservers");
 	rc = cfg_addresses(l, v[Z_NAMESERVERS], what, false, &z->nameservers, &z->n_nameservers);
 out:
@@ -460,6 +463,7 @@ static void zone_drop(struct dcv_zone *z)
 	free(z->domain);
 	free(z->primaries);
 	free(z->nameservers);
+	free(z->submitters);
 	memset(z, 0, sizeof(*z));
 }
 

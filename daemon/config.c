@@ -25,6 +25,7 @@ enum top_key {
 	TOP_HOOK,
 	TOP_HOOK_TIMEOUT,
 	TOP_MAX_JOBS,
+	TOP_MAX_JOBS_PER_SUBMITTER,
 	TOP_MAX_NAMES,
 	TOP_MAX_MESSAGE_SIZE,
 	TOP_KEY,
@@ -44,6 +45,7 @@ static const char *const top_keys[] = {
     [TOP_HOOK] = "hook",
     [TOP_HOOK_TIMEOUT] = "hook_timeout",
     [TOP_MAX_JOBS] = "max_jobs",
+    [TOP_MAX_JOBS_PER_SUBMITTER] = "max_jobs_per_submitter",
     [TOP_MAX_NAMES] = "max_names",
     [TOP_MAX_MESSAGE_SIZE] = "max_message_size",
     [TOP_KEY] = "key",
@@ -274,6 +276,7 @@ static void set_defaults(struct dcv_config *cfg)
 	cfg->visible_timeout = DCV_DEFAULT_VISIBLE_TIMEOUT;
 	cfg->hook_timeout = DCV_DEFAULT_HOOK_TIMEOUT;
 	cfg->max_jobs = DCV_DEFAULT_MAX_JOBS;
+	cfg->max_jobs_per_submitter = DCV_DEFAULT_MAX_JOBS_PER_SUBMITTER;
 	cfg->max_names = DCV_DEFAULT_MAX_NAMES;
 	cfg->max_message_size = DCV_DEFAULT_MAX_MESSAGE_SIZE;
 }
@@ -299,6 +302,15 @@ static int plain_options(struct cfg_loader *l, const struct dcv_yin_node **v)
 		         strerror(errno));
 	opt_duration(l, v[TOP_HOOK_TIMEOUT], "hook_timeout", 1, &cfg->hook_timeout);
 	opt_number(l, v[TOP_MAX_JOBS], "max_jobs", 1, UINT32_MAX, &cfg->max_jobs);
+	opt_number(l, v[TOP_MAX_JOBS_PER_SUBMITTER], "max_jobs_per_submitter", 1, UINT32_MAX,
+	           &cfg->max_jobs_per_submitter);
+	/*
+	 * A share larger than the whole means the whole: keeping the effective
+	 * value lets the engine compare against one number, and a small
+	 * max_jobs (a test, a tiny host) needs no second line to go with it.
+	 */
+	if (cfg->max_jobs_per_submitter > cfg->max_jobs)
+		cfg->max_jobs_per_submitter = cfg->max_jobs;
 	opt_number(l, v[TOP_MAX_NAMES], "max_names", 1, UINT32_MAX, &cfg->max_names);
 	opt_number(l, v[TOP_MAX_MESSAGE_SIZE], "max_message_size", 512, 65535,
 	           &cfg->max_message_size);
@@ -480,6 +492,7 @@ void dcv_config_free(struct dcv_config *cfg)
 		free(cfg->zones[i].domain);
 		free(cfg->zones[i].primaries);
 		free(cfg->zones[i].nameservers);
+		free(cfg->zones[i].submitters);
 	}
 	free(cfg->zones);
 	free(cfg->zone_names);

@@ -11,6 +11,7 @@
  *   hook: /usr/libexec/dcvd-hook # optional
  *   hook_timeout: 30s
  *   max_jobs: 100000             # jobs in flight
+ *   max_jobs_per_submitter: 50000  # jobs in flight per submitting uid
  *   max_names: 1000              # names per CSR
  *   max_message_size: 65535      # bytes per UPDATE message
  *   key:
@@ -25,18 +26,40 @@
  *     - domain: example.com
  *       primary: [primary]       # every listed remote receives the updates
  *       nameservers: [192.0.2.1@53]  # optional; default: the zone's NS set
+ *       submitters: [alice, group:pki]  # optional; default: whoever may write incoming/
  *   resolver: [127.0.0.1@53]     # optional, asked after every authoritative server
  *
  * Durations: a number of seconds, or a number with s, m, h, d or w.
- * Numbers: ttl 0..2147483647, max_jobs and max_names at least 1,
- * max_message_size 512..65535; visible_timeout and hook_timeout at least 1s.
+ * Numbers: ttl 0..2147483647, max_jobs, max_jobs_per_submitter and
+ * max_names at least 1, max_message_size 512..65535; visible_timeout and
+ * hook_timeout at least 1s. max_jobs_per_submitter bounds the jobs in
+ * flight of one submitting uid, so that one submitter cannot take every
+ * max_jobs slot; the value kept is min(max_jobs_per_submitter, max_jobs).
  * spool and hook must be absolute paths; a relative key file is taken
  * relative to the configuration file's folder. A value left empty counts as
  * an error, except for the lists (key, remote, zone, resolver,
- * nameservers), where it means "none". Address lists and primary also
- * accept a single value instead of a list. Key ids (and the key names of
- * inline secrets) are compared in lower case without a trailing dot; remote
- * ids exactly as written.
+ * nameservers, submitters), where it means "none". Address lists, primary
+ * and submitters also accept a single value instead of a list. Key ids
+ * (and the key names of inline secrets) are compared in lower case without
+ * a trailing dot; remote ids exactly as written.
+ *
+ * submitters: who may drop CSRs whose records go into the zone. Without the
+ * key every user who can write incoming/ (the dcv-submit group) may get
+ * records into every zone, as before; a host where several teams submit
+ * should list them. Each entry is a user name, or group:NAME for every
+ * member of the group: the users in its member list and every user whose
+ * primary group it is. Names are resolved once, when the configuration is
+ * loaded (at start and at SIGHUP), into the zone's sorted uid list, so the
+ * check made for each CSR looks nothing up; a user added to a group later
+ * counts after the next reload. An unknown user or group is an error
+ * ("zone 'Z': submitters: no user 'x'" / "no group 'x'"), and so is a
+ * failed lookup (the reload is refused rather than the list shrunk). An
+ * entry made only of digits is refused, not taken as a uid ("'1000' is not
+ * a user name"): a number that reads as either a uid or a name would say
+ * two things, and names are what an administrator reviews. An empty list
+ * (submitters: []) lets nobody submit into the zone. Root is no exception:
+ * it may submit only when listed. A group member that is not a user, and a
+ * group with no member at all, are warned about.
  *
  * YAML aliases, several documents and nesting deeper than 32 levels are
  * refused (see yin.h). Files over DCV_CONFIG_MAX_FILE are refused unread.
@@ -53,8 +76,10 @@
 #ifndef DCV_CONFIG_H
 #define DCV_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "dcv/err.h"
@@ -67,6 +92,7 @@
 #define DCV_DEFAULT_VISIBLE_TIMEOUT 3600
 #define DCV_DEFAULT_HOOK_TIMEOUT 30
 #define DCV_DEFAULT_MAX_JOBS 100000
+#define DCV_DEFAULT_MAX_JOBS_PER_SUBMITTER 50000
 #define DCV_DEFAULT_MAX_NAMES 1000
 #define DCV_DEFAULT_MAX_MESSAGE_SIZE 65535
 /* Larger files are refused unread. */
@@ -94,6 +120,14 @@ struct dcv_zone {
 	size_t n_primaries;
 	struct dcv_addr *nameservers; /* empty: discover the NS set */
 	size_t n_nameservers;
+	/*
+	 * restricted: the zone has a submitters: key, and only the uids in
+	 * submitters (sorted ascending, no duplicates; NULL when empty) may
+	 * submit into it. false: everyone who can write incoming/ may.
+	 */
+	bool restricted;
+	uid_t *submitters;
+	size_t n_submitters;
 };
 
 struct dcv_config {
@@ -107,6 +141,7 @@ struct dcv_config {
 	char *hook;               /* NULL: none */
 	uint64_t hook_timeout;    /* seconds */
 	uint64_t max_jobs;
+	uint64_t max_jobs_per_submitter; /* already at most max_jobs */
 	uint64_t max_names;
 	uint64_t max_message_size;
 	struct dcv_key *keys;
@@ -128,12 +163,18 @@ struct dcv_config {
  * first. Checked: unknown keys, wrong types, bad addresses, durations,
  * numbers, algorithms, secrets, key files, duplicate ids, references to
  * undefined keys or remotes, zones without primaries, duplicate zones,
- * hmac-md5 without allow_md5: true. Errors are sorted by position (errors
- * may be NULL; at most DCV_YIN_MAX_ERRORS are listed, then one line saying
- * that more were left out). Also
- * DCV_ENOMEM. Secrets never appear in any message: not the secret's value,
- * and not a value that might be one (an algorithm value that holds no '-'
- * is not quoted).
+ * hmac-md5 without allow_md5: true, submitters naming no user or group
+ * (or whose lookup failed). Errors are sorted by position (errors may be
+ * NULL; at most DCV_YIN_MAX_ERRORS are listed, then one line saying that
+ * more were left out). Also DCV_ENOMEM. Secrets never appear in any
+ * message: not the secret's value, and not a value that might be one (an
+ * algorithm value that holds no '-' is not quoted).
+ *
+ * Submitter names are looked up with getpwnam(), getgrnam() and a
+ * getpwent() scan of every user, which may wait on a directory server:
+ * load at start and on SIGHUP only (the loop waits for a reload anyway, as
+ * it does for the key files), never per job, and from one thread at a time
+ * (getpwent() has one cursor per process).
  */
 int dcv_config_load(const char *path, struct dcv_config **out, struct dcv_strv *errors);
 
@@ -141,6 +182,26 @@ void dcv_config_free(struct dcv_config *cfg);
 
 /* The zone whose domain is domain (any case, trailing dot optional), or NULL. */
 const struct dcv_zone *dcv_config_zone(const struct dcv_config *cfg, const char *domain);
+
+/*
+ * Whether uid may submit CSRs whose records go into zone: true when the
+ * zone has no submitters: key, otherwise when uid is in its list (a binary
+ * search; root is not special). No lookup, no system call: safe on the
+ * event loop.
+ */
+bool dcv_zone_may_submit(const struct dcv_zone *zone, uid_t uid);
+
+/*
+ * The refusal for a uid that dcv_zone_may_submit() turned away, into why:
+ *   submitter NAME (uid N) may not submit names in zone DOMAIN (not in its submitters)
+ * name is the submitter's user name as the caller found it (escaped here
+ * with dcv_escape, as it comes from outside the configuration), or NULL
+ * when the caller has none, which gives "submitter uid N may not ...". No
+ * user lookup happens here: the caller may be on the event loop, where
+ * getpwuid() (NSS, perhaps LDAP) must not run. why may be NULL.
+ */
+void dcv_zone_refusal(const struct dcv_zone *zone, uid_t uid, const char *name,
+                      struct dcv_why *why);
 
 /*
  * Parses "90", "90s", "15m", "12h", "7d", "2w" into seconds (digits, then at
