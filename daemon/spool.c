@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@
 #define SPOOL_CHUNK_DEFAULT 64
 
 const char *const spool_dir_names[SPOOL_DIRS] = {"incoming", "active", "done", "failed"};
-static const mode_t spool_dir_modes[SPOOL_DIRS] = {02770, 0750, 0750, 0750};
+/* incoming/: setgid (new files get the folder's group) and sticky (see spool.h). */
+static const mode_t spool_dir_modes[SPOOL_DIRS] = {03770, 0750, 0750, 0750};
+#define SPOOL_SUBMIT_GROUP "dcv-submit"
 
 struct spool_scan;
 
@@ -79,6 +82,9 @@ struct dcv_spool {
 	void (*closed)(void *arg);
 	void *closed_arg;
 	struct dcv_spool_stats stats;
+	struct spool_ignore ignore;
+	bool ignore_init;
+	bool ignore_full_logged; /* the set is full and that was said */
 };
 
 void dcv_spool_item_free(struct dcv_spool_item *item)
@@ -90,21 +96,25 @@ void dcv_spool_item_free(struct dcv_spool_item *item)
 	dcv_sidecar_free(&item->sidecar);
 }
 
-/* Opens (creating it when missing, then with exactly mode) a folder below at. */
-static int dir_open(int at, const char *name, const char *shown, mode_t mode, struct dcv_why *why)
+/*
+ * Opens (creating it when missing, then with exactly mode) a folder below
+ * at; *created tells which.
+ */
+static int dir_open(int at, const char *name, const char *shown, mode_t mode, bool *created,
+                    struct dcv_why *why)
 {
-	bool created = false;
 	int fd = -1;
 
+	*created = false;
 	if (mkdirat(at, name, mode) == 0)
-		created = true;
+		*created = true;
 	else if (errno != EEXIST)
 		goto fail;
 	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		goto fail;
 	/* mkdir() applies the umask and may drop the setgid bit: set the mode we mean. */
-	if (created && fchmod(fd, mode) < 0)
+	if (*created && fchmod(fd, mode) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -114,6 +124,57 @@ fail:
 	return -1;
 }
 
+/*
+ * incoming/ is where other users write: say so when its mode or group lets
+ * them do more than drop their own files, or keeps dcvd from reading them.
+ * Only a warning: the operator may have reasons (and dcvd cannot chmod a
+ * folder it does not own).
+ */
+static void check_incoming(int fd, const char *shown, bool created, const char *group)
+{
+	char what[160] = "", found_name[64];
+	const struct group *gr = NULL;
+	struct stat st;
+	mode_t mode = 0;
+	gid_t want = 0;
+
+	if (fstat(fd, &st) < 0) {
+		log_warn("spool %s: cannot check its mode: %s", shown, strerror(errno));
+		goto out;
+	}
+	mode = st.st_mode & 07777;
+	if (!created && mode != 03770) {
+		if (!(mode & S_ISVTX))
+			snprintf(what, sizeof(what), "; submitters can remove each other's files");
+		if (!(mode & S_ISGID))
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			         "; new files do not get the folder's group");
+		if ((mode & 0030) != 0030)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			         "; the group cannot drop files");
+		if (mode & 0007)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			         "; others can reach it");
+		log_warn("spool %s: mode %o, expected 3770 (setgid and sticky: see "
+		         "dcvd.tmpfiles)%s",
+		         shown, (unsigned)mode, what);
+	}
+	/*
+	 * Only where the group exists: tests and other setups may use another.
+	 * getgrnam() is not reentrant, which is fine before the loop runs.
+	 */
+	if ((gr = getgrnam(group)) == NULL || gr->gr_gid == st.st_gid)
+		goto out;
+	want = gr->gr_gid;
+	gr = getgrgid(st.st_gid);
+	snprintf(found_name, sizeof(found_name), "%s", gr != NULL ? gr->gr_name : "?");
+	log_warn("spool %s: group %s (gid %lu), expected %s (gid %lu; see dcvd.tmpfiles); "
+	         "its members cannot drop files there",
+	         shown, found_name, (unsigned long)st.st_gid, group, (unsigned long)want);
+out:
+	return;
+}
+
 static void spool_free(struct dcv_spool *sp)
 {
 	for (int i = 0; i < SPOOL_DIRS; i++)
@@ -121,6 +182,8 @@ static void spool_free(struct dcv_spool *sp)
 			close(sp->dir_fd[i]);
 	free(sp->path);
 	free(sp->incoming_path);
+	if (sp->ignore_init)
+		spool_ignore_fini(&sp->ignore);
 	free(sp);
 }
 
@@ -129,6 +192,7 @@ int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opt
 {
 	struct dcv_spool *sp = NULL;
 	char shown[4096];
+	bool created = false;
 	int root = -1;
 	int rc = DCV_ENOMEM;
 
@@ -145,6 +209,9 @@ int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opt
 		sp->opts.rescan_ms = SPOOL_RESCAN_MS_DEFAULT;
 	if (sp->opts.chunk == 0)
 		sp->opts.chunk = SPOOL_CHUNK_DEFAULT;
+	if (spool_ignore_init(&sp->ignore) < 0)
+		goto out;
+	sp->ignore_init = true;
 	sp->path = strdup(path);
 	if (sp->path == NULL || asprintf(&sp->incoming_path, "%s/incoming", path) < 0) {
 		sp->incoming_path = NULL;
@@ -152,13 +219,18 @@ int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opt
 	}
 	rc = DCV_EIO;
 	/* The group may only pass through (to incoming/), as dcvd.tmpfiles makes it. */
-	if ((root = dir_open(AT_FDCWD, path, path, 0710, why)) < 0)
+	if ((root = dir_open(AT_FDCWD, path, path, 0710, &created, why)) < 0)
 		goto out;
 	for (int i = 0; i < SPOOL_DIRS; i++) {
 		snprintf(shown, sizeof(shown), "%s/%s", path, spool_dir_names[i]);
-		sp->dir_fd[i] = dir_open(root, spool_dir_names[i], shown, spool_dir_modes[i], why);
+		sp->dir_fd[i] =
+		    dir_open(root, spool_dir_names[i], shown, spool_dir_modes[i], &created, why);
 		if (sp->dir_fd[i] < 0)
 			goto out;
+		if (i == SPOOL_DIR_INCOMING)
+			check_incoming(sp->dir_fd[i], shown, created,
+			               sp->opts.submit_group != NULL ? sp->opts.submit_group
+			                                             : SPOOL_SUBMIT_GROUP);
 	}
 	/* Neither init can fail on Linux; the handles exist from here on, closed by close. */
 	uv_timer_init(loop, &sp->rescan);
@@ -323,6 +395,7 @@ static void list_done(uv_work_t *w, int status)
 	}
 	sp->stats.deferred = l->deferred;
 	sp->stats.held = l->held;
+	sp->stats.ignored = l->ignored;
 	if (l->n == 0)
 		goto end;
 	scan->n_chunks = (l->n + per - 1) / per;
@@ -379,6 +452,7 @@ static void scan_begin(struct dcv_spool *sp)
 	scan->ctx.incoming_fd = sp->dir_fd[SPOOL_DIR_INCOMING];
 	scan->ctx.active_fd = sp->dir_fd[SPOOL_DIR_ACTIVE];
 	scan->ctx.policy = p;
+	scan->ctx.ignore = &sp->ignore;
 	scan->list_work.data = scan;
 	if (uv_queue_work(sp->loop, &scan->list_work, list_work, list_done) == 0) {
 		scan->list_pending = true;
@@ -402,6 +476,33 @@ void dcv_spool_kick(struct dcv_spool *sp)
 		sp->again = true;
 	else if (!uv_is_active((uv_handle_t *)&sp->soon))
 		uv_timer_start(&sp->soon, on_soon, 0, 0);
+}
+
+void dcv_spool_ignore(struct dcv_spool *sp, const char *src, const struct dcv_spool_entry *entry)
+{
+	char shown[SPOOL_SHOWN_MAX];
+	size_t len = strlen(src);
+	int rc = DCV_OK;
+
+	/* Not a name the spool reported: nothing could ever match it. */
+	if (len == 0 || len > SPOOL_FILE_MAX || strchr(src, '/') != NULL)
+		goto out;
+	rc = spool_ignore_add(&sp->ignore, src, entry);
+	if (rc == DCV_OK) {
+		sp->ignore_full_logged = false;
+	} else if (rc == DCV_ELIMIT && !sp->ignore_full_logged) {
+		/* Once per time the set fills: every later one would say the same. */
+		sp->ignore_full_logged = true;
+		log_warn("spool %s: %d entries of incoming/ that dcvd cannot move are remembered "
+		         "already; incoming/%s and any more are reported again at every scan "
+		         "until some are removed",
+		         sp->path, SPOOL_IGNORE_MAX, spool_shown(src, shown));
+	} else if (rc == DCV_ENOMEM) {
+		log_err("spool %s: out of memory remembering incoming/%s; it is reported again",
+		        sp->path, spool_shown(src, shown));
+	}
+out:
+	return;
 }
 
 static void on_rescan(uv_timer_t *t)

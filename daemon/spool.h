@@ -17,18 +17,32 @@
  * FIFO, directory, socket, device or a file over 64 KiB is reported as
  * refused (and left in incoming/ for the caller to move to failed/); the
  * sidecar NAME.yaml is checked and read the same way (a bad one refuses
- * the item, a missing one is fine); otherwise both are read whole, and
- * renamed into active/ with RENAME_NOREPLACE (CSR first; a name already
- * taken in active/ leaves the file in incoming/, unreported; a rename that
- * fails otherwise -- a read-only or full spool -- leaves it there too, is
- * logged, and brings the next scan forward, backing off up to rescan_ms;
- * the inode moved must be the inode read), then parsed: CSR, request,
- * sidecar (and the sidecar's expected records checked). Dot-files, names
- * over 247 bytes and names without one of the three extensions (any case)
- * are ignored (sidecars go with their CSR). A NAME that has an active
- * job, a second file of a NAME in the same scan (x.csr beside x.pem), or
- * more claims than the caller allows, stays in incoming/ for a later scan.
- * Candidates are taken in name order.
+ * the item, a missing one is fine; one owned by another uid than the CSR
+ * refuses it too: someone else's sidecar must not steer a CSR); otherwise
+ * both are read whole, and renamed into active/ with RENAME_NOREPLACE (CSR
+ * first; a name already taken in active/ leaves the file in incoming/,
+ * unreported; a rename that fails otherwise -- a read-only or full spool --
+ * leaves it there too, is logged, and brings the next scan forward, backing
+ * off up to rescan_ms; the inode moved must be the inode read, and it must
+ * have no other hard link, or its content could still be changed through
+ * that name), then parsed: CSR, request, sidecar (and the sidecar's
+ * expected records checked). Dot-files, names over DCV_SPOOL_FILE_MAX
+ * bytes and names without one of the three extensions (any case) are
+ * ignored (sidecars go with their CSR). A NAME that has an active job, a
+ * second file of a NAME in the same scan (x.csr beside x.pem), or more
+ * claims than the caller allows, stays in incoming/ for a later scan.
+ * Candidates are taken in the order of their (safe) NAMEs.
+ *
+ * Unsafe names: incoming/ is written by other local users, so a name may
+ * hold any byte but '/' and NUL. A NAME that is not printable UTF-8, or
+ * holds '~' (dcvd's job ids and archived files are NAME~HEX) or a
+ * backslash, is refused before the claim, and the item carries a safe NAME
+ * made from it (see struct dcv_spool_item); everything dcvd writes or logs
+ * uses that one, and only src/src_sidecar hold the raw bytes.
+ *
+ * Entries dcvd cannot move (a directory of another user: EACCES) would be
+ * reported at every scan; after dcv_spool_ignore() they are skipped while
+ * they stay the same entry.
  *
  * Ownership: items handed to the callback belong to the callback (free
  * each with dcv_spool_item_free()). The array that carries them is the
@@ -37,7 +51,8 @@
  *
  * Refused items stay in incoming/ and every later scan reports them again
  * (against max_claims) until the caller has moved them away: list their
- * NAMEs in active_names meanwhile.
+ * NAMEs (item->name, the safe one) in active_names meanwhile; one that
+ * cannot be moved goes to dcv_spool_ignore().
  *
  * Claimed files are never deleted or copied: a file is in incoming/ or in
  * active/ at every moment. The rename into active/ is not fsynced (the job
@@ -51,6 +66,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -59,30 +75,83 @@
 #include "sidecar.h"
 #include "util.h"
 
+/*
+ * NAME.ext at most this long (longer entries are ignored): NAME must fit a
+ * job's status file name (".NAME.status.tmp" within 255 bytes:
+ * DCV_JOB_NAME_MAX, 243, in store.h) and the extension takes 4.
+ */
+#define DCV_SPOOL_FILE_MAX 247
+
 enum dcv_spool_where {
 	DCV_SPOOL_INCOMING, /* refused before the claim: still in incoming/ */
 	DCV_SPOOL_ACTIVE,   /* claimed: in active/ */
 };
 
 /*
- * One file a scan dealt with. Refused (where INCOMING, status < 0): the file
- * or its sidecar is a symlink, not a regular file, over 64 KiB or
- * unreadable; why says which file and why ("incoming/x.csr: a FIFO, not a
- * regular file"); has_sidecar tells whether a NAME.yaml lies beside it in
- * incoming/ (of any type). Claimed (where ACTIVE): both files are in
- * active/; status < 0 when the CSR, the request or the sidecar is bad, why
- * then starts with the file ("active/x.csr: ..."). req is set when status
- * is DCV_OK, and also when only the sidecar's expected records differ
- * (DCV_EMISMATCH), so that the failure can still show the hashes.
+ * An entry of incoming/ as the spool saw it (lstat): what
+ * dcv_spool_ignore() matches. The inode number alone would not do: it is
+ * reused once the entry is gone.
+ */
+struct dcv_spool_entry {
+	dev_t dev;
+	ino_t ino;
+	mode_t mode; /* the S_IFMT bits only */
+	int64_t ctime_sec;
+	long ctime_nsec;
+};
+
+/*
+ * One file a scan dealt with. Refused (where INCOMING, status < 0): the
+ * NAME is unsafe (DCV_EINVAL; see below), the file or its sidecar is a
+ * symlink, not a regular file, over 64 KiB or unreadable, or the sidecar
+ * belongs to another uid than the CSR (DCV_EPERM); why says which file and
+ * why ("incoming/x.csr: a FIFO, not a regular file"); has_sidecar tells
+ * whether a NAME.yaml lies beside it in incoming/ (of any type). Claimed
+ * (where ACTIVE): both files are in active/; status < 0 when the CSR, the
+ * request or the sidecar is bad, or one of them has more than one hard
+ * link (DCV_EPERM); why then starts with the CSR ("active/x.csr: ...").
+ * req is set when status is DCV_OK, and also when only the sidecar's
+ * expected records differ (DCV_EMISMATCH), so that the failure can still
+ * show the hashes. File names quoted in why went through dcv_escape().
+ *
+ * Names: src is the entry's name exactly as it is in incoming/ (raw bytes)
+ * and src_sidecar its raw NAME.yaml: the only fields to use for paths in
+ * incoming/. name and file are what dcvd uses everywhere else (job, status
+ * file, active/, done/, failed/): for a safe NAME they are NAME and src
+ * (original case). An unsafe NAME -- not printable UTF-8 (dcv_utf8_printable),
+ * or holding '~' or '\' -- is refused with DCV_EINVAL, and name is made
+ * from it by writing every byte outside printable UTF-8, and every '~',
+ * '\' and '%', as %XX (upper-case hex): "b\x01" becomes "b%01"; one
+ * longer than DCV_JOB_NAME_MAX that way is cut (at an escape boundary) to
+ * DCV_JOB_NAME_MAX - 10 bytes and ends in "%+" and 8 hex digits of a hash
+ * of the raw NAME, so that long names stay apart. file is then
+ * "<name>.<ext>" (ext lower case). The caller moves incoming/<src> to
+ * failed/<file> and incoming/<src_sidecar> to failed/<name>.yaml. A safe
+ * name may look like an escaped one ("b%01.csr" is a fine name): both get
+ * NAME "b%01", and the one-file-per-NAME rule keeps them apart in time.
+ *
+ * Owner: owner_uid and owner_gid are those of the CSR as opened (fstat) or,
+ * when it was refused before it was opened, as first seen (lstat);
+ * owner_name is the user's name (getpwuid_r) or "#<uid>" when there is
+ * none. entry is the CSR's entry as first seen (lstat): hand it to
+ * dcv_spool_ignore() when the entry cannot be moved. When not even lstat
+ * worked (why says so), entry is zero, the uid and gid are -1 and
+ * owner_name is empty.
  */
 struct dcv_spool_item {
-	char name[256];   /* NAME */
-	char ext[8];      /* "csr", "pem", "der" (as found, lower case) */
-	char file[264];   /* NAME.ext as found (original case) */
-	bool has_sidecar; /* NAME.yaml came along (moved with the CSR) */
+	char name[256];                           /* NAME (safe: see above) */
+	char ext[8];                              /* "csr", "pem", "der" (lower case) */
+	char file[264];                           /* NAME.ext (see above) */
+	char src[DCV_SPOOL_FILE_MAX + 1];         /* the entry's name in incoming/, raw */
+	char src_sidecar[DCV_SPOOL_FILE_MAX + 2]; /* its raw NAME.yaml in incoming/ */
+	bool has_sidecar;                         /* NAME.yaml came along (moved with the CSR) */
 	enum dcv_spool_where where;
 	int status;         /* DCV_OK: req is set */
 	struct dcv_why why; /* the refusal, naming the file */
+	uid_t owner_uid;
+	gid_t owner_gid;
+	char owner_name[64];
+	struct dcv_spool_entry entry;
 	struct dcv_request *req;
 	struct dcv_sidecar sidecar;
 };
@@ -116,23 +185,29 @@ typedef void (*dcv_spool_policy_cb)(void *arg, struct dcv_spool_policy *policy);
 typedef void (*dcv_spool_items_cb)(void *arg, struct dcv_spool_item *items, size_t n);
 
 struct dcv_spool_opts {
-	uint64_t rescan_ms; /* default 30000 */
-	size_t chunk;       /* files per thread-pool job (default 64) */
-	bool no_watch;      /* no inotify, rescans only (network filesystems; tests) */
+	uint64_t rescan_ms;       /* default 30000 */
+	size_t chunk;             /* files per thread-pool job (default 64) */
+	bool no_watch;            /* no inotify, rescans only (network filesystems; tests) */
+	const char *submit_group; /* incoming/'s expected group (default "dcv-submit"; tests) */
 };
 
 struct dcv_spool;
 
 /*
- * Creates the folders that are missing (incoming/ 2770 so a group may drop
- * files, the others 0750; SPOOL itself 0710 when its parent exists, so that
- * the group can reach incoming/ and nothing else, as in dcvd.tmpfiles) --
+ * Creates the folders that are missing (incoming/ 3770: setgid, so that
+ * every new file gets the folder's group, which dcvd is a member of, and
+ * sticky, so that submitters cannot remove or replace each other's files;
+ * the others 0750; SPOOL itself 0710 when its parent exists, so that the
+ * group can reach incoming/ and nothing else, as in dcvd.tmpfiles) --
  * blocking, call before the loop runs -- and returns the spool. A folder
  * it creates gets exactly that mode whatever the umask; existing ones are
- * left as the operator made them. Each folder is opened once; all later
- * file I/O is relative to those descriptors. DCV_EIO with why naming the
- * folder, DCV_ENOMEM. Close the spool with dcv_spool_close() (also when
- * never started) and run the loop until closed().
+ * left as the operator made them, but an incoming/ whose mode is not 3770
+ * is logged as a warning (naming what submitters can then do), and so is
+ * one (existing or created) whose group is not submit_group when a group
+ * of that name exists. Each folder is opened once; all later file I/O is
+ * relative to those descriptors. DCV_EIO with why naming the folder,
+ * DCV_ENOMEM. Close the spool with dcv_spool_close() (also when never
+ * started) and run the loop until closed().
  */
 int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opts *opts,
                    struct dcv_spool **out, struct dcv_why *why);
@@ -160,12 +235,28 @@ const char *dcv_spool_path(const struct dcv_spool *sp);
 int dcv_spool_file_path(const struct dcv_spool *sp, const char *dir, const char *file, char *buf,
                         size_t size);
 
+/*
+ * From the loop: incoming/<src>, seen as entry, was reported and cannot be
+ * moved (a directory owned by another user: EACCES); do not report it
+ * again while it is the same entry. Every scan then skips a name of the
+ * set whose entry still has that dev, inode, type and ctime (counted in
+ * stats.ignored), and forgets it once the name is gone or is another entry
+ * (an inode number is reused; a replaced or changed entry has another
+ * ctime), which is then treated as any other. At most 65536 entries are
+ * remembered (some 20 MiB at the longest names): beyond that a warning is
+ * logged once and further ones are reported again at every scan (each
+ * still counting against max_claims) until some are gone. An unknown
+ * src (empty, with '/', too long) is a no-op.
+ */
+void dcv_spool_ignore(struct dcv_spool *sp, const char *src, const struct dcv_spool_entry *entry);
+
 /* Counters, for the caller's decisions (kick again?) and for tests. */
 struct dcv_spool_stats {
 	uint64_t scans;   /* scans completed */
 	bool busy;        /* a scan runs or is due */
 	size_t deferred;  /* last scan: files left in incoming/ over max_claims */
 	size_t held;      /* last scan: files left because their NAME is active (or taken) */
+	size_t ignored;   /* last scan: entries skipped as dcv_spool_ignore() asked */
 	uint64_t claimed; /* items delivered with where ACTIVE */
 	uint64_t refused; /* items delivered with where INCOMING */
 	uint64_t skipped; /* files gone, NAME taken in active/ or unmovable, while claimed */

@@ -1,6 +1,5 @@
 /*
- * spool_claim.c -- the thread-pool side of the spool (see spool.h): listing
- * incoming/ and claiming files.
+ * spool_claim.c -- claiming one file (thread pool; see spool.h).
  *
  * Every file is looked at with fstatat(AT_SYMLINK_NOFOLLOW) before it is
  * opened, so that a symlink is never followed and a FIFO or device is never
@@ -9,143 +8,25 @@
  * between. After the rename into active/, the inode found there is compared
  * with the one read, for the same reason: what the job parses is exactly
  * what it owns.
+ *
+ * incoming/ belongs to other users, so a claim also checks what only they
+ * could have arranged: a name that must not be written anywhere (refused,
+ * with a safe NAME), a sidecar of someone else beside the CSR, and -- once
+ * the file is in active/, where no submitter can add a name -- a second
+ * hard link through which its content could still be changed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "spool_int.h"
 
-static const char *const spool_exts[] = {"csr", "pem", "der", NULL};
-
 /* CSR and sidecar are read with one limit. */
 _Static_assert(DCV_SIDECAR_MAX_FILE == DCV_CSR_MAX_FILE, "one limit for spool files");
-
-/* NAME's length when file is NAME.csr|.pem|.der (any case), else 0. */
-static size_t cand_name_len(const char *file)
-{
-	const char *dot = strrchr(file, '.');
-
-	if (dot == NULL || dot == file)
-		return 0;
-	for (size_t i = 0; spool_exts[i] != NULL; i++)
-		if (strcasecmp(dot + 1, spool_exts[i]) == 0)
-			return (size_t)(dot - file);
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* By NAME, then by the whole file name: the files of one NAME come together. */
-static int cmp_cand_file(const void *a, const void *b)
-{
-	const char *fa = *(char *const *)a, *fb = *(char *const *)b;
-	size_t la = cand_name_len(fa), lb = cand_name_len(fb);
-	int c = memcmp(fa, fb, la < lb ? la : lb);
-
-	if (c != 0)
-		return c;
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	return strcmp(fa, fb);
-}
-
-static bool name_active(const struct dcv_strv *active, const char *file, size_t len)
-{
-	char name[SPOOL_FILE_MAX + 1];
-	const char *key = name;
-
-	memcpy(name, file, len);
-	name[len] = '\0';
-	return active->n > 0 &&
-	       bsearch(&key, active->v, active->n, sizeof(char *), cmp_str) != NULL;
-}
-
-void spool_list(const struct spool_ctx *ctx, struct dcv_strv *active_names,
-                struct spool_listing *out)
-{
-	struct dcv_strv files = {NULL, 0, 0};
-	const struct dirent *de = NULL;
-	DIR *dir = NULL;
-	int fd = -1;
-	size_t len = 0, prev_len = 0;
-	const char *prev = NULL;
-
-	memset(out, 0, sizeof(*out));
-	out->status = DCV_EIO;
-	/* A fresh descriptor per scan: the directory stream keeps a position. */
-	fd = openat(ctx->incoming_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		dcv_why_set(&out->why, "cannot list incoming/: %s", strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (active_names->n > 1)
-		qsort(active_names->v, active_names->n, sizeof(char *), cmp_str);
-	out->status = DCV_ENOMEM;
-	while ((errno = 0, de = readdir(dir)) != NULL) {
-		len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len > SPOOL_FILE_MAX || cand_name_len(de->d_name) == 0)
-			continue;
-		if (name_active(active_names, de->d_name, cand_name_len(de->d_name))) {
-			out->held++;
-			continue;
-		}
-		if (dcv_strv_push(&files, de->d_name) < 0)
-			goto out;
-	}
-	if (errno != 0) {
-		out->status = DCV_EIO;
-		dcv_why_set(&out->why, "cannot list incoming/: %s", strerror(errno));
-		goto out;
-	}
-	if (files.n > 1)
-		qsort(files.v, files.n, sizeof(char *), cmp_cand_file);
-	out->cands = calloc(files.n ? files.n : 1, sizeof(*out->cands));
-	if (out->cands == NULL)
-		goto out;
-	for (size_t i = 0; i < files.n; i++) {
-		len = cand_name_len(files.v[i]);
-		/* One file per NAME and scan: NAME.yaml and NAME.status must be unambiguous. */
-		if (prev != NULL && len == prev_len && memcmp(prev, files.v[i], len) == 0) {
-			out->held++;
-			continue;
-		}
-		prev = files.v[i];
-		prev_len = len;
-		if (out->n == ctx->policy->max_claims) {
-			out->deferred++;
-			continue;
-		}
-		snprintf(out->cands[out->n].file, sizeof(out->cands[out->n].file), "%s",
-		         files.v[i]);
-		out->cands[out->n].name_len = len;
-		out->n++;
-	}
-	out->status = DCV_OK;
-out:
-	if (out->status < 0) {
-		free(out->cands);
-		out->cands = NULL;
-		out->n = 0;
-	}
-	if (out->status == DCV_ENOMEM)
-		dcv_why_set(&out->why, "listing incoming/: out of memory");
-	if (dir != NULL)
-		closedir(dir);
-	if (fd >= 0)
-		close(fd);
-	dcv_strv_free(&files);
-}
 
 /* Why a file that is not a regular file is refused. */
 static const char *kind_refusal(mode_t mode)
@@ -165,65 +46,79 @@ static const char *kind_refusal(mode_t mode)
 	return "not a regular file";
 }
 
-static int check_stat(const struct stat *st, const char *file, struct dcv_why *why)
+static int check_stat(const struct stat *st, const char *shown, struct dcv_why *why)
 {
 	if (!S_ISREG(st->st_mode)) {
-		dcv_why_set(why, "incoming/%s: %s", file, kind_refusal(st->st_mode));
+		dcv_why_set(why, "incoming/%s: %s", shown, kind_refusal(st->st_mode));
 		return DCV_EINVAL;
 	}
 	if (st->st_size > DCV_CSR_MAX_FILE) {
 		dcv_why_set(why,
 		            "incoming/%s: file of %lld bytes is larger than the limit of %d bytes",
-		            file, (long long)st->st_size, DCV_CSR_MAX_FILE);
+		            shown, (long long)st->st_size, DCV_CSR_MAX_FILE);
 		return DCV_ETOOBIG;
 	}
 	return DCV_OK;
 }
 
+/* lstat of incoming/file. *gone when it is not there: nothing to report. */
+static int look(int dirfd, const char *file, struct stat *st, bool *gone, struct dcv_why *why)
+{
+	char shown[SPOOL_SHOWN_MAX];
+	int rc = DCV_OK;
+
+	*gone = false;
+	if (fstatat(dirfd, file, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = DCV_EIO;
+		*gone = errno == ENOENT;
+		dcv_why_set(why, "incoming/%s: cannot look at it: %s", spool_shown(file, shown),
+		            strerror(errno));
+	}
+	return rc;
+}
+
 /*
- * Reads incoming/file whole (bounded). *gone when it is not there: nothing
- * to report. st receives what was read (device and inode).
+ * Reads incoming/file whole (bounded), st being what look() saw; st then
+ * receives what was opened (device, inode, owner). *gone when it is not
+ * there: nothing to report.
  */
 static int read_incoming(int dirfd, const char *file, unsigned char **buf, size_t *len,
                          struct stat *st, bool *gone, struct dcv_why *why)
 {
+	char shown[SPOOL_SHOWN_MAX];
 	struct dcv_why inner;
 	int fd = -1;
 	int rc = DCV_EIO;
 
 	*gone = false;
-	if (fstatat(dirfd, file, st, AT_SYMLINK_NOFOLLOW) < 0) {
-		*gone = errno == ENOENT;
-		dcv_why_set(why, "incoming/%s: cannot look at it: %s", file, strerror(errno));
-		goto out;
-	}
-	if ((rc = check_stat(st, file, why)) < 0)
+	spool_shown(file, shown);
+	if ((rc = check_stat(st, shown, why)) < 0)
 		goto out;
 	rc = DCV_EIO;
 	fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ELOOP) {
 		rc = DCV_EINVAL;
-		dcv_why_set(why, "incoming/%s: %s", file, kind_refusal(S_IFLNK));
+		dcv_why_set(why, "incoming/%s: %s", shown, kind_refusal(S_IFLNK));
 		goto out;
 	}
 	if (fd < 0) {
 		*gone = errno == ENOENT;
-		dcv_why_set(why, "incoming/%s: cannot open: %s", file, strerror(errno));
+		dcv_why_set(why, "incoming/%s: cannot open: %s", shown, strerror(errno));
 		goto out;
 	}
 	/* Replaced since the look? Judge what was opened. */
 	if (fstat(fd, st) < 0) {
-		dcv_why_set(why, "incoming/%s: cannot stat: %s", file, strerror(errno));
+		dcv_why_set(why, "incoming/%s: cannot stat: %s", shown, strerror(errno));
 		goto out;
 	}
-	if ((rc = check_stat(st, file, why)) < 0)
+	if ((rc = check_stat(st, shown, why)) < 0)
 		goto out;
 	rc = dcv_read_fd(fd, DCV_CSR_MAX_FILE, buf, len, &inner);
 	if (rc == DCV_ETOOBIG)
-		dcv_why_set(why, "incoming/%s: grew over the limit of %d bytes while read", file,
+		dcv_why_set(why, "incoming/%s: grew over the limit of %d bytes while read", shown,
 		            DCV_CSR_MAX_FILE);
 	else if (rc < 0)
-		dcv_why_set(why, "incoming/%s: %s", file, inner.text);
+		dcv_why_set(why, "incoming/%s: %s", shown, inner.text);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -242,30 +137,28 @@ static int move_noreplace(int from_fd, int to_fd, const char *file)
 	return unlinkat(from_fd, file, 0);
 }
 
-/* Is active/file the inode that was read? */
-static bool same_file(int dirfd, const char *file, const struct stat *read)
+/* Is active/file the inode that was read? *now receives what is there. */
+static bool same_file(int dirfd, const char *file, const struct stat *read, struct stat *now)
 {
-	struct stat st;
-
-	return fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == read->st_dev &&
-	       st.st_ino == read->st_ino;
+	return fstatat(dirfd, file, now, AT_SYMLINK_NOFOLLOW) == 0 && now->st_dev == read->st_dev &&
+	       now->st_ino == read->st_ino;
 }
 
 /* Sidecar, options, CSR, request, expected records: the first failure wins. */
 static void parse_item(const struct spool_ctx *ctx, const unsigned char *csr_buf, size_t csr_len,
-                       const char *sc_file, const unsigned char *sc_buf, size_t sc_len,
-                       struct dcv_spool_item *item)
+                       const unsigned char *sc_buf, size_t sc_len, struct dcv_spool_item *item)
 {
 	struct dcv_opts opts = {NULL, ctx->policy->opts.target};
 	struct dcv_opts_buf obuf;
 	struct dcv_csr *csr = NULL;
 	struct dcv_why inner;
-	char sc_path[256 + 8 + 8]; /* "active/" + sc_file */
+	char shown[SPOOL_SHOWN_MAX], sc_path[SPOOL_SHOWN_MAX + 8];
 	int rc = DCV_OK;
 
 	dcv_why_clear(&inner);
 	if (sc_buf != NULL) {
-		snprintf(sc_path, sizeof(sc_path), "active/%s", sc_file);
+		snprintf(sc_path, sizeof(sc_path), "active/%s",
+		         spool_shown(item->src_sidecar, shown));
 		if ((rc = dcv_sidecar_parse(sc_path, sc_buf, sc_len, &item->sidecar, &inner)) < 0)
 			goto out;
 		if (item->sidecar.unique[0] != '\0')
@@ -287,8 +180,87 @@ out:
 	item->status = rc;
 	if (rc < 0) {
 		dcv_why_default(&inner, rc);
-		dcv_why_set(&item->why, "active/%s: %s", item->file, inner.text);
+		dcv_why_set(&item->why, "active/%s: %s", spool_shown(item->file, shown),
+		            inner.text);
 	}
+}
+
+/* The item's names from the candidate (see struct dcv_spool_item). */
+static void item_names(struct dcv_spool_item *item, const struct spool_cand *cand)
+{
+	snprintf(item->src, sizeof(item->src), "%s", cand->src);
+	snprintf(item->src_sidecar, sizeof(item->src_sidecar), "%.*s.yaml", (int)cand->src_name_len,
+	         cand->src);
+	snprintf(item->name, sizeof(item->name), "%s", cand->name);
+	snprintf(item->ext, sizeof(item->ext), "%s", cand->src + cand->src_name_len + 1);
+	dcv_ascii_lower(item->ext);
+	/* A safe NAME keeps its file name as found; only a made-up NAME gets ours. */
+	if (cand->unsafe == SPOOL_NAME_SAFE)
+		snprintf(item->file, sizeof(item->file), "%s", cand->src);
+	else
+		snprintf(item->file, sizeof(item->file), "%s.%s", item->name, item->ext);
+}
+
+static void refuse_name(struct dcv_spool_item *item, enum spool_unsafe unsafe)
+{
+	char shown[SPOOL_SHOWN_MAX];
+	bool escaped = dcv_escape(shown, sizeof(shown), item->src, strlen(item->src));
+	const char *what = unsafe == SPOOL_NAME_UNPRINTABLE ? "is not printable UTF-8"
+	                   : unsafe == SPOOL_NAME_BACKSLASH
+	                       ? "contains a backslash"
+	                       : "contains '~' (reserved: dcvd's job ids and archived files "
+	                         "are NAME~HEX)";
+
+	dcv_why_set(&item->why, "incoming/%s: the name %s%s; its files go to failed/ as %s", shown,
+	            what, escaped ? " (shown escaped)" : "", item->file);
+}
+
+/* "uid 1000 (alice)", or "uid 1000" when the uid has no name. */
+static void owner_text(char *buf, size_t size, uid_t uid, const char *name)
+{
+	if (name[0] == '#')
+		snprintf(buf, size, "uid %lu", (unsigned long)uid);
+	else
+		snprintf(buf, size, "uid %lu (%s)", (unsigned long)uid, name);
+}
+
+static void refuse_owner(struct dcv_spool_item *item, const struct stat *sc_st)
+{
+	char sc_name[64], shown[SPOOL_SHOWN_MAX], sc_owner[96], csr_owner[96];
+
+	spool_owner_name(sc_st->st_uid, sc_name, sizeof(sc_name));
+	spool_owner_name(item->owner_uid, item->owner_name, sizeof(item->owner_name));
+	owner_text(sc_owner, sizeof(sc_owner), sc_st->st_uid, sc_name);
+	owner_text(csr_owner, sizeof(csr_owner), item->owner_uid, item->owner_name);
+	dcv_why_set(&item->why, "incoming/%s: owned by %s, not by the CSR's owner %s; refused",
+	            spool_shown(item->src_sidecar, shown), sc_owner, csr_owner);
+}
+
+/* Only the name in active/ may remain: another could still change the content. */
+static int check_links(struct dcv_spool_item *item, const struct stat *csr, const struct stat *sc)
+{
+	char shown[SPOOL_SHOWN_MAX], sc_shown[SPOOL_SHOWN_MAX];
+	const char *why = "refused (its content could be changed through the other name)";
+
+	spool_shown(item->file, shown);
+	if (csr->st_nlink > 1) {
+		dcv_why_set(&item->why, "active/%s: has %lu hard links; %s", shown,
+		            (unsigned long)csr->st_nlink, why);
+		return DCV_EPERM;
+	}
+	if (sc != NULL && sc->st_nlink > 1) {
+		dcv_why_set(&item->why, "active/%s: its sidecar %s has %lu hard links; %s", shown,
+		            spool_shown(item->src_sidecar, sc_shown), (unsigned long)sc->st_nlink,
+		            why);
+		return DCV_EPERM;
+	}
+	return DCV_OK;
+}
+
+static void set_owner(struct dcv_spool_item *item, const struct stat *st)
+{
+	item->owner_uid = st->st_uid;
+	item->owner_gid = st->st_gid;
 }
 
 bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
@@ -296,30 +268,43 @@ bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
 {
 	unsigned char *csr_buf = NULL, *sc_buf = NULL;
 	size_t csr_len = 0, sc_len = 0;
-	struct stat csr_st, sc_st;
-	char sc_file[256 + 8]; /* item->name + ".yaml" */
+	struct stat csr_st, sc_st, csr_now, sc_now;
+	char shown[SPOOL_SHOWN_MAX];
 	bool gone = false, report = true;
 	int rc = DCV_OK;
 
 	memset(item, 0, sizeof(*item));
-	snprintf(item->name, sizeof(item->name), "%.*s", (int)cand->name_len, cand->file);
-	snprintf(item->file, sizeof(item->file), "%s", cand->file);
-	snprintf(item->ext, sizeof(item->ext), "%s", cand->file + cand->name_len + 1);
-	dcv_ascii_lower(item->ext);
-	snprintf(sc_file, sizeof(sc_file), "%s.yaml", item->name);
+	item_names(item, cand);
 	item->where = DCV_SPOOL_INCOMING;
+	/* Not even lstat worked: nobody's (uid 0 would name root). */
+	item->owner_uid = (uid_t)-1;
+	item->owner_gid = (gid_t)-1;
 
-	rc = read_incoming(ctx->incoming_fd, item->file, &csr_buf, &csr_len, &csr_st, &gone,
-	                   &item->why);
+	if ((rc = look(ctx->incoming_fd, item->src, &csr_st, &gone, &item->why)) == DCV_OK) {
+		spool_entry_from_stat(&item->entry, &csr_st);
+		set_owner(item, &csr_st);
+		if (cand->unsafe != SPOOL_NAME_SAFE) {
+			rc = DCV_EINVAL;
+			refuse_name(item, cand->unsafe);
+		} else {
+			rc = read_incoming(ctx->incoming_fd, item->src, &csr_buf, &csr_len, &csr_st,
+			                   &gone, &item->why);
+		}
+	}
 	if (gone)
 		report = false;
 	if (rc < 0) {
 		/* The caller moves a refused file's sidecar along with it. */
 		item->has_sidecar =
-		    fstatat(ctx->incoming_fd, sc_file, &sc_st, AT_SYMLINK_NOFOLLOW) == 0;
+		    fstatat(ctx->incoming_fd, item->src_sidecar, &sc_st, AT_SYMLINK_NOFOLLOW) == 0;
 		goto out;
 	}
-	rc = read_incoming(ctx->incoming_fd, sc_file, &sc_buf, &sc_len, &sc_st, &gone, &item->why);
+	/* The owner of what was read, not of what was first seen. */
+	set_owner(item, &csr_st);
+	rc = look(ctx->incoming_fd, item->src_sidecar, &sc_st, &gone, &item->why);
+	if (rc == DCV_OK)
+		rc = read_incoming(ctx->incoming_fd, item->src_sidecar, &sc_buf, &sc_len, &sc_st,
+		                   &gone, &item->why);
 	/* A missing sidecar is fine; any other sidecar trouble refuses the item. */
 	item->has_sidecar = !gone;
 	if (gone) {
@@ -328,45 +313,58 @@ bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
 	}
 	if (rc < 0)
 		goto out;
+	/* Someone else's sidecar would steer this CSR (its target, its unique value). */
+	if (sc_buf != NULL && sc_st.st_uid != csr_st.st_uid) {
+		rc = DCV_EPERM;
+		refuse_owner(item, &sc_st);
+		goto out;
+	}
 
-	if (move_noreplace(ctx->incoming_fd, ctx->active_fd, item->file) < 0) {
+	if (move_noreplace(ctx->incoming_fd, ctx->active_fd, item->src) < 0) {
 		/*
 		 * Gone, or its name is taken in active/: leave it, report nothing.
 		 * Any other failure is the spool's (read-only, full), not the
 		 * file's: it must not fail the CSR; it stays for a later scan.
 		 */
 		if (errno != EEXIST && errno != ENOENT)
-			dcv_why_set(trouble, "cannot move incoming/%s to active/: %s", item->file,
-			            strerror(errno));
+			dcv_why_set(trouble, "cannot move incoming/%s to active/: %s",
+			            spool_shown(item->src, shown), strerror(errno));
 		report = false;
 		goto out;
 	}
 	item->where = DCV_SPOOL_ACTIVE;
 	item->has_sidecar = false;
-	if (!same_file(ctx->active_fd, item->file, &csr_st)) {
+	if (!same_file(ctx->active_fd, item->src, &csr_st, &csr_now)) {
 		rc = DCV_EIO;
-		dcv_why_set(&item->why, "active/%s: replaced while being claimed", item->file);
+		dcv_why_set(&item->why, "active/%s: replaced while being claimed",
+		            spool_shown(item->file, shown));
 		goto out;
 	}
 	if (sc_buf != NULL) {
-		if (move_noreplace(ctx->incoming_fd, ctx->active_fd, sc_file) < 0) {
+		char sc_shown[SPOOL_SHOWN_MAX];
+
+		spool_shown(item->src_sidecar, sc_shown);
+		if (move_noreplace(ctx->incoming_fd, ctx->active_fd, item->src_sidecar) < 0) {
 			rc = DCV_EIO;
 			dcv_why_set(
 			    &item->why, "active/%s: cannot move its sidecar %s to active/: %s",
-			    item->file, sc_file,
+			    spool_shown(item->file, shown), sc_shown,
 			    errno == EEXIST ? "active/ has one of that name" : strerror(errno));
 			goto out;
 		}
 		item->has_sidecar = true;
-		if (!same_file(ctx->active_fd, sc_file, &sc_st)) {
+		if (!same_file(ctx->active_fd, item->src_sidecar, &sc_st, &sc_now)) {
 			rc = DCV_EIO;
 			dcv_why_set(&item->why,
 			            "active/%s: its sidecar %s was replaced while claimed",
-			            item->file, sc_file);
+			            spool_shown(item->file, shown), sc_shown);
 			goto out;
 		}
 	}
-	parse_item(ctx, csr_buf, csr_len, sc_file, sc_buf, sc_len, item);
+	/* Both are in active/ now: no submitter can add a name, so the count is final. */
+	if ((rc = check_links(item, &csr_now, sc_buf != NULL ? &sc_now : NULL)) < 0)
+		goto out;
+	parse_item(ctx, csr_buf, csr_len, sc_buf, sc_len, item);
 	rc = item->status;
 out:
 	if (rc < 0)
@@ -375,5 +373,7 @@ out:
 	free(sc_buf);
 	if (!report)
 		dcv_spool_item_free(item);
+	else if (item->owner_name[0] == '\0' && item->owner_uid != (uid_t)-1)
+		spool_owner_name(item->owner_uid, item->owner_name, sizeof(item->owner_name));
 	return report;
 }

@@ -14,7 +14,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,13 @@ static psl_ctx_t *psl;
 struct got {
 	char name[256];
 	char file[264];
+	char src[DCV_SPOOL_FILE_MAX + 1];
+	char src_sidecar[DCV_SPOOL_FILE_MAX + 2];
 	char ext[8];
+	uid_t owner_uid;
+	gid_t owner_gid;
+	char owner_name[64];
+	struct dcv_spool_entry entry;
 	enum dcv_spool_where where;
 	int status;
 	bool has_sidecar;
@@ -64,6 +72,8 @@ struct fx {
 	const char *active[4];
 	size_t max_claims;
 	bool move_refused, close_in_items, close_in_policy;
+	bool move_sidecars;  /* move_refused takes the sidecar along, as the daemon does */
+	bool ignore_refused; /* refused items go to dcv_spool_ignore() instead */
 	bool close_requested;
 	unsigned closed;
 	size_t after_close;    /* items delivered after the close */
@@ -219,10 +229,19 @@ static void items_cb(void *arg, struct dcv_spool_item *items, size_t n)
 		snprintf(g->name, sizeof(g->name), "%s", it->name);
 		snprintf(g->file, sizeof(g->file), "%s", it->file);
 		snprintf(g->ext, sizeof(g->ext), "%s", it->ext);
+		snprintf(g->src, sizeof(g->src), "%s", it->src);
+		snprintf(g->src_sidecar, sizeof(g->src_sidecar), "%s", it->src_sidecar);
+		snprintf(g->owner_name, sizeof(g->owner_name), "%s", it->owner_name);
+		g->owner_uid = it->owner_uid;
+		g->owner_gid = it->owner_gid;
+		g->entry = it->entry;
 		g->where = it->where;
 		g->status = it->status;
 		g->has_sidecar = it->has_sidecar;
-		g->in_incoming = exists(f, "incoming", it->file);
+		/* Claimed files keep their name; src is the name in incoming/. */
+		if (it->where == DCV_SPOOL_ACTIVE)
+			assert_string_equal(it->src, it->file);
+		g->in_incoming = exists(f, "incoming", it->src);
 		g->in_active = exists(f, "active", it->file);
 		snprintf(g->why, sizeof(g->why), "%s", it->why.text);
 		g->scan = f->policies;
@@ -233,10 +252,18 @@ static void items_cb(void *arg, struct dcv_spool_item *items, size_t n)
 			snprintf(g->target, sizeof(g->target), "%s", it->req->target);
 		}
 		if (f->move_refused && it->where == DCV_SPOOL_INCOMING) {
-			snprintf(from, sizeof(from), "%s/incoming/%s", f->spool, it->file);
+			snprintf(from, sizeof(from), "%s/incoming/%s", f->spool, it->src);
 			snprintf(to, sizeof(to), "%s/failed/%s", f->spool, it->file);
 			assert_int_equal(rename(from, to), 0);
 		}
+		if (f->move_refused && f->move_sidecars && it->where == DCV_SPOOL_INCOMING &&
+		    it->has_sidecar) {
+			snprintf(from, sizeof(from), "%s/incoming/%s", f->spool, it->src_sidecar);
+			snprintf(to, sizeof(to), "%s/failed/%s.yaml", f->spool, it->name);
+			assert_int_equal(rename(from, to), 0);
+		}
+		if (f->ignore_refused && it->where == DCV_SPOOL_INCOMING)
+			dcv_spool_ignore(f->sp, it->src, &it->entry);
 		dcv_spool_item_free(it);
 		dcv_spool_item_free(it); /* harmless twice */
 	}
@@ -371,7 +398,7 @@ static void assert_failed(struct fx *f, const char *file, int status, const char
 static void test_open_modes(void **state)
 {
 	static const char *const dirs[] = {"incoming", "active", "done", "failed"};
-	static const unsigned modes[] = {02770, 0750, 0750, 0750};
+	static const unsigned modes[] = {03770, 0750, 0750, 0750};
 	struct dcv_spool *again = NULL;
 	struct dcv_why why;
 	struct stat st;
@@ -929,6 +956,460 @@ static void test_close_mid_scan(void **state)
 	fx_done(&f);
 }
 
+/* lstat of SPOOL/dir/file. */
+static void spool_stat(struct fx *f, const char *dir, const char *file, struct stat *st)
+{
+	char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", f->spool, dir, file);
+	if (lstat(path, st) != 0)
+		fail_msg("lstat %s: %s", path, strerror(errno));
+}
+
+static void assert_entry(const struct dcv_spool_entry *e, const struct stat *st)
+{
+	assert_true(e->dev == st->st_dev);
+	assert_true(e->ino == st->st_ino);
+	assert_int_equal(e->mode, st->st_mode & S_IFMT);
+	assert_int_equal(e->ctime_sec, st->st_ctim.tv_sec);
+	assert_int_equal(e->ctime_nsec, st->st_ctim.tv_nsec);
+}
+
+/* How many items of that file were delivered. */
+static size_t count_got(struct fx *f, const char *file)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->ngot; i++)
+		n += strcmp(f->got[i].file, file) == 0;
+	return n;
+}
+
+static void test_unsafe_names(void **state)
+{
+	char longa[120], longb[120], shown[64], why[512];
+	const struct got *g, *ga, *gb;
+	bool escaped = false;
+	struct dcv_spool_stats st;
+	struct fx f;
+
+	fx_init(&f, NULL);
+	f.move_refused = true;
+	f.move_sidecars = true;
+	drop_copy(&f, "good/rsa.pem", "b\x01.csr");
+	drop_copy(&f, "good/rsa.pem", "c\xff.PEM");
+	drop_copy(&f, "good/rsa.pem", "t~1.csr");
+	drop_copy(&f, "good/rsa.pem", "back\\slash.der");
+	/* A sidecar goes to failed/ under the safe NAME too. */
+	drop_text(&f, "s\x1b[31m.yaml", "unique_value: abc\n");
+	drop_copy(&f, "good/rsa.pem", "s\x1b[31m.csr");
+	/* '%' is fine in a name; the two files of NAME "q%01" wait for each other. */
+	drop_copy(&f, "good/rsa.pem", "pct%41.csr");
+	drop_copy(&f, "good/rsa.pem", "q\x01.csr");
+	drop_copy(&f, "good/rsa.pem", "q%01.pem");
+	/* Names too long once escaped are cut, and a hash keeps them apart. */
+	memset(longa, 1, 100);
+	snprintf(longa + 100, sizeof(longa) - 100, "a.csr");
+	memset(longb, 1, 100);
+	snprintf(longb + 100, sizeof(longb) - 100, "b.csr");
+	drop_copy(&f, "good/rsa.pem", longa);
+	drop_copy(&f, "good/rsa.pem", longb);
+	fx_start(&f);
+	settle(&f);
+	assert_int_equal(f.ngot, 10);
+
+	g = find(&f, "b%01.csr");
+	assert_refused(&f, "b%01.csr",
+	               "incoming/b\\x01.csr: the name is not printable UTF-8 (shown escaped); its "
+	               "files go to failed/ as b%01.csr");
+	assert_int_equal(g->status, DCV_EINVAL);
+	assert_string_equal(g->name, "b%01");
+	assert_string_equal(g->src, "b\x01.csr");
+	assert_string_equal(g->src_sidecar, "b\x01.yaml");
+	assert_false(g->has_sidecar);
+	assert_true(exists(&f, "failed", "b%01.csr"));
+
+	g = find(&f, "c%FF.pem");
+	assert_refused(&f, "c%FF.pem",
+	               "incoming/c\\xff.PEM: the name is not printable UTF-8 (shown escaped); its "
+	               "files go to failed/ as c%FF.pem");
+	assert_string_equal(g->ext, "pem");
+	assert_string_equal(g->src, "c\xff.PEM");
+
+	assert_refused(&f, "t%7E1.csr",
+	               "incoming/t~1.csr: the name contains '~' (reserved: dcvd's job ids and "
+	               "archived files are NAME~HEX); its files go to failed/ as t%7E1.csr");
+	/* However dcv_escape() shows a backslash, the why quotes the name through it. */
+	escaped = dcv_escape(shown, sizeof(shown), "back\\slash.der", strlen("back\\slash.der"));
+	snprintf(why, sizeof(why),
+	         "incoming/%s: the name contains a backslash%s; its files go to failed/ as "
+	         "back%%5Cslash.der",
+	         shown, escaped ? " (shown escaped)" : "");
+	assert_refused(&f, "back%5Cslash.der", why);
+
+	g = find(&f, "s%1B[31m.csr");
+	assert_int_equal(g->status, DCV_EINVAL);
+	assert_true(g->has_sidecar);
+	assert_string_equal(g->src_sidecar, "s\x1b[31m.yaml");
+	assert_true(exists(&f, "failed", "s%1B[31m.yaml"));
+	assert_true(strstr(g->why, "incoming/s\\x1b[31m.csr: ") == g->why);
+
+	assert_int_equal(find(&f, "pct%41.csr")->status, DCV_OK);
+	assert_string_equal(find(&f, "pct%41.csr")->name, "pct%41");
+	/* One NAME, two scans: never two jobs of NAME "q%01" at once. */
+	ga = find(&f, "q%01.csr");
+	gb = find(&f, "q%01.pem");
+	assert_int_equal(ga->where, DCV_SPOOL_INCOMING);
+	assert_int_equal(gb->status, DCV_OK);
+	assert_string_equal(gb->name, "q%01");
+	assert_true(ga->scan < gb->scan);
+
+	ga = gb = NULL;
+	for (size_t i = 0; i < f.ngot; i++) {
+		if (strcmp(f.got[i].src, longa) == 0)
+			ga = &f.got[i];
+		if (strcmp(f.got[i].src, longb) == 0)
+			gb = &f.got[i];
+	}
+	assert_non_null(ga);
+	assert_non_null(gb);
+	/* 77 whole escapes fit DCV_JOB_NAME_MAX - 10 (233), then "%+" and 8 hex digits. */
+	assert_int_equal(strlen(ga->name), 77 * 3 + 10);
+	assert_true(strncmp(ga->name, "%01%01%01", 9) == 0);
+	assert_true(strncmp(ga->name + 231, "%+", 2) == 0);
+	assert_true(strcmp(ga->name, gb->name) != 0);
+	assert_int_equal(strlen(ga->file), strlen(ga->name) + 4);
+	assert_true(exists(&f, "failed", ga->file));
+	assert_true(exists(&f, "failed", gb->file));
+
+	assert_int_equal(count_dir(&f, "incoming"), 0);
+	dcv_spool_stats(f.sp, &st);
+	assert_int_equal(st.refused, 8);
+	fx_done(&f);
+}
+
+/* Refused names count against max_claims like any other refusal. */
+static void test_unsafe_max_claims(void **state)
+{
+	struct dcv_spool_opts opts = {.rescan_ms = 3600 * 1000, .no_watch = true};
+	struct dcv_spool_stats st;
+	struct fx f;
+
+	fx_init(&f, &opts);
+	f.max_claims = 2;
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "u\x02%d.csr", i);
+		drop_copy(&f, "good/rsa.pem", name);
+	}
+	fx_start(&f);
+	settle(&f);
+	assert_int_equal(f.ngot, 2);
+	dcv_spool_stats(f.sp, &st);
+	assert_int_equal(st.deferred, 1);
+	assert_int_equal(st.refused, 2);
+	fx_done(&f);
+}
+
+static void test_owner(void **state)
+{
+	const struct passwd *pw = NULL;
+	char want[64], path[PATH_MAX * 2];
+	struct stat fifo_st, pem_st;
+	const struct got *g;
+	bool root = geteuid() == 0;
+	uid_t uid = root ? 65534 : geteuid();
+	gid_t gid = root ? 65534 : getegid();
+	struct fx f;
+
+	fx_init(&f, NULL);
+	f.move_refused = true; /* or each scan reports p.csr again */
+	drop_copy(&f, "good/rsa.pem", "o.pem");
+	snprintf(path, sizeof(path), "%s/incoming/p.csr", f.spool);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	if (root) {
+		tu_run("chown 65534:65534 '%s/incoming/o.pem' '%s/incoming/p.csr'", f.spool,
+		       f.spool);
+	}
+	spool_stat(&f, "incoming", "o.pem", &pem_st);
+	spool_stat(&f, "incoming", "p.csr", &fifo_st);
+	pw = getpwuid(uid);
+	if (pw == NULL)
+		snprintf(want, sizeof(want), "#%lu", (unsigned long)uid);
+	else
+		snprintf(want, sizeof(want), "%s", pw->pw_name);
+	fx_start(&f);
+	settle(&f);
+	assert_int_equal(f.ngot, 2);
+
+	/* Claimed: the owner of what was opened; the entry as first seen in incoming/. */
+	g = find(&f, "o.pem");
+	assert_int_equal(g->status, DCV_OK);
+	assert_int_equal(g->owner_uid, uid);
+	assert_int_equal(g->owner_gid, gid);
+	assert_string_equal(g->owner_name, want);
+	assert_entry(&g->entry, &pem_st);
+	/* Refused before it was opened: what lstat saw. */
+	g = find(&f, "p.csr");
+	assert_int_equal(g->where, DCV_SPOOL_INCOMING);
+	assert_int_equal(g->owner_uid, uid);
+	assert_int_equal(g->owner_gid, gid);
+	assert_string_equal(g->owner_name, want);
+	assert_entry(&g->entry, &fifo_st);
+	assert_int_equal(g->entry.mode, S_IFIFO);
+	fx_done(&f);
+}
+
+static void test_sidecar_owner(void **state)
+{
+	const struct passwd *pw = NULL;
+	char nobody[96], why[512];
+	const struct got *g;
+	struct fx f;
+
+	if (geteuid() != 0)
+		skip(); /* files of another owner need chown */
+	pw = getpwuid(65534);
+	if (pw != NULL)
+		snprintf(nobody, sizeof(nobody), "uid 65534 (%s)", pw->pw_name);
+	else
+		snprintf(nobody, sizeof(nobody), "uid 65534");
+	pw = getpwuid(0);
+	fx_init(&f, NULL);
+	f.move_refused = true;
+	f.move_sidecars = true;
+	/* Someone else's sidecar, waiting for a CSR of that NAME. */
+	drop_text(&f, "x.yaml", "target: comodoca.com\n");
+	tu_run("chown 65534 '%s/incoming/x.yaml'", f.spool);
+	drop_copy(&f, "good/rsa.pem", "x.pem");
+	/* Sidecar and CSR of one owner (not dcvd's) are fine. */
+	drop_text(&f, "y.yaml", "unique_value: abc\n");
+	drop_copy(&f, "good/rsa.pem", "y.pem");
+	tu_run("chown 65534 '%s/incoming/y.yaml' '%s/incoming/y.pem'", f.spool, f.spool);
+	fx_start(&f);
+	settle(&f);
+	assert_int_equal(f.ngot, 2);
+
+	g = find(&f, "x.pem");
+	snprintf(why, sizeof(why),
+	         "incoming/x.yaml: owned by %s, not by the CSR's owner uid 0%s%s%s; refused",
+	         nobody, pw != NULL ? " (" : "", pw != NULL ? pw->pw_name : "",
+	         pw != NULL ? ")" : "");
+	assert_refused(&f, "x.pem", why);
+	assert_int_equal(g->status, DCV_EPERM);
+	assert_true(g->has_sidecar);
+	assert_int_equal(g->owner_uid, 0);
+	assert_true(exists(&f, "failed", "x.pem"));
+	assert_true(exists(&f, "failed", "x.yaml"));
+
+	g = find(&f, "y.pem");
+	assert_int_equal(g->status, DCV_OK);
+	assert_true(g->has_sidecar);
+	assert_int_equal(g->owner_uid, 65534);
+	fx_done(&f);
+}
+
+static void test_hard_links(void **state)
+{
+	char from[PATH_MAX * 2], to[PATH_MAX * 2];
+	const char *why = "refused (its content could be changed through the other name)";
+	char want[256];
+	struct fx f;
+
+	fx_init(&f, NULL);
+	/* A second name the submitter keeps (tmp/ is on the same filesystem). */
+	drop_copy(&f, "good/rsa.pem", "h.pem");
+	snprintf(from, sizeof(from), "%s/incoming/h.pem", f.spool);
+	snprintf(to, sizeof(to), "%s/h-link", f.tmp);
+	assert_int_equal(link(from, to), 0);
+	drop_text(&f, "g.yaml", "unique_value: abc\n");
+	snprintf(from, sizeof(from), "%s/incoming/g.yaml", f.spool);
+	snprintf(to, sizeof(to), "%s/g-link", f.tmp);
+	assert_int_equal(link(from, to), 0);
+	drop_copy(&f, "good/rsa.pem", "g.pem");
+	drop_copy(&f, "good/rsa.pem", "fine.pem");
+	fx_start(&f);
+	settle(&f);
+	assert_int_equal(f.ngot, 3);
+
+	snprintf(want, sizeof(want), "has 2 hard links; %s", why);
+	assert_failed(&f, "h.pem", DCV_EPERM, want);
+	assert_string_equal(find(&f, "h.pem")->why,
+	                    "active/h.pem: has 2 hard links; refused (its content could be changed "
+	                    "through the other name)");
+	snprintf(want, sizeof(want), "its sidecar g.yaml has 2 hard links; %s", why);
+	assert_failed(&f, "g.pem", DCV_EPERM, want);
+	/* Both went to active/, so that both go to failed/ together. */
+	assert_true(find(&f, "g.pem")->has_sidecar);
+	assert_true(exists(&f, "active", "g.yaml"));
+	assert_int_equal(find(&f, "fine.pem")->status, DCV_OK);
+	fx_done(&f);
+}
+
+static void kick_settle(struct fx *f)
+{
+	dcv_spool_kick(f->sp);
+	settle(f);
+}
+
+static void test_ignore(void **state)
+{
+	struct dcv_spool_opts opts = {.rescan_ms = 3600 * 1000, .no_watch = true};
+	char path[PATH_MAX * 2];
+	struct dcv_spool_stats st;
+	struct fx f;
+
+	fx_init(&f, &opts);
+	f.ignore_refused = true;
+	f.max_claims = 1;
+	/* Folders of other users: dcvd cannot move them (EACCES), so the daemon ignores them. */
+	snprintf(path, sizeof(path), "%s/incoming/d.csr", f.spool);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/incoming/e.csr", f.spool);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/incoming/c.csr", f.spool);
+	assert_int_equal(mkdir(path, 0700), 0);
+	fx_start(&f);
+	settle(&f);
+	for (int i = 0; i < 2; i++)
+		kick_settle(&f);
+	/* One per scan (max_claims 1), each once: ignored entries do not count against it. */
+	assert_int_equal(f.ngot, 3);
+	assert_int_equal(count_got(&f, "d.csr"), 1);
+	drop_copy(&f, "good/rsa.pem", "fine.pem");
+	kick_settle(&f);
+	assert_int_equal(find(&f, "fine.pem")->status, DCV_OK);
+	dcv_spool_stats(f.sp, &st);
+	assert_int_equal(st.ignored, 3);
+	kick_settle(&f);
+	assert_int_equal(f.ngot, 4);
+
+	/* Replaced by a regular file: another entry, taken as any other. */
+	snprintf(path, sizeof(path), "%s/incoming/d.csr", f.spool);
+	assert_int_equal(rmdir(path), 0);
+	drop_copy(&f, "good/rsa.pem", "d.csr");
+	/* Changed (ctime): reported once more. */
+	snprintf(path, sizeof(path), "%s/incoming/c.csr", f.spool);
+	assert_int_equal(chmod(path, 0750), 0);
+	/* Gone, and a scan saw it gone: forgotten, whatever comes next under that name. */
+	snprintf(path, sizeof(path), "%s/incoming/e.csr", f.spool);
+	assert_int_equal(rmdir(path), 0);
+	f.max_claims = 10;
+	kick_settle(&f);
+	assert_int_equal(count_got(&f, "d.csr"), 2);
+	assert_int_equal(count_got(&f, "c.csr"), 2);
+	assert_true(exists(&f, "active", "d.csr"));
+	dcv_spool_stats(f.sp, &st);
+	assert_int_equal(st.ignored, 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	kick_settle(&f);
+	assert_int_equal(count_got(&f, "e.csr"), 2);
+	kick_settle(&f);
+	assert_int_equal(count_got(&f, "e.csr"), 2);
+	assert_int_equal(count_got(&f, "c.csr"), 2);
+	dcv_spool_stats(f.sp, &st);
+	assert_int_equal(st.ignored, 2);
+
+	/* Names the spool could never have reported change nothing. */
+	dcv_spool_ignore(f.sp, "", &f.got[0].entry);
+	dcv_spool_ignore(f.sp, "a/b.csr", &f.got[0].entry);
+	kick_settle(&f);
+	dcv_spool_stats(f.sp, &st);
+	assert_int_equal(st.ignored, 2);
+	fx_done(&f);
+}
+
+/* What dcv_spool_open() logs (on stderr) into buf. */
+static void open_logged(struct fx *f, const struct dcv_spool_opts *opts, char *buf, size_t size)
+{
+	char path[PATH_MAX * 2];
+	struct dcv_spool *sp = NULL;
+	struct dcv_why why;
+	FILE *fp = NULL;
+	int saved = -1, fd = -1;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/log", f->tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	assert_int_equal(dcv_spool_open(&f->loop, f->spool, opts, &sp, &why), 0);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	dcv_spool_close(sp, NULL, NULL);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+static void test_incoming_warnings(void **state)
+{
+	struct dcv_spool_opts opts = {0};
+	char log[4096], path[PATH_MAX * 2], want[PATH_MAX * 3];
+	const struct group *gr = NULL;
+	char own_group[64] = "";
+	gid_t other = 0;
+	struct stat st;
+	struct fx f;
+
+	fx_init(&f, NULL);
+	snprintf(path, sizeof(path), "%s/incoming", f.spool);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 03770);
+	gr = getgrgid(st.st_gid);
+	if (gr != NULL)
+		snprintf(own_group, sizeof(own_group), "%s", gr->gr_name);
+
+	/* As dcvd.tmpfiles makes it (and as created): nothing to say. */
+	opts.submit_group = own_group[0] != '\0' ? own_group : "no-such-group-dcv";
+	open_logged(&f, &opts, log, sizeof(log));
+	assert_string_equal(log, "");
+
+	/* The mode of before (no sticky bit): submitters can remove each other's files. */
+	assert_int_equal(chmod(path, 02770), 0);
+	open_logged(&f, &opts, log, sizeof(log));
+	snprintf(want, sizeof(want),
+	         "spool %s: mode 2770, expected 3770 (setgid and sticky: see dcvd.tmpfiles); "
+	         "submitters can remove each other's files\n",
+	         path);
+	if (strstr(log, want) == NULL)
+		fail_msg("log lacks '%s': %s", want, log);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02770); /* left as the operator made it */
+	assert_int_equal(chmod(path, 0770), 0);
+	open_logged(&f, &opts, log, sizeof(log));
+	assert_non_null(strstr(log, "mode 770, expected 3770"));
+	assert_non_null(strstr(log, "new files do not get the folder's group"));
+	assert_int_equal(chmod(path, 03770), 0);
+
+	/* A submit group that exists, but is not incoming/'s. */
+	for (gid_t g = 1; g < 70000 && other == 0; g++) {
+		if (g == st.st_gid || (gr = getgrgid(g)) == NULL)
+			continue;
+		other = g;
+		snprintf(own_group, sizeof(own_group), "%s", gr->gr_name);
+	}
+	if (other != 0) {
+		opts.submit_group = own_group;
+		open_logged(&f, &opts, log, sizeof(log));
+		snprintf(want, sizeof(want), "spool %s: group ", path);
+		if (strstr(log, want) == NULL || strstr(log, own_group) == NULL)
+			fail_msg("log lacks the group warning: %s", log);
+	}
+	/* Without such a group there is nothing to compare with. */
+	opts.submit_group = "no-such-group-dcv";
+	open_logged(&f, &opts, log, sizeof(log));
+	assert_string_equal(log, "");
+	fx_done(&f);
+}
+
 static int setup(void **state)
 {
 	return dcv_psl_load(&psl, NULL);
@@ -943,14 +1424,28 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_open_modes),     cmocka_unit_test(test_good),
-	    cmocka_unit_test(test_burst),          cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_unreadable),     cmocka_unit_test(test_sidecar_values),
-	    cmocka_unit_test(test_sidecar_bad),    cmocka_unit_test(test_ignored),
-	    cmocka_unit_test(test_active_names),   cmocka_unit_test(test_max_claims),
-	    cmocka_unit_test(test_inotify),        cmocka_unit_test(test_rescan),
-	    cmocka_unit_test(test_close_in_items), cmocka_unit_test(test_close_in_policy),
+	    cmocka_unit_test(test_open_modes),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_burst),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_unreadable),
+	    cmocka_unit_test(test_sidecar_values),
+	    cmocka_unit_test(test_sidecar_bad),
+	    cmocka_unit_test(test_ignored),
+	    cmocka_unit_test(test_active_names),
+	    cmocka_unit_test(test_max_claims),
+	    cmocka_unit_test(test_inotify),
+	    cmocka_unit_test(test_rescan),
+	    cmocka_unit_test(test_close_in_items),
+	    cmocka_unit_test(test_close_in_policy),
 	    cmocka_unit_test(test_close_mid_scan),
+	    cmocka_unit_test(test_unsafe_names),
+	    cmocka_unit_test(test_unsafe_max_claims),
+	    cmocka_unit_test(test_owner),
+	    cmocka_unit_test(test_sidecar_owner),
+	    cmocka_unit_test(test_hard_links),
+	    cmocka_unit_test(test_ignore),
+	    cmocka_unit_test(test_incoming_warnings),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
