@@ -129,31 +129,116 @@ void engine_schedule(struct dcv_engine *eng, struct dcv_job *job, uint64_t delay
 
 static void commit(struct dcv_engine *eng);
 static void on_store_kick(uv_timer_t *t);
+static void on_store_fault(void *arg, const struct dcv_store_fault *f);
+
+/*
+ * Where a job's files come from: active/NAME.ext once claimed, or the entry
+ * in incoming/ as it is named there (a refused entry keeps its raw name
+ * until it moves: spool.h gives it a safe one for failed/).
+ */
+static void move_from(const struct dcv_job *job, const char *ext_or_yaml, char *buf, size_t size)
+{
+	const char *src = job->src != NULL ? job->src : job->file;
+	const char *dot = strrchr(src, '.');
+	int base = dot != NULL ? (int)(dot - src) : (int)strlen(src);
+
+	if (ext_or_yaml == NULL)
+		snprintf(buf, size, "%s/%s", job->file_in_incoming ? "incoming" : "active", src);
+	else
+		snprintf(buf, size, "%s/%.*s.%s", job->file_in_incoming ? "incoming" : "active", base,
+		         src, ext_or_yaml);
+}
 
 static int add_to_batch(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir,
                         bool move)
 {
 	const struct dcv_job_record *rec = &job->rec;
-	char from[600], to[600];
+	char from[600], to[600], alt[600];
 	int rc = DCV_OK;
 
 	if (eng->batch == NULL && (eng->batch = dcv_store_batch_new(eng->store)) == NULL)
 		return DCV_ENOMEM;
+	dcv_store_batch_on_fault(eng->batch, on_store_fault);
 	rc = dcv_store_batch_record(eng->batch, rec);
+	move = move && !job->move_faulted;
+	/* The status of a job whose files arrive takes NAME.status; an older job's moves aside. */
 	if (rc == DCV_OK && status_dir != NULL)
-		rc = dcv_store_batch_status(eng->batch, status_dir, rec);
+		rc = move ? dcv_store_batch_status_arrive(eng->batch, status_dir, rec)
+		          : dcv_store_batch_status(eng->batch, status_dir, rec);
 	if (rc == DCV_OK && move && status_dir != NULL) {
-		snprintf(from, sizeof(from), "%s/%s", job->file_in_incoming ? "incoming" : "active",
-		         job->file);
+		move_from(job, NULL, from, sizeof(from));
 		snprintf(to, sizeof(to), "%s/%s", status_dir, job->file);
-		rc = dcv_store_batch_move(eng->batch, from, to);
+		snprintf(alt, sizeof(alt), "%s/%s.%s", status_dir, rec->id, rec->ext);
+		rc = dcv_store_batch_move_tagged(eng->batch, from, to, alt, job);
 		if (rc == DCV_OK && job->has_sidecar) {
-			snprintf(from, sizeof(from), "%s/%s.yaml",
-			         job->file_in_incoming ? "incoming" : "active", rec->name);
+			move_from(job, "yaml", from, sizeof(from));
 			snprintf(to, sizeof(to), "%s/%s.yaml", status_dir, rec->name);
-			rc = dcv_store_batch_move(eng->batch, from, to);
+			snprintf(alt, sizeof(alt), "%s/%s.yaml", status_dir, rec->id);
+			rc = dcv_store_batch_move_tagged(eng->batch, from, to, alt, job);
 		}
 	}
+	return rc;
+}
+
+/*
+ * A move that failed on its own entry, not the spool's: the job goes on
+ * without it. An entry that vanished (its submitter removed it before the
+ * move) is simply done. One that cannot be moved (a directory another user
+ * owns: renaming it needs write access inside it) stays in incoming/; it
+ * was reported once, by its status file and these lines, and the spool
+ * ignores it from now on while it is the same entry.
+ */
+static void on_store_fault(void *arg, const struct dcv_store_fault *f)
+{
+	struct dcv_engine *eng = arg;
+	struct dcv_job *job = f->tag;
+
+	if (job == NULL)
+		return;
+	job->move_faulted = true;
+	if (f->vanished) {
+		dcv_log_job(DCV_LOG_INFO, job->rec.id, "%s", f->why.text);
+		return;
+	}
+	if (job->file_in_incoming && job->src != NULL) {
+		dcv_log_job(DCV_LOG_WARNING, job->rec.id,
+		            "%s; left in incoming/ and ignored while it stays the same entry",
+		            f->why.text);
+		dcv_spool_ignore(eng->spool, job->src, &job->entry);
+		return;
+	}
+	dcv_log_job(DCV_LOG_ERR, job->rec.id, "%s; the file stays where it is", f->why.text);
+}
+
+/*
+ * A record the store refuses (a text it cannot hold): the job fails with a
+ * record it can hold -- the error escaped, the names and records dropped
+ * only if they were the trouble -- rather than living without one.
+ */
+static int persist_clean(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir,
+                         bool move)
+{
+	struct dcv_why why = {""};
+	char error[sizeof(job->rec.error)];
+	int rc = DCV_EINVAL;
+
+	if (dcv_job_record_check(&job->rec, &why) == DCV_OK)
+		return add_to_batch(eng, job, status_dir, move);
+	dcv_escape(error, sizeof(error), why.text, strlen(why.text));
+	dcv_log_job(DCV_LOG_ERR, job->rec.id, "job record refused: %s; the job fails", error);
+	snprintf(job->rec.error, sizeof(job->rec.error), "job record refused: %.400s", error);
+	job->rec.submitter[0] = '\0';
+	if (job->rec.state != DCV_JOB_FAILED) {
+		engine_count(eng, job->rec.state, DCV_JOB_FAILED);
+		job->rec.state = DCV_JOB_FAILED;
+		job->rec.failed = (uint64_t)time(NULL);
+	}
+	if (dcv_job_record_check(&job->rec, NULL) < 0 && !job->rec.cleanup) {
+		job->rec.n_rrs = 0;
+		job->rec.n_names = 0;
+	}
+	if (dcv_job_record_check(&job->rec, NULL) == DCV_OK)
+		rc = add_to_batch(eng, job, job->rec.visible ? status_dir : "failed", move);
 	return rc;
 }
 
@@ -173,9 +258,14 @@ void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *sta
 		eng->conts = grown;
 		eng->cap_conts = cap;
 	}
-	if ((rc = add_to_batch(eng, job, status_dir, move)) < 0) {
-		dcv_log_job(DCV_LOG_ERR, job->rec.id, "cannot persist the job: %s",
+	if ((rc = persist_clean(eng, job, status_dir, move)) < 0) {
+		/*
+		 * Out of memory (or a record nothing can clean): the job cannot
+		 * live without its record. What it published stays, named here.
+		 */
+		dcv_log_job(DCV_LOG_ERR, job->rec.id, "cannot persist the job: %s; dropped",
 		            dcv_strerror(rc));
+		job_drop(job);
 		return;
 	}
 	c = &eng->conts[eng->n_conts++];
@@ -210,7 +300,8 @@ static void on_committed(void *arg, int status, const struct dcv_why *why)
 		for (size_t i = 0; i < n; i++) {
 			struct store_cont *c = &conts[i];
 			if (!eng->stopping)
-				engine_persist(eng, c->job, c->status_dir, c->move, c->fn);
+				engine_persist(eng, c->job, c->status_dir,
+				               c->move && !c->job->move_faulted, c->fn);
 			job_unref(c->job);
 		}
 		free(conts);
@@ -271,6 +362,42 @@ static void on_store_kick(uv_timer_t *t)
 
 /* --- the spool ------------------------------------------------------------ */
 
+/*
+ * Jobs in flight per submitter, for max_jobs_per_submitter: counted like
+ * max_jobs (received to published, and a CSR still on its way out of
+ * active/). Without memory the bound is simply not applied this scan.
+ */
+static void submitters_busy(struct dcv_engine *eng, struct dcv_spool_policy *policy)
+{
+	struct dcv_spool_uid_busy *b = NULL;
+	size_t n = 0, cap = 0;
+
+	policy->per_uid_max = (size_t)eng->cfg->cfg->max_jobs_per_submitter;
+	for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next) {
+		size_t k = 0;
+		if (!j->rec.has_uid || !(j->rec.state <= DCV_JOB_PUBLISHED ||
+		                         (j->move_pending && !j->file_in_incoming)))
+			continue;
+		while (k < n && b[k].uid != (uid_t)j->rec.uid)
+			k++;
+		if (k == n) {
+			if (n == cap) {
+				size_t c = cap ? cap * 2 : 8;
+				struct dcv_spool_uid_busy *grown = realloc(b, c * sizeof(*grown));
+				if (grown == NULL)
+					break;
+				b = grown;
+				cap = c;
+			}
+			b[n].uid = (uid_t)j->rec.uid;
+			b[n++].busy = 0;
+		}
+		b[k].busy++;
+	}
+	policy->busy = b;
+	policy->n_busy = n;
+}
+
 static void spool_policy(void *arg, struct dcv_spool_policy *policy)
 {
 	struct dcv_engine *eng = arg;
@@ -290,6 +417,7 @@ static void spool_policy(void *arg, struct dcv_spool_policy *policy)
 			busy++;
 	}
 	policy->max_claims = busy >= cfg->max_jobs ? 0 : (size_t)(cfg->max_jobs - busy);
+	submitters_busy(eng, policy);
 	if (policy->max_claims == 0 && !eng->limit_logged) {
 		log_warn("max_jobs (%llu) jobs in flight: new CSRs wait in incoming/",
 		         (unsigned long long)cfg->max_jobs);
@@ -440,6 +568,10 @@ static void resume_all(struct dcv_engine *eng)
 	snprintf(path, sizeof(path), "%s/incoming", eng->cfg->cfg->spool);
 	incoming = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return_orphans(eng, active, incoming, recs, n);
+	/* Who holds which record, from the records alone, before any job acts on it. */
+	for (size_t i = 0; i < n; i++)
+		if (!forgotten(&recs[i], now) && holders_record_holds(&recs[i]))
+			job_take_holds(eng, &recs[i]);
 	/* Before the jobs take their records over. */
 	for (size_t i = 0; i < n; i++)
 		refresh_status(eng, recs, n, i, now);
@@ -481,6 +613,13 @@ int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **
 		goto out;
 	}
 	eng->loop = loop;
+	if ((eng->holders = holders_new()) == NULL) {
+		dcv_config_free(cfg);
+		dcv_why_set(why, "out of memory");
+		free(eng);
+		eng = NULL;
+		goto out;
+	}
 	uv_timer_init(loop, &eng->tick);
 	uv_timer_init(loop, &eng->store_retry);
 	uv_timer_init(loop, &eng->stop_timer);
@@ -580,6 +719,8 @@ static void finish_stop(struct dcv_engine *eng)
 	eng->cfg = NULL;
 	dcv_store_close(eng->store);
 	dcv_psl_free(eng->psl);
+	holders_free(eng->holders);
+	eng->holders = NULL;
 	eng->handles_open = 3;
 	uv_close((uv_handle_t *)&eng->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&eng->store_retry, on_handle_closed);

@@ -56,9 +56,12 @@ struct dcv_job {
 	size_t refs;
 	struct dcv_job_record rec; /* the persisted truth */
 	struct cfgref *cfg;
-	char file[264];        /* NAME.ext as found in the spool */
+	char file[264];        /* NAME.ext as found in the spool (a safe name: spool.h) */
+	char *src;             /* refused before the claim: incoming/<src> as it is there */
+	struct dcv_spool_entry entry; /* that entry as first seen (refused ones) */
 	bool file_in_incoming; /* refused before the claim */
 	bool move_pending;     /* its files are being moved out of the spool */
+	bool move_faulted;     /* the move failed on its entry: not tried again */
 	bool has_sidecar;
 	/* probe spec, rebuilt from rec */
 	struct dcv_probe_name *pnames;
@@ -152,6 +155,8 @@ struct dcv_engine {
 	 */
 	struct dcv_job *round_head, *round_tail;
 	bool limit_logged;
+	/* which jobs hold which record (holders.c) */
+	struct dcv_holders *holders;
 	/* stopping */
 	bool stopping;
 	bool finished;
@@ -186,6 +191,11 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
                      const char *why);
 bool job_is_final(const struct dcv_job *job);
 bool job_record_shared(const struct dcv_job *job, size_t rr);
+/* Takes a final job that cannot be persisted off the list (its record could not be saved). */
+void job_drop(struct dcv_job *job);
+/* The holds of a record loaded at start; the holds of a job (all its records) let go. */
+void job_take_holds(struct dcv_engine *eng, const struct dcv_job_record *rec);
+void job_release_holds(struct dcv_job *job);
 
 /* zwatch.c */
 struct zwatch;
@@ -195,6 +205,29 @@ void zwatch_close_all(struct dcv_engine *eng);
 
 /* job.c: a watcher saw a serial move; the job gets a round if it waits for one */
 void job_wake(struct dcv_job *job);
+
+/* holders.c: one table per engine, loop thread only. */
+struct dcv_holders;
+struct dcv_holders *holders_new(void);
+void holders_free(struct dcv_holders *h);
+/*
+ * Job id takes rr (zone, owner, target). DCV_ECONFLICT when the owner is
+ * held with another target: held_by and held_target then name the holder.
+ * Taking twice is harmless. DCV_ENOMEM.
+ */
+int holders_take(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id,
+                 char *held_by, size_t held_by_size, char *held_target, size_t target_size);
+/* Whether a job other than id holds rr. */
+bool holders_others(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
+/* Whether a job other than id is deleting rr right now (an add must wait for it). */
+bool holders_being_deleted(struct dcv_holders *h, const struct dcv_job_record_rr *rr,
+                           const char *id);
+/* id, the last holder, sends the delete of rr. */
+void holders_deleting(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
+/* id no longer holds rr (and no longer deletes it). Harmless when it did not. */
+void holders_release(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
+/* Whether a job in the record's state holds its records. */
+bool holders_record_holds(const struct dcv_job_record *rec);
 
 /* zbatch.c */
 int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum dcv_update_op op);

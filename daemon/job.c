@@ -90,6 +90,7 @@ static void job_free(struct dcv_job *job)
 	dcv_probe_memory_free(&job->memory);
 	dcv_strv_free(&job->last);
 	clear_update_why(job);
+	free(job->src);
 	dcv_job_record_free(&job->rec);
 	if (job->cfg != NULL)
 		cfgref_put(job->cfg);
@@ -119,6 +120,14 @@ static void job_retire(struct dcv_job *job)
 		job->next->prev = job->prev;
 	job->listed = false;
 	job_unref(job);
+}
+
+void job_drop(struct dcv_job *job)
+{
+	zwatch_forget(job);
+	if (job->listed)
+		engine_count(job->eng, job->rec.state, DCV_JOB_STATE_COUNT);
+	job_retire(job);
 }
 
 static void job_list(struct dcv_job *job)
@@ -193,6 +202,54 @@ out:
 	return rc;
 }
 
+/* --- holds on records (holders.c) ------------------------------------------ */
+
+void job_release_holds(struct dcv_job *job)
+{
+	for (size_t i = 0; i < job->rec.n_rrs; i++)
+		holders_release(job->eng->holders, &job->rec.rrs[i], job->rec.id);
+}
+
+void job_take_holds(struct dcv_engine *eng, const struct dcv_job_record *rec)
+{
+	char by[DCV_JOB_ID_MAX + 1], target[256];
+
+	for (size_t i = 0; i < rec->n_rrs; i++)
+		if (holders_take(eng->holders, &rec->rrs[i], rec->id, by, sizeof(by), target,
+		                 sizeof(target)) == DCV_ECONFLICT)
+			/* Records from before holders existed may disagree: both stay held. */
+			log_warn("job %s: record %s is also held by job %s with target %s", rec->id,
+			         rec->rrs[i].owner, by, target);
+}
+
+/*
+ * Takes the job's records for it, or says which job holds one of its owners
+ * with another target: a CNAME holds one value, and replacing it would
+ * silently break the other job's order.
+ */
+static int take_holds(struct dcv_job *job, struct dcv_why *why)
+{
+	char by[DCV_JOB_ID_MAX + 1], target[256];
+	int rc = DCV_OK;
+
+	for (size_t i = 0; i < job->rec.n_rrs && rc == DCV_OK; i++) {
+		const struct dcv_job_record_rr *rr = &job->rec.rrs[i];
+		rc = holders_take(job->eng->holders, rr, job->rec.id, by, sizeof(by), target,
+		                  sizeof(target));
+		if (rc == DCV_ECONFLICT)
+			dcv_why_set(why,
+			         "record %s is held by job %s with target %s; this job's target is "
+			         "%s: not overwritten (a CNAME holds one value; withdraw the other job "
+			         "first)",
+			         rr->owner, by, target, rr->target);
+		else if (rc < 0)
+			dcv_why_set(why, "out of memory taking record %s", rr->owner);
+	}
+	if (rc < 0)
+		job_release_holds(job);
+	return rc;
+}
+
 /* --- failing ------------------------------------------------------------- */
 
 static void send_deletes(struct dcv_job *job);
@@ -212,13 +269,19 @@ static void job_fail(struct dcv_job *job, const char *fmt, ...)
 	va_list ap;
 	enum dcv_job_state was = job->rec.state;
 
+	char text[sizeof(job->rec.error)];
+
 	if (job->rec.state == DCV_JOB_FAILED)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(job->rec.error, sizeof(job->rec.error), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* Texts quote input (names, file names, servers' words): stored and shown escaped. */
+	dcv_escape(job->rec.error, sizeof(job->rec.error), text, strlen(text));
 	dcv_log_job(DCV_LOG_ERR, job->rec.id, "failed: %s", job->rec.error);
 	job->rec.cleanup = was == DCV_JOB_PUBLISHING || was == DCV_JOB_PUBLISHED;
+	if (!job->rec.cleanup)
+		job_release_holds(job);
 	job->rec.failed = now_s();
 	job_set_state(job, DCV_JOB_FAILED);
 	zwatch_forget(job);
@@ -283,6 +346,20 @@ out:
 
 static void send_adds(struct dcv_job *job)
 {
+	/*
+	 * The last holder of the same record is deleting it right now: adding
+	 * it before that delete lands would lose it. Wait for the delete.
+	 */
+	for (size_t i = 0; i < job->rec.n_rrs; i++) {
+		if (holders_being_deleted(job->eng->holders, &job->rec.rrs[i], job->rec.id)) {
+			dcv_log_job(DCV_LOG_INFO, job->rec.id,
+			            "record %s is being deleted by its last holder: adding it after",
+			            job->rec.rrs[i].owner);
+			job->wait = WAIT_NONE;
+			engine_schedule(job->eng, job, 500);
+			return;
+		}
+	}
 	/* What the probe learned before no longer holds once records change. */
 	dcv_probe_memory_reset(&job->memory);
 	job->wait = WAIT_UPDATE;
@@ -315,9 +392,28 @@ static void after_publishing(struct dcv_job *job, int status)
 	send_adds(job);
 }
 
+/*
+ * A zone that lists submitters: takes records only for CSRs whose file
+ * belongs to one of them (the owner of the file claimed, from its fstat).
+ */
+static int check_submitter(struct dcv_job *job, struct dcv_why *why)
+{
+	const struct dcv_job_record *rec = &job->rec;
+
+	for (size_t i = 0; i < rec->n_rrs; i++) {
+		const struct dcv_zone *z = dcv_config_zone(job->cfg->cfg, rec->rrs[i].zone);
+		if (z == NULL || (rec->has_uid && dcv_zone_may_submit(z, (uid_t)rec->uid)))
+			continue;
+		dcv_zone_refusal(z, (uid_t)rec->uid, rec->submitter[0] ? rec->submitter : NULL, why);
+		return DCV_EPERM;
+	}
+	return DCV_OK;
+}
+
 /* RECEIVED -> PUBLISHING: the records are chosen and on disk before any UPDATE. */
 static void job_plan(struct dcv_job *job, const struct dcv_request *req)
 {
+	struct dcv_why text = {""};
 	struct dcv_plan plan;
 	struct dcv_why why = {""};
 	int rc = dcv_plan_make(job->cfg->cfg, req, &plan, &why);
@@ -351,6 +447,10 @@ static void job_plan(struct dcv_job *job, const struct dcv_request *req)
 	dcv_plan_free(&plan);
 	if (job_build_spec(job) < 0) {
 		job_fail(job, "out of memory");
+		return;
+	}
+	if (check_submitter(job, &text) < 0 || take_holds(job, &text) < 0) {
+		job_fail(job, "%s", text.text);
 		return;
 	}
 	job_set_state(job, DCV_JOB_PUBLISHING);
@@ -409,6 +509,7 @@ static void log_waiting(struct dcv_job *job)
 
 static void after_visible(struct dcv_job *job, int status);
 static void after_withdrawn(struct dcv_job *job, int status);
+static void deletes_settled(struct dcv_job *job);
 static void schedule_withdrawal(struct dcv_job *job);
 
 static void probe(struct dcv_job *job);
@@ -451,9 +552,7 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 			job->rec.withdrawn = now_s();
 			job_set_state(job, DCV_JOB_WITHDRAWN);
 		}
-		job->rec.cleanup = false;
-		engine_persist(eng, job, job->rec.state == DCV_JOB_WITHDRAWN ? "done" : "failed",
-		               false, after_withdrawn);
+		deletes_settled(job);
 		goto out;
 	}
 	remember(job, rep);
@@ -466,9 +565,14 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		goto out;
 	}
 	if (job->rec.state != DCV_JOB_PUBLISHED && job->update_status != DCV_OK) {
-		/* Deletes failed and the records are still out there: keep trying, slowly. */
+		/*
+		 * Deletes failed and the records are still out there (a primary
+		 * down): keep trying, backing off to WITHDRAW_CAP_MS, for ever --
+		 * the job holds no max_jobs slot meanwhile.
+		 */
 		job->deletes_due = true;
-		engine_schedule(eng, job, RETRY_CAP_MS);
+		engine_schedule(eng, job,
+		                dcv_backoff_ms(job->attempt, RETRY_BASE_MS, WITHDRAW_CAP_MS));
 	} else {
 		/* Woken by the zone's watcher as soon as a server's serial moves. */
 		zwatch_wait(eng, job);
@@ -548,24 +652,34 @@ static void after_withdrawn(struct dcv_job *job, int status)
 	job_retire(job);
 }
 
-/* Another live job relies on the same record (same CSR dropped twice): keep it. */
+/* Another job holds the same record (the same CSR dropped twice): keep it. */
 bool job_record_shared(const struct dcv_job *job, size_t rr)
 {
-	for (const struct dcv_job *o = job->eng->jobs; o != NULL; o = o->next) {
-		if (o == job || o->rec.state == DCV_JOB_WITHDRAWN ||
-		    o->rec.state == DCV_JOB_RECEIVED ||
-		    (o->rec.state == DCV_JOB_FAILED && !o->rec.cleanup))
-			continue;
-		for (size_t k = 0; k < o->rec.n_rrs; k++)
-			if (strcmp(o->rec.rrs[k].owner, job->rec.rrs[rr].owner) == 0 &&
-			    strcmp(o->rec.rrs[k].target, job->rec.rrs[rr].target) == 0)
-				return true;
+	return holders_others(job->eng->holders, &job->rec.rrs[rr], job->rec.id);
+}
+
+/*
+ * Every record of the job is gone from every authoritative address, or
+ * handed to the jobs that still hold it: WITHDRAWN (or a failed job's
+ * cleanup done), persisted, and the holds let go.
+ */
+static void deletes_settled(struct dcv_job *job)
+{
+	if (job->rec.state == DCV_JOB_WITHDRAWING) {
+		job->rec.withdrawn = now_s();
+		job_set_state(job, DCV_JOB_WITHDRAWN);
 	}
-	return false;
+	job->rec.cleanup = false;
+	job_release_holds(job);
+	engine_persist(job->eng, job, job->rec.state == DCV_JOB_WITHDRAWN ? "done" : "failed",
+	               false, after_withdrawn);
 }
 
 static void send_deletes(struct dcv_job *job)
 {
+	size_t queued = 0;
+	bool own = false; /* a record of its own to delete */
+
 	dcv_probe_memory_reset(&job->memory);
 	job->deletes_due = false;
 	job->wait = WAIT_UPDATE;
@@ -573,15 +687,27 @@ static void send_deletes(struct dcv_job *job)
 	clear_update_why(job);
 	job->updates_pending++; /* held while queueing, as in send_adds() */
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
+		const struct dcv_job_record_rr *rr = &job->rec.rrs[i];
 		if (job_record_shared(job, i)) {
+			/* Handed over: the last holder deletes it. */
 			dcv_log_job(DCV_LOG_INFO, job->rec.id,
-			            "record %s kept: another job still relies on it",
-			            job->rec.rrs[i].owner);
+			            "record %s kept: another job still holds it", rr->owner);
+			holders_release(job->eng->holders, rr, job->rec.id);
 			continue;
 		}
+		own = true;
+		holders_deleting(job->eng->holders, rr, job->rec.id);
 		if (zbatch_enqueue(job->eng, job, i, DCV_UPDATE_DELETE) < 0)
 			break;
 		job->updates_pending++;
+		queued++;
+	}
+	if (queued == 0 && !own) {
+		/* Nothing of its own to delete: every record stays with its other holders. */
+		job->updates_pending--;
+		job->wait = WAIT_NONE;
+		deletes_settled(job);
+		return;
 	}
 	/* Nothing queued (or all reported already): on to the probe, as job_record_done() goes. */
 	job_record_done(job, DCV_UPDATE_DELETE, 0, DCV_OK, "");
@@ -717,6 +843,18 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 	snprintf(job->rec.ext, sizeof(job->rec.ext), "%s", item->ext);
 	snprintf(job->file, sizeof(job->file), "%s", item->file);
 	job->file_in_incoming = item->where == DCV_SPOOL_INCOMING;
+	if (job->file_in_incoming && strcmp(item->src, item->file) != 0 &&
+	    (job->src = strdup(item->src)) == NULL) {
+		log_err("%s: out of memory; left for a later scan", item->file);
+		job_free(job);
+		return;
+	}
+	job->entry = item->entry;
+	job->rec.has_uid = true;
+	job->rec.uid = (uint32_t)item->owner_uid;
+	/* A user name is printable in practice; one that is not is left out. */
+	if (dcv_utf8_printable(item->owner_name, strlen(item->owner_name)))
+		snprintf(job->rec.submitter, sizeof(job->rec.submitter), "%s", item->owner_name);
 	make_id(job, item->name);
 	job->rec.state = DCV_JOB_RECEIVED;
 	job->rec.received = now_s();
@@ -729,13 +867,15 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 		snprintf(job->rec.md5, sizeof(job->rec.md5), "%s", req->csr->md5_hex);
 		snprintf(job->rec.sha256, sizeof(job->rec.sha256), "%s", req->csr->sha256_hex);
 	}
-	dcv_log_job(DCV_LOG_INFO, job->rec.id, "received %s", item->file);
+	dcv_log_job(DCV_LOG_INFO, job->rec.id, "received %s from %s (uid %u)", item->file,
+	            job->rec.submitter[0] ? job->rec.submitter : "?", (unsigned)job->rec.uid);
 	if (item->status < 0 || req == NULL) {
 		/* Refused before the claim: the file is still in incoming/. */
 		if (item->where == DCV_SPOOL_INCOMING) {
 			job->rec.state = DCV_JOB_FAILED;
 			engine_count(eng, DCV_JOB_RECEIVED, DCV_JOB_FAILED);
-			snprintf(job->rec.error, sizeof(job->rec.error), "%s", item->why.text);
+			dcv_escape(job->rec.error, sizeof(job->rec.error), item->why.text,
+			           strlen(item->why.text));
 			job->rec.failed = now_s();
 			dcv_log_job(DCV_LOG_ERR, job->rec.id, "failed: %s", job->rec.error);
 			engine_persist(eng, job, "failed", true, after_failed);

@@ -29,6 +29,11 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t status, watchdog;
 	int exit_code;
+	/* A reload reads files and asks NSS for users and groups: on the thread pool. */
+	uv_work_t reload_work;
+	bool reloading, reload_again;
+	struct dcv_config *reload_cfg;
+	int reload_rc;
 };
 
 static const char usage_text[] =
@@ -109,21 +114,70 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 	dcv_engine_stop(d->eng, on_stopped, d);
 }
 
+static void reload_load(uv_work_t *w)
+{
+	struct daemon *d = w->data;
+
+	d->reload_cfg = NULL;
+	d->reload_rc = load(d->config_path, &d->reload_cfg, false);
+}
+
+static void start_reload(struct daemon *d);
+
+static void reload_loaded(uv_work_t *w, int status)
+{
+	struct daemon *d = w->data;
+
+	d->reloading = false;
+	if (d->eng == NULL || status < 0) {
+		dcv_config_free(d->reload_cfg);
+		d->reload_cfg = NULL;
+		return;
+	}
+	if (d->reload_rc < 0) {
+		log_err("reload: %s refused; keeping the running configuration", d->config_path);
+	} else {
+		dcv_engine_reload(d->eng, d->reload_cfg);
+		log_info("reload: %s loaded", d->config_path);
+	}
+	d->reload_cfg = NULL;
+	dcv_notify_ready();
+	send_status(d);
+	if (d->reload_again) {
+		d->reload_again = false;
+		start_reload(d);
+	}
+}
+
+/*
+ * The configuration is loaded on the thread pool: it reads key files and
+ * resolves submitters' users and groups (NSS may ask a directory server),
+ * which must not stall the loop. A SIGHUP during a reload asks for one more.
+ */
+static void start_reload(struct daemon *d)
+{
+	dcv_notify_reloading();
+	d->reloading = true;
+	d->reload_work.data = d;
+	if (uv_queue_work(&d->loop, &d->reload_work, reload_load, reload_loaded) < 0) {
+		d->reloading = false;
+		log_err("reload: cannot start it; keeping the running configuration");
+		dcv_notify_ready();
+	}
+}
+
 static void on_reload(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
-	struct dcv_config *cfg = NULL;
 
 	(void)signum;
-	dcv_notify_reloading();
-	if (load(d->config_path, &cfg, false) < 0) {
-		log_err("reload: %s refused; keeping the running configuration", d->config_path);
-	} else {
-		dcv_engine_reload(d->eng, cfg);
-		log_info("reload: %s loaded", d->config_path);
+	if (d->eng == NULL)
+		return;
+	if (d->reloading) {
+		d->reload_again = true;
+		return;
 	}
-	dcv_notify_ready();
-	send_status(d);
+	start_reload(d);
 }
 
 static int run(struct daemon *d, struct dcv_config *cfg)

@@ -313,6 +313,8 @@ static void scan_end(struct spool_scan *scan)
 	sp->scan = NULL;
 	sp->stats.scans++;
 	dcv_strv_free(&scan->policy.active_names);
+	free(scan->policy.busy);
+	scan->policy.busy = NULL;
 	free(scan->listing.cands);
 	free(scan->chunks);
 	free(scan);
@@ -387,6 +389,8 @@ static void list_done(uv_work_t *w, int status)
 	scan->list_pending = false;
 	scan->outstanding--;
 	dcv_strv_free(&scan->policy.active_names);
+	free(scan->policy.busy);
+	scan->policy.busy = NULL;
 	if (sp->closing || status != 0)
 		goto end;
 	if (l->status < 0) {

@@ -172,9 +172,25 @@ void dcv_spool_item_free(struct dcv_spool_item *item);
  * required; it is shared read-only by the pool threads and must stay valid
  * until closed() (the daemon loads it once).
  */
+/* Jobs in flight of one submitter (uid), for max_jobs_per_submitter. */
+struct dcv_spool_uid_busy {
+	uid_t uid;
+	size_t busy;
+};
+
 struct dcv_spool_policy {
 	struct dcv_strv active_names;
 	size_t max_claims;
+	/*
+	 * At most per_uid_max claims in flight per owner uid (0: no bound):
+	 * busy lists the uids that have jobs in flight (any order; the spool
+	 * frees the array). The listing looks at each candidate's owner
+	 * (lstat) and defers the files of a uid at its bound, so that one
+	 * submitter cannot take every max_jobs slot while others wait.
+	 */
+	size_t per_uid_max;
+	struct dcv_spool_uid_busy *busy;
+	size_t n_busy;
 	struct dcv_opts opts; /* target: the config's; unique: NULL */
 	char target[32];      /* storage for opts.target */
 	const struct psl_ctx_st *psl;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spool_int.h"
@@ -48,6 +49,46 @@ static int cmp_lent(const void *a, const void *b)
 	if (lx != ly)
 		return lx < ly ? -1 : 1;
 	return strcmp(x->src, y->src);
+}
+
+/* The claims of one uid: in flight before the scan, and admitted by it. */
+struct uid_count {
+	uid_t uid;
+	size_t n;
+};
+
+/*
+ * Whether the candidate's owner is below max_jobs_per_submitter; counts it
+ * when so. Owners are few: a linear search over them is fine. An entry
+ * that cannot be looked at is admitted (the claim reports it).
+ */
+static bool owner_admits(const struct spool_ctx *ctx, const char *src, struct uid_count **counts,
+                         size_t *n_counts)
+{
+	const struct dcv_spool_policy *pol = ctx->policy;
+	struct uid_count *c = NULL, *grown = NULL;
+	struct stat st;
+
+	if (pol->per_uid_max == 0 || fstatat(ctx->incoming_fd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return true;
+	for (size_t i = 0; i < *n_counts && c == NULL; i++)
+		if ((*counts)[i].uid == st.st_uid)
+			c = &(*counts)[i];
+	if (c == NULL) {
+		if ((grown = realloc(*counts, (*n_counts + 1) * sizeof(*grown))) == NULL)
+			return true;
+		*counts = grown;
+		c = &grown[(*n_counts)++];
+		c->uid = st.st_uid;
+		c->n = 0;
+		for (size_t i = 0; i < pol->n_busy; i++)
+			if (pol->busy[i].uid == st.st_uid)
+				c->n += pol->busy[i].busy;
+	}
+	if (c->n >= pol->per_uid_max)
+		return false;
+	c->n++;
+	return true;
 }
 
 static bool same_name(const struct lent *x, const struct lent *y)
@@ -114,7 +155,8 @@ void spool_list(const struct spool_ctx *ctx, struct dcv_strv *active_names,
 	struct dcv_strv files = {NULL, 0, 0};
 	struct lent *ents = NULL;
 	const struct lent *prev = NULL;
-	size_t want = 0;
+	struct uid_count *counts = NULL;
+	size_t want = 0, n_counts = 0;
 
 	memset(out, 0, sizeof(*out));
 	if ((out->status = read_names(ctx, &files, &out->why)) < 0)
@@ -159,7 +201,7 @@ void spool_list(const struct spool_ctx *ctx, struct dcv_strv *active_names,
 			continue;
 		}
 		prev = l;
-		if (out->n == want) {
+		if (out->n == want || !owner_admits(ctx, l->src, &counts, &n_counts)) {
 			out->deferred++;
 			continue;
 		}
@@ -182,5 +224,6 @@ out:
 	for (size_t i = 0; ents != NULL && i < files.n; i++)
 		free(ents[i].safe);
 	free(ents);
+	free(counts);
 	dcv_strv_free(&files);
 }
