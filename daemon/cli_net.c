@@ -326,6 +326,14 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 			else if (outcomes[o].status != DCV_OK)
 				fprintf(stderr, "dcv: %s: %s\n", job->file, outcomes[o].why);
 	}
+	/* A record that conflicts (another CNAME at its owner) fails only its own request. */
+	for (size_t i = 0; i < b->n_recs; i++)
+		for (size_t o = 0; o < n_outcomes; o++)
+			if (outcomes[o].rec_status != NULL && outcomes[o].rec_status[i] != DCV_OK)
+				job_fail(&cli->jobs[b->rec_jobs[i]], "%s",
+				         outcomes[o].rec_why[i] != NULL
+				             ? outcomes[o].rec_why[i]
+				             : dcv_strerror(outcomes[o].rec_status[i]));
 	(void)status;
 	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
 		return;

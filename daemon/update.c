@@ -5,6 +5,8 @@
  *
  *   SEND -> (reply NOERROR, more messages) -> SEND
  *        -> (reply NOERROR, all sent)      -> CONFIRM -> DONE
+ *        -> (YXRRSET to an add)            -> CHECK -> SEND (the records left)
+ *                                                   -> SEND next message, or CONFIRM
  *        -> (SERVFAIL, not ready)          -> WAIT -> SEND (same address)
  *        -> (timeout, network, bad TSIG)   -> SEND next address, or WAIT after the last
  *        -> (BADSIG, REFUSED, NOTAUTH...)  -> DONE (failed)
@@ -12,6 +14,15 @@
  * Messages go to one remote one at a time (BIND serializes updates to a zone
  * anyway); remotes run in parallel. Every state change that matters is in
  * the outcome's why, which is what the operator reads.
+ *
+ * An add never replaces a CNAME: each record it adds comes with the
+ * prerequisite "no CNAME RRset at this owner" (RFC 2136 2.4.3), because a
+ * server silently replaces a CNAME by a new one (a CNAME RRset holds one
+ * record). One owner that has a CNAME fails the whole message with YXRRSET
+ * and nothing of it is applied, so CHECK asks that address who serves what
+ * at each owner of the message: our own target is success (an identical
+ * add, as after a crash), another value is a conflict of that record alone,
+ * no CNAME at all (it went away meanwhile) sends the record again.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,20 +51,36 @@
 #define CONFIRM_WINDOW 64
 /* How long an unsigned error reply waits for a signed one (see accept_reply). */
 #define UNSIGNED_GRACE_MS 400
+/* RFC 2136 2.2: a prerequisite "RRset does not exist" failed. */
+#define RCODE_YXRRSET 7
+/*
+ * A record answered YXRRSET whose owner then serves no CNAME this often in
+ * a row: the server's prerequisite check and its answers disagree, and
+ * sending the record again would only loop until the deadline.
+ */
+#define YX_ABSENT_MAX 2
 
 enum run_state {
 	RUN_SEND,
 	RUN_WAIT,
+	RUN_CHECK,
 	RUN_CONFIRM,
 	RUN_DONE,
 };
 
-static const char *const run_state_names[] = {"send", "wait", "confirm", "done"};
+static const char *const run_state_names[] = {"send", "wait", "check", "confirm", "done"};
 
+/*
+ * One UPDATE message: its records are recs[first .. first + n_recs), or
+ * recs[idx[0]], ..., recs[idx[n_recs - 1]] for a message sent again after
+ * YXRRSET with the records that were left.
+ */
 struct up_msg {
 	uint8_t *wire;
 	size_t len;
+	size_t first;
 	size_t n_recs;
+	size_t *idx; /* owned; NULL for a message packed at the start */
 };
 
 struct run {
@@ -63,6 +90,7 @@ struct run {
 	size_t addr;      /* current address of the remote */
 	unsigned attempt; /* retries of the current message */
 	size_t next_msg;
+	struct up_msg redo; /* after YXRRSET: next_msg's records still to send (wire NULL: none) */
 	struct dcv_dnsio_xchg *xchg;
 	struct dcv_tsig_ctx tsig;
 	int tsig_rc; /* verdict on the accepted reply's TSIG */
@@ -81,6 +109,10 @@ struct run {
 	bool *confirm_ok;       /* per record */
 	char confirm_seen[256]; /* first disagreement, described */
 	size_t confirm_bad_rec;
+	int *rec_status;          /* per record: DCV_OK, or DCV_ECONFLICT */
+	char **rec_why;           /* per record: why it failed (malloc'd), or NULL */
+	unsigned char *yx_absent; /* per record: YXRRSET, then no CNAME served, in a row */
+	bool check_unsure;        /* a CHECK query of this round got no usable answer */
 	struct dcv_update_outcome out;
 };
 
@@ -122,6 +154,46 @@ static const char *op_name(const struct dcv_update *up)
 
 /* --- building the messages (ldns) ------------------------------------- */
 
+static size_t msg_rec(const struct up_msg *m, size_t k)
+{
+	return m->idx != NULL ? m->idx[k] : m->first + k;
+}
+
+/* The message a run sends now: the records left of one after YXRRSET, or the next one. */
+static const struct up_msg *cur_msg(const struct run *r)
+{
+	return r->redo.wire != NULL ? &r->redo : &r->up->msgs[r->next_msg];
+}
+
+static void msg_free(struct up_msg *m)
+{
+	free(m->wire);
+	free(m->idx);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * RFC 2136 2.4.3 "RRset does not exist": class NONE, type CNAME, TTL 0, no
+ * RDATA at the owner. The add beside it then can never replace a CNAME
+ * that someone else put there.
+ */
+static ldns_rr *absent_rr(const struct dcv_record *rec)
+{
+	ldns_rr *rr = ldns_rr_new();
+	ldns_rdf *owner = ldns_dname_new_frm_str(rec->owner);
+
+	if (rr == NULL || owner == NULL) {
+		ldns_rr_free(rr);
+		ldns_rdf_deep_free(owner);
+		return NULL;
+	}
+	ldns_rr_set_owner(rr, owner);
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_CNAME);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_NONE);
+	ldns_rr_set_ttl(rr, 0);
+	return rr;
+}
+
 static ldns_rr *record_rr(const struct dcv_record *rec, enum dcv_update_op op)
 {
 	ldns_rr *rr = ldns_rr_new();
@@ -143,31 +215,50 @@ static ldns_rr *record_rr(const struct dcv_record *rec, enum dcv_update_op op)
 	return rr;
 }
 
-static int build_message(struct dcv_update *up, size_t first, size_t n, struct up_msg *out)
+/* Appends rr to list; frees it when it cannot. */
+static bool push_rr(ldns_rr_list *list, ldns_rr *rr)
+{
+	if (rr != NULL && ldns_rr_list_push_rr(list, rr))
+		return true;
+	ldns_rr_free(rr);
+	return false;
+}
+
+/*
+ * Builds the message of n records: recs[first ..] when idx is NULL, else
+ * the records idx names (out then owns idx, on success only). An add
+ * carries a prerequisite per record, a delete none: it names the exact
+ * record of ours already.
+ */
+static int build_message(struct dcv_update *up, size_t first, size_t *idx, size_t n,
+                         struct up_msg *out)
 {
 	ldns_rr_list *list = ldns_rr_list_new();
+	ldns_rr_list *prereq = ldns_rr_list_new();
 	ldns_rdf *zone = ldns_dname_new_frm_str(up->zone->domain);
 	ldns_pkt *pkt = NULL;
 	uint8_t *wire = NULL;
 	size_t len = 0;
 	int rc = DCV_ENOMEM;
 
-	if (list == NULL || zone == NULL)
+	if (list == NULL || prereq == NULL || zone == NULL)
 		goto out;
-	for (size_t i = first; i < first + n; i++) {
-		ldns_rr *rr = record_rr(&up->recs[i], up->op);
-		if (rr == NULL || !ldns_rr_list_push_rr(list, rr)) {
-			ldns_rr_free(rr);
+	for (size_t k = 0; k < n; k++) {
+		const struct dcv_record *rec = &up->recs[idx != NULL ? idx[k] : first + k];
+		if (!push_rr(list, record_rr(rec, up->op)))
 			goto out;
-		}
+		if (up->op == DCV_UPDATE_ADD && !push_rr(prereq, absent_rr(rec)))
+			goto out;
 	}
-	pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, NULL, list, NULL);
+	pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, prereq, list, NULL);
 	zone = NULL; /* owned by pkt now */
 	if (pkt == NULL || ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK)
 		goto out;
 	out->wire = wire;
 	out->len = len;
+	out->first = first;
 	out->n_recs = n;
+	out->idx = idx;
 	wire = NULL;
 	rc = DCV_OK;
 out:
@@ -175,6 +266,7 @@ out:
 	ldns_pkt_free(pkt);
 	ldns_rdf_deep_free(zone);
 	ldns_rr_list_deep_free(list);
+	ldns_rr_list_deep_free(prereq);
 	return rc;
 }
 
@@ -205,6 +297,9 @@ static size_t tsig_size(const struct dcv_zone *zone)
 /*
  * Packs records into messages using the uncompressed size as the bound:
  * compression only shrinks, so no message exceeds the limit, TSIG included.
+ * An added record counts with its prerequisite (owner and 10 fixed bytes).
+ * A message sent again after YXRRSET holds a part of one of these, so it
+ * fits as well.
  */
 static int build_messages(struct dcv_update *up, size_t limit)
 {
@@ -219,6 +314,8 @@ static int build_messages(struct dcv_update *up, size_t limit)
 		size_t rr = 0;
 		if (i < up->n_recs) {
 			rr = strlen(up->recs[i].owner) + 1 + 10 + strlen(up->recs[i].target) + 1;
+			if (up->op == DCV_UPDATE_ADD)
+				rr += strlen(up->recs[i].owner) + 1 + 10;
 			if (base + rr > limit)
 				return DCV_EINVAL;
 			if (size + rr <= limit) {
@@ -227,7 +324,7 @@ static int build_messages(struct dcv_update *up, size_t limit)
 			}
 		}
 		if (i > first)
-			rc = build_message(up, first, i - first, &up->msgs[up->n_msgs++]);
+			rc = build_message(up, first, NULL, i - first, &up->msgs[up->n_msgs++]);
 		first = i;
 		size = base + rr;
 	}
@@ -239,9 +336,18 @@ static int build_messages(struct dcv_update *up, size_t limit)
 static void update_free(struct dcv_update *up)
 {
 	for (size_t i = 0; i < up->n_msgs; i++)
-		free(up->msgs[i].wire);
-	for (size_t i = 0; i < up->n_runs; i++)
-		free(up->runs[i].confirm_ok);
+		msg_free(&up->msgs[i]);
+	/* runs has room for every primary; those not set up yet are all zeros. */
+	for (size_t i = 0; up->runs != NULL && i < up->zone->n_primaries; i++) {
+		struct run *r = &up->runs[i];
+		msg_free(&r->redo);
+		for (size_t k = 0; r->rec_why != NULL && k < up->n_recs; k++)
+			free(r->rec_why[k]);
+		free(r->confirm_ok);
+		free(r->rec_status);
+		free(r->rec_why);
+		free(r->yx_absent);
+	}
 	free(up->msgs);
 	free(up->runs);
 	free(up->recs);
@@ -271,15 +377,24 @@ static void run_timer_closed(uv_handle_t *h)
 static void report(struct dcv_update *up)
 {
 	int status = DCV_OK;
+	bool conflict = false;
 
 	up->reported = true;
 	uv_timer_stop(&up->deadline);
 	for (size_t i = 0; i < up->n_runs; i++) {
-		up->outcomes[i] = up->runs[i].out;
-		up->outcomes[i].confirmed = up->runs[i].confirm_ok;
-		if (status == DCV_OK && up->runs[i].out.status != DCV_OK)
-			status = up->runs[i].out.status;
+		struct run *r = &up->runs[i];
+		up->outcomes[i] = r->out;
+		up->outcomes[i].confirmed = r->confirm_ok;
+		up->outcomes[i].rec_status = r->rec_status;
+		up->outcomes[i].rec_why = (const char *const *)r->rec_why;
+		if (status == DCV_OK && r->out.status != DCV_OK)
+			status = r->out.status;
+		for (size_t k = 0; k < up->n_recs && !conflict; k++)
+			conflict = r->rec_status[k] != DCV_OK;
 	}
+	/* Every remote did its part, yet not every record is in place (update.h). */
+	if (status == DCV_OK && conflict)
+		status = DCV_ECONFLICT;
 	up->cb(up->arg, status, up->outcomes, up->n_runs);
 	for (size_t i = 0; i < up->n_runs; i++)
 		uv_close((uv_handle_t *)&up->runs[i].timer, run_timer_closed);
@@ -454,6 +569,18 @@ static int accept_reply(void *arg, const uint8_t *msg, size_t len)
 }
 
 static void start_confirm(struct run *r);
+static void start_check(struct run *r);
+
+/* The current message is settled: on to the next one, or to confirming them all. */
+static void next_message(struct run *r)
+{
+	msg_free(&r->redo);
+	r->attempt = 0;
+	if (++r->next_msg < r->up->n_msgs)
+		run_send(r);
+	else
+		start_confirm(r);
+}
 
 static void on_reply(struct run *r, int rcode, bool not_ready)
 {
@@ -487,11 +614,15 @@ static void on_reply(struct run *r, int rcode, bool not_ready)
 	switch (rcode) {
 	case DCV_RCODE_NOERROR:
 		r->out.n_messages++;
-		r->attempt = 0;
-		if (++r->next_msg < r->up->n_msgs)
-			run_send(r);
-		else
-			start_confirm(r);
+		next_message(r);
+		return;
+	case RCODE_YXRRSET:
+		/* Only an add has prerequisites; to a delete this is just a wrong answer. */
+		if (r->up->op == DCV_UPDATE_ADD) {
+			start_check(r);
+			return;
+		}
+		failf(r, DCV_ERCODE, "the server answered %s%s", dcv_rcode_name(rcode), note);
 		return;
 	case DCV_RCODE_SERVFAIL:
 		snprintf(r->out.why, sizeof(r->out.why), "SERVFAIL");
@@ -568,7 +699,7 @@ static uint64_t remaining_ms(const struct dcv_update *up)
 static void run_send(struct run *r)
 {
 	struct dcv_update *up = r->up;
-	const struct up_msg *m = &up->msgs[r->next_msg];
+	const struct up_msg *m = cur_msg(r);
 	struct dcv_why why = {""};
 	uint8_t *buf = NULL;
 	size_t len = m->len;
@@ -616,7 +747,124 @@ static void wait_then(struct run *r, uint64_t ms)
 	uv_timer_start(&r->timer, on_timer, ms, 0);
 }
 
-/* --- confirming ---------------------------------------------------------- */
+/* --- confirming, and checking after YXRRSET ------------------------------ */
+
+/* Whether two names in presentation form are the same: case and a trailing dot aside. */
+static bool same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	la -= la > 1 && a[la - 1] == '.';
+	lb -= lb > 1 && b[lb - 1] == '.';
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static void conflict(struct run *r, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Settles record i as a conflict at this remote: that record fails, the
+ * others go on. The text names zone, remote and server like failf's.
+ */
+static void conflict(struct run *r, size_t i, const char *fmt, ...)
+{
+	char detail[768]; /* an owner and a CNAME value of up to 255 bytes each, and words */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	r->rec_status[i] = DCV_ECONFLICT;
+	free(r->rec_why[i]);
+	/* Without memory for the text, the status alone tells (update.h). */
+	if (asprintf(&r->rec_why[i], "zone %s: primary %s (%s): %s", r->up->zone->domain,
+	             r->remote->id, r->out.server->text, detail) < 0)
+		r->rec_why[i] = NULL;
+}
+
+/*
+ * What record i's owner serves after the message holding it got YXRRSET
+ * (ans NULL: no usable answer, fail says why). Our own target settles it
+ * as confirmed; another CNAME as a conflict; no CNAME leaves it for the
+ * resend, up to YX_ABSENT_MAX times in a row.
+ */
+static void check_record(struct run *r, size_t i, const struct dcv_answer *ans, const char *fail)
+{
+	const struct dcv_record *rec = &r->up->recs[i];
+	char seen[256];
+
+	if (ans != NULL)
+		dcv_answer_describe(ans, seen, sizeof(seen));
+	else
+		snprintf(seen, sizeof(seen), "%.200s", fail);
+	if (ans != NULL && ans->seen == DCV_SEEN_CNAME && same_name(ans->cname, rec->target)) {
+		r->confirm_ok[i] = true;
+	} else if (ans != NULL && ans->seen == DCV_SEEN_CNAME) {
+		conflict(r, i, "%s already has CNAME %s; not overwritten", rec->owner, ans->cname);
+	} else if (ans != NULL && ans->seen != DCV_SEEN_RCODE) {
+		/*
+		 * No CNAME: sent again. A referral counts so, too: a name below
+		 * a zone cut may hold a CNAME the server never answers with, and
+		 * asking again changes nothing.
+		 */
+		if (++r->yx_absent[i] >= YX_ABSENT_MAX)
+			conflict(r, i,
+			         "%s: prerequisite failed but no CNAME is served (YXRRSET, then %s, "
+			         "%u times in a row); not overwritten",
+			         rec->owner, seen, (unsigned)r->yx_absent[i]);
+	} else {
+		/* An error rcode or no answer says nothing about the owner: ask again later. */
+		r->check_unsure = true;
+		snprintf(r->out.why, sizeof(r->out.why),
+		         "YXRRSET: a CNAME exists at an owner of the message; asked for %s: %.150s",
+		         rec->owner, seen);
+	}
+}
+
+/*
+ * Every owner of the message that got YXRRSET has been asked: what is left
+ * (not ours, no conflict) goes out again in a message of its own, at once
+ * when every answer was usable, else after a backoff.
+ */
+static void check_done(struct run *r)
+{
+	const struct up_msg *m = cur_msg(r);
+	struct up_msg fresh = {0};
+	size_t *left = NULL, n_left = 0;
+	int rc = DCV_OK;
+
+	for (size_t k = 0; k < m->n_recs; k++) {
+		size_t i = msg_rec(m, k);
+		n_left += !r->confirm_ok[i] && r->rec_status[i] == DCV_OK;
+	}
+	if (n_left == 0) {
+		next_message(r);
+		goto out;
+	}
+	rc = DCV_ENOMEM;
+	left = malloc(n_left * sizeof(*left));
+	if (left == NULL)
+		goto out;
+	n_left = 0;
+	for (size_t k = 0; k < m->n_recs; k++) {
+		size_t i = msg_rec(m, k);
+		if (!r->confirm_ok[i] && r->rec_status[i] == DCV_OK)
+			left[n_left++] = i;
+	}
+	if ((rc = build_message(r->up, 0, left, n_left, &fresh)) < 0)
+		goto out;
+	left = NULL; /* fresh owns it */
+	msg_free(&r->redo);
+	r->redo = fresh;
+	if (r->check_unsure)
+		wait_then(r, dcv_backoff_ms(r->attempt++, RETRY_BASE_MS, RETRY_CAP_MS));
+	else
+		run_send(r);
+out:
+	free(left);
+	if (rc < 0)
+		failf(r, rc, "cannot build the UPDATE again after YXRRSET: %s", dcv_strerror(rc));
+}
 
 static void confirm_done(struct run *r)
 {
@@ -659,6 +907,17 @@ static int accept_confirm(void *arg, const uint8_t *msg, size_t len)
 	return DCV_OK;
 }
 
+/* A record that could not be asked about: unconfirmed, or unsure in a CHECK. */
+static void unasked(struct run *r, size_t i, const char *text)
+{
+	if (r->state == RUN_CHECK) {
+		check_record(r, i, NULL, text);
+	} else if (r->confirm_seen[0] == '\0') {
+		snprintf(r->confirm_seen, sizeof(r->confirm_seen), "%s", text);
+		r->confirm_bad_rec = i;
+	}
+}
+
 static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
                        const struct dcv_why *why)
 {
@@ -667,9 +926,10 @@ static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
 	struct dcv_update *up = r->up;
 	const struct dcv_record *rec = &up->recs[q->rec];
 	struct dcv_answer ans;
+	char text[256];
 	bool ours = false;
 
-	if (r->state != RUN_CONFIRM)
+	if (r->state != RUN_CONFIRM && r->state != RUN_CHECK)
 		goto out;
 	/* Canceled (the dnsio closes): no later round could be sent either. */
 	if (status == DCV_ECANCELED) {
@@ -678,20 +938,22 @@ static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
 	}
 	if (status == DCV_OK &&
 	    dcv_query_read_cname(msg, len, q->qname, q->qname_len, true, &ans) == DCV_OK) {
-		ours = ans.seen == DCV_SEEN_CNAME && strcasecmp(ans.cname, rec->target) == 0;
+		ours = ans.seen == DCV_SEEN_CNAME && same_name(ans.cname, rec->target);
+		if (r->state == RUN_CHECK)
+			check_record(r, q->rec, &ans, "");
 		/* A delete is confirmed only by an authoritative answer without our record. */
-		if (up->op == DCV_UPDATE_ADD
-		        ? ours
-		        : (!ours && ans.seen != DCV_SEEN_REFERRAL && ans.seen != DCV_SEEN_RCODE))
+		else if (up->op == DCV_UPDATE_ADD
+		             ? ours
+		             : (!ours && ans.seen != DCV_SEEN_REFERRAL && ans.seen != DCV_SEEN_RCODE))
 			r->confirm_ok[q->rec] = true;
 		else if (r->confirm_seen[0] == '\0') {
 			dcv_answer_describe(&ans, r->confirm_seen, sizeof(r->confirm_seen));
 			r->confirm_bad_rec = q->rec;
 		}
-	} else if (r->confirm_seen[0] == '\0') {
-		snprintf(r->confirm_seen, sizeof(r->confirm_seen), "no usable answer (%.200s)",
+	} else {
+		snprintf(text, sizeof(text), "no usable answer (%.200s)",
 		         status == DCV_OK ? "malformed reply" : why->text);
-		r->confirm_bad_rec = q->rec;
+		unasked(r, q->rec, text);
 	}
 	r->confirm_pending--;
 	confirm_fill(r);
@@ -701,21 +963,26 @@ out:
 }
 
 /*
- * Starts confirmation queries until CONFIRM_WINDOW are out or every record
- * of the round has one; ends the round when none is out any more.
+ * Starts queries until CONFIRM_WINDOW are out or every record of the round
+ * has one -- in CONFIRM every record not confirmed yet, in CHECK the
+ * records of the message that got YXRRSET -- and ends the round when none
+ * is out any more. Records settled otherwise (conflicts) are not asked.
  */
 static void confirm_fill(struct run *r)
 {
 	struct dcv_update *up = r->up;
+	const struct up_msg *m = r->state == RUN_CHECK ? cur_msg(r) : NULL;
+	size_t count = m != NULL ? m->n_recs : up->n_recs;
 	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
 	size_t len = 0;
 	int rc = DCV_OK;
 
 	r->confirm_pending++; /* held until the window is filled */
-	while (r->confirm_next < up->n_recs && r->confirm_pending <= CONFIRM_WINDOW) {
-		size_t i = r->confirm_next++;
+	while (r->confirm_next < count && r->confirm_pending <= CONFIRM_WINDOW) {
+		size_t i = m != NULL ? msg_rec(m, r->confirm_next++) : r->confirm_next++;
 		struct confirm_q *q = NULL;
-		if (r->confirm_ok[i])
+		char text[128];
+		if (r->confirm_ok[i] || r->rec_status[i] != DCV_OK)
 			continue;
 		q = calloc(1, sizeof(*q));
 		if (q == NULL ||
@@ -723,10 +990,7 @@ static void confirm_fill(struct run *r)
 		                    &len) < 0 ||
 		    dcv_wire_from_text(up->recs[i].owner, q->qname, &q->qname_len) < 0) {
 			free(q);
-			snprintf(r->confirm_seen, sizeof(r->confirm_seen),
-			         "a query that cannot be "
-			         "built");
-			r->confirm_bad_rec = i;
+			unasked(r, i, "a query that cannot be built");
 			continue;
 		}
 		q->run = r;
@@ -736,17 +1000,16 @@ static void confirm_fill(struct run *r)
 		if (rc < 0) {
 			free(q);
 			/* Unasked is unconfirmed: the round goes again, or fails naming it. */
-			if (r->confirm_seen[0] == '\0') {
-				snprintf(r->confirm_seen, sizeof(r->confirm_seen),
-				         "no query sent (%s)", dcv_strerror(rc));
-				r->confirm_bad_rec = i;
-			}
+			snprintf(text, sizeof(text), "no query sent (%s)", dcv_strerror(rc));
+			unasked(r, i, text);
 			continue;
 		}
 		up->refs++;
 		r->confirm_pending++;
 	}
-	if (--r->confirm_pending == 0)
+	if (--r->confirm_pending == 0 && r->state == RUN_CHECK)
+		check_done(r);
+	else if (r->confirm_pending == 0)
 		confirm_done(r);
 }
 
@@ -756,6 +1019,21 @@ static void start_confirm(struct run *r)
 	r->confirm_round++;
 	r->confirm_next = 0;
 	r->confirm_pending = 0;
+	confirm_fill(r);
+}
+
+/*
+ * The message got YXRRSET: some owner in it has a CNAME and nothing of it
+ * was applied. Asks the address that said so about every owner of it.
+ */
+static void start_check(struct run *r)
+{
+	r->state = RUN_CHECK;
+	r->check_unsure = false;
+	r->confirm_next = 0;
+	r->confirm_pending = 0;
+	snprintf(r->out.why, sizeof(r->out.why),
+	         "YXRRSET: a CNAME exists at an owner of the message");
 	confirm_fill(r);
 }
 
@@ -810,8 +1088,13 @@ int dcv_update_start(struct dcv_dnsio *io, const struct dcv_zone *zone, enum dcv
 		goto out;
 	rc = DCV_ENOMEM;
 	for (size_t i = 0; i < zone->n_primaries; i++) {
-		up->runs[i].confirm_ok = calloc(n_recs, sizeof(bool));
-		if (up->runs[i].confirm_ok == NULL)
+		struct run *r = &up->runs[i];
+		r->confirm_ok = calloc(n_recs, sizeof(*r->confirm_ok));
+		r->rec_status = calloc(n_recs, sizeof(*r->rec_status)); /* all DCV_OK */
+		r->rec_why = calloc(n_recs, sizeof(*r->rec_why));
+		r->yx_absent = calloc(n_recs, sizeof(*r->yx_absent));
+		if (r->confirm_ok == NULL || r->rec_status == NULL || r->rec_why == NULL ||
+		    r->yx_absent == NULL)
 			goto out;
 	}
 	up->started = uv_now(up->loop);

@@ -27,8 +27,26 @@
  * data), a deleted one must be gone. Deletes name the exact record (owner,
  * CNAME, target), never the RRset.
  *
+ * An add never overwrites a CNAME: every added record carries the RFC 2136
+ * prerequisite "RRset does not exist" (class NONE, type CNAME) at its
+ * owner. A remote that finds a CNAME at any owner of a message answers
+ * YXRRSET and applies nothing of it; then each owner of that message is
+ * queried at that address (RD=0, as for confirming):
+ *
+ *   our target (case and trailing dot aside) -> confirmed: an identical add
+ *             succeeds, as when dcvd re-adds what it published before a crash;
+ *   another CNAME -> that record fails with DCV_ECONFLICT ("... already has
+ *             CNAME x.; not overwritten"), the others go on;
+ *   no CNAME (it went away meanwhile) -> sent again, with the prerequisite;
+ *             YX_ABSENT_MAX (2) times in a row is a conflict as well
+ *             ("prerequisite failed but no CNAME is served");
+ *   no usable answer -> sent again after a backoff.
+ *
+ * The records left go out again until none is left, within the deadline.
+ *
  * Ownership: records are copied. The callback runs once, from the loop,
- * with outcomes valid during the call; the update frees itself after it.
+ * with outcomes (their arrays and texts included) valid during the call;
+ * the update frees itself after it.
  */
 #ifndef DCV_UPDATE_H
 #define DCV_UPDATE_H
@@ -56,6 +74,14 @@ struct dcv_update_opts {
 	uint64_t timeout_ms;     /* the whole update, all remotes; 0: 30 s */
 };
 
+/*
+ * What one remote made of the update. status is about the remote as a
+ * whole (its configuration, its reachability) and stays DCV_OK when single
+ * records conflict there: those are told per record, so that a conflict
+ * fails only the jobs of its records. A record is in place at this remote
+ * when confirmed[i]; when not, rec_status[i] says whether it failed on its
+ * own (DCV_ECONFLICT) or with the remote (DCV_OK there: see status).
+ */
 struct dcv_update_outcome {
 	const struct dcv_remote *remote;
 	const struct dcv_addr *server; /* last address used */
@@ -63,6 +89,14 @@ struct dcv_update_outcome {
 	char why[512];                 /* names zone, server, key and the reason */
 	size_t n_messages;             /* UPDATE messages this remote accepted */
 	const bool *confirmed;         /* per record: confirmed at this remote */
+	const int *rec_status;         /* per record: DCV_OK or DCV_ECONFLICT (adds only) */
+	/*
+	 * Per record: why it failed on its own, naming zone, remote, server,
+	 * owner and the CNAME found; NULL when rec_status[i] is DCV_OK (and,
+	 * when memory ran out for the text, also for a failed one: then
+	 * dcv_strerror(rec_status[i]) is all there is to say).
+	 */
+	const char *const *rec_why;
 };
 
 typedef void (*dcv_update_cb)(void *arg, int status, const struct dcv_update_outcome *outcomes,
@@ -72,7 +106,10 @@ struct dcv_update;
 
 /*
  * Starts the update. status in the callback is DCV_OK when every remote
- * accepted and confirmed, otherwise the first failing remote's status.
+ * accepted and confirmed every record; otherwise the first failing
+ * remote's status, or DCV_ECONFLICT when every remote did its part but
+ * some record conflicts (see rec_status; the outcomes' status stay
+ * DCV_OK then).
  * Returns DCV_OK, DCV_EINVAL (no records, no primaries, a record that does
  * not fit a message), DCV_ENOMEM -- then cb is not called.
  */

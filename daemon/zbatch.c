@@ -7,10 +7,13 @@
  * UPDATEs (throughput): the batch size follows the load by itself.
  *
  * Outcomes: a record succeeded when every primary accepted and confirmed
- * it. Configuration errors (BADSIG, REFUSED, ...) fail the records at once.
- * Transient ones (timeouts, SERVFAIL) put the records back in the queue
- * after a backoff -- until their job's deadline for adds; deletes are
- * cleanup and are retried until they succeed.
+ * it. A record whose owner already has another CNAME at some primary
+ * (update.h: rec_status) fails alone with DCV_ECONFLICT, and so only its
+ * job; the other records of the batch go on. Configuration errors
+ * (BADSIG, REFUSED, ...) fail the records at once. Transient ones
+ * (timeouts, SERVFAIL) put the records back in the queue after a backoff
+ * -- until their job's deadline for adds; deletes are cleanup and are
+ * retried until they succeed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +91,25 @@ static void on_retry(uv_timer_t *t)
 	zbatch_send(t->data);
 }
 
+/*
+ * The first primary at which record i failed on its own (a conflict):
+ * its status, and its why in *why. DCV_OK when it failed nowhere so.
+ */
+static int record_status(const struct dcv_update_outcome *outcomes, size_t n_outcomes, size_t i,
+                         const char **why)
+{
+	int status = DCV_OK;
+
+	for (size_t o = 0; o < n_outcomes && status == DCV_OK; o++) {
+		if (outcomes[o].rec_status == NULL || outcomes[o].rec_status[i] == DCV_OK)
+			continue;
+		status = outcomes[o].rec_status[i];
+		*why = outcomes[o].rec_why[i] != NULL ? outcomes[o].rec_why[i]
+		                                      : dcv_strerror(status);
+	}
+	return status;
+}
+
 static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
                       size_t n_outcomes)
 {
@@ -122,6 +144,8 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	retry = worst != DCV_OK && transient(worst) && !eng->stopping && !zb->closing;
 	for (size_t i = 0; i < n; i++) {
 		struct dcv_job *job = flight[i].job;
+		const char *rec_why = "";
+		int rec_status = record_status(outcomes, n_outcomes, i, &rec_why);
 		bool ok = true;
 		/* A record is done when every primary confirmed it, whatever else failed. */
 		for (size_t o = 0; o < n_outcomes; o++)
@@ -130,8 +154,13 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 		for (size_t o = 0; ok && o < n_outcomes; o++)
 			dcv_probe_memory_mark_ok(&job->memory, outcomes[o].server->text,
 			                         job->rec.rrs[flight[i].rr].owner);
-		if (ok || eng->stopping || zb->closing) {
-			job_record_done(job, op, flight[i].rr, ok ? DCV_OK : DCV_ECANCELED, "");
+		if (ok) {
+			job_record_done(job, op, flight[i].rr, DCV_OK, "");
+		} else if (rec_status != DCV_OK) {
+			/* Final whatever else happened: sending it again meets the same CNAME. */
+			job_record_done(job, op, flight[i].rr, rec_status, rec_why);
+		} else if (eng->stopping || zb->closing) {
+			job_record_done(job, op, flight[i].rr, DCV_ECANCELED, "");
 		} else if (retry &&
 		           (op == DCV_UPDATE_DELETE || uv_now(eng->loop) < job->deadline)) {
 			if (push(zb, op, job, flight[i].rr) < 0)

@@ -38,7 +38,8 @@
 #   18        secrets.sh (the TSIG secret never shows; modes of what dcvd creates)
 #   19        limits.sh (max_jobs, max_names, max_message_size, hook_timeout)
 #   20        reserved
-#   21..249   free
+#   21        dcv_conflict.sh (never overwrite a foreign CNAME: BIND and Knot primaries, dcvd)
+#   22..249   free
 #   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
