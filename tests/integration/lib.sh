@@ -39,7 +39,9 @@
 #   19        limits.sh (max_jobs, max_names, max_message_size, hook_timeout)
 #   20        reserved
 #   21        dcv_conflict.sh (never overwrite a foreign CNAME: BIND and Knot primaries, dcvd)
-#   22..249   free
+#   22        dcvd_spool_attack.sh (dcvd as its own user; submitters attack incoming/)
+#   23        dcvd_chaos.sh (random drops, deletions and odd entries by two submitters)
+#   24..249   free
 #   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
