@@ -200,11 +200,13 @@ static void on_store_fault(void *arg, const struct dcv_store_fault *f)
 		dcv_log_job(DCV_LOG_INFO, job->rec.id, "%s", f->why.text);
 		return;
 	}
-	if (job->file_in_incoming && job->src != NULL) {
+	if (job->file_in_incoming) {
+		/* The job's "failed:" line named the entry: one line per entry, not two. */
 		dcv_log_job(DCV_LOG_WARNING, job->rec.id,
-		            "%s; left in incoming/ and ignored while it stays the same entry",
-		            f->why.text);
-		dcv_spool_ignore(eng->spool, job->src, &job->entry);
+		            "cannot move it to failed/ (%s); left in incoming/ and ignored while it "
+		            "stays the same entry",
+		            strerror(f->err));
+		dcv_spool_ignore(eng->spool, job->src != NULL ? job->src : job->file, &job->entry);
 		return;
 	}
 	dcv_log_job(DCV_LOG_ERR, job->rec.id, "%s; the file stays where it is", f->why.text);
