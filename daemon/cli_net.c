@@ -22,7 +22,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libpsl.h>
 
 #include "cli.h"
 #include "config.h"
@@ -445,7 +444,7 @@ struct loader {
 	struct cli *cli;
 	char **files;
 	size_t n, first, step;
-	const psl_ctx_t *psl;
+	const struct dcv_psl *psl;
 	const struct dcv_opts *opts;
 };
 
@@ -464,7 +463,7 @@ static void *load_some(void *arg)
 
 static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_opts *opts)
 {
-	psl_ctx_t *psl = NULL;
+	struct dcv_psl *psl = NULL;
 	struct dcv_why why = {""};
 	pthread_t threads[8];
 	struct loader loaders[8];

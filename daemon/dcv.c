@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpsl.h>
 
 #include "dcv/dcv.h"
 #include "dcv/names.h"
@@ -69,7 +68,7 @@ out:
 	return rc;
 }
 
-static int fill_names(struct dcv_request *req, const psl_ctx_t *psl, struct dcv_why *why)
+static int fill_names(struct dcv_request *req, const struct dcv_psl *psl, struct dcv_why *why)
 {
 	const struct dcv_csr *csr = req->csr;
 	struct dcv_strv cands = {0};
@@ -119,7 +118,7 @@ static int fill_warnings(struct dcv_request *req)
 	return rc;
 }
 
-int dcv_request_new(struct dcv_csr *csr, const psl_ctx_t *psl, const struct dcv_opts *opts,
+int dcv_request_new(struct dcv_csr *csr, const struct dcv_psl *psl, const struct dcv_opts *opts,
                     struct dcv_request **out, struct dcv_why *why)
 {
 	struct dcv_request *req = NULL;
@@ -163,7 +162,7 @@ out:
 	return dcv_why_default(why, rc);
 }
 
-int dcv_request_load(const char *path, const psl_ctx_t *psl, const struct dcv_opts *opts,
+int dcv_request_load(const char *path, const struct dcv_psl *psl, const struct dcv_opts *opts,
                      struct dcv_request **out, struct dcv_why *why)
 {
 	struct dcv_csr *csr = NULL;

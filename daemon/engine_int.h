@@ -32,7 +32,7 @@
 #include "update.h"
 #include "util.h"
 
-struct psl_ctx_st;
+struct dcv_psl;
 
 /* A configuration and the prober bound to it. */
 struct cfgref {
@@ -122,7 +122,7 @@ struct store_cont {
 struct dcv_engine {
 	uv_loop_t *loop;
 	struct cfgref *cfg; /* current configuration */
-	struct psl_ctx_st *psl;
+	struct dcv_psl *psl;
 	struct dcv_dnsio *io;
 	struct dcv_store *store;
 	struct dcv_spool *spool;

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpsl.h>
 #include <openssl/rand.h>
 
 #include "dcv/names.h"

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpsl.h>
 
 #include "cli.h"
 #include "dcv/dcv.h"
@@ -145,7 +144,7 @@ static int run_offline(int argc, char **argv, bool show)
 	struct offline_args a = {0};
 	struct dcv_request *req = NULL;
 	struct dcv_strv lines = {0};
-	psl_ctx_t *psl = NULL;
+	struct dcv_psl *psl = NULL;
 	struct dcv_why why = {""};
 	int status = parse_offline(argc, argv, &a);
 

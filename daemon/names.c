@@ -14,20 +14,39 @@
 #include "dcv/names.h"
 #include "util.h"
 
-int dcv_psl_load(psl_ctx_t **out, struct dcv_why *why)
+/* The public API names no libpsl type: struct dcv_psl wraps its context. */
+struct dcv_psl {
+	psl_ctx_t *ctx;
+};
+
+int dcv_psl_load(struct dcv_psl **out, struct dcv_why *why)
 {
-	*out = psl_latest(NULL);
-	if (*out == NULL) {
+	int rc = DCV_ENOMEM;
+
+	if ((*out = calloc(1, sizeof(**out))) == NULL) {
+		dcv_why_set(why, "out of memory");
+		goto out;
+	}
+	(*out)->ctx = psl_latest(NULL);
+	if ((*out)->ctx == NULL) {
+		free(*out);
+		*out = NULL;
 		dcv_why_set(why, "cannot load the Public Suffix List (is the publicsuffix "
 		                 "package installed?)");
-		return DCV_EIO;
+		rc = DCV_EIO;
+		goto out;
 	}
-	return DCV_OK;
+	rc = DCV_OK;
+out:
+	return rc;
 }
 
-void dcv_psl_free(psl_ctx_t *psl)
+void dcv_psl_free(struct dcv_psl *psl)
 {
-	psl_free(psl);
+	if (psl == NULL)
+		return;
+	psl_free(psl->ctx);
+	free(psl);
 }
 
 const char *dcv_name_base(const char *name)
@@ -101,7 +120,7 @@ out:
 	return rc;
 }
 
-int dcv_name_check(const psl_ctx_t *psl, const char *name, struct dcv_why *why)
+int dcv_name_check(const struct dcv_psl *psl, const char *name, struct dcv_why *why)
 {
 	const char *label = name, *dot = NULL, *base = NULL;
 	size_t len = strlen(name);
@@ -131,7 +150,7 @@ int dcv_name_check(const psl_ctx_t *psl, const char *name, struct dcv_why *why)
 		dcv_why_set(why, "name '%s': a bare wildcard", name);
 		goto out;
 	}
-	if (psl_is_public_suffix2(psl, base, PSL_TYPE_ANY)) {
+	if (psl_is_public_suffix2(psl->ctx, base, PSL_TYPE_ANY)) {
 		if (base != name)
 			dcv_why_set(why, "name '%s': wildcard on the public suffix '%s'", name,
 			            base);
@@ -147,11 +166,11 @@ out:
 	return rc;
 }
 
-int dcv_name_candidates(const psl_ctx_t *psl, const char *name, struct dcv_strv *out,
+int dcv_name_candidates(const struct dcv_psl *psl, const char *name, struct dcv_strv *out,
                         struct dcv_why *why)
 {
 	const char *cur = dcv_name_base(name);
-	const char *reg = psl_registrable_domain(psl, cur);
+	const char *reg = psl_registrable_domain(psl->ctx, cur);
 	int rc = DCV_ENAME;
 
 	if (reg == NULL) {

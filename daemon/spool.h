@@ -193,7 +193,7 @@ struct dcv_spool_policy {
 	size_t n_busy;
 	struct dcv_opts opts; /* target: the config's; unique: NULL */
 	char target[32];      /* storage for opts.target */
-	const struct psl_ctx_st *psl;
+	const struct dcv_psl *psl;
 };
 
 typedef void (*dcv_spool_policy_cb)(void *arg, struct dcv_spool_policy *policy);

@@ -2,6 +2,7 @@
  * util.h -- small helpers shared by every module: a growable vector of
  * owned strings, hex encoding, bounded file reading.
  *
+ * (String vectors are public: dcv/strv.h.)
  * Ownership: a dcv_strv owns its strings; dcv_strv_free() releases them and
  * leaves an empty, reusable vector. Errors are DCV_E* codes (dcv/err.h).
  */
@@ -14,20 +15,7 @@
 
 #include "dcv/err.h"
 
-struct dcv_strv {
-	char **v;
-	size_t n;
-	size_t cap;
-};
-
-/* Appends a copy of s. DCV_ENOMEM on failure (vector unchanged). */
-int dcv_strv_push(struct dcv_strv *sv, const char *s);
-/* Appends a formatted string. */
-int dcv_strv_pushf(struct dcv_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends a copy of s unless an equal string is already there. */
-int dcv_strv_push_unique(struct dcv_strv *sv, const char *s);
-bool dcv_strv_contains(const struct dcv_strv *sv, const char *s);
-void dcv_strv_free(struct dcv_strv *sv);
+#include "dcv/strv.h"
 
 /* Writes 2*n lower-case hex digits and a NUL to out. */
 void dcv_hex(const unsigned char *in, size_t n, char *out);

@@ -1,7 +1,8 @@
 /*
  * csr.h -- certificate signing requests: decode, verify, hash, list names.
  *
- * Pure: no I/O beyond what the caller hands in. A request is accepted as PEM
+ * Pure (no I/O beyond what the caller hands in), except the one function
+ * marked "file loader", which reads a file. A request is accepted as PEM
  * ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST"; text before the block
  * and CRLF line ends allowed) or as DER. The hashes are taken over the DER
  * bytes of the request exactly as decoded -- never over PEM text -- which is
@@ -56,7 +57,10 @@ int dcv_csr_parse(const unsigned char *buf, size_t len, struct dcv_csr **out, st
 int dcv_csr_parse_ex(const unsigned char *buf, size_t len, unsigned flags, struct dcv_csr **out,
                      struct dcv_why *why);
 
-/* Reads path (at most DCV_CSR_MAX_FILE bytes, size checked first) and parses it. */
+/*
+ * File loader: reads path (at most DCV_CSR_MAX_FILE bytes, size checked
+ * first; "-" is standard input) and parses it. Blocking.
+ */
 int dcv_csr_load(const char *path, struct dcv_csr **out, struct dcv_why *why);
 
 void dcv_csr_free(struct dcv_csr *csr);

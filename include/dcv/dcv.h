@@ -16,8 +16,9 @@
 
 #include "dcv/csr.h"
 #include "dcv/err.h"
+#include "dcv/strv.h"
 
-struct psl_ctx_st;
+struct dcv_psl;
 
 #define DCV_UNIQUE_MAX 20
 #define DCV_DEFAULT_TTL 300
@@ -66,11 +67,11 @@ struct dcv_request {
  * with a warning (DCV_ENONAME when nothing else remains), computes the ADN
  * candidates and the record target. opts must have passed dcv_opts_check().
  */
-int dcv_request_new(struct dcv_csr *csr, const struct psl_ctx_st *psl, const struct dcv_opts *opts,
+int dcv_request_new(struct dcv_csr *csr, const struct dcv_psl *psl, const struct dcv_opts *opts,
                     struct dcv_request **out, struct dcv_why *why);
 
-/* dcv_csr_load() followed by dcv_request_new(). */
-int dcv_request_load(const char *path, const struct psl_ctx_st *psl, const struct dcv_opts *opts,
+/* File loader: dcv_csr_load() followed by dcv_request_new(). Blocking. */
+int dcv_request_load(const char *path, const struct dcv_psl *psl, const struct dcv_opts *opts,
                      struct dcv_request **out, struct dcv_why *why);
 
 void dcv_request_free(struct dcv_request *req);
@@ -101,7 +102,6 @@ void dcv_http_content(const struct dcv_request *req, char *buf, size_t size);
  * The distinct base names in certificate order, wildcard removed: the owners
  * of `dcv records` lines. Appends to out.
  */
-struct dcv_strv;
 int dcv_request_bases(const struct dcv_request *req, struct dcv_strv *out);
 
 /*

@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 #include "dcv/err.h"
+#include "dcv/strv.h"
 
-struct psl_ctx_st;
-struct dcv_strv;
+struct dcv_psl;
 
 #define DCV_NAME_MAX 253 /* presentation length without the trailing dot */
 #define DCV_LABEL_MAX 63
@@ -25,8 +25,8 @@ struct dcv_strv;
  * choice the `psl` command makes by default. Free with dcv_psl_free().
  * Errors: DCV_EIO with why.
  */
-int dcv_psl_load(struct psl_ctx_st **out, struct dcv_why *why);
-void dcv_psl_free(struct psl_ctx_st *psl);
+int dcv_psl_load(struct dcv_psl **out, struct dcv_why *why);
+void dcv_psl_free(struct dcv_psl *psl);
 
 /*
  * Checks that name may be validated by the DNS method: labels of 1..63
@@ -35,7 +35,7 @@ void dcv_psl_free(struct psl_ctx_st *psl);
  * name nor (for a wildcard) its base a public suffix.
  * Returns DCV_OK or DCV_ENAME; why names the name and the reason.
  */
-int dcv_name_check(const struct psl_ctx_st *psl, const char *name, struct dcv_why *why);
+int dcv_name_check(const struct dcv_psl *psl, const char *name, struct dcv_why *why);
 
 /* The name without a leading "*." (a pointer into name). */
 const char *dcv_name_base(const char *name);
@@ -45,7 +45,7 @@ const char *dcv_name_base(const char *name);
  * tries them: the base name, then each parent, ending with the registrable
  * domain. Errors: DCV_ENAME (no registrable domain), DCV_ENOMEM.
  */
-int dcv_name_candidates(const struct psl_ctx_st *psl, const char *name, struct dcv_strv *out,
+int dcv_name_candidates(const struct dcv_psl *psl, const char *name, struct dcv_strv *out,
                         struct dcv_why *why);
 
 /* true when name equals zone or lies below it (both normalized). */

@@ -55,8 +55,8 @@ char *fuzz_path(const char *name, char *buf, size_t size);
 void fuzz_write_file(const char *path, const void *data, size_t size, unsigned mode);
 
 /* The Public Suffix List, loaded once (dcv_psl_load). */
-struct psl_ctx_st;
-const struct psl_ctx_st *fuzz_psl(void);
+struct dcv_psl;
+const struct dcv_psl *fuzz_psl(void);
 
 /* Standard base64 of in (NUL-terminated) into out, which holds 4 * ceil(n / 3) + 1 bytes. */
 void fuzz_base64(const uint8_t *in, size_t n, char *out);

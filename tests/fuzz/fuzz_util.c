@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <libpsl.h>
 #include <yaml.h>
 
 #include "dcv/names.h"
@@ -101,9 +100,9 @@ void fuzz_base64(const uint8_t *in, size_t n, char *out)
 	out[len < 0 ? 0 : len] = '\0';
 }
 
-const struct psl_ctx_st *fuzz_psl(void)
+const struct dcv_psl *fuzz_psl(void)
 {
-	static psl_ctx_t *psl;
+	static struct dcv_psl *psl;
 	struct dcv_why why = {""};
 
 	if (psl == NULL && dcv_psl_load(&psl, &why) < 0)

@@ -11,14 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpsl.h>
 
 #include "dcv/dcv.h"
 #include "dcv/names.h"
 #include "testutil.h"
 #include "util.h"
 
-static psl_ctx_t *psl;
+static struct dcv_psl *psl;
 
 static int setup(void **state)
 {

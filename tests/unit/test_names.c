@@ -8,7 +8,7 @@
 #include "testutil.h"
 #include "util.h"
 
-static psl_ctx_t *psl;
+static struct dcv_psl *psl;
 
 static int setup(void **state)
 {

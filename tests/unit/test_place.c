@@ -1,14 +1,14 @@
 /* test_place.c -- record placement over configured zones. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpsl.h>
 
 #include "dcv/names.h"
 #include "dcv/place.h"
 #include "testutil.h"
 
-static psl_ctx_t *psl;
+static struct dcv_psl *psl;
 
 static int setup(void **state)
 {

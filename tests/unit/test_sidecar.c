@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpsl.h>
 
 #include "dcv/dcv.h"
 #include "dcv/names.h"
 #include "sidecar.h"
 #include "testutil.h"
 
-static psl_ctx_t *psl;
+static struct dcv_psl *psl;
 
 /* What openssl said about a test CSR. */
 struct oracle {

@@ -26,7 +26,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <libpsl.h>
 #include <uv.h>
 
 #include "dcv/names.h"
@@ -34,7 +33,7 @@
 #include "store.h"
 #include "testutil.h"
 
-static psl_ctx_t *psl;
+static struct dcv_psl *psl;
 
 /* What the items callback saw of one item. */
 struct got {
