@@ -91,10 +91,10 @@ struct cli {
 	unsigned poll_count;
 };
 
-static void job_fail(struct cli_job *job, const char *fmt, ...)
+static void cli_job_fail(struct cli_job *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void job_fail(struct cli_job *job, const char *fmt, ...)
+static void cli_job_fail(struct cli_job *job, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -180,28 +180,17 @@ static void report_success(const struct cli *cli, const struct cli_job *job,
 }
 
 /* Keeps the last round's disagreements: they are the message if time runs out. */
-static void remember(struct cli_job *job, const struct dcv_probe_report *rep)
+static void cli_remember_round(struct cli_job *job, const struct dcv_probe_report *rep)
 {
-	dcv_strv_free(&job->last);
-	if (rep->status < 0) {
-		dcv_strv_push(&job->last, rep->why);
-		return;
-	}
-	for (size_t i = 0; i < rep->n_obs; i++) {
-		const struct dcv_probe_obs *o = &rep->obs[i];
-		if (o->ok)
-			continue;
-		dcv_strv_pushf(&job->last, "name %s: %s %s asked %s: %s", o->name,
-		               o->resolver ? "resolver" : "server", o->server, o->qname, o->seen);
-	}
+	dcv_probe_disagreements(rep, 0, &job->last);
 	/* Without resolvers in the configuration there is nobody to wait for. */
-	if (!rep->auth_ok && !job->plan.spec.expect_absent && job->last.n > 0 &&
-	    job->cli->cfg->n_resolvers > 0)
+	if (rep->status == DCV_OK && !rep->auth_ok && !job->plan.spec.expect_absent &&
+	    job->last.n > 0 && job->cli->cfg->n_resolvers > 0)
 		dcv_strv_push(&job->last, "resolvers not asked yet: not every authoritative "
 		                          "address serves the record");
 }
 
-static void on_round(void *arg, const struct dcv_probe_report *rep)
+static void cli_on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct cli_job *job = arg;
 	struct cli *cli = job->cli;
@@ -214,7 +203,7 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		job->done = true;
 		report_success(cli, job, rep);
 	} else {
-		remember(job, rep);
+		cli_remember_round(job, rep);
 	}
 	if (all_settled(cli)) {
 		shut_down(cli);
@@ -233,8 +222,8 @@ static void start_rounds(struct cli *cli)
 		struct cli_job *job = &cli->jobs[i];
 		if (job->failed || job->done || job->in_round)
 			continue;
-		if (dcv_probe_round(cli->prober, &job->plan.spec, on_round, job) < 0) {
-			job_fail(job, "out of memory");
+		if (dcv_probe_round(cli->prober, &job->plan.spec, cli_on_round, job) < 0) {
+			cli_job_fail(job, "out of memory");
 			continue;
 		}
 		job->in_round = true;
@@ -263,15 +252,15 @@ static void on_deadline(uv_timer_t *t)
 		if (job->failed || job->done)
 			continue;
 		if (job->last.n == 0)
-			job_fail(job, "not done within the timeout of %.0f s (%s)",
+			cli_job_fail(job, "not done within the timeout of %.0f s (%s)",
 			         (double)cli->timeout_ms / 1000.0,
 			         cli->state == CLI_UPDATING ? "updating" : "probing");
 		for (size_t l = 0; l < job->last.n && l < MAX_LINES_PER_FILE; l++)
-			job_fail(job, "%s", job->last.v[l]);
+			cli_job_fail(job, "%s", job->last.v[l]);
 		if (job->last.n > MAX_LINES_PER_FILE)
-			job_fail(job, "... and %zu more", job->last.n - MAX_LINES_PER_FILE);
+			cli_job_fail(job, "... and %zu more", job->last.n - MAX_LINES_PER_FILE);
 		if (job->last.n > 0)
-			job_fail(job, "still not %s after %.0f s",
+			cli_job_fail(job, "still not %s after %.0f s",
 			         cli->op == OP_WITHDRAW ? "gone" : "visible everywhere",
 			         (double)cli->timeout_ms / 1000.0);
 	}
@@ -302,7 +291,7 @@ static bool confirmed_everywhere(const struct dcv_update_outcome *outcomes, size
 	return n_outcomes > 0;
 }
 
-static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
+static void cli_on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
                       size_t n_outcomes)
 {
 	struct zone_batch *b = arg;
@@ -321,7 +310,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 		struct cli_job *job = &cli->jobs[b->jobs[j]];
 		for (size_t o = 0; o < n_outcomes; o++)
 			if (outcomes[o].status != DCV_OK && !job->failed)
-				job_fail(job, "%s", outcomes[o].why);
+				cli_job_fail(job, "%s", outcomes[o].why);
 			else if (outcomes[o].status != DCV_OK)
 				fprintf(stderr, "dcv: %s: %s\n", job->file, outcomes[o].why);
 	}
@@ -329,7 +318,7 @@ static void on_update(void *arg, int status, const struct dcv_update_outcome *ou
 	for (size_t i = 0; i < b->n_recs; i++)
 		for (size_t o = 0; o < n_outcomes; o++)
 			if (outcomes[o].rec_status != NULL && outcomes[o].rec_status[i] != DCV_OK)
-				job_fail(&cli->jobs[b->rec_jobs[i]], "%s",
+				cli_job_fail(&cli->jobs[b->rec_jobs[i]], "%s",
 				         outcomes[o].rec_why[i] != NULL
 				             ? outcomes[o].rec_why[i]
 				             : dcv_strerror(outcomes[o].rec_status[i]));
@@ -410,7 +399,7 @@ static int start_updates(struct cli *cli)
 		struct zone_batch *b = &cli->batches[i];
 		int started = dcv_update_start(
 		    cli->io, b->zone, cli->op == OP_WITHDRAW ? DCV_UPDATE_DELETE : DCV_UPDATE_ADD,
-		    b->recs, b->n_recs, &opts, on_update, b, NULL);
+		    b->recs, b->n_recs, &opts, cli_on_update, b, NULL);
 		if (started == DCV_OK) {
 			cli->updates_pending++;
 			continue;
@@ -421,7 +410,7 @@ static int start_updates(struct cli *cli)
 		}
 		/* The only other refusal: a record that fits in no message. */
 		for (size_t j = 0; j < b->n_jobs; j++)
-			job_fail(&cli->jobs[b->jobs[j]],
+			cli_job_fail(&cli->jobs[b->jobs[j]],
 			         "zone %s: a record does not fit in an UPDATE message of "
 			         "max_message_size (%llu bytes, TSIG included)",
 			         b->zone->domain, (unsigned long long)cli->cfg->max_message_size);
@@ -471,7 +460,7 @@ static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_
 
 	if (dcv_psl_load(&psl, &why) < 0) {
 		for (size_t i = 0; i < n; i++)
-			job_fail(&cli->jobs[i], "%s", why.text);
+			cli_job_fail(&cli->jobs[i], "%s", why.text);
 		return;
 	}
 	k = k < 1 ? 1 : k > 8 ? 8 : k;
@@ -492,12 +481,12 @@ static void load_jobs(struct cli *cli, char **files, size_t n, const struct dcv_
 	for (size_t i = 0; i < n; i++) {
 		struct cli_job *job = &cli->jobs[i];
 		if (job->load_rc < 0) {
-			job_fail(job, "%s", job->load_why.text);
+			cli_job_fail(job, "%s", job->load_why.text);
 			continue;
 		}
 		dcv_why_clear(&why);
 		if (dcv_plan_make(cli->cfg, job->req, &job->plan, &why) < 0) {
-			job_fail(job, "%s", why.text);
+			cli_job_fail(job, "%s", why.text);
 			continue;
 		}
 		for (size_t w = 0; w < job->req->n_warnings; w++)

@@ -38,6 +38,7 @@ static const char *const texts[] = {
     [-DCV_ENOTREADY] = "server not ready",
     [-DCV_ECONFLICT] = "the owner name already holds another value",
     [-DCV_EPERM] = "not permitted for this submitter",
+    [-DCV_ENOTSUP] = "not supported here",
 };
 
 const char *dcv_strerror(int code)

@@ -458,20 +458,10 @@ static void job_plan(struct dcv_job *job, const struct dcv_request *req)
 
 /* --- probing ------------------------------------------------------------- */
 
-static void remember(struct dcv_job *job, const struct dcv_probe_report *rep)
+/* Keeps the last round's disagreements: they are the message if time runs out. */
+static void job_remember_round(struct dcv_job *job, const struct dcv_probe_report *rep)
 {
-	dcv_strv_free(&job->last);
-	if (rep->status < 0) {
-		dcv_strv_push(&job->last, rep->why);
-		return;
-	}
-	for (size_t i = 0; i < rep->n_obs && job->last.n < 20; i++) {
-		const struct dcv_probe_obs *o = &rep->obs[i];
-		if (!o->ok)
-			dcv_strv_pushf(&job->last, "%s %s asked %s for %s: %s",
-			               o->resolver ? "resolver" : "server", o->server, o->qname,
-			               o->name, o->seen);
-	}
+	dcv_probe_disagreements(rep, 20, &job->last);
 }
 
 static void last_text(const struct dcv_job *job, char *buf, size_t size)
@@ -513,7 +503,7 @@ static void schedule_withdrawal(struct dcv_job *job);
 
 static void probe(struct dcv_job *job);
 
-static void on_round(void *arg, const struct dcv_probe_report *rep)
+static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct dcv_job *job = arg;
 	struct dcv_engine *eng = job->eng;
@@ -554,7 +544,7 @@ static void on_round(void *arg, const struct dcv_probe_report *rep)
 		deletes_settled(job);
 		goto out;
 	}
-	remember(job, rep);
+	job_remember_round(job, rep);
 	log_waiting(job);
 	if (job->rec.state == DCV_JOB_PUBLISHED && uv_now(eng->loop) >= job->deadline) {
 		char text[400];
@@ -589,7 +579,7 @@ static void probe(struct dcv_job *job)
 	dcv_sched_remove(&eng->sched, &job->due);
 	if (eng->rounds_in_flight >= MAX_ROUNDS_IN_FLIGHT) {
 		/*
-		 * Many jobs at once: in line for a round (on_round starts the
+		 * Many jobs at once: in line for a round (job_on_round starts the
 		 * first) rather than rounds without bound, each holding its
 		 * queries' memory while they wait for the UDP window.
 		 */
@@ -608,7 +598,7 @@ static void probe(struct dcv_job *job)
 	    job->rec.state == DCV_JOB_WITHDRAWING || job->rec.state == DCV_JOB_FAILED;
 	job_ref(job);
 	job->wait = WAIT_PROBE;
-	if (dcv_probe_round(job->cfg->prober, &job->spec, on_round, job) < 0) {
+	if (dcv_probe_round(job->cfg->prober, &job->spec, job_on_round, job) < 0) {
 		job->wait = WAIT_NONE;
 		job_unref(job);
 		engine_schedule(eng, job, 1000);
@@ -748,7 +738,7 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 			 * Deletes are cleanup. A primary that refused the add never
 			 * had the record and refuses its delete as well: look
 			 * whether it is gone from every authoritative address; if
-			 * not, on_round retries the deletes slowly.
+			 * not, job_on_round retries the deletes slowly.
 			 */
 			probe(job);
 		return;

@@ -23,7 +23,7 @@
 
 #include "dcv/err.h"
 
-#define DCV_ENOTSUP 1 /* positive: "not handled here", never leaves csr.c */
+/* DCV_ENOTSUP (dcv/err.h) means "not handled here": csr.c then takes OpenSSL's complete path. */
 
 struct p10_span {
 	const unsigned char *p;

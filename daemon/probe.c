@@ -296,7 +296,7 @@ int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, con
 }
 
 /* Learns from an authoritative answer: right stays right, wrong is tied to a serial. */
-static void remember(struct item *it)
+static void probe_remember_item(struct item *it)
 {
 	struct round *r = it->round;
 	struct dcv_probe_memo *m = NULL;
@@ -412,7 +412,7 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 
 	judge(it, status, msg, len, why, &ans);
 	if (!it->obs.resolver && status == DCV_OK)
-		remember(it);
+		probe_remember_item(it);
 	/*
 	 * A resolver walk goes on to the next candidate while the name has no
 	 * record there; the first CNAME found is the one the CA would take.
@@ -885,4 +885,21 @@ int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64
 		return DCV_ENOMEM;
 	}
 	return DCV_OK;
+}
+
+int dcv_probe_disagreements(const struct dcv_probe_report *rep, size_t max, struct dcv_strv *out)
+{
+	int rc = DCV_OK;
+
+	dcv_strv_free(out);
+	if (rep->status < 0)
+		return dcv_strv_push(out, rep->why);
+	for (size_t i = 0; i < rep->n_obs && rc == DCV_OK && (max == 0 || out->n < max); i++) {
+		const struct dcv_probe_obs *o = &rep->obs[i];
+		if (!o->ok)
+			rc = dcv_strv_pushf(out, "%s %s asked %s for %s: %s",
+			                    o->resolver ? "resolver" : "server", o->server, o->qname,
+			                    o->name, o->seen);
+	}
+	return rc;
 }

@@ -147,6 +147,14 @@ size_t dcv_prober_pending(const struct dcv_prober *p);
  */
 void dcv_prober_free(struct dcv_prober *p);
 
+/*
+ * What a round found wrong, one line per disagreement, for dcv's messages
+ * and dcvd's log alike: "server ADDR asked QNAME for NAME: SEEN" (resolver
+ * for a resolver), or the round's why when it could not run. Replaces the
+ * contents of out; at most max lines (0: all). DCV_ENOMEM.
+ */
+int dcv_probe_disagreements(const struct dcv_probe_report *rep, size_t max, struct dcv_strv *out);
+
 /* The zone (longest configured) that name lies in, or NULL. */
 const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const char *name);
 

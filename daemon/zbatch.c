@@ -110,7 +110,7 @@ static int record_status(const struct dcv_update_outcome *outcomes, size_t n_out
 	return status;
 }
 
-static void on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
+static void zbatch_on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
                       size_t n_outcomes)
 {
 	struct zbatch *zb = arg;
@@ -243,7 +243,7 @@ static void zbatch_send(struct zbatch *zb)
 	zb->flight_cfg = cfgref_get(eng->cfg);
 	log_debug("zone %s: UPDATE %s of %zu records", zb->zone,
 	          op == DCV_UPDATE_ADD ? "add" : "delete", zb->n_flight);
-	rc = dcv_update_start(eng->io, zone, op, recs, zb->n_flight, &opts, on_update, zb,
+	rc = dcv_update_start(eng->io, zone, op, recs, zb->n_flight, &opts, zbatch_on_update, zb,
 	                      &zb->flight_up);
 	if (rc < 0) {
 		/* Cannot start (a record too big for a message, no memory): fail these records. */
@@ -312,7 +312,7 @@ void zbatch_close_all(struct dcv_engine *eng)
 		 * Ended here, not by the closing dnsio's cancellations alone: an
 		 * update waiting on a timer (a retry, the next confirmation round)
 		 * has no exchange to cancel and would send on a freed dnsio.
-		 * on_update() runs from inside and releases the jobs.
+		 * zbatch_on_update() runs from inside and releases the jobs.
 		 */
 		if (zb->flight_up != NULL)
 			dcv_update_cancel(zb->flight_up);
