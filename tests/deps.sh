@@ -5,10 +5,17 @@ set -euo pipefail
 pkgs=(
 	# build
 	cmake gcc make pkg-config
-	libldns-dev libuv1-dev libssl-dev libyaml-dev libpsl-dev publicsuffix libsystemd-dev
+	libldns-dev libuv1-dev libssl-dev libyaml-dev libpsl-dev publicsuffix libsystemd-dev liblmdb-dev
 	# tests: cmocka, the oracles and the real DNS servers
 	libcmocka-dev openssl psl python3 python3-yaml
 	bind9 bind9-dnsutils knot knot-dnsutils unbound iproute2 systemd faketime
+	# the job store's tools (mdb_stat, mdb_dump) for tests and operators
+	lmdb-utils
+	# tests that are skipped without them (tests/all.sh fails on such a skip):
+	# test_store's flush count (strace), it-hook_example (shellcheck)
+	strace shellcheck
+	# the coverage target (cmake -DDCV_COVERAGE=ON)
+	gcovr
 )
 missing=()
 for p in "${pkgs[@]}"; do

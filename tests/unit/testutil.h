@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,5 +18,45 @@ void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Runs a shell command and returns its first output line (static buffer, trailing newline cut). */
 const char *tu_run_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Skips the running test and says why. cmocka's own skip() only marks the
+ * test SKIPPED in its output and the program still exits 0, so ctest would
+ * count it as passed: here the program exits 77 instead when no test
+ * failed (tests/CMakeLists.txt sets SKIP_RETURN_CODE 77), and ctest shows
+ * it as skipped; tests/all.sh fails on a skip that tests/skips-allowed does
+ * not list. A bare skip() in a test comes here too (reason: "no reason
+ * given"). Like skip(), it does not return.
+ */
+void tu_skip_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define tu_skip(...) tu_skip_at(__FILE__, __LINE__, __VA_ARGS__)
+#undef skip
+#define skip() tu_skip_at(__FILE__, __LINE__, "%s", "no reason given")
+
+/*
+ * cmocka_run_group_tests() with the exit status above: 0 when every test
+ * ran and passed, 77 when none failed but some skipped, 1 when any failed.
+ * With TU_ONLY set in the environment only the tests of that name run
+ * (cmocka_set_test_filter; tu_rerun_as_nobody uses it).
+ */
+int tu_run_group(const char *group, const struct CMUnitTest *tests, size_t n,
+                 CMFixtureFunction setup, CMFixtureFunction teardown);
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                         \
+	tu_run_group(#group_tests, group_tests, sizeof(group_tests) / sizeof((group_tests)[0]),     \
+	             group_setup, group_teardown)
+
+/*
+ * For tests that mean nothing as root (root reads a mode 000 file anyway).
+ * As root: runs TEST again in a child of this very program, as uid and gid
+ * 65534 with no supplementary groups (setpriv --reuid=65534 --regid=65534
+ * --clear-groups), with TU_ONLY=TEST so that the child runs that test
+ * alone, and returns true: the child passed (its failure fails this test,
+ * its skip skips it). Not root: returns false, and the caller runs the test
+ * itself. The child uses what other users may: TMPDIR (default /tmp) and
+ * the build folder's programs and data.
+ */
+bool tu_rerun_as_nobody(const char *test);
 
 #endif
