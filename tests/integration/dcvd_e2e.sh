@@ -4,13 +4,17 @@
 # their record served by every server and the resolver; every kind of bad
 # input ends in failed/ with its reason while dcvd keeps running; a name in
 # no zone fails saying so; withdraw_after deletes the records everywhere;
-# the hook runs; `dcv status` reports.
+# the hook runs; `dcv status` reports. Expected owners and targets come from
+# python's hashlib over each CSR's DER bytes (dcvd_expected, lib_dcvd.sh)
+# and openssl's digest of the same bytes, never from dcv.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?build folder}" && pwd)
 data=${DCV_TEST_DATA:?DCV_TEST_DATA}
 # shellcheck source=tests/integration/lib.sh
 source "$here/lib.sh"
+# shellcheck source=tests/integration/lib_dcvd.sh
+source "$here/lib_dcvd.sh"
 lab_init dcvd_e2e 7
 lab_need dig openssl python3
 
@@ -75,14 +79,25 @@ lab_check "20 more CSRs visible" lab_until 30 bash -c "[ \$(ls $spool/done/*.sta
 lab_check "the status says visible" test "$(status_field "$spool/done/one.status" state)" = visible
 lab_check "the CSR moved to done/" lab_until 10 test -e "$spool/done/one.csr"
 lab_check "nothing left in active/" test -z "$(ls -A "$spool/active")"
-owner=$("$build/dcv" records "$LAB/one.csr" | awk 'NR == 2 { print $1 }')
-target=$("$build/dcv" records "$LAB/one.csr" | awk 'NR == 2 { print $5 }')
-md5=$("$build/dcv" show "$LAB/one.csr" | python3 -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["md5"])')
-lab_check "one record at the zone apex (placement zone)" test "$owner" = "_$md5.example.test."
+# The oracles: python's hashlib (dcvd_expected) and openssl, over the DER.
+read -r owner target < <(dcvd_expected example.test "$LAB/one.csr")
+openssl req -in "$LAB/one.csr" -outform DER -out "$LAB/one.der"
+md5=$(openssl dgst -md5 -r "$LAB/one.der" | cut -d' ' -f1)
+sha256=$(openssl dgst -sha256 -r "$LAB/one.der" | cut -d' ' -f1)
+lab_check "the oracles agree: owner _<md5>.example.test, target <sha256 in two halves>.sectigo.com" \
+	test "$owner $target" = "_$md5.example.test ${sha256:0:32}.${sha256:32}.sectigo.com"
+lab_check "the status file's md5 and sha256 are openssl's" \
+	test "$(status_field "$spool/done/one.status" md5) $(status_field "$spool/done/one.status" sha256)" = "$md5 $sha256"
+lab_check "dcv records prints that one record at the zone apex (placement zone)" \
+	test "$("$build/dcv" records "$LAB/one.csr" | awk 'NR > 1 { print $1, $5 }')" = "$owner. $target."
 lab_check "the primary serves it" lab_serves "$p" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "the secondary serves it" lab_serves "$s" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "the resolver serves it" lab_resolves "$r" "$LAB_PORT" "$owner" CNAME "$target"
 lab_check "the hook ran for visible" lab_until 10 grep -q "^visible one.csr www.example.test" "$LAB/hook.log"
+dcvd_expected example.test "$LAB"/many*.csr >"$LAB/many.want"
+dcvd_axfr_cnames "$p" "$LAB_PORT" example.test "$s" >"$LAB/zone.cnames"
+lab_check "the primary's zone holds the record of each of the 20 CSRs ($(wc -l <"$LAB/zone.cnames") CNAMEs)" \
+	test -z "$(comm -23 "$LAB/many.want" "$LAB/zone.cnames")"
 
 # --- dcv status ------------------------------------------------------------------
 "$build/dcv" status -c "$LAB/dcvd.yaml" >"$LAB/status.out"

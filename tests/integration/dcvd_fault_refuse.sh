@@ -130,8 +130,11 @@ EOF
 lab_check "the cleanup ends: the job records say nothing is left to delete" \
 	lab_until 15 cleanup_ended one two
 lab_check "dcvd still runs" fault_alive
+# grep -c prints 0 when nothing matches: the floor makes a changed log wording
+# (of named or of this test) fail instead of passing as "not hammered".
 updates_b=$(grep -c "updating zone 'one.test/IN': update failed: rejected" "$(lab_log bind-b)" || true)
-lab_check "bind-b is not hammered ($updates_b refused updates)" test "$updates_b" -le 4
+lab_check "bind-b logged our refused updates, and is not hammered: $updates_b (1 to 4)" \
+	test "$updates_b" -ge 1 -a "$updates_b" -le 4
 
 # --- 2. BADTIME: 20 minutes behind ------------------------------------------------
 # Only the wall clock is shifted; timers run on the monotonic clock.
