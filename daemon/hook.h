@@ -1,5 +1,5 @@
 /*
- * hook.h -- the operator's program, run on job events (DESIGN §3):
+ * hook.h -- the operator's program, run on job events (docs/design.md §3):
  * `hook: /path` in the configuration runs it with no shell (uv_spawn),
  * stdin from /dev/null, its stdout and stderr read and logged line by line
  * (prefixed with the job), with the environment:

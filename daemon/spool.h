@@ -1,5 +1,5 @@
 /*
- * spool.h -- the spool folders and how CSRs come in (DESIGN §3):
+ * spool.h -- the spool folders and how CSRs come in (docs/design.md §3):
  *
  *   SPOOL/incoming/  NAME.csr | NAME.pem | NAME.der (+ optional NAME.yaml sidecar)
  *   SPOOL/active/    claimed jobs
