@@ -31,6 +31,10 @@ void cfg_warn(struct cfg_loader *l, const struct dcv_yin_node *at, const char *f
 bool cfg_path_printable(const char *path);
 
 /* "IP" / "IP@PORT" scalars or a list of them; empty allowed when !required. */
+/* A duration option (dcv_duration_parse) of at least min seconds into *out; errors at node. */
+void cfg_duration(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
+                  uint64_t min, uint64_t *out);
+
 int cfg_addresses(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
                   bool required, struct dcv_addr **out, size_t *n_out);
 

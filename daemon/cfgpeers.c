@@ -13,8 +13,9 @@ static const char *const key_keys[] = {"id", "algorithm", "secret", "file", "all
 enum { R_ID, R_ADDRESS, R_KEY, R_COUNT };
 static const char *const remote_keys[] = {"id", "address", "key", NULL};
 
-enum { Z_DOMAIN, Z_PRIMARY, Z_NAMESERVERS, Z_SUBMITTERS, Z_COUNT };
-static const char *const zone_keys[] = {"domain", "primary", "nameservers", "submitters", NULL};
+enum { Z_DOMAIN, Z_PRIMARY, Z_NAMESERVERS, Z_SUBMITTERS, Z_POLL_MAX, Z_COUNT };
+static const char *const zone_keys[] = {"domain",     "primary",  "nameservers",
+                                        "submitters", "poll_max", NULL};
 
 static const char alg_names[] = "hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512";
 
@@ -452,6 +453,7 @@ static int one_zone(struct cfg_loader *l, const struct dcv_yin_node *item, struc
 		goto out;
 	if ((rc = cfg_submitters(l, v[Z_SUBMITTERS], what, z)) < 0)
 		goto out;
+	cfg_duration(l, v[Z_POLL_MAX], "poll_max", 1, &z->poll_max);
 	snprintf(what + strlen(what), sizeof(what) - strlen(what), ": nameservers");
 	rc = cfg_addresses(l, v[Z_NAMESERVERS], what, false, &z->nameservers, &z->n_nameservers);
 out:

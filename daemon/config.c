@@ -32,6 +32,7 @@ enum top_key {
 	TOP_REMOTE,
 	TOP_ZONE,
 	TOP_RESOLVER,
+	TOP_POLL_MAX,
 	TOP_COUNT
 };
 
@@ -52,6 +53,7 @@ static const char *const top_keys[] = {
     [TOP_REMOTE] = "remote",
     [TOP_ZONE] = "zone",
     [TOP_RESOLVER] = "resolver",
+    [TOP_POLL_MAX] = "poll_max",
     [TOP_COUNT] = NULL,
 };
 
@@ -139,8 +141,8 @@ static void opt_number(struct cfg_loader *l, const struct dcv_yin_node *node, co
 	*out = n;
 }
 
-static void opt_duration(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
-                         uint64_t min, uint64_t *out)
+void cfg_duration(struct cfg_loader *l, const struct dcv_yin_node *node, const char *what,
+                  uint64_t min, uint64_t *out)
 {
 	const char *text = NULL;
 	char quoted[48];
@@ -277,6 +279,7 @@ static void set_defaults(struct dcv_config *cfg)
 	cfg->hook_timeout = DCV_DEFAULT_HOOK_TIMEOUT;
 	cfg->max_jobs = DCV_DEFAULT_MAX_JOBS;
 	cfg->max_jobs_per_submitter = DCV_DEFAULT_MAX_JOBS_PER_SUBMITTER;
+	cfg->poll_max = DCV_DEFAULT_POLL_MAX;
 	cfg->max_names = DCV_DEFAULT_MAX_NAMES;
 	cfg->max_message_size = DCV_DEFAULT_MAX_MESSAGE_SIZE;
 }
@@ -293,14 +296,15 @@ static int plain_options(struct cfg_loader *l, const struct dcv_yin_node **v)
 	cfg->ttl = (uint32_t)ttl;
 	opt_target(l, v[TOP_TARGET]);
 	opt_placement(l, v[TOP_PLACEMENT]);
-	opt_duration(l, v[TOP_WITHDRAW_AFTER], "withdraw_after", 0, &cfg->withdraw_after);
-	opt_duration(l, v[TOP_VISIBLE_TIMEOUT], "visible_timeout", 1, &cfg->visible_timeout);
+	cfg_duration(l, v[TOP_WITHDRAW_AFTER], "withdraw_after", 0, &cfg->withdraw_after);
+	cfg_duration(l, v[TOP_VISIBLE_TIMEOUT], "visible_timeout", 1, &cfg->visible_timeout);
 	if ((rc = opt_path(l, v[TOP_HOOK], "hook", &cfg->hook)) < 0)
 		goto out;
 	if (cfg->hook != NULL && access(cfg->hook, X_OK) != 0)
 		cfg_warn(l, v[TOP_HOOK], "hook: %s is not an executable file here: %s", cfg->hook,
 		         strerror(errno));
-	opt_duration(l, v[TOP_HOOK_TIMEOUT], "hook_timeout", 1, &cfg->hook_timeout);
+	cfg_duration(l, v[TOP_HOOK_TIMEOUT], "hook_timeout", 1, &cfg->hook_timeout);
+	cfg_duration(l, v[TOP_POLL_MAX], "poll_max", 1, &cfg->poll_max);
 	opt_number(l, v[TOP_MAX_JOBS], "max_jobs", 1, UINT32_MAX, &cfg->max_jobs);
 	opt_number(l, v[TOP_MAX_JOBS_PER_SUBMITTER], "max_jobs_per_submitter", 1, UINT32_MAX,
 	           &cfg->max_jobs_per_submitter);

@@ -28,6 +28,7 @@
  *       nameservers: [192.0.2.1@53]  # optional; default: the zone's NS set
  *       submitters: [alice, group:pki]  # optional; default: whoever may write incoming/
  *   resolver: [127.0.0.1@53]     # optional, asked after every authoritative server
+ *   poll_max: 2s                 # polling of a lagging server backs off to this (also per zone)
  *
  * Durations: a number of seconds, or a number with s, m, h, d or w.
  * Numbers: ttl 0..2147483647, max_jobs, max_jobs_per_submitter and
@@ -94,6 +95,8 @@
 #define DCV_DEFAULT_MAX_JOBS 100000
 #define DCV_DEFAULT_MAX_JOBS_PER_SUBMITTER 50000
 #define DCV_DEFAULT_MAX_NAMES 1000
+/* Seconds: polling a server that lags backs off to this. */
+#define DCV_DEFAULT_POLL_MAX 2
 #define DCV_DEFAULT_MAX_MESSAGE_SIZE 65535
 /* Larger files are refused unread. */
 #define DCV_CONFIG_MAX_FILE (1024 * 1024)
@@ -128,6 +131,7 @@ struct dcv_zone {
 	bool restricted;
 	uid_t *submitters;
 	size_t n_submitters;
+	uint64_t poll_max; /* seconds; 0: the top-level poll_max */
 };
 
 struct dcv_config {
@@ -142,6 +146,7 @@ struct dcv_config {
 	uint64_t hook_timeout;    /* seconds */
 	uint64_t max_jobs;
 	uint64_t max_jobs_per_submitter; /* already at most max_jobs */
+	uint64_t poll_max; /* seconds: the slowest polling of a server that lags */
 	uint64_t max_names;
 	uint64_t max_message_size;
 	struct dcv_key *keys;

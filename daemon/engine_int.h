@@ -84,6 +84,7 @@ struct dcv_job {
 	uint64_t received_ms; /* loop time, for latency logs */
 	uint64_t published_ms; /* loop time it became PUBLISHED */
 	uint64_t wait_log_ms;  /* loop time of the next "still waiting" log line */
+	bool fresh_change;     /* its UPDATE just landed: the next wait hurries the watcher */
 };
 
 /* One queued record operation. */
@@ -199,7 +200,11 @@ void job_release_holds(struct dcv_job *job);
 
 /* zwatch.c */
 struct zwatch;
-int zwatch_wait(struct dcv_engine *eng, struct dcv_job *job);
+/*
+ * The job waits on its zone's watcher. fresh: its records just changed (an
+ * UPDATE landed): the watcher polls fast again.
+ */
+int zwatch_wait(struct dcv_engine *eng, struct dcv_job *job, bool fresh);
 void zwatch_forget(struct dcv_job *job);
 void zwatch_close_all(struct dcv_engine *eng);
 

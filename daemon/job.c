@@ -564,7 +564,8 @@ static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 		                dcv_backoff_ms(job->attempt, RETRY_BASE_MS, WITHDRAW_CAP_MS));
 	} else {
 		/* Woken by the zone's watcher as soon as a server's serial moves. */
-		zwatch_wait(eng, job);
+		zwatch_wait(eng, job, job->fresh_change);
+		job->fresh_change = false;
 		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
 	}
 out:
@@ -722,6 +723,7 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 		return;
 	job->wait = WAIT_NONE;
 	job->attempt = 0;
+	job->fresh_change = true;
 	if (op == DCV_UPDATE_ADD && job->rec.state != DCV_JOB_PUBLISHING) {
 		/* It failed meanwhile: now that its adds are settled, take them back. */
 		if (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup)

@@ -42,7 +42,8 @@
 #   22        dcvd_spool_attack.sh (dcvd as its own user; submitters attack incoming/)
 #   23        dcvd_chaos.sh (random drops, deletions and odd entries by two submitters)
 #   24        dcvd_withdraw_scope.sh (a withdrawal leaves a CNAME someone else put at our owner)
-#   25..249   free
+#   25        dcvd_poll.sh (polling a stale server backs off to poll_max)
+#   26..249   free
 #   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
