@@ -16,6 +16,8 @@ pkgs=(
 	strace shellcheck
 	# the coverage target (cmake -DDCV_COVERAGE=ON)
 	gcovr
+	# the test man: mandoc -Tlint on man/*, man -M on the installed pages
+	mandoc man-db
 )
 missing=()
 for p in "${pkgs[@]}"; do
