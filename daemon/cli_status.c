@@ -4,6 +4,11 @@
  *
  *   counts per state, files waiting in incoming/, the oldest job in flight
  *   and its age, then one line per job in flight or failed, with its reason.
+ *
+ * Reading the job database takes write access to its lock file (LMDB keeps
+ * its readers there): root and dcvd have it. Anyone else who may read the
+ * spool gets what the status files in done/ and failed/ say, and a line
+ * on stderr saying so.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +21,7 @@
 #include "config.h"
 #include "store.h"
 #include "util.h"
+#include "yin.h"
 
 static void iso(uint64_t t, char *buf, size_t size)
 {
@@ -59,13 +65,98 @@ static size_t count_incoming(const char *spool)
 	return n;
 }
 
+/* The scalar value of a top-level key of a status file, or "". */
+static const char *status_value(const struct dcv_yin_node *root, const char *key)
+{
+	for (size_t i = 0; i + 1 < root->n_kids; i += 2)
+		if (root->kids[i]->kind == DCV_YIN_SCALAR && strcmp(root->kids[i]->value, key) == 0 &&
+		    root->kids[i + 1]->kind == DCV_YIN_SCALAR)
+			return root->kids[i + 1]->value;
+	return "";
+}
+
+/* A record with what the status file at path says (job, file, step, error, received). */
+static bool status_record(const char *path, struct dcv_job_record *rec)
+{
+	struct dcv_strv errors = {0};
+	struct dcv_yin y = {0};
+	unsigned char *buf = NULL;
+	const char *file = NULL, *dot = NULL;
+	struct tm tm = {0};
+	size_t len = 0;
+	bool ok = false;
+
+	memset(rec, 0, sizeof(*rec));
+	if (dcv_read_file(path, 256 * 1024, &buf, &len, NULL) < 0 ||
+	    dcv_yin_parse(&y, path, buf, len, &errors) < 0 || y.root == NULL ||
+	    y.root->kind != DCV_YIN_MAP ||
+	    dcv_job_state_parse(status_value(y.root, "step"), &rec->state) < 0)
+		goto out;
+	file = status_value(y.root, "file");
+	dot = strrchr(file, '.');
+	snprintf(rec->id, sizeof(rec->id), "%s", status_value(y.root, "job"));
+	snprintf(rec->name, sizeof(rec->name), "%.*s", dot ? (int)(dot - file) : 0, file);
+	snprintf(rec->ext, sizeof(rec->ext), "%s", dot ? dot + 1 : "");
+	snprintf(rec->error, sizeof(rec->error), "%s", status_value(y.root, "error"));
+	if (strptime(status_value(y.root, "received"), "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
+		rec->received = (uint64_t)timegm(&tm);
+	ok = true;
+out:
+	dcv_yin_free(&y);
+	dcv_strv_free(&errors);
+	free(buf);
+	return ok;
+}
+
+/* The jobs the status files in done/ and failed/ describe (dcvd's records unreadable). */
+static int read_status_files(const char *spool, struct dcv_job_record **out, size_t *n_out)
+{
+	static const char *const dirs[] = {"done", "failed"};
+	struct dcv_job_record *recs = NULL, *grown = NULL;
+	size_t n = 0, cap = 0, len = 0;
+	struct dirent *de = NULL;
+	char path[4200];
+	DIR *d = NULL;
+	int rc = DCV_OK;
+
+	for (size_t i = 0; i < 2 && rc == DCV_OK; i++) {
+		snprintf(path, sizeof(path), "%s/%s", spool, dirs[i]);
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while (rc == DCV_OK && (de = readdir(d)) != NULL) {
+			len = strlen(de->d_name);
+			if (de->d_name[0] == '.' || len < 8 || strcmp(de->d_name + len - 7, ".status"))
+				continue;
+			if (n == cap && (grown = realloc(recs, (cap = cap ? 2 * cap : 64) *
+			                                           sizeof(*recs))) == NULL) {
+				rc = DCV_ENOMEM;
+				break;
+			}
+			recs = grown;
+			snprintf(path, sizeof(path), "%s/%s/%s", spool, dirs[i], de->d_name);
+			n += status_record(path, &recs[n]);
+		}
+		closedir(d);
+	}
+	*out = recs;
+	*n_out = n;
+	return rc;
+}
+
 /* Reads every record; damaged ones are listed, not moved. */
 static int load_records(const char *spool, struct dcv_job_record **out, size_t *n_out)
 {
 	struct dcv_strv errors = {0};
 	int rc = dcv_store_read(spool, out, n_out, &errors);
 
-	/* The store's reading: logs and record files alike, and nothing is changed. */
+	if (rc == DCV_EPERM) {
+		fprintf(stderr,
+		        "dcv: %s; reading the status files in done/ and failed/ instead (jobs in "
+		        "flight are not listed: run as root or as dcvd for them)\n",
+		        errors.n > 0 ? errors.v[errors.n - 1] : "the job database cannot be read");
+		dcv_strv_free(&errors);
+		return read_status_files(spool, out, n_out) < 0 ? -1 : 0;
+	}
 	for (size_t i = 0; i < errors.n; i++) {
 		if (rc < 0)
 			fprintf(stderr, "dcv: %s\n", errors.v[i]);

@@ -325,3 +325,18 @@ int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why)
 out:
 	return rc;
 }
+
+bool dcv_job_record_holds(const struct dcv_job_record *rec)
+{
+	switch (rec->state) {
+	case DCV_JOB_PUBLISHING:
+	case DCV_JOB_PUBLISHED:
+	case DCV_JOB_VISIBLE:
+	case DCV_JOB_WITHDRAWING:
+		return true;
+	case DCV_JOB_FAILED:
+		return rec->cleanup;
+	default:
+		return false;
+	}
+}

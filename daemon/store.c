@@ -1,7 +1,7 @@
 /*
- * store.c -- the durable job store (store.h): opening the spool's state/
- * folder, the folder table, closing. The other parts are listed in
- * store_int.h.
+ * store.c -- the durable job store (store.h): the folder table, plain
+ * files, opening (with the refusal of the old format's job logs), loading,
+ * closing. The other parts are listed in store_int.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,8 @@
 
 #define DIR_MODE 0750
 #define FILE_MODE 0640
+
+struct store_tuning store_tuning_defaults = {STORE_MAP_START, STORE_MAP_MAX, STORE_STATUS_THREADS};
 
 static int dir_add(struct dcv_store *st, const char *rel, int fd, struct store_dir **out)
 {
@@ -259,9 +261,7 @@ static int open_common(uv_loop_t *loop, const char *spool, bool create, struct d
 	if (st == NULL || (st->spool = strdup(spool)) == NULL)
 		goto out;
 	st->loop = loop;
-	st->next_seq = 1;
-	st->tuning = (struct store_tuning){STORE_MAX_FILES, STORE_SLACK_BYTES, STORE_BIG_FILE,
-	                                   STORE_STATUS_THREADS};
+	st->tuning = store_tuning_defaults;
 	rc = DCV_EIO;
 	fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -284,26 +284,88 @@ out:
 	return rc;
 }
 
-int store_open_read(const char *spool, struct dcv_store **out, struct dcv_why *why)
+/* A job log ("<16 hex digits>.log") or record file ("*.job") of the format before LMDB. */
+static const char *old_kind(const char *name)
 {
-	return open_common(NULL, spool, false, out, why);
+	size_t n = strlen(name);
+
+	if (n == 20 && strspn(name, "0123456789abcdef") == 16 && strcmp(name + 16, ".log") == 0)
+		return "log";
+	if (name[0] != '.' && n > 4 && strcmp(name + n - 4, ".job") == 0)
+		return "record file";
+	return NULL;
+}
+
+/*
+ * Refuses a state/ that holds job records of the format before LMDB: they
+ * are not imported, and a start without them would orphan the DNS records
+ * they hold. DCV_ESTATE naming the first (and how many more), DCV_EIO.
+ */
+static int refuse_old_logs(struct dcv_store *st, struct dcv_why *why)
+{
+	char first[NAME_MAX + 1] = "", others[48] = "";
+	const char *kind = NULL, *first_kind = NULL;
+	struct dirent *de = NULL;
+	size_t more = 0;
+	DIR *d = NULL;
+	int fd = openat(st->dirs[STORE_DIR_STATE]->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = DCV_EIO;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		dcv_why_set(why, "%s/state: cannot list the folder: %s", st->spool,
+		            strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	while ((de = readdir(d)) != NULL) {
+		if ((kind = old_kind(de->d_name)) == NULL)
+			continue;
+		if (first_kind != NULL && strcmp(de->d_name, first) > 0) {
+			more++;
+			continue;
+		}
+		more += first_kind != NULL;
+		first_kind = kind;
+		snprintf(first, sizeof(first), "%s", de->d_name);
+	}
+	rc = DCV_OK;
+	if (first_kind == NULL)
+		goto out;
+	rc = DCV_ESTATE;
+	if (more > 0)
+		snprintf(others, sizeof(others), " (and %zu more such files)", more);
+	dcv_why_set(why,
+	            "%s/state/%s: job %s of the format before LMDB; dcvd 0.x wrote it; withdraw "
+	            "its records by hand or remove it: starting would orphan them%s",
+	            st->spool, first, first_kind, others);
+out:
+	if (d != NULL)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 int dcv_store_open(uv_loop_t *loop, const char *spool, struct dcv_store **out, struct dcv_why *why)
 {
 	struct dcv_store *st = NULL;
+	struct stat sb;
 	uint64_t fsyncs = 0;
 	int rc = open_common(loop, spool, true, &st, why);
 
 	*out = NULL;
+	if (rc < 0 || (rc = refuse_old_logs(st, why)) < 0)
+		goto out;
+	/* New data.mdb and lock.mdb are entries of state/: its fsync makes them last. */
+	if (fstatat(st->dirs[STORE_DIR_STATE]->fd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		st->dirs[STORE_DIR_STATE]->dirty = true;
+	/* A damaged environment stops dcvd here, before any job runs. */
+	rc = store_db_load(st, true, &st->loaded, &st->n_loaded, &st->load_errors, why);
 	if (rc < 0)
 		goto out;
-	/* A state/ made just now must survive a crash before the first batch. */
+	st->has_loaded = true;
+	/* state/ and its environment, made just now, must survive a crash before the first batch. */
 	rc = store_dirs_flush(st, &fsyncs, why);
-	if (rc < 0)
-		goto out;
-	/* Logs get numbers above any there, also when no load comes first. */
-	rc = store_scan_names(st, why);
 	if (rc < 0)
 		goto out;
 	*out = st;
@@ -313,11 +375,112 @@ out:
 	return rc;
 }
 
+int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n,
+                   struct dcv_strv *errors)
+{
+	struct dcv_why why;
+	int rc = DCV_OK;
+
+	*recs = NULL;
+	*n = 0;
+	if (st->has_loaded) {
+		/* What the open loaded, handed over once. */
+		*recs = st->loaded;
+		*n = st->n_loaded;
+		for (size_t i = 0; i < st->load_errors.n && rc == DCV_OK; i++)
+			rc = dcv_strv_push(errors, st->load_errors.v[i]);
+		st->loaded = NULL;
+		st->n_loaded = 0;
+		st->has_loaded = false;
+		dcv_strv_free(&st->load_errors);
+	} else {
+		dcv_why_clear(&why);
+		rc = store_db_load(st, true, recs, n, errors, &why);
+		if (rc < 0 && rc != DCV_ENOMEM && dcv_strv_push(errors, why.text) < 0)
+			rc = DCV_ENOMEM;
+	}
+	store_clean_status_tmp(st, "done");
+	store_clean_status_tmp(st, "failed");
+	return rc;
+}
+
+int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,
+                   struct dcv_strv *errors)
+{
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	struct stat sb;
+	int rc = DCV_OK, state = -1;
+
+	*recs = NULL;
+	*n = 0;
+	dcv_why_clear(&why);
+	rc = open_common(NULL, spool, false, &st, &why);
+	if (rc < 0 || (rc = refuse_old_logs(st, &why)) < 0)
+		goto out;
+	state = st->dirs[STORE_DIR_STATE]->fd;
+	/* dcvd has not started here yet: nothing to read, nothing to create. */
+	if (fstatat(state, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		goto out;
+	/* Opening would create lock.mdb, owned by whoever runs this: never. */
+	if (fstatat(state, "lock.mdb", &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+		rc = DCV_EPERM;
+		dcv_why_set(&why,
+		            "%s/state/lock.mdb is missing (dcvd makes it); reading now would create "
+		            "it as this user",
+		            spool);
+		goto out;
+	}
+	rc = store_db_load(st, false, recs, n, errors, &why);
+out:
+	if (rc < 0 && rc != DCV_ENOMEM && dcv_strv_push(errors, why.text) < 0)
+		rc = DCV_ENOMEM;
+	store_free(st);
+	return rc;
+}
+
+/*
+ * Status files of a batch that a crash cut short stay behind as dot-files
+ * in done/ or failed/ (the spool ignores them): delete them, best effort.
+ */
+void store_clean_status_tmp(struct dcv_store *st, const char *rel)
+{
+	static const char suffix[] = ".status.tmp";
+	struct store_dir *dir = NULL;
+	struct dirent *de = NULL;
+	struct stat sb;
+	size_t len = 0;
+	DIR *d = NULL;
+	int fd = -1;
+
+	if (store_dir_get(st, rel, false, &dir, NULL) < 0)
+		return;
+	fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL)
+		goto out;
+	fd = -1;
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] != '.' || len < sizeof(suffix) ||
+		    strcmp(de->d_name + len - (sizeof(suffix) - 1), suffix) != 0)
+			continue;
+		if (fstatat(dir->fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) && unlinkat(dir->fd, de->d_name, 0) == 0)
+			dir->dirty = true;
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+}
+
 void store_free(struct dcv_store *st)
 {
 	if (st == NULL)
 		return;
-	store_index_clear(st);
+	dcv_job_records_free(st->loaded, st->n_loaded);
+	dcv_strv_free(&st->load_errors);
 	for (size_t i = 0; i < st->n_dirs; i++) {
 		close(st->dirs[i]->fd);
 		free(st->dirs[i]->rel);

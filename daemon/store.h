@@ -1,53 +1,66 @@
 /*
- * store.h -- durable job records (DESIGN §5).
+ * store.h -- durable job records (docs/design.md §5), in LMDB.
  *
- * Every job has a record (YAML). A record is on disk before the step that
- * depends on it: the records a job will publish are written before the
- * first UPDATE leaves, its "visible" state before its CSR moves to done/,
- * and so on. After kill -9 (or power loss) at any moment,
- * dcv_store_load() gives back every job as it last was.
+ * Every job has a record. A record is on disk before the step that depends
+ * on it: the records a job will publish are written before the first
+ * UPDATE leaves, its "visible" state before its CSR moves to done/, and so
+ * on. After kill -9 (or power loss) at any moment, dcv_store_load() gives
+ * back every job as it last was.
  *
- * Records live in logs, SPOOL/state/<N>.log (N: 16 hex digits, growing):
- * each batch's records and forgets go into one new log, a sequence of
- * record documents (dcv_job_record_emit(), each with its end marker) and
- * forget entries. The log is written to a temporary name, flushed
- * (fdatasync), renamed into place and state/ fsynced: it appears whole or
- * not at all, so a burst of 10,000 jobs costs one file, not 10,000. A
- * load replays the logs in order of N: a later entry of an id replaces an
- * earlier one, a forget removes it.
+ * The records live in one LMDB environment, SPOOL/state/ (data.mdb and
+ * lock.mdb, mode 0640), with two databases:
+ *   jobs     id -> the record's text (dcv_job_record_emit());
+ *   holders  "zone/owner" (lower case) -> the lines "TARGET ID\n" (sorted)
+ *            of the records that hold that rr (dcv_job_record_holds()).
+ * A batch's records, forgets and holder changes are one write transaction:
+ * they are all on disk or none is. LMDB's commit is the flush (fdatasync
+ * of data.mdb, then its meta page written with O_DSYNC); a batch of 10,000
+ * records costs one commit.
  *
- * The store keeps count of the entries of each file that are still the
- * newest of their id (a forget counts while an older file may hold its
- * id). A file with none is deleted by a later batch (after the entries
- * that replaced its own are durable). When the files hold more than twice
- * the bytes of the live entries (plus 1 MiB), or there are more than 256
- * of them, the store compacts in a batch of its own: the live entries of
- * the small (< 1 MiB) or mostly dead files are copied into one new log,
- * then those files are deleted.
+ * The environment is open only while a load or a batch runs, on the thread
+ * that runs it (a write transaction begins and commits on one thread, and
+ * the environment is closed there): between batches dcvd holds no file of
+ * the spool open for writing, so the spool can be remounted read-only
+ * under a running dcvd. Opened with MDB_NOTLS and MDB_NORDAHEAD, never
+ * MDB_WRITEMAP (a full disk would be a SIGBUS, not an error); stale
+ * readers (a killed `dcv status`) are cleared with mdb_reader_check() at
+ * every open by dcvd.
  *
- * Record files of the format before logs, state/<id>.job (one record each),
- * are still read (before every log); the first batch after a load that
- * found some is followed by a compaction that rewrites them into a log.
+ * Faults (docs/decisions.md, "The job store on LMDB"):
+ *   - MDB_MAP_FULL: the map (64 MiB at first; mapped pages count toward
+ *     RSS only when touched) is grown -- doubled, at least to the data's
+ *     size plus four times the batch -- up to 16 GiB, and the transaction
+ *     retried once. Beyond the bound the batch fails (DCV_EIO).
+ *   - ENOSPC, EDQUOT, EIO, EROFS in a commit: the transaction is aborted,
+ *     nothing of it is on disk, the batch fails with DCV_EIO naming
+ *     data.mdb and the reason; the engine retries it with backoff.
+ *   - A spool that is read-only at start: dcv_store_open() fails (DCV_EIO,
+ *     "...: Read-only file system") and dcvd does not start; one that turns
+ *     read-only later fails each batch until it is writable again.
+ *   - An environment that cannot be read (MDB_INVALID, MDB_CORRUPTED,
+ *     MDB_PAGE_NOTFOUND, MDB_VERSION_MISMATCH, at open or anywhere in the
+ *     load): dcv_store_open() fails with DCV_ESTATE naming the file, and
+ *     dcvd does not start. A record whose text does not parse is reported
+ *     and removed at load (its job is dropped; its CSR is taken again).
+ *   - Job logs of the format before LMDB in state/ ("<16 hex>.log",
+ *     "*.job"): dcv_store_open() and dcv_store_read() refuse with
+ *     DCV_ESTATE naming them. Their records are not imported.
  *
  * A batch can also carry operator status files (done/NAME.status,
  * failed/NAME.status) and file moves (active/NAME.csr -> done/), done in
- * that order after the records, so a status file never claims more than
- * the job record says. They stay one file per job: the spool layout wants
- * them so.
+ * that order after the commit, so a status file never claims more than
+ * the job record says. Status files are derived data: written to a
+ * temporary name (or unnamed and linked) and put in place with no flush,
+ * because a flush of many small files takes a syncfs(), which flushes the
+ * whole file system and stalls the DNS server's own journal fsync on the
+ * same disk. After a power loss a status file may be missing, empty or
+ * older than its record; dcvd rebuilds it from the record at start
+ * (dcv_store_batch_status_refresh()). Moves need no data flush: a rename
+ * is made durable by the fsync of its folders, once per batch.
  *
- * Only the records are flushed (the log's fdatasync and the fsync of
- * state/ after its rename). Status files are derived data: written to a
- * temporary name and renamed into place with no flush at all, because a
- * flush of many small files takes a syncfs(), which flushes the whole file
- * system and stalls the DNS server's own journal fsync on the same disk.
- * After a power loss a status file may be missing, empty or older than
- * its record; dcvd rebuilds it from the record at start
- * (dcv_store_batch_status_refresh()). Moves of CSR files need no syncfs
- * either: a rename is made durable by the fsync of its folders.
- *
- * All file I/O runs on libuv's thread pool; the callback runs on the loop.
- * Ownership: a batch owns copies of everything added to it: records and
- * status files as their text, emitted when they are added.
+ * All file I/O of batches runs on libuv's thread pool; the callback runs on
+ * the loop. Ownership: a batch owns copies of everything added to it:
+ * records and status files as their text, emitted when they are added.
  */
 #ifndef DCV_STORE_H
 #define DCV_STORE_H
@@ -72,7 +85,7 @@ enum dcv_job_state {
 	DCV_JOB_STATE_COUNT
 };
 
-/* "received", "publishing", ... as written in records and logs; parse: DCV_OK or DCV_EINVAL. */
+/* "received", "publishing", ... as written in records; parse: DCV_OK or DCV_EINVAL. */
 const char *dcv_job_state_name(enum dcv_job_state s);
 int dcv_job_state_parse(const char *text, enum dcv_job_state *out);
 
@@ -111,15 +124,15 @@ struct dcv_job_record {
 
 /*
  * Limits a record must keep. The id and the name become file names (the
- * longest being ".<id>.job.tmp" in the old format and ".<NAME>.status.tmp"),
- * which must fit in NAME_MAX (255) bytes; so a NAME for which
- * "<NAME>~<hex>" is too long must be refused before a record is made for it.
+ * longest being ".<NAME>.status.tmp" and "<id>.status"), which must fit in
+ * NAME_MAX (255) bytes; so a NAME for which "<NAME>~<hex>" is too long must
+ * be refused before a record is made for it.
  */
 #define DCV_JOB_ID_MAX 246                  /* bytes of id */
 #define DCV_JOB_NAME_MAX 243                /* bytes of name */
 #define DCV_JOB_MAX_ITEMS 4096              /* entries of rrs, of names */
 #define DCV_JOB_TIME_MAX 253402300799ULL    /* 9999-12-31T23:59:59Z */
-#define DCV_JOB_FILE_MAX (16 * 1024 * 1024) /* bytes of a record (file, or entry of a log) */
+#define DCV_JOB_FILE_MAX (16 * 1024 * 1024) /* bytes of a record's text */
 
 /* Frees the arrays (not rec itself) and leaves them empty. NULL-safe. */
 void dcv_job_record_free(struct dcv_job_record *rec);
@@ -130,6 +143,12 @@ void dcv_job_records_free(struct dcv_job_record *recs, size_t n);
  * on DCV_ENOMEM it is left with no arrays.
  */
 int dcv_job_record_copy(struct dcv_job_record *dst, const struct dcv_job_record *src);
+/*
+ * Whether rec holds its rrs (they may be served because of it): publishing,
+ * published, visible, withdrawing, or failed with cleanup. The engine's
+ * holder table (holders.c) and the store's holders database use this rule.
+ */
+bool dcv_job_record_holds(const struct dcv_job_record *rec);
 
 /*
  * What a record must satisfy to be written (and what parsing enforces):
@@ -190,10 +209,12 @@ struct dcv_store;
 
 /*
  * Opens SPOOL/state (creating it, mode 0750, and syncing SPOOL so that the
- * new folder lasts). SPOOL itself must exist. Directory descriptors are
- * opened here and every later file operation is relative to them.
- * Blocking: call before the loop runs. DCV_EIO with why naming the folder,
- * DCV_ENOMEM.
+ * new folder lasts) and its LMDB environment (created when missing), and
+ * loads every record (see dcv_store_load(), which hands them over). SPOOL
+ * itself must exist. Blocking: call before the loop runs. DCV_ESTATE when
+ * state/ holds job logs of the old format or the environment cannot be
+ * read (why names the file and says what to do), DCV_EIO with why naming
+ * the folder or file (a read-only spool among them), DCV_ENOMEM.
  */
 int dcv_store_open(uv_loop_t *loop, const char *spool, struct dcv_store **out, struct dcv_why *why);
 /*
@@ -204,67 +225,46 @@ int dcv_store_open(uv_loop_t *loop, const char *spool, struct dcv_store **out, s
 void dcv_store_close(struct dcv_store *st);
 
 /*
- * Loads every record in state/ (blocking; at start): the "*.job" record
- * files of the old format that are not dot-files, then the "<N>.log" logs
- * in order of N. Leftover "*.tmp" files (writes that a crash cut short) are
- * deleted, and so are ".*.status.tmp" files in done/ and failed/; other
- * names are ignored.
- *
- * Damage is never silently dropped; the rest still loads:
- *   - a record file that does not parse, is not a regular file, is larger
- *     than DCV_JOB_FILE_MAX, or whose id differs from its file name, and a
- *     log that cannot be read at all, is moved to state/damaged/ (created
- *     0750; an earlier file of that name is kept and the new one gets a
- *     ".N" suffix) and reported in errors as "SPOOL/state/FILE:LINE:COL:
- *     reason (moved to SPOOL/state/damaged/FILE)" (or "SPOOL/state/FILE:
- *     reason ..." without a position);
- *   - an entry of a log that does not parse (a log is renamed into place
- *     whole, so this is damage, not a crash) is skipped and reported as
- *     "SPOOL/state/N.log:LINE:COL: reason (damaged entry: skipped)" -- its
- *     id keeps its previous entry, if any; then the whole entries of that
- *     log that are still the newest of their id are rewritten into a new
- *     log, the damaged log is moved to state/damaged/, and one more message
- *     says so ("SPOOL/state/N.log: K damaged entries skipped; its M live
- *     whole entries were rewritten to ... (moved to ...)"). At most 10
- *     entries of a log are reported one by one.
- * An entry that a newer entry of the same id (written the same way)
- * replaces is not parsed at all: it does not matter what it says.
+ * Every record (blocking; at start, never while a batch runs): the ones
+ * dcv_store_open() loaded, or read again on a later call. Records that do
+ * not parse, or whose id differs from their key, are removed from the
+ * database and reported in errors as "SPOOL/state/data.mdb (job ID):LINE:COL:
+ * reason (damaged record: removed)". The holders database is checked
+ * against the records, which win: a difference is fixed in the same
+ * transaction, logged (a warning per key, at most 10) and counted in
+ * dcv_store_stats().holders_fixed. Leftover ".*.status.tmp" files in done/
+ * and failed/ (writes a crash cut short) are deleted.
  *
  * *recs (sorted by id, *n of them) belongs to the caller: free it with
- * dcv_job_records_free(). Returns DCV_OK (even with damage), DCV_EIO when
- * state/ cannot be read (errors says why), DCV_ENOMEM. Files are read and
- * parsed by a few short-lived threads (one per core, at most 8): call it
- * before the first batch, never while one runs. A store used without a
- * load never deletes a file it did not write itself.
+ * dcv_job_records_free(). DCV_OK (even with damaged records), DCV_ESTATE,
+ * DCV_EIO (errors says why), DCV_ENOMEM.
  */
 int dcv_store_load(struct dcv_store *st, struct dcv_job_record **recs, size_t *n,
                    struct dcv_strv *errors);
 
 /*
  * Reads the records of SPOOL/state like dcv_store_load() but changes
- * nothing (for `dcv status`, which may run beside dcvd): no file is
- * deleted, moved or written; damaged files and entries are only reported
- * (without the "(moved to ...)" part). A file that vanishes between the
- * listing and its reading (dcvd deleted it after a compaction) makes it
- * read state/ again, up to five times. DCV_EIO when the spool or state/
- * cannot be read (errors says why), DCV_ENOMEM.
+ * nothing (for `dcv status`, which may run beside dcvd): a read-only
+ * transaction (MDB_RDONLY); damaged records are only reported. A reader
+ * must write lock.mdb (its reader slot): DCV_EPERM (errors says why) when
+ * it may not (EACCES: not root nor dcvd), and when lock.mdb is missing,
+ * because opening would create it with this user as its owner. No data.mdb
+ * yet: no records. DCV_ESTATE for job logs of the old format or an
+ * environment that cannot be read, DCV_EIO when the spool or state/ cannot
+ * be read, DCV_ENOMEM.
  */
 int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,
                    struct dcv_strv *errors);
 
 /* Counters of what the store did (loop thread; updated when a batch calls back). */
 struct dcv_store_stats {
-	uint64_t batches;         /* batches completed (successful or not), not compactions */
-	uint64_t files_written;   /* logs and status files renamed into place */
-	uint64_t fdatasync_calls; /* one per log written (status files get none) */
-	uint64_t fsync_calls;     /* of directories */
-	uint64_t compactions;     /* completed compactions */
-	uint64_t compaction_failures;
-	uint64_t files_deleted; /* logs and record files that held nothing live any more */
-	/* after the last load or batch: */
-	uint64_t entry_files; /* files of state/ holding entries (logs, old record files) */
-	uint64_t entry_bytes; /* their size */
-	uint64_t live_bytes;  /* of the entries that are the newest of their id */
+	uint64_t batches;       /* batches completed (successful or not) */
+	uint64_t commits;       /* write transactions committed by batches: one per batch with records */
+	uint64_t files_written; /* status files put in place */
+	uint64_t fsync_calls;   /* of folders */
+	uint64_t map_grown;     /* times MDB_MAP_FULL grew the map */
+	uint64_t map_size;      /* bytes of the map, after the last load or batch */
+	uint64_t holders_fixed; /* keys of the holders database fixed at the last load */
 };
 void dcv_store_stats(const struct dcv_store *st, struct dcv_store_stats *out);
 
@@ -356,30 +356,24 @@ void dcv_store_batch_on_fault(struct dcv_store_batch *b, dcv_store_fault_cb cb);
 
 /*
  * Runs the batch on the thread pool, in this order:
- *   0. files that earlier batches left with nothing live are deleted;
- *   1. the records and the forgets as one new log: state/.<N>.log.tmp
- *      (mode 0640), fdatasync, rename to state/<N>.log, fsync(state/)
- *      (a forget of an id that has no entry needs none, and a batch with
- *      no entry writes no log);
- *   2. each status file to <dir>/.<NAME>.status.tmp, renamed to
- *      <dir>/<NAME>.status: no flush of any kind (not of the file, not of
- *      its folder);
+ *   1. the records and the forgets, and the holders they change, as one
+ *      write transaction, committed (durable) -- a batch with neither
+ *      opens no transaction;
+ *   2. each status file, put in place with no flush of any kind;
  *   3. the moves, in the order queued;
- *   4. fsync() of every folder changed since its last fsync by a move, a
- *      folder creation or a deletion in state/, each once.
- * So a status file never claims more than the record says, and a burst
- * of N records costs one fdatasync, a few folder fsyncs and one log, not
- * N flushes. Steps that have nothing to do are skipped (no flush for an
- * empty step).
+ *   4. fsync() of every folder changed since its last fsync by a move or
+ *      a folder creation, each once.
+ * So a status file never claims more than the record says. Steps that have
+ * nothing to do are skipped.
  *
  * Batches run one at a time, in the order committed (a later commit waits
- * in a queue; a compaction the store needs runs between two batches). The
- * callback runs on the loop with DCV_OK or the first failure (DCV_EIO; why
- * names the file and the strerror; DCV_ENOMEM); the batch is freed after
- * the callback returns. A failed batch stops at the failure, removes its
- * own temporary files, and leaves every earlier, completed step in place
- * (and flushed). commit returns DCV_OK: every outcome comes through cb,
- * which is never called from inside commit.
+ * in a queue). The callback runs on the loop with DCV_OK or the first
+ * failure (DCV_EIO or DCV_ESTATE; why names the file and the reason;
+ * DCV_ENOMEM); the batch is freed after the callback returns. A failed
+ * batch stops at the failure, removes its own temporary files, and leaves
+ * every earlier, completed step in place (and flushed); a failed
+ * transaction leaves nothing of itself. commit returns DCV_OK: every
+ * outcome comes through cb, which is never called from inside commit.
  */
 typedef void (*dcv_store_cb)(void *arg, int status, const struct dcv_why *why);
 int dcv_store_batch_commit(struct dcv_store_batch *b, dcv_store_cb cb, void *arg);

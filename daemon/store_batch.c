@@ -2,19 +2,15 @@
  * store_batch.c -- batches of record writes, forgets, status files and
  * moves, committed on libuv's thread pool one at a time (store.h).
  *
- * The cost of durability is the flush and the file creation, not the
- * write: a batch's records and forgets go into one new log (one file, one
- * fdatasync, one rename, one fsync of state/). A crash before a rename
- * leaves the old file (and a .tmp that the next load deletes); after it,
- * the new one, complete.
- *
- * Only the records are flushed. Status files are derived data: they are
- * written to a temporary name and renamed into place without any flush
- * (a syncfs() per batch flushed the whole file system and stalled BIND's
- * journal fsync on the same disk), and dcvd rebuilds a lost or stale one
- * from its record at start (dcv_store_batch_status_refresh()). Moves of
- * CSR files get no data flush either: a rename needs only the fsync of
- * its two folders, done once per batch with the other folders.
+ * The cost of durability is the flush, not the write: a batch's records
+ * and forgets are one LMDB transaction (store_db.c), one commit however
+ * many records it holds. Only the records are flushed. Status files are
+ * derived data: they are put in place without any flush (a syncfs() per
+ * batch flushed the whole file system and stalled BIND's journal fsync on
+ * the same disk), and dcvd rebuilds a lost or stale one from its record at
+ * start (dcv_store_batch_status_refresh()). Moves of CSR files get no data
+ * flush either: a rename needs only the fsync of its two folders, done
+ * once per batch with the other folders.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +35,8 @@ struct rec_op {
 	char *id;
 	unsigned char *text; /* dcv_job_record_emit() */
 	size_t len;
-	size_t seq; /* call order within the batch: the last call for an id wins */
+	char *holds; /* store_holds_text(); NULL: holds nothing */
+	size_t seq;  /* call order within the batch: the last call for an id wins */
 	bool skip;
 };
 
@@ -86,13 +83,10 @@ struct dcv_store_batch {
 	size_t n_statuses, cap_statuses;
 	struct move_op *moves;
 	size_t n_moves, cap_moves;
-	bool compaction; /* the store's own batch: compaction, no ops, no callback */
 	/* results, written by the pool thread, read on the loop after it */
 	int rc;
 	struct dcv_why why;
-	uint64_t files_written, fdatasync_calls, fsync_calls, files_deleted;
-	uint64_t entry_files, entry_bytes, live_bytes;
-	bool compact_due;
+	uint64_t commits, files_written, fsync_calls, map_grown, map_size;
 };
 
 /* Makes room for one more element of size bytes in *arr. */
@@ -147,6 +141,7 @@ void dcv_store_batch_free(struct dcv_store_batch *b)
 	for (size_t i = 0; i < b->n_recs; i++) {
 		free(b->recs[i].id);
 		free(b->recs[i].text);
+		free(b->recs[i].holds);
 	}
 	for (size_t i = 0; i < b->n_statuses; i++) {
 		free(b->statuses[i].name);
@@ -179,6 +174,13 @@ int dcv_store_batch_record(struct dcv_store_batch *b, const struct dcv_job_recor
 	rc = text_of(dcv_job_record_emit, rec, rec->id, &op->id, &op->text, &op->len);
 	if (rc < 0)
 		goto out;
+	/* What it holds, from the record at hand: the pool thread need not parse it back. */
+	rc = store_holds_text(rec, &op->holds);
+	if (rc < 0) {
+		free(op->id);
+		free(op->text);
+		goto out;
+	}
 	op->seq = b->seq++;
 	op->skip = false;
 	b->n_recs++;
@@ -397,124 +399,30 @@ static void fail(struct dcv_store_batch *b, int rc, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Where one entry of the batch's log went. */
-struct placed {
-	const char *id;
-	bool forget;
-	uint64_t off;
-	uint32_t len;
-};
-
 /*
- * The text of entry k of the batch (records first, then forgets); *skip
- * when it needs none. A record's text stays the batch's; a forget's is
- * made here and *owned tells the caller to free it.
- */
-static int emit_op(struct dcv_store_batch *b, size_t k, struct placed *p, unsigned char **buf,
-                   size_t *len, bool *skip, bool *owned)
-{
-	struct dcv_store *st = b->st;
-	const struct store_entry *e = NULL;
-
-	*skip = false;
-	*owned = false;
-	if (k < b->n_recs) {
-		if (b->recs[k].skip) {
-			*skip = true;
-			return DCV_OK;
-		}
-		p->id = b->recs[k].id;
-		p->forget = false;
-		*buf = b->recs[k].text;
-		*len = b->recs[k].len;
-		return DCV_OK;
-	}
-	k -= b->n_recs;
-	p->id = b->forgets[k].id;
-	p->forget = true;
-	/*
-	 * Nothing to forget -- no entry of the id, when every file of state/
-	 * is known, or a forget already: no entry is needed.
-	 */
-	e = store_index_get(st, p->id);
-	if (b->forgets[k].skip || (e != NULL && e->forget) || (e == NULL && !st->unknown_files)) {
-		*skip = true;
-		return DCV_OK;
-	}
-	*owned = true;
-	return dcv_jobrec_forget_emit(p->id, buf, len);
-}
-
-/*
- * Step 1: the records and forgets as one new log. Once it is in place,
- * each of its entries is the newest of its id.
+ * Step 1: the records and forgets (the last call of each id) as one
+ * transaction, with the holders they change.
  */
 static void write_records(struct dcv_store_batch *b)
 {
-	struct dcv_store *st = b->st;
-	struct store_log lw = {.fd = -1};
-	struct placed *placed = NULL;
-	unsigned char *buf = NULL;
-	size_t n_ops = b->n_recs + b->n_forgets, n = 0, len = 0;
-	uint32_t idx = UINT32_MAX;
-	bool skip = false, owned = false;
-	int rc = DCV_OK;
+	struct store_op *ops = NULL;
+	size_t n = 0;
 
-	placed = calloc(n_ops ? n_ops : 1, sizeof(*placed));
-	if (placed == NULL) {
-		fail(b, DCV_ENOMEM, "%s/state: out of memory for a batch", st->spool);
+	ops = calloc(b->n_recs + b->n_forgets, sizeof(*ops));
+	if (ops == NULL) {
+		fail(b, DCV_ENOMEM, "%s/state: out of memory for a batch", b->st->spool);
 		return;
 	}
-	for (size_t k = 0; k < n_ops && rc == DCV_OK; k++) {
-		rc = emit_op(b, k, &placed[n], &buf, &len, &skip, &owned);
-		if (rc < 0) {
-			fail(b, rc, "%s/state: cannot write the entry of %s: %s", st->spool,
-			     placed[n].id, dcv_strerror(rc));
-			break;
-		}
-		if (skip)
-			continue;
-		if (n == 0 && (rc = store_log_begin(st, &lw, &b->why)) < 0) {
-			b->rc = rc;
-			if (owned)
-				free(buf);
-			break;
-		}
-		placed[n].len = (uint32_t)len;
-		rc = store_log_append(st, &lw, buf, len, &placed[n].off, &b->why);
-		if (owned)
-			free(buf);
-		buf = NULL;
-		n++;
-		if (rc < 0)
-			b->rc = rc;
-	}
-	if (n == 0)
-		goto out;
-	if (b->rc == DCV_OK) {
-		b->rc =
-		    store_log_finish(st, &lw, &idx, &b->fdatasync_calls, &b->fsync_calls, &b->why);
-		b->files_written += idx != UINT32_MAX;
-	} else {
-		store_log_abort(st, &lw);
-	}
-	/* In place (even if the fsync failed): its entries are what a load would find. */
-	for (size_t k = 0; k < n && idx != UINT32_MAX; k++) {
-		if (store_index_put(st, placed[k].id, idx, placed[k].forget, placed[k].off,
-		                    placed[k].len) < 0) {
-			/*
-			 * The index no longer says what is live: an older entry it still
-			 * counts could be copied over this log's. Until the next load,
-			 * nothing is deleted or compacted.
-			 */
-			st->unknown_files = true;
-			st->index_broken = true;
-			fail(b, DCV_ENOMEM, "%s/state: out of memory", st->spool);
-			break;
-		}
-	}
-out:
-	free(placed);
+	for (size_t i = 0; i < b->n_recs; i++)
+		if (!b->recs[i].skip)
+			ops[n++] = (struct store_op){b->recs[i].id, b->recs[i].text, b->recs[i].len,
+			                             b->recs[i].holds};
+	for (size_t i = 0; i < b->n_forgets; i++)
+		if (!b->forgets[i].skip)
+			ops[n++] = (struct store_op){b->forgets[i].id, NULL, 0, NULL};
+	b->rc = store_db_commit(b->st, ops, n, &b->map_grown, &b->why);
+	b->commits += b->rc == DCV_OK;
+	free(ops);
 }
 
 /*
@@ -649,33 +557,14 @@ static void do_move(struct dcv_store_batch *b, struct move_op *op)
 	}
 }
 
-/* What the loop reads after the batch: the store's size, whether to compact. */
-static void snapshot(struct dcv_store_batch *b)
-{
-	struct dcv_store *st = b->st;
-
-	b->entry_files = st->n_present;
-	b->entry_bytes = st->total_bytes;
-	b->live_bytes = st->live_bytes;
-	b->compact_due = !b->compaction && store_compaction_due(st);
-}
-
 static void batch_work(uv_work_t *req)
 {
 	struct dcv_store_batch *b = req->data;
 	struct dcv_store *st = b->st;
 	struct dcv_why why;
 
-	if (b->compaction) {
-		b->rc = store_compact(st, &b->fdatasync_calls, &b->fsync_calls, &b->files_deleted,
-		                      &b->why);
-		snapshot(b);
-		return;
-	}
 	if (dedupe(b) < 0)
 		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", st->spool);
-	/* Files that earlier batches left with nothing live; this batch's flushes cover it. */
-	b->files_deleted += store_delete_doomed(st);
 	if (b->rc == DCV_OK && b->n_recs + b->n_forgets > 0)
 		write_records(b);
 	if (b->rc == DCV_OK && b->n_statuses > 0)
@@ -683,16 +572,11 @@ static void batch_work(uv_work_t *req)
 	for (size_t i = 0; i < b->n_moves && b->rc == DCV_OK; i++)
 		do_move(b, &b->moves[i]);
 	/* Also after a failure: the steps that completed are flushed. */
-	if (store_dirs_flush(st, &b->fsync_calls, &why) < 0) {
-		if (b->rc == DCV_OK) {
-			b->rc = DCV_EIO;
-			b->why = why;
-		}
-	} else {
-		store_files_settle(st);
-		store_files_pack(st);
+	if (store_dirs_flush(st, &b->fsync_calls, &why) < 0 && b->rc == DCV_OK) {
+		b->rc = DCV_EIO;
+		b->why = why;
 	}
-	snapshot(b);
+	b->map_size = st->map_size;
 }
 
 static void batch_done(uv_work_t *req, int status);
@@ -714,21 +598,6 @@ static void start_next(struct dcv_store *st)
 		abort();
 }
 
-/* Compaction runs as a batch of its own, before any batch committed after it was due. */
-static void queue_compaction(struct dcv_store *st)
-{
-	struct dcv_store_batch *c = NULL;
-
-	if (st->compact_queued || st->closing || (c = dcv_store_batch_new(st)) == NULL)
-		return;
-	c->compaction = true;
-	c->next = st->head;
-	st->head = c;
-	if (st->tail == NULL)
-		st->tail = c;
-	st->compact_queued = true;
-}
-
 static void batch_done(uv_work_t *req, int status)
 {
 	struct dcv_store_batch *b = req->data;
@@ -737,22 +606,12 @@ static void batch_done(uv_work_t *req, int status)
 	if (status < 0 && b->rc == DCV_OK)
 		fail(b, DCV_ECANCELED, "%s: batch canceled: %s", st->spool, uv_strerror(status));
 	st->running = NULL;
-	if (b->compaction) {
-		st->compact_queued = false;
-		st->stats.compactions += b->rc == DCV_OK;
-		st->stats.compaction_failures += b->rc != DCV_OK;
-	} else {
-		st->stats.batches++;
-	}
+	st->stats.batches++;
+	st->stats.commits += b->commits;
 	st->stats.files_written += b->files_written;
-	st->stats.fdatasync_calls += b->fdatasync_calls;
 	st->stats.fsync_calls += b->fsync_calls;
-	st->stats.files_deleted += b->files_deleted;
-	st->stats.entry_files = b->entry_files;
-	st->stats.entry_bytes = b->entry_bytes;
-	st->stats.live_bytes = b->live_bytes;
-	if (b->compact_due)
-		queue_compaction(st);
+	st->stats.map_grown += b->map_grown;
+	st->stats.map_size = b->map_size;
 	/* The next batch may start writing while this callback runs. */
 	start_next(st);
 	st->in_callback = true;
@@ -771,6 +630,14 @@ int dcv_store_batch_commit(struct dcv_store_batch *b, dcv_store_cb cb, void *arg
 {
 	struct dcv_store *st = b->st;
 
+	/* What the open loaded is out of date once a batch runs: a later load reads again. */
+	if (st->has_loaded) {
+		dcv_job_records_free(st->loaded, st->n_loaded);
+		dcv_strv_free(&st->load_errors);
+		st->loaded = NULL;
+		st->n_loaded = 0;
+		st->has_loaded = false;
+	}
 	b->cb = cb;
 	b->arg = arg;
 	b->rc = DCV_OK;

@@ -1,0 +1,651 @@
+/*
+ * store_db.c -- the store's LMDB environment (store_int.h): one write
+ * transaction per batch for its records, its forgets and the holders they
+ * change; the load that reads every record and makes the holders database
+ * agree with them; the read-only reading of `dcv status`.
+ *
+ * The environment is opened for each load or batch on the thread that runs
+ * it and closed there before the thread lets go (store.h says why: no file
+ * of the spool stays open for writing between batches). A write
+ * transaction therefore begins and commits on one thread, as LMDB wants.
+ * An open costs a few system calls and the pages a batch touches; a burst
+ * has a few hundred batches at most.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+#include "store_int.h"
+
+/* An open environment, its transaction and its two databases. */
+struct db {
+	struct dcv_store *st;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi jobs, holders;
+	bool rdonly;
+	char path[PATH_MAX]; /* SPOOL/state/data.mdb, for messages */
+};
+
+/* The grown array of a load. */
+struct recs {
+	struct dcv_job_record *v;
+	size_t n, cap;
+};
+
+/*
+ * Turns an LMDB or errno code into ours, with why naming the file. A file
+ * LMDB cannot read is DCV_ESTATE: dcvd will not start on it.
+ */
+static int db_fail(const struct db *db, int mrc, const char *what, struct dcv_why *why)
+{
+	int rc = DCV_EIO;
+
+	if (mrc == ENOMEM)
+		rc = DCV_ENOMEM;
+	else if (mrc == MDB_INVALID || mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND ||
+	         mrc == MDB_VERSION_MISMATCH || mrc == MDB_PANIC || mrc == MDB_INCOMPATIBLE)
+		rc = DCV_ESTATE;
+	else if (mrc == EACCES && db->rdonly)
+		rc = DCV_EPERM;
+	dcv_why_set(why, "%s: %s: %s%s", db->path, what, mdb_strerror(mrc),
+	            rc != DCV_ESTATE ? ""
+	                             : "; dcvd does not start on it: move state/data.mdb aside to "
+	                               "start empty (the CSRs in active/ are then taken again)");
+	return rc;
+}
+
+static void db_close(struct db *db)
+{
+	if (db->txn != NULL)
+		mdb_txn_abort(db->txn);
+	if (db->env != NULL)
+		mdb_env_close(db->env);
+	db->txn = NULL;
+	db->env = NULL;
+}
+
+/* LMDB makes its files with the umask; they are 0640 like every file of the spool. */
+static void db_modes(struct db *db)
+{
+	static const char *const files[] = {"data.mdb", "lock.mdb"};
+	int dir = db->st->dirs[STORE_DIR_STATE]->fd;
+	struct stat sb;
+
+	for (size_t i = 0; i < 2; i++)
+		if (fstatat(dir, files[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (sb.st_mode & 07777) != 0640)
+			fchmodat(dir, files[i], 0640, 0);
+}
+
+/*
+ * Opens SPOOL/state/ as an environment: dcvd's (created when missing, its
+ * map at least tuning.map_start or what it grew to) or a reader's
+ * (MDB_RDONLY, creating nothing).
+ */
+static int db_open(struct db *db, struct dcv_store *st, bool rdonly, struct dcv_why *why)
+{
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (rdonly ? MDB_RDONLY : 0);
+	size_t want = st->map_size > st->tuning.map_start ? st->map_size : st->tuning.map_start;
+	char dir[PATH_MAX];
+	MDB_envinfo info;
+	int mrc = 0, dead = 0, rc = DCV_OK;
+
+	memset(db, 0, sizeof(*db));
+	db->st = st;
+	db->rdonly = rdonly;
+	snprintf(db->path, sizeof(db->path), "%s/state/data.mdb", st->spool);
+	snprintf(dir, sizeof(dir), "%s/state", st->spool);
+	mrc = mdb_env_create(&db->env);
+	if (mrc == 0)
+		mrc = mdb_env_set_maxdbs(db->env, 2);
+	if (mrc == 0)
+		mrc = mdb_env_open(db->env, dir, flags, 0640);
+	if (mrc != 0) {
+		rc = db_fail(db, mrc, "cannot open the job database", why);
+		goto out;
+	}
+	if (rdonly)
+		goto out;
+	if (st->map_size == 0)
+		db_modes(db);
+	/* Reader slots of killed readers would pin old pages and grow the file. */
+	mdb_reader_check(db->env, &dead);
+	mdb_env_info(db->env, &info);
+	if (info.me_mapsize < want && (mrc = mdb_env_set_mapsize(db->env, want)) != 0) {
+		rc = db_fail(db, mrc, "cannot set the map size", why);
+		goto out;
+	}
+	st->map_size = info.me_mapsize > want ? info.me_mapsize : want;
+out:
+	if (rc < 0)
+		db_close(db);
+	return rc;
+}
+
+/* The two databases in db->txn; flags MDB_CREATE for dcvd, 0 for a reader. */
+static int db_dbis(struct db *db, unsigned flags)
+{
+	int mrc = mdb_dbi_open(db->txn, "jobs", flags, &db->jobs);
+
+	if (mrc == 0)
+		mrc = mdb_dbi_open(db->txn, "holders", flags, &db->holders);
+	return mrc;
+}
+
+/* ---- holds ---- */
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+int store_holds_text(const struct dcv_job_record *rec, char **out)
+{
+	char **lines = NULL, *text = NULL, key[520];
+	size_t len = 0, at = 0;
+	int rc = DCV_OK;
+
+	*out = NULL;
+	if (!dcv_job_record_holds(rec) || rec->n_rrs == 0)
+		goto out;
+	rc = DCV_ENOMEM;
+	lines = calloc(rec->n_rrs, sizeof(*lines));
+	if (lines == NULL)
+		goto out;
+	for (size_t i = 0; i < rec->n_rrs; i++) {
+		snprintf(key, sizeof(key), "%s/%s", rec->rrs[i].zone, rec->rrs[i].owner);
+		lower(key);
+		if (asprintf(&lines[i], "%s %s %s\n", key, rec->rrs[i].target, rec->id) < 0) {
+			lines[i] = NULL;
+			goto out;
+		}
+		len += strlen(lines[i]);
+	}
+	/* Sorted and each once: equal holds are equal texts. */
+	qsort(lines, rec->n_rrs, sizeof(*lines), str_cmp);
+	text = malloc(len + 1);
+	if (text == NULL)
+		goto out;
+	for (size_t i = 0; i < rec->n_rrs; i++) {
+		if (i > 0 && strcmp(lines[i], lines[i - 1]) == 0)
+			continue;
+		memcpy(text + at, lines[i], strlen(lines[i]));
+		at += strlen(lines[i]);
+	}
+	text[at] = '\0';
+	*out = text;
+	rc = DCV_OK;
+out:
+	for (size_t i = 0; lines != NULL && i < rec->n_rrs; i++)
+		free(lines[i]);
+	free(lines);
+	return rc;
+}
+
+/* Orders "TARGET ID" lines as strcmp() would (lines are not NUL-terminated). */
+static int line_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+
+	return c != 0 ? c : (a_len > b_len) - (a_len < b_len);
+}
+
+/*
+ * Adds the line "TARGET ID" to the holders of key, or drops it: the
+ * value is the sorted lines of every holder, each ending in '\n'.
+ */
+static int holder_edit(struct db *db, const char *key, size_t key_len, const char *line,
+                       size_t line_len, bool add)
+{
+	MDB_val k = {key_len, (void *)key}, v = {0, NULL};
+	const char *p = NULL, *end = NULL, *nl = NULL;
+	char *buf = NULL;
+	size_t at = 0, n = 0;
+	bool done = !add;
+	int mrc = mdb_get(db->txn, db->holders, &k, &v), c = 0;
+
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		goto out;
+	buf = malloc(v.mv_size + line_len + 2);
+	mrc = ENOMEM;
+	if (buf == NULL)
+		goto out;
+	for (p = v.mv_data, end = p + v.mv_size; p != NULL && p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		c = line_cmp(p, n, line, line_len);
+		if (c == 0 && !add)
+			continue;
+		if (c >= 0 && !done) {
+			memcpy(buf + at, line, line_len);
+			buf[at + line_len] = '\n';
+			at += line_len + 1;
+			done = true;
+		}
+		if (c != 0) {
+			memcpy(buf + at, p, n);
+			buf[at + n] = '\n';
+			at += n + 1;
+		}
+		if (nl == NULL)
+			break;
+	}
+	if (!done) {
+		memcpy(buf + at, line, line_len);
+		buf[at + line_len] = '\n';
+		at += line_len + 1;
+	}
+	v.mv_size = at;
+	v.mv_data = buf;
+	if (at > 0)
+		mrc = mdb_put(db->txn, db->holders, &k, &v, 0);
+	else
+		mrc = mdb_del(db->txn, db->holders, &k, NULL);
+	if (mrc == MDB_NOTFOUND)
+		mrc = 0;
+out:
+	free(buf);
+	return mrc;
+}
+
+/* Applies each line "KEY TARGET ID" of holds to the holders database. */
+static int holds_apply(struct db *db, const char *holds, bool add)
+{
+	const char *p = holds, *space = NULL, *nl = NULL;
+	int mrc = 0;
+
+	for (; p != NULL && *p != '\0' && mrc == 0; p = nl + 1) {
+		nl = strchr(p, '\n');
+		space = nl != NULL ? memchr(p, ' ', (size_t)(nl - p)) : NULL;
+		if (space == NULL)
+			break;
+		mrc = holder_edit(db, p, (size_t)(space - p), space + 1, (size_t)(nl - space - 1),
+		                  add);
+	}
+	return mrc;
+}
+
+/* The holds of a record as stored (its text); NULL when it holds nothing or does not parse. */
+static int holds_of_value(const MDB_val *v, char **out)
+{
+	struct dcv_job_record rec;
+	int rc = dcv_job_record_parse("data.mdb", v->mv_data, v->mv_size, &rec, NULL);
+
+	*out = NULL;
+	/* One that does not parse: the load removes it and fixes its holders. */
+	if (rc == DCV_ESTATE)
+		return 0;
+	if (rc == DCV_OK)
+		rc = store_holds_text(&rec, out);
+	dcv_job_record_free(&rec);
+	return rc == DCV_OK ? 0 : ENOMEM;
+}
+
+/* ---- batches ---- */
+
+/* One record write or forget, and the holders it changes. */
+static int write_op(struct db *db, const struct store_op *op)
+{
+	MDB_val key = {strlen(op->id), (void *)op->id}, old, val = {op->len, (void *)op->text};
+	char *old_holds = NULL;
+	bool had = false;
+	int mrc = mdb_get(db->txn, db->jobs, &key, &old);
+
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		goto out;
+	had = mrc == 0;
+	mrc = had ? holds_of_value(&old, &old_holds) : 0;
+	if (mrc != 0)
+		goto out;
+	if (op->text != NULL)
+		mrc = mdb_put(db->txn, db->jobs, &key, &val, 0);
+	else if (had)
+		mrc = mdb_del(db->txn, db->jobs, &key, NULL);
+	if (mrc != 0)
+		goto out;
+	/* Most writes change a state, not what the job holds. */
+	if (old_holds != NULL && op->holds != NULL && strcmp(old_holds, op->holds) == 0)
+		goto out;
+	mrc = holds_apply(db, old_holds, false);
+	if (mrc == 0)
+		mrc = holds_apply(db, op->holds, true);
+out:
+	free(old_holds);
+	return mrc;
+}
+
+static int write_ops(struct db *db, const struct store_op *ops, size_t n)
+{
+	int mrc = mdb_txn_begin(db->env, NULL, 0, &db->txn);
+
+	if (mrc != 0) {
+		db->txn = NULL;
+		return mrc;
+	}
+	mrc = db_dbis(db, MDB_CREATE);
+	for (size_t i = 0; i < n && mrc == 0; i++)
+		mrc = write_op(db, &ops[i]);
+	/* The commit is the flush: data.mdb's fdatasync, then its meta page. */
+	if (mrc == 0)
+		mrc = mdb_txn_commit(db->txn);
+	else
+		mdb_txn_abort(db->txn);
+	db->txn = NULL;
+	return mrc;
+}
+
+/* MDB_MAP_FULL: doubles the map, at least to its data plus four times the batch, to the bound. */
+static bool db_grow(struct db *db, size_t batch_bytes, uint64_t *grown)
+{
+	struct dcv_store *st = db->st;
+	MDB_envinfo info;
+	MDB_stat ms;
+	size_t size = 0, used = 0;
+
+	if (mdb_env_info(db->env, &info) != 0 || mdb_env_stat(db->env, &ms) != 0)
+		return false;
+	used = (info.me_last_pgno + 1) * ms.ms_psize;
+	size = info.me_mapsize * 2;
+	if (size < used + 4 * batch_bytes)
+		size = used + 4 * batch_bytes;
+	if (size > st->tuning.map_max)
+		size = st->tuning.map_max;
+	if (size <= info.me_mapsize || mdb_env_set_mapsize(db->env, size) != 0)
+		return false;
+	st->map_size = size;
+	(*grown)++;
+	return true;
+}
+
+int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, uint64_t *grown,
+                    struct dcv_why *why)
+{
+	struct db db;
+	size_t bytes = 0;
+	char what[128];
+	int mrc = 0, rc = db_open(&db, st, false, why);
+
+	for (size_t i = 0; i < n; i++)
+		bytes += ops[i].len + strlen(ops[i].id);
+	for (int attempt = 0; rc == DCV_OK; attempt++) {
+		mrc = write_ops(&db, ops, n);
+		if (mrc != MDB_MAP_FULL || attempt > 0 || !db_grow(&db, bytes, grown))
+			break;
+	}
+	if (rc == DCV_OK && mrc != 0) {
+		snprintf(what, sizeof(what), "cannot commit %zu job records (map of %zu MiB, at most %zu)",
+		         n, st->map_size >> 20, st->tuning.map_max >> 20);
+		rc = db_fail(&db, mrc, what, why);
+	}
+	db_close(&db);
+	return rc;
+}
+
+/* ---- loads ---- */
+
+/*
+ * One record of a load: parsed into recs, or reported (and, when fixing,
+ * queued in damaged for removal).
+ */
+static int load_one(struct db *db, const MDB_val *k, const MDB_val *v, struct recs *recs,
+                    struct dcv_strv *errors, struct dcv_strv *damaged)
+{
+	struct dcv_job_record *grown = NULL, *rec = NULL;
+	char id[DCV_JOB_ID_MAX * 4 + 1], file[PATH_MAX + 1100];
+	struct dcv_why why;
+	int rc = DCV_ENOMEM;
+
+	if (recs->n == recs->cap) {
+		recs->cap = recs->cap ? recs->cap * 2 : 256;
+		grown = realloc(recs->v, recs->cap * sizeof(*grown));
+		if (grown == NULL)
+			goto out;
+		recs->v = grown;
+	}
+	rec = &recs->v[recs->n];
+	dcv_escape(id, sizeof(id), k->mv_data, k->mv_size);
+	snprintf(file, sizeof(file), "%s (job %s)", db->path, id);
+	rc = dcv_job_record_parse(file, v->mv_data, v->mv_size, rec, &why);
+	if (rc == DCV_OK && (strlen(rec->id) != k->mv_size || memcmp(rec->id, k->mv_data, k->mv_size))) {
+		dcv_why_set(&why, "%s: the record's id is %s", file, rec->id);
+		dcv_job_record_free(rec);
+		rc = DCV_ESTATE;
+	}
+	if (rc == DCV_OK)
+		recs->n++;
+	if (rc != DCV_ESTATE)
+		goto out;
+	rc = dcv_strv_pushf(errors, "%s (damaged record%s)", why.text, db->rdonly ? "" : ": removed");
+	/* Keys are ids (at most DCV_JOB_ID_MAX bytes), so a longer one is damage too. */
+	if (rc == DCV_OK && !db->rdonly) {
+		snprintf(id, sizeof(id), "%.*s", (int)k->mv_size, (const char *)k->mv_data);
+		if (strlen(id) != k->mv_size)
+			rc = dcv_strv_push(damaged, "");
+		else
+			rc = dcv_strv_push(damaged, id);
+	}
+out:
+	return rc;
+}
+
+/* A (key, value) of the holders database, as it is or as the records say. */
+struct kv {
+	char *key;
+	char *val;
+};
+
+static void kvs_free(struct kv *kvs, size_t n)
+{
+	for (size_t i = 0; kvs != NULL && i < n; i++) {
+		free(kvs[i].key);
+		free(kvs[i].val);
+	}
+	free(kvs);
+}
+
+/* The holders database as the records say it should be, in key order. */
+static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_out)
+{
+	struct dcv_strv lines = {NULL, 0, 0};
+	struct kv *kvs = NULL;
+	char *holds = NULL, *p = NULL, *nl = NULL, *val = NULL;
+	size_t n = 0, k = 0, len = 0;
+	int rc = DCV_OK;
+
+	for (size_t i = 0; i < recs->n && rc == DCV_OK; i++) {
+		rc = store_holds_text(&recs->v[i], &holds);
+		for (p = holds; rc == DCV_OK && p != NULL && (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+			*nl = '\0';
+			rc = dcv_strv_push(&lines, p);
+		}
+		free(holds);
+		holds = NULL;
+	}
+	/* Key characters sort after ' ': sorted lines are grouped by key in LMDB's key order. */
+	if (rc == DCV_OK && lines.n > 0)
+		qsort(lines.v, lines.n, sizeof(*lines.v), str_cmp);
+	if (rc == DCV_OK && (kvs = calloc(lines.n + 1, sizeof(*kvs))) == NULL)
+		rc = DCV_ENOMEM;
+	for (size_t i = 0; i < lines.n && rc == DCV_OK; i++) {
+		p = strchr(lines.v[i], ' ');
+		k = (size_t)(p - lines.v[i]);
+		if (i > 0 && strcmp(lines.v[i], lines.v[i - 1]) == 0)
+			continue;
+		if (n == 0 || strlen(kvs[n - 1].key) != k || memcmp(kvs[n - 1].key, lines.v[i], k)) {
+			kvs[n].key = strndup(lines.v[i], k);
+			kvs[n++].val = strdup("");
+			if (kvs[n - 1].key == NULL || kvs[n - 1].val == NULL) {
+				rc = DCV_ENOMEM;
+				break;
+			}
+		}
+		len = strlen(kvs[n - 1].val);
+		val = realloc(kvs[n - 1].val, len + strlen(p + 1) + 2);
+		if (val == NULL) {
+			rc = DCV_ENOMEM;
+			break;
+		}
+		sprintf(val + len, "%s\n", p + 1);
+		kvs[n - 1].val = val;
+	}
+	dcv_strv_free(&lines);
+	*out = kvs;
+	*n_out = n;
+	return rc;
+}
+
+/* Sets key to val (NULL: deletes it) and says so; one line per key, at most ten. */
+static int holders_fix(struct db *db, const char *key, const char *had, const char *val)
+{
+	MDB_val k = {strlen(key), (void *)key}, v = {val ? strlen(val) : 0, (void *)val};
+	uint64_t *fixed = &db->st->stats.holders_fixed;
+
+	if (*fixed < 10)
+		log_warn("%s: the holders of %s were [%s], the job records say [%s]: fixed", db->path,
+		         key, had ? had : "", val ? val : "");
+	(*fixed)++;
+	return val != NULL ? mdb_put(db->txn, db->holders, &k, &v, 0)
+	                   : mdb_del(db->txn, db->holders, &k, NULL);
+}
+
+/* Makes the holders database say what the records say (they win). */
+static int holders_check(struct db *db, const struct recs *recs)
+{
+	struct kv *want = NULL, *have = NULL, *grown = NULL;
+	size_t n_want = 0, n_have = 0, cap = 0, i = 0, j = 0;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int mrc = holders_wanted(recs, &want, &n_want) < 0 ? ENOMEM : 0, c = 0;
+
+	db->st->stats.holders_fixed = 0;
+	if (mrc == 0)
+		mrc = mdb_cursor_open(db->txn, db->holders, &cur);
+	for (int op = MDB_FIRST; mrc == 0; op = MDB_NEXT) {
+		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (n_have == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((grown = realloc(have, cap * sizeof(*have))) == NULL) {
+				mrc = ENOMEM;
+				break;
+			}
+			have = grown;
+		}
+		have[n_have].key = strndup(k.mv_data, k.mv_size);
+		have[n_have].val = strndup(v.mv_data, v.mv_size);
+		if (have[n_have++].val == NULL || have[n_have - 1].key == NULL)
+			mrc = ENOMEM;
+	}
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+	/* Both in key order: a merge. A key with a NUL byte is garbage, never wanted. */
+	while (mrc == 0 && (i < n_want || j < n_have)) {
+		c = i == n_want ? 1 : j == n_have ? -1 : strcmp(want[i].key, have[j].key);
+		if (c == 0 && strcmp(want[i].val, have[j].val) != 0)
+			mrc = holders_fix(db, want[i].key, have[j].val, want[i].val);
+		else if (c < 0)
+			mrc = holders_fix(db, want[i].key, NULL, want[i].val);
+		else if (c > 0)
+			mrc = holders_fix(db, have[j].key, have[j].val, NULL);
+		i += c <= 0;
+		j += c >= 0;
+	}
+	kvs_free(want, n_want);
+	kvs_free(have, n_have);
+	return mrc;
+}
+
+/* Removes the damaged records' keys (a key that is no string could not be removed by name). */
+static int drop_damaged(struct db *db, const struct dcv_strv *damaged)
+{
+	MDB_val k;
+	int mrc = 0;
+
+	for (size_t i = 0; i < damaged->n && mrc == 0; i++) {
+		k.mv_size = strlen(damaged->v[i]);
+		k.mv_data = damaged->v[i];
+		if (k.mv_size > 0 && (mrc = mdb_del(db->txn, db->jobs, &k, NULL)) == MDB_NOTFOUND)
+			mrc = 0;
+	}
+	return mrc;
+}
+
+/* Begins the load's transaction; a reader follows a map that dcvd has grown meanwhile. */
+static int load_begin(struct db *db)
+{
+	int mrc = mdb_txn_begin(db->env, NULL, db->rdonly ? MDB_RDONLY : 0, &db->txn);
+
+	if (mrc == MDB_MAP_RESIZED && mdb_env_set_mapsize(db->env, 0) == 0)
+		mrc = mdb_txn_begin(db->env, NULL, db->rdonly ? MDB_RDONLY : 0, &db->txn);
+	if (mrc != 0)
+		db->txn = NULL;
+	return mrc;
+}
+
+int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs_out, size_t *n,
+                  struct dcv_strv *errors, struct dcv_why *why)
+{
+	struct dcv_strv damaged = {NULL, 0, 0};
+	struct recs recs = {NULL, 0, 0};
+	MDB_cursor *cur = NULL;
+	struct db db;
+	MDB_val k, v;
+	int mrc = 0, rc = db_open(&db, st, !fix, why);
+
+	*recs_out = NULL;
+	*n = 0;
+	if (rc < 0)
+		goto out;
+	mrc = load_begin(&db);
+	if (mrc == 0)
+		mrc = db_dbis(&db, fix ? MDB_CREATE : 0);
+	/* A reader before dcvd's first batch finds no databases: no records. */
+	if (mrc == MDB_NOTFOUND && !fix)
+		goto out;
+	if (mrc == 0)
+		mrc = mdb_cursor_open(db.txn, db.jobs, &cur);
+	for (int op = MDB_FIRST; mrc == 0 && rc == DCV_OK; op = MDB_NEXT)
+		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) == 0)
+			rc = load_one(&db, &k, &v, &recs, errors, &damaged);
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+	if (rc < 0 || mrc != 0 || !fix)
+		goto out;
+	mrc = drop_damaged(&db, &damaged);
+	if (mrc == 0)
+		mrc = holders_check(&db, &recs);
+	if (mrc == 0)
+		mrc = mdb_txn_commit(db.txn);
+	db.txn = NULL;
+	if (mrc == 0)
+		st->stats.map_size = st->map_size;
+out:
+	if (rc == DCV_OK && mrc != 0)
+		rc = db_fail(&db, mrc, "cannot read the job records", why);
+	db_close(&db);
+	dcv_strv_free(&damaged);
+	if (rc == DCV_OK) {
+		*recs_out = recs.v;
+		*n = recs.n;
+	} else {
+		dcv_job_records_free(recs.v, recs.n);
+	}
+	return rc;
+}
