@@ -100,7 +100,7 @@ dcvd_drop "$spool" "$LAB/csr/resume0.csr"
 lab_check "logs: resume0 is published before the kill -9" \
 	lab_until 10 grep -q 'resume0~.*publishing -> published' "$jlog"
 pid=$(lab_pid dcvd-journal)
-kill -KILL "$pid"
+dcvd_kill9 "$pid"
 wait "$pid" 2>/dev/null || true
 lab_resume "knot-$S"
 lab_restart dcvd-journal

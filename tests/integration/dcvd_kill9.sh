@@ -55,7 +55,7 @@ lost_status() {
 	local r=$1 name=$2 spool=$3 keep=$LAB/status$1 pid ino_before ino_after
 	local -a files
 	pid=$(lab_pid "$name")
-	kill -KILL "$pid"
+	dcvd_kill9 "$pid"
 	wait "$pid" 2>/dev/null || true
 	mkdir -p "$keep"
 	cp -p "$spool"/done/*.status "$keep"/
@@ -98,7 +98,7 @@ round() {
 			lab_fail "r$r: done/ never reached ${how#done}%"
 		;;
 	esac
-	kill -KILL "$pid"
+	dcvd_kill9 "$pid"
 	wait "$pid" 2>/dev/null || true
 	dcvd_n "$spool/done" '*.status'
 	ndone=$DCVD_N

@@ -311,3 +311,25 @@ dcvd_journal_stream() {
 	env=$(tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^JOURNAL_STREAM=//p')
 	echo "${env:-unset} $(stat -L -c %d:%i "/proc/$pid/fd/2")"
 }
+
+# dcvd_kill9 PID -- kill -9 dcvd PID (a child of this shell: `wait PID`
+# after it reaps it). In a coverage build (DCV_GCOV_FLUSH=1, set by ctest
+# there) SIGUSR2 goes first: such a dcvd writes its coverage counters and
+# then kills itself with SIGKILL (tests/tools/gcov_flush.c), so the run
+# still counts; if it is not gone within 5 s, SIGKILL. A stopped dcvd
+# (lab_pause) gets SIGKILL at once: a flush would need it to run again.
+dcvd_kill9() {
+	local pid=${1:?dcvd_kill9 PID} i st=
+	if [[ ${DCV_GCOV_FLUSH:-0} == 1 ]]; then
+		read -r _ _ st _ <"/proc/$pid/stat" 2>/dev/null || true
+		if [[ $st == [RSD] ]] && kill -USR2 "$pid" 2>/dev/null; then
+			for ((i = 0; i < 500; i++)); do
+				st=
+				read -r _ _ st _ <"/proc/$pid/stat" 2>/dev/null || true
+				[[ -z $st || $st == [ZX] ]] && return 0
+				sleep 0.01
+			done
+		fi
+	fi
+	kill -KILL "$pid"
+}
