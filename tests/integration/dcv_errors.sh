@@ -27,6 +27,7 @@ lab_key dcv hmac-sha256
 lab_key other hmac-sha256 # unknown to the servers; its secret is a wrong one for dcv
 lab_key k512 hmac-sha512
 lab_key w512 hmac-sha512 # the same for k512
+LAB_UPDATE_POLICY=any # the TXT records below go in with the lab's keys
 lab_bind_primary "$BIND" "$P" dcv example.test --name bind
 lab_knot_primary "$KNOT" "$P" k512 knot.test --name knot
 

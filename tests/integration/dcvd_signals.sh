@@ -20,6 +20,7 @@ build=$(cd "${1:?build folder}" && pwd)
 source "$here/lib.sh"
 # shellcheck source=tests/integration/lib_dcvd.sh
 source "$here/lib_dcvd.sh"
+LAB_UPDATE_POLICY=any # a TXT record below goes in with the lab's key
 dcvd_lab dcvd_signals 9 "$build" t1.test t2.test t3.test c1.test c2.test
 lab_need openssl
 

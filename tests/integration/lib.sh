@@ -545,11 +545,26 @@ lab_spawn() {
 # ---------------------------------------------------------------------------
 # The servers
 
+# The record types a primary lets the lab's key update: CNAME (the narrow
+# policy the README shows), or ANY with LAB_UPDATE_POLICY=any.
+_lab_update_types() {
+	case ${LAB_UPDATE_POLICY:-cname} in
+	cname) echo CNAME ;;
+	any) echo ANY ;;
+	*) _lab_err "LAB_UPDATE_POLICY must be cname or any, not '$LAB_UPDATE_POLICY'" ;;
+	esac
+}
+
 # lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME] [--stats]
 # named as primary of each ZONE (zone file from lab_zone_file, or a default
 # one), accepting updates signed with KEYNAME (from lab_key; "-" for none)
-# for anything in the zone. With --notify it notifies those secondaries at
-# once (notify explicit, notify-delay 0) and lets them transfer the zone.
+# the way the README tells operators to: CNAME records at any name in the
+# zone and nothing else (update-policy { grant KEYNAME zonesub CNAME; }), so
+# the tests prove dcvd works under that policy. LAB_UPDATE_POLICY=any when
+# the server starts grants every type instead (zonesub ANY), for a test
+# whose fixtures put other records into the zone with that key. With
+# --notify it notifies those secondaries at once (notify explicit,
+# notify-delay 0) and lets them transfer the zone.
 # notify-rate 1000: with the default (20 per second) named's rate limiter
 # held the NOTIFY of a zone that changed again within the same moment for
 # about a second, so a burst of UPDATEs reached the secondary a second
@@ -566,7 +581,8 @@ lab_bind_primary() {
 	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} key=${_LAB_ARGS[2]} zone dir conf t
 	local -a zones=("${_LAB_ARGS[@]:3}")
 	zones=("${zones[@]%.}")
-	local notify=() allow=()
+	local notify=() allow=() types
+	types=$(_lab_update_types) || return 1
 	lab_need named || return 1
 	_lab_newname "bind-$addr" || return 1
 	lab_local_addr "$addr" || return 1
@@ -604,7 +620,7 @@ lab_bind_primary() {
 			echo "        type primary;"
 			echo "        file \"$dir/$zone.zone\";"
 			echo "        journal \"$dir/$zone.zone.jnl\";"
-			[[ $key == - ]] || echo "        update-policy { grant $key zonesub ANY; };"
+			[[ $key == - ]] || echo "        update-policy { grant $key zonesub $types; };"
 			if ((${#notify[@]})); then
 				echo "        notify explicit;"
 				echo "        also-notify { ${notify[*]} };"
@@ -716,8 +732,12 @@ lab_knot_secondary() {
 
 # lab_knot_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]
 # knotd as primary of each ZONE (zone file from lab_zone_file, or a default
-# one), accepting updates signed with KEYNAME ("-" for none). With --notify it
-# notifies those secondaries and lets them transfer. Default name knot-ADDR.
+# one), accepting updates signed with KEYNAME ("-" for none) of CNAME
+# records only (an update acl with update-type: [CNAME], as the README
+# advises; Knot 3.2 has no owner patterns, so any name in the zone).
+# LAB_UPDATE_POLICY=any when the server starts drops update-type (every
+# type), as for lab_bind_primary. With --notify it notifies those
+# secondaries and lets them transfer. Default name knot-ADDR.
 lab_knot_primary() {
 	_lab_opts "$@" || return 1
 	_lab_flags_only lab_knot_primary || return 1
@@ -726,7 +746,9 @@ lab_knot_primary() {
 		return 1
 	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} key=${_LAB_ARGS[2]} dir zone t i=0
 	local -a zones=("${_LAB_ARGS[@]:3}") acls=() ids=() addrs=()
+	local types
 	zones=("${zones[@]%.}")
+	types=$(_lab_update_types) || return 1
 	lab_need knotd || return 1
 	_lab_newname "knot-$addr" || return 1
 	dir=$LAB/$_LAB_SRV
@@ -753,6 +775,7 @@ lab_knot_primary() {
 			echo "  - id: update_$key"
 			echo "    key: $key"
 			echo "    action: update"
+			[[ $types == ANY ]] || echo "    update-type: [$types]"
 			acls+=("update_$key")
 		fi
 		if ((${#addrs[@]})); then
