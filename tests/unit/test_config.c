@@ -1052,7 +1052,7 @@ static void test_submitter_errors(void **state)
 	    /* User names are exact, as getpwnam() takes them. */
 	    {"21:17", "zone 'd.test': submitters: no user 'Root'"},
 	    {"22:5", "zone: unknown key 'submiters' (known: domain, primary, nameservers, "
-	             "submitters)"},
+	             "submitters, poll_max)"},
 	};
 	const char *path = tu_put("submit-errors.yaml", 0600, text);
 	struct dcv_config *cfg = NULL;
