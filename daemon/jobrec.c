@@ -1,7 +1,7 @@
 /*
  * jobrec.c -- job records in memory: states, copies, and the rules a record
- * keeps. Its YAML text is in jobyaml.c, the status file in jobstatus.c,
- * files and batches in store.c and store_batch.c.
+ * keeps. Its text is in jobrec_text.c, the status file in jobstatus.c,
+ * the store in store*.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -108,9 +108,9 @@ static bool has_control(const char *s)
 }
 
 /*
- * YAML text is UTF-8: libyaml's emitter refuses other bytes and its reader
- * refuses surrogates, so a string that is not valid UTF-8 could be written
- * but never read back.
+ * Free text ends up in the status files, which are YAML and so UTF-8:
+ * libyaml's emitter refuses other bytes and its reader refuses surrogates,
+ * so a string that is not valid UTF-8 could be written but never read back.
  */
 bool dcv_jobrec_utf8_valid(const char *str)
 {

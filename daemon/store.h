@@ -9,7 +9,7 @@
  *
  * The records live in one LMDB environment, SPOOL/state/ (data.mdb and
  * lock.mdb, mode 0640), with two databases:
- *   jobs     id -> the record's text (dcv_job_record_emit());
+ *   jobs     id -> the record's text (dcv_job_record_emit(), below);
  *   holders  "zone/owner" (lower case) -> the lines "TARGET ID\n" (sorted)
  *            of the records that hold that rr (dcv_job_record_holds()).
  * A batch's records, forgets and holder changes are one write transaction:
@@ -165,20 +165,27 @@ bool dcv_job_record_holds(const struct dcv_job_record *rec);
 int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why);
 
 /*
- * YAML text of a record, and back. The text is one document, "version: 1"
- * first, every field written (error only when set), and it ends with the
- * document end marker "..." so that a file cut anywhere is refused rather
- * than read as a shorter, valid record. Emit: DCV_EINVAL (record fails
- * dcv_job_record_check(); no detail), DCV_ENOMEM; the caller frees *buf.
+ * The text of a record, and back (jobrec_text.c): one line per field,
+ * "KEY VALUE", in this order --
+ *   dcv-job 1 / id / name / ext / state / cleanup (true, false) / md5 /
+ *   sha256 / received / published / visible / withdraw_due / withdrawn /
+ *   failed (unix s, 0 = not yet) / uid and submitter and error (each only
+ *   when set) / "rr OWNER TARGET ZONE TTL" per rr / "dnsname NAME ADN" per
+ *   name / end
+ * -- so that a text cut anywhere is refused rather than read as a shorter,
+ * valid record. Free text (id, name, submitter, error) doubles a
+ * backslash and writes a newline as backslash-n and other control bytes as
+ * backslash-x and two hex digits, so every value is one line. Emit:
+ * DCV_EINVAL (record fails dcv_job_record_check(); no detail), DCV_ENOMEM;
+ * the caller frees *buf.
  *
- * Parse is strict: unknown or duplicate keys, missing required keys
- * (version, id, name, ext, state, cleanup, md5, sha256; records, names,
- * timestamps and error may be absent: empty, 0, ""), values of the wrong
- * type, integers not in plain decimal (no sign, no leading zero) or out of
- * range, booleans other than true/false, anything dcv_job_record_check()
- * refuses, a missing end marker. It returns DCV_ESTATE with why =
- * "FILE:LINE:COL: what" (the first problem, "(and N more problems)"), or
- * DCV_ENOMEM; out is then left with no arrays. Any byte string is safe
+ * Parse is strict: a key out of its place or misspelt, a number not in
+ * plain decimal (no sign, no leading zero) or out of range, a boolean other
+ * than true/false, an unknown state, a raw control byte, an unknown escape,
+ * a value too long for its field, text after "end", anything
+ * dcv_job_record_check() refuses. It returns DCV_ESTATE with why =
+ * "FILE:LINE:COL: what" (the first problem; "FILE: what" for the check's),
+ * or DCV_ENOMEM; out is then left with no arrays. Any byte string is safe
  * input. emit(parse(emit(r))) is byte-identical to emit(r).
  */
 int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len);

@@ -1,18 +1,17 @@
 /*
- * test_jobrec.c -- job records as text: exact round trips of varied
- * records, every kind of damage refused at its FILE:LINE:COL, every cut of
- * a record refused, random mutations survived, and the operator's status
+ * test_jobrec.c -- job records as text (the value of the job store): exact
+ * round trips of varied records, every kind of damage refused at its
+ * FILE:LINE:COL (or by the check, naming the field), every cut of a record
+ * refused, random mutations survived, a record read by a few lines of
+ * python3 written from the format's description; and the operator's status
  * file read back by python3's yaml module (an oracle we did not write),
- * with date(1) for the ISO 8601 times; the store's log entries: forget
- * entries, entries parsed with the file's line numbers, and a stream of
- * entries read by python3's yaml module.
+ * with date(1) for the ISO 8601 times.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobrec_int.h"
 #include "store.h"
 #include "testutil.h"
 #include "tufiles.h"
@@ -25,32 +24,27 @@
 #define TARGET "a123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef.sectigo.com."
 
 /* What dcv_job_record_emit() writes for base_record(): the damage tests edit it. */
-static const char base_text[] = "---\n"
-                                "version: 1\n"
-                                "id: web~0001\n"
-                                "name: web\n"
-                                "ext: csr\n"
-                                "state: publishing\n"
-                                "cleanup: false\n"
-                                "md5: '" MD5 "'\n"
-                                "sha256: " SHA "\n"
-                                "records:\n"
-                                "- owner: " OWNER "\n"
-                                "  target: " TARGET "\n"
-                                "  zone: example.test.\n"
-                                "  ttl: 300\n"
-                                "names:\n"
-                                "- name: example.test\n"
-                                "  adn: example.test\n"
-                                "- name: '*.example.test'\n"
-                                "  adn: example.test\n"
-                                "received: 1700000000\n"
-                                "published: 0\n"
-                                "visible: 0\n"
-                                "withdraw_due: 0\n"
-                                "withdrawn: 0\n"
-                                "failed: 0\n"
-                                "...\n";
+static const char base_text[] = "dcv-job 1\n"
+                                "id web~0001\n"
+                                "name web\n"
+                                "ext csr\n"
+                                "state publishing\n"
+                                "cleanup false\n"
+                                "md5 " MD5 "\n"
+                                "sha256 " SHA "\n"
+                                "received 1700000000\n"
+                                "published 0\n"
+                                "visible 0\n"
+                                "withdraw_due 0\n"
+                                "withdrawn 0\n"
+                                "failed 0\n"
+                                "rr " OWNER " " TARGET " example.test. 300\n"
+                                "dnsname example.test example.test\n"
+                                "dnsname *.example.test example.test\n"
+                                "end\n";
+
+/* The column of the TTL in base_text's rr line. */
+#define TTL_COL (4 + sizeof(OWNER) + sizeof(TARGET) + sizeof("example.test."))
 
 static void base_record(struct dcv_job_record *r)
 {
@@ -355,7 +349,10 @@ static char *edited(const char *from, const char *to)
 	return out;
 }
 
-/* The text is refused with a message "rec.job:POS: ..." containing what. */
+/*
+ * The text is refused with a message "rec.job:POS: ..." containing what;
+ * pos NULL: "rec.job: ..." (the check's, which names the field).
+ */
 static void expect_refused(const char *text, size_t len, const char *pos, const char *what)
 {
 	struct dcv_job_record out;
@@ -366,7 +363,10 @@ static void expect_refused(const char *text, size_t len, const char *pos, const 
 		fail_msg("accepted: %.*s", (int)len, text);
 	assert_null(out.rrs);
 	assert_null(out.names);
-	snprintf(prefix, sizeof(prefix), "rec.job:%s: ", pos);
+	if (pos != NULL)
+		snprintf(prefix, sizeof(prefix), "rec.job:%s: ", pos);
+	else
+		snprintf(prefix, sizeof(prefix), "rec.job: ");
 	if (strncmp(why.text, prefix, strlen(prefix)) != 0 || strstr(why.text, what) == NULL)
 		fail_msg("got '%s', expected '%s...%s...'", why.text, prefix, what);
 }
@@ -381,81 +381,70 @@ static void expect_edit_refused(const char *from, const char *to, const char *po
 
 static void test_damage(void **state)
 {
-	expect_edit_refused("cleanup: false\n", "cleanup: false\ncolour: red\n", "8:1",
-	                    "record: unknown key 'colour'");
-	expect_edit_refused("failed: 0\n", "failed: 0\nfailed: 1\n", "26:1",
-	                    "duplicate key 'failed'");
-	expect_edit_refused("state: publishing", "state: flying", "6:8",
-	                    "state: unknown state 'flying'");
-	expect_edit_refused("state: publishing", "state: Published", "6:8", "unknown state");
-	expect_edit_refused("state: publishing", "state: [visible]", "6:8",
-	                    "state: expected a single value, found a list");
-	expect_edit_refused("cleanup: false", "cleanup: yes", "7:10",
-	                    "cleanup: expected true or false");
-	expect_edit_refused("cleanup: false", "cleanup: {a: b}", "7:10",
-	                    "expected a single value, found a mapping");
-	expect_edit_refused("version: 1", "version: 2", "2:10", "reads version 1 records");
-	expect_edit_refused("version: 1\n", "", "2:1", "record: 'version' is missing");
-	expect_edit_refused("sha256: " SHA "\n", "", "2:1", "record: 'sha256' is missing");
-	expect_edit_refused("ext: csr\n", "", "2:1", "record: 'ext' is missing");
-	expect_edit_refused(MD5 "'", "0123456789abcdef0123456789abcde'", "8:6",
-	                    "md5 must be 32 hex digits");
-	expect_edit_refused(MD5 "'", "0123456789ABCDEF0123456789abcdef'", "8:6",
-	                    "md5 must be lower-case hex digits");
-	expect_edit_refused(SHA "\n", SHA "0\n", "9:9", "sha256 must be 64 hex digits");
-	expect_edit_refused("id: web~0001", "id: a/b", "3:5", "id must not contain '/'");
-	expect_edit_refused("id: web~0001", "id: .web", "3:5", "id must not start with '.'");
-	expect_edit_refused("id: web~0001", "id: ''", "3:5", "id must not be empty");
-	expect_edit_refused("id: web~0001", "id: \"a\\0b\"", "3:5", "holds a NUL byte");
-	expect_edit_refused("id: web~0001", "id: \"a\\nb\"", "3:5", "control characters");
-	expect_edit_refused("name: web", "name: x/web", "4:7", "name must not contain '/'");
-	expect_edit_refused("ext: csr", "ext: exe", "5:6", "ext must be csr, pem or der");
-	expect_edit_refused("ext: csr", "ext: ''", "5:6", "ext must be csr, pem or der");
-	expect_edit_refused("ext: csr", "ext: cs\\r", "5:6", "ext must be csr, pem or der");
-	expect_edit_refused("names:\n- name: example.test\n  adn: example.test\n"
-	                    "- name: '*.example.test'\n  adn: example.test\n",
-	                    "names: example.test\n", "15:8",
-	                    "names: expected a list, found a single value");
-	expect_edit_refused("records:\n- owner: ", "records:\n  owner: ", "11:3",
-	                    "records: expected a list, found a mapping");
-	expect_edit_refused("- name: example.test\n  adn: example.test\n", "- example.test\n",
-	                    "16:3", "names[0]: expected a mapping, found a single value");
-	expect_edit_refused("ttl: 300", "ttl: -1", "14:8", "records[0].ttl: expected a whole");
-	expect_edit_refused("ttl: 300", "ttl: 0300", "14:8", "without sign or leading zero");
-	expect_edit_refused("ttl: 300", "ttl: 30 0", "14:8", "expected a whole number");
-	expect_edit_refused("ttl: 300", "ttl: 4294967296", "14:8", "larger than 4294967295");
-	expect_edit_refused("ttl: 300", "ttl: ", "14:7", "records[0].ttl: a value is required");
-	expect_edit_refused("  ttl: 300\n", "", "11:3", "records[0]: 'ttl' is missing");
-	expect_edit_refused("  ttl: 300\n", "  ttl: 300\n  class: IN\n", "15:3",
-	                    "records[0]: unknown key 'class'");
-	expect_edit_refused("owner: _", "owner: a _", "11:10",
-	                    "records[0].owner must hold only letters, digits");
-	expect_edit_refused("- name: '*.example.test'", "- name: example.test", "18:9",
-	                    "names[1].name: listed twice");
-	expect_edit_refused("received: 1700000000", "received: 1.7e9", "20:11",
-	                    "received: expected a whole number");
-	expect_edit_refused("received: 1700000000", "received: 253402300800", "20:11",
-	                    "received: larger than 253402300799");
-	expect_edit_refused("received: 1700000000", "received: 99999999999999999999999", "20:11",
-	                    "larger than");
-	expect_edit_refused("withdrawn: 0", "withdrawn: true", "24:12", "expected a whole");
-	expect_edit_refused("failed: 0\n", "failed: 0\nerror: [a, b]\n", "26:8",
-	                    "error: expected a single value, found a list");
-	expect_edit_refused("id: web~0001\nname: web", "id: &x web~0001\nname: *x", "4:7",
-	                    "aliases are not supported");
-	expect_edit_refused("...\n", "---\nother: 1\n...\n", "26:1", "only one YAML document");
-	expect_edit_refused("name: web", "name: [unclosed", "5:4", "YAML syntax error");
-	expect_edit_refused("name: web", "name: w\xff", "4:8", "YAML syntax error");
-	expect_edit_refused("name: web", "name: 'w\x01'", "4:9", "YAML syntax error");
+	char ttl[16];
 
-	/* Cut short: the end marker is what tells a whole record from a part of one. */
-	expect_refused(base_text, strlen(base_text) - 1, "26:4", "cut short");
-	expect_refused(base_text, strlen(base_text) - 4, "26:1", "cut short");
-	expect_refused("", 0, "1:1", "cut short");
-	expect_refused("---\n...\n", 8, "2:1", "record: expected a mapping, found nothing");
-	expect_refused("- a\n...\n", 8, "1:1", "record: expected a mapping, found a list");
-	expect_refused("plain\n...\n", 10, "1:1", "record: expected a mapping");
-	expect_refused("\x00\x01\x02\x03\n...\n", 10, "1:1", "YAML syntax error");
+	expect_edit_refused("dcv-job 1", "dcv-job 2", "1:1", "expected 'dcv-job 1'");
+	expect_edit_refused("dcv-job 1\n", "", "1:1", "expected 'dcv-job 1'");
+	expect_edit_refused("cleanup false\n", "cleanup false\ncolour red\n", "7:1",
+	                    "expected 'md5'");
+	expect_edit_refused("state publishing", "state flying", "5:7",
+	                    "state: unknown state 'flying'");
+	expect_edit_refused("state publishing", "state Published", "5:7", "unknown state");
+	expect_edit_refused("state publishing", "state  publishing", "5:7", "unknown state");
+	expect_edit_refused("cleanup false", "cleanup yes", "6:9", "cleanup: expected true or false");
+	expect_edit_refused("sha256 " SHA "\n", "", "8:1", "expected 'sha256'");
+	expect_edit_refused("ext csr\n", "", "4:1", "expected 'ext'");
+	expect_edit_refused("ext csr", "ext c\x01r", "4:6", "ext: a control byte");
+	expect_edit_refused("name web\n", "name web\r\n", "3:9", "name: a control byte");
+	expect_edit_refused(MD5 "\n", "0123456789abcdef0123456789abcde\n", NULL,
+	                    "md5 must be 32 hex digits");
+	expect_edit_refused(MD5 "\n", "0123456789ABCDEF0123456789abcdef\n", NULL,
+	                    "md5 must be lower-case hex digits");
+	expect_edit_refused(SHA "\n", SHA "0\n", "8:8", "sha256: longer than 64 bytes");
+	expect_edit_refused("id web~0001", "id a/b", NULL, "id must not contain '/'");
+	expect_edit_refused("id web~0001", "id .web", NULL, "id must not start with '.'");
+	expect_edit_refused("id web~0001", "id ", NULL, "id must not be empty");
+	expect_edit_refused("id web~0001", "id", "2:1", "expected 'id'");
+	expect_edit_refused("id web~0001", "id a\\qb", "2:5", "an escape other than");
+	expect_edit_refused("id web~0001", "id a\\x00b", "2:5", "an escape other than");
+	expect_edit_refused("id web~0001", "id a\\x4", "2:5", "an escape other than");
+	expect_edit_refused("id web~0001", "id a\\nb", NULL, "control characters");
+	expect_edit_refused("name web", "name x/web", NULL, "name must not contain '/'");
+	expect_edit_refused("ext csr", "ext exe", NULL, "ext must be csr, pem or der");
+	expect_edit_refused("ext csr", "ext ", NULL, "ext must be csr, pem or der");
+	snprintf(ttl, sizeof(ttl), "15:%zu", TTL_COL);
+	expect_edit_refused(" 300\n", " -1\n", ttl, "rr: ttl: expected a whole number");
+	expect_edit_refused(" 300\n", " 0300\n", ttl, "without sign or leading zero");
+	expect_edit_refused(" 300\n", " 30 0\n", ttl, "expected a whole number");
+	expect_edit_refused(" 300\n", " 4294967296\n", ttl, "larger than 4294967295");
+	expect_edit_refused(" 300\n", " \n", ttl, "rr: expected 4 words");
+	expect_edit_refused(" example.test. 300\n", "\n", "15:52", "rr: expected 4 words");
+	expect_edit_refused("rr _", "rr a,_", NULL, "records[0].owner must hold only letters");
+	expect_edit_refused("dnsname *.example.test", "dnsname example.test", NULL,
+	                    "names[1]: 'example.test' is listed twice");
+	expect_edit_refused("dnsname example.test example.test\n", "dnsname example.test\n",
+	                    "16:9", "dnsname: expected 2 words");
+	expect_edit_refused("received 1700000000", "received 1.7e9", "9:10",
+	                    "received: expected a whole number");
+	expect_edit_refused("received 1700000000", "received 253402300800", "9:10",
+	                    "received: larger than 253402300799");
+	expect_edit_refused("received 1700000000", "received 99999999999999999999999", "9:10",
+	                    "larger than");
+	expect_edit_refused("withdrawn 0", "withdrawn true", "13:11", "expected a whole");
+	expect_edit_refused("failed 0\n", "failed 0\nerror x\nuid 1\n", "16:1",
+	                    "expected 'end' as the last line");
+	expect_edit_refused("failed 0\n", "failed 0\nuid 01\n", "15:5", "leading zero");
+	expect_edit_refused("end\n", "end\nrr x\n", "18:1", "expected 'end' as the last line");
+	expect_edit_refused("end\n", "ends\n", "18:1", "expected 'end' as the last line");
+
+	/* Cut short: the last line, "end" and its newline, tells a whole record from a part. */
+	expect_refused(base_text, strlen(base_text) - 1, "18:1", "cut short");
+	expect_refused(base_text, strlen(base_text) - 4, "18:1", "cut short");
+	expect_refused(base_text, strlen(base_text) - 6, "17:1", "cut short");
+	expect_refused("", 0, "1:1", "expected 'dcv-job 1'");
+	expect_refused("\x00\x01\x02\x03\nend\n", 9, "1:1", "expected 'dcv-job 1'");
+	expect_refused("---\nversion: 1\nid: web~0001\n...\n", 32, "1:1",
+	               "expected 'dcv-job 1' (a job record of this dcvd)");
 }
 
 /* Every prefix of a record is refused, and so is a record missing a middle line. */
@@ -676,165 +665,49 @@ static void test_status_python(void **state)
 	assert_int_equal(tu_dir_teardown(NULL), 0);
 }
 
-/* python3's yaml reads a record with the types we meant (strings stay strings). */
+/*
+ * A record as a reader written from the format's description sees it (a
+ * few lines of python3): fields by key, rr and dnsname lines split at
+ * spaces, free text unescaped.
+ */
 static void test_record_python(void **state)
 {
+	static const char reader[] =
+	    "import re, sys\n"
+	    "d, rr, dn = {}, [], []\n"
+	    "lines = open(sys.argv[1], encoding='utf-8').read().split('\\n')\n"
+	    "assert lines[-2:] == ['end', ''], lines[-2:]\n"
+	    "unesc = {'\\\\\\\\': '\\\\', '\\\\n': '\\n'}\n"
+	    "esc = lambda m: unesc.get(m.group(0)) or chr(int(m.group(0)[2:], 16))\n"
+	    "for line in lines[:-2]:\n"
+	    "    k, _, v = line.partition(' ')\n"
+	    "    if k == 'rr': rr.append(v.split(' '))\n"
+	    "    elif k == 'dnsname': dn.append(v.split(' '))\n"
+	    "    else: d[k] = re.sub(r'\\\\(\\\\|n|x[0-9a-f]{2})', esc, v)\n"
+	    "print(d['dcv-job'], d['id'], d['name'], d['state'], d['cleanup'], d['received'], "
+	    "rr[0][3], len(rr), dn[1], repr(d['error']), d['uid'], d['submitter'])\n";
 	struct dcv_job_record rec;
 	unsigned char *text = NULL;
-	const char *path = NULL;
+	const char *path = NULL, *script = NULL;
 	size_t len = 0;
 
-	tu_rec_make(&rec, "0x10~0001", 2, 1, 1);
-	strcpy(rec.md5, "12345678901234567890123456789012");
-	strcpy(rec.name, "0x10");
-	strcpy(rec.error, "yes");
+	tu_rec_make(&rec, "0x10 a\\b~0001", 2, 2, 2);
+	strcpy(rec.name, "0x10 a\\b");
+	strcpy(rec.error, "line one\nback\\slash\ttab caf\xc3\xa9");
+	rec.has_uid = true;
+	rec.uid = 1000;
+	strcpy(rec.submitter, "alice smith");
 	assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
 	assert_int_equal(tu_dir_setup(NULL), 0);
 	path = tu_put_bytes("r.job", 0644, text, len);
-	assert_string_equal(
-	    tu_run_line(
-	        "python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); "
-	        "print(d[\"version\"], d[\"id\"], d[\"name\"], d[\"md5\"], d[\"cleanup\"], "
-	        "d[\"received\"], d[\"records\"][0][\"ttl\"], d[\"error\"], "
-	        "[type(d[k]).__name__ for k in (\"md5\", \"name\", \"error\", \"failed\")])' "
-	        "'%s'",
-	        path),
-	    "1 0x10~0001 0x10 12345678901234567890123456789012 False 1700000002 4294967295 yes "
-	    "['str', 'str', 'str', 'int']");
+	script = tu_put("reader.py", 0644, reader);
+	assert_string_equal(tu_run_line("python3 '%s' '%s'", script, path),
+	                    "1 0x10 a\\b~0001 0x10 a\\b published false 1700000002 4294967295 2 "
+	                    "['*.n1.g2.example.test', 'n1.g2.example.test'] "
+	                    "'line one\\nback\\\\slash\\ttab café' 1000 alice smith");
 	assert_int_equal(tu_dir_teardown(NULL), 0);
 	free(text);
 	dcv_job_record_free(&rec);
-}
-
-/* Forget entries: exact text, read back, and nothing else passes for one. */
-static void test_forget_entries(void **state)
-{
-	struct dcv_job_record out;
-	unsigned char *text = NULL;
-	struct dcv_why why;
-	bool forget = false;
-	size_t len = 0;
-
-	assert_int_equal(dcv_jobrec_forget_emit("web~0001", &text, &len), DCV_OK);
-	assert_int_equal(len, strlen("---\nversion: 1\nid: web~0001\nforget: true\n...\n"));
-	assert_memory_equal(text, "---\nversion: 1\nid: web~0001\nforget: true\n...\n", len);
-	assert_int_equal(dcv_jobrec_entry_parse("s.log", 1, text, len, &out, &forget, &why),
-	                 DCV_OK);
-	assert_true(forget);
-	assert_string_equal(out.id, "web~0001");
-	/* A record file never holds a forget. */
-	assert_int_equal(dcv_job_record_parse("r.job", text, len, &out, &why), DCV_ESTATE);
-	assert_non_null(strstr(why.text, "r.job:4:1: record: unknown key 'forget'"));
-	free(text);
-	/* An id that needs quotes starts the same way as in its record. */
-	assert_int_equal(dcv_jobrec_forget_emit("- a: b #c~1", &text, &len), DCV_OK);
-	assert_memory_equal(text, "---\nversion: 1\nid: '- a: b #c~1'\nforget: true\n", 42);
-	free(text);
-	assert_int_equal(dcv_jobrec_forget_emit("../x", &text, &len), DCV_EINVAL);
-	assert_int_equal(dcv_jobrec_forget_emit("", &text, &len), DCV_EINVAL);
-	assert_null(text);
-
-	static const struct {
-		const char *text, *what;
-	} bad[] = {
-	    {"---\nversion: 1\nid: a~1\nforget: false\n...\n", "s.log:4:9: forget: must be true"},
-	    {"---\nversion: 1\nid: a~1\nforget: yes\n...\n", "s.log:4:9: forget: expected true"},
-	    {"---\nversion: 1\nforget: true\n...\n", "s.log:2:1: forget entry: 'id' is missing"},
-	    {"---\nversion: 2\nid: a~1\nforget: true\n...\n", "s.log:2:10: version: this dcvd"},
-	    {"---\nversion: 1\nid: .a\nforget: true\n...\n", "s.log:3:5: id must not start"},
-	    {"---\nversion: 1\nid: a~1\nforget: true\nname: a\n...\n",
-	     "s.log:5:1: forget entry: unknown key 'name'"},
-	    {"---\nversion: 1\nid: a~1\nforget: true\n", "s.log:5:1: the record is cut short"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		forget = true;
-		if (dcv_jobrec_entry_parse("s.log", 1, (const unsigned char *)bad[i].text,
-		                           strlen(bad[i].text), &out, &forget, &why) != DCV_ESTATE)
-			fail_msg("accepted: %s", bad[i].text);
-		assert_false(forget);
-		if (strncmp(why.text, bad[i].what, strlen(bad[i].what)) != 0)
-			fail_msg("got '%s', expected '%s...'", why.text, bad[i].what);
-	}
-}
-
-/* An entry that starts at line 41 of its log: messages give the log's lines. */
-static void test_entry_positions(void **state)
-{
-	struct dcv_job_record out, rec;
-	char *text = edited("state: publishing\n", "state: flying\n");
-	struct dcv_why why;
-	bool forget = true;
-
-	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)text,
-	                                        strlen(text), &out, &forget, &why),
-	                 DCV_ESTATE);
-	assert_non_null(strstr(why.text, "s.log:46:8: state: unknown state 'flying'"));
-	/* Cut: the position is the end of the piece, in the log's lines. */
-	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)base_text,
-	                                        strlen(base_text) - 4, &out, &forget, &why),
-	                 DCV_ESTATE);
-	assert_non_null(strstr(why.text, "s.log:66:1: the record is cut short"));
-	/* Syntax errors from libyaml too, with its context line. */
-	assert_int_equal(dcv_jobrec_entry_parse("s.log", 10,
-	                                        (const unsigned char *)"---\na: [\n...\n", 13, &out,
-	                                        &forget, &why),
-	                 DCV_ESTATE);
-	assert_string_equal(why.text, "s.log:12:1: YAML syntax error: did not find expected node "
-	                              "content (while parsing a flow node at line 12)");
-	/* Lines named inside the message move too. */
-	free(text);
-	text = edited("name: web\n", "id: web~0001\n");
-	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)text,
-	                                        strlen(text), &out, &forget, &why),
-	                 DCV_ESTATE);
-	if (strstr(why.text, "s.log:44:1: record: duplicate key 'id' (first at line 43)") == NULL)
-		fail_msg("%s", why.text);
-	/* A whole record reads as a record. */
-	assert_int_equal(dcv_jobrec_entry_parse("s.log", 41, (const unsigned char *)base_text,
-	                                        strlen(base_text), &out, &forget, &why),
-	                 DCV_OK);
-	assert_false(forget);
-	base_record(&rec);
-	tu_rec_equal(&out, &rec, true);
-	dcv_job_record_free(&out);
-	dcv_job_record_free(&rec);
-	free(text);
-}
-
-/* Records and forgets one after the other are one YAML stream to python3. */
-static void test_entries_python(void **state)
-{
-	struct dcv_job_record rec;
-	unsigned char *text = NULL, *all = NULL;
-	size_t len = 0, total = 0;
-	const char *path = NULL;
-	char id[32];
-
-	all = malloc(1 << 16);
-	assert_non_null(all);
-	for (int i = 0; i < 6; i++) {
-		snprintf(id, sizeof(id), "%sj%d~1", i == 2 ? "- " : "", i);
-		if (i % 3 == 1) {
-			assert_int_equal(dcv_jobrec_forget_emit(id, &text, &len), DCV_OK);
-		} else {
-			tu_rec_make(&rec, id, (uint64_t)i, 1, 1);
-			assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
-			dcv_job_record_free(&rec);
-		}
-		memcpy(all + total, text, len);
-		total += len;
-		free(text);
-	}
-	assert_int_equal(tu_dir_setup(NULL), 0);
-	path = tu_put_bytes("s.log", 0644, all, total);
-	assert_string_equal(
-	    tu_run_line("python3 -c 'import sys, yaml; print(\" \".join(d[\"id\"] + "
-	                "(\"/forget\" if d.get(\"forget\") else \"/\" + d[\"state\"]) for d in "
-	                "yaml.safe_load_all(open(sys.argv[1]))))' '%s'",
-	                path),
-	    "j0~1/received j1~1/forget - j2~1/published j3~1/visible j4~1/forget j5~1/withdrawn");
-	assert_int_equal(tu_dir_teardown(NULL), 0);
-	free(all);
 }
 
 static void test_copy(void **state)
@@ -871,9 +744,6 @@ int main(void)
 	    cmocka_unit_test(test_status_python),
 	    cmocka_unit_test(test_record_python),
 	    cmocka_unit_test(test_copy),
-	    cmocka_unit_test(test_forget_entries),
-	    cmocka_unit_test(test_entry_positions),
-	    cmocka_unit_test(test_entries_python),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

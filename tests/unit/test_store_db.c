@@ -425,10 +425,12 @@ static void test_damaged_records(void **state)
 	dcv_job_records_free(recs, n);
 	tu_dump("load reported", &errors);
 	tu_expect_n(&errors, 3);
-	snprintf(prefix, sizeof(prefix), "%s/state/data.mdb (job bad~1):1:", tu_dir);
+	snprintf(prefix, sizeof(prefix), "%s/state/data.mdb (job bad~1):1:1: expected 'dcv-job 1'",
+	         tu_dir);
 	assert_non_null(strstr(errors.v[0], prefix));
 	snprintf(prefix, sizeof(prefix), "%s/state/data.mdb (job cut~1):", tu_dir);
 	assert_non_null(strstr(errors.v[1], prefix));
+	assert_non_null(strstr(errors.v[1], "cut short"));
 	snprintf(prefix, sizeof(prefix), "%s/state/data.mdb (job wrong~1): the record's id is m007~1",
 	         tu_dir);
 	assert_non_null(strstr(errors.v[2], prefix));
