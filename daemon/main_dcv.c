@@ -45,7 +45,8 @@ static const char usage_text[] =
     "  --timeout S   publish/check/withdraw give up after S seconds (default 30)\n"
     "FILE is a CSR in PEM or DER (at most 64 KiB); '-' reads standard input.\n"
     "Exit status: 0 done, 1 some FILE failed (each named on stderr), 2 usage or\n"
-    "configuration error.\n";
+    "configuration error.\n"
+    "See dcv(1), dcvd.yaml(5) and dcvd(8).\n";
 
 void dcv_cli_usage(FILE *f)
 {

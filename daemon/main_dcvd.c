@@ -44,11 +44,12 @@ static const char usage_text[] =
     "records with TSIG-signed RFC 2136 updates, waits until every authoritative server\n"
     "and resolver serves them, reports, and withdraws them after withdraw_after.\n"
     "\n"
-    "  -c, --config FILE   the configuration (see /etc/dcvd/dcvd.yaml.example)\n"
+    "  -c, --config FILE   the configuration (see dcvd.yaml(5))\n"
     "  --check             check the configuration and its key files, then exit\n"
     "                      (0 and \"configuration OK\", or 2 and FILE:LINE:COL messages)\n"
     "  -v, --verbose       debug log lines too\n"
-    "Signals: SIGTERM stops (jobs resume at the next start), SIGHUP reloads.\n";
+    "Signals: SIGTERM stops (jobs resume at the next start), SIGHUP reloads.\n"
+    "See dcvd(8) and dcvd.yaml(5).\n";
 
 static int load(const char *path, struct dcv_config **cfg, bool at_start)
 {
