@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,13 @@ int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, 
 		rc = db_fail(&db, mrc, what, why);
 	}
 	db_close(&db);
+	/*
+	 * LMDB keeps a transaction's dirty pages, and an environment its
+	 * dirty list (2 MiB), in malloc'd memory, freed at the close into this
+	 * pool thread's arena, where glibc keeps them: a burst left some 20 MiB
+	 * of them over the pool's arenas. Give them back.
+	 */
+	malloc_trim(0);
 	return rc;
 }
 
