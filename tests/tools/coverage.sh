@@ -17,9 +17,22 @@ what=${1:?coverage.sh prepare|reset|report BUILD SOURCE}
 build=$(cd "${2:?BUILD}" && pwd)
 src=$(cd "${3:?SOURCE}" && pwd)
 
-# Every .gcno of the build, with its .gcda beside it.
+# Every .gcno of the build whose source still exists, with its .gcda beside
+# it. An object of a source file that was removed stays in the build folder
+# (CMake leaves it): its .gcno and .gcda are removed here, or gcov would
+# look for the source.
 gcnos() {
-	find "$build" -name '*.gcno' -print0
+	local gcno rel
+	while IFS= read -r -d '' gcno; do
+		# BUILD/DIR/CMakeFiles/TARGET.dir/PATH.c.gcno is SOURCE/DIR/PATH.c
+		rel=$(sed -E 's#(^|/)CMakeFiles/[^/]+\.dir/#\1#; s#(^|/)__/#\1../#g; s#\.gcno$##' \
+			<<<"${gcno#"$build"/}")
+		if [[ -e $src/$rel ]]; then
+			printf '%s\0' "$gcno"
+		else
+			rm -f "$gcno" "${gcno%.gcno}.gcda"
+		fi
+	done < <(find "$build" -name '*.gcno' -print0)
 }
 
 case $what in
@@ -40,6 +53,7 @@ reset)
 	;;
 report)
 	command -v gcovr >/dev/null || { echo "coverage: gcovr is not installed (tests/deps.sh)" >&2 && exit 1; }
+	gcnos >/dev/null
 	# An empty .gcda (prepare made it, nothing ran) is no data file for gcov.
 	find "$build" -name '*.gcda' -size 0 -delete
 	json=$build/coverage.json
