@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "authset.h"
-#include "authset_int.h"
+#include "authset_read.h"
 #include "query.h"
 
 enum fetch_state {

@@ -35,7 +35,7 @@
 
 #include "query.h"
 #include "update.h"
-#include "update_int.h"
+#include "update_read.h"
 #include "util.h"
 
 #define TSIG_ROOM 600 /* key name + algorithm name + fixed fields + MAC: any key fits */

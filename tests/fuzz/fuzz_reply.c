@@ -1,8 +1,8 @@
 /*
  * fuzz_reply.c -- a DNS reply, as any bytes: the wire readers (wire.h),
  * the CNAME answer reader (query.h), the TSIG check against a fixed signed
- * request (tsig.h), the update's reply classification (update_int.h) and
- * the NS and address answer readers (authset_int.h).
+ * request (tsig.h), the update's reply classification (update_read.h) and
+ * the NS and address answer readers (authset_read.h).
  *
  * Oracles: the readers agree with each other (skip and read of a name,
  * the question walk and the question comparison, a name's text form and
@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authset_int.h"
+#include "authset_read.h"
 #include "fuzz.h"
 #include "query.h"
 #include "tsig.h"
-#include "update_int.h"
+#include "update_read.h"
 #include "wire.h"
 
 #define TYPE_PTR 12

@@ -1,6 +1,6 @@
 /*
  * test_authset.c -- the answer readers of the name-server discovery
- * (authset_int.h) on replies that ldns builds from zone-file text: which
+ * (authset_read.h) on replies that ldns builds from zone-file text: which
  * NS names and which addresses are taken, and which are left alone
  * because they answer a question nobody asked.
  */
@@ -13,7 +13,7 @@
 
 #include <ldns/ldns.h>
 
-#include "authset_int.h"
+#include "authset_read.h"
 #include "testutil.h"
 #include "wire.h"
 

@@ -1,13 +1,13 @@
 /*
- * update_int.h -- how update.c reads an UPDATE reply beyond its rcode, as
+ * update_read.h -- how update.c reads an UPDATE reply beyond its rcode, as
  * pure functions of the message bytes so that the fuzz targets and tests
  * can reach them. Nothing but update.c and tests include it.
  *
  * Both take any bytes: a message shorter than the header, cut short or
  * malformed gives false (never a read outside [msg, msg+len)).
  */
-#ifndef DCV_UPDATE_INT_H
-#define DCV_UPDATE_INT_H
+#ifndef DCV_UPDATE_READ_H
+#define DCV_UPDATE_READ_H
 
 #include <stdbool.h>
 #include <stddef.h>

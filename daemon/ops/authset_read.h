@@ -1,10 +1,10 @@
 /*
- * authset_int.h -- the NS and address answer readers of authset.c as pure
+ * authset_read.h -- the NS and address answer readers of authset.c as pure
  * functions of the message bytes, for the fuzz targets and tests. Nothing but
  * authset.c and tests include it.
  */
-#ifndef DCV_AUTHSET_INT_H
-#define DCV_AUTHSET_INT_H
+#ifndef DCV_AUTHSET_READ_H
+#define DCV_AUTHSET_READ_H
 
 #include <stddef.h>
 #include <stdint.h>
