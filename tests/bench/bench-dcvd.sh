@@ -640,7 +640,7 @@ for line in open(dlog, errors="replace"):
     if not m:
         continue
     t, job, what = m.groups()
-    r = re.match(r"received (\S+)\.csr$", what)
+    r = re.match(r"received (\S+)\.csr( from .*)?$", what)
     if r:
         jobs[r.group(1)] = job
         rec[job] = utc(t)
