@@ -111,21 +111,16 @@ lab_check "cleanup: prim-a no longer serves one's record" \
 lab_check "cleanup: prim-a no longer serves two's record" \
 	lab_until 10 lab_not lab_serves "$a" "$LAB_PORT" "$own2" CNAME
 lab_check "bind-b never had it" lab_not lab_serves "$b" "$LAB_PORT" "$own1" CNAME
-# cleanup_ended NAME...: the newest entry of each NAME's job record in the
-# logs (state/<N>.log, read in order of N) says cleanup: false.
+# cleanup_ended NAME...: `dcv status` lists each NAME's job as failed, and
+# not as "records still being deleted" (its job record's cleanup is over).
 # shellcheck disable=SC2317 # called through lab_until
 cleanup_ended() {
-	python3 - "$SPOOL/state" "$@" <<'EOF'
-import os, re, sys
-d, names, newest = sys.argv[1], sys.argv[2:], {}
-for log in sorted(n for n in os.listdir(d) if re.fullmatch(r'[0-9a-f]{16}\.log', n)):
-    with open(os.path.join(d, log), 'rb') as f:
-        for e in re.split(rb'(?<=\n\.\.\.\n)', f.read()):
-            m = re.search(rb'^id: (\S+)~', e, re.M)
-            if m:
-                newest[m.group(1).decode()] = e
-sys.exit(0 if all(re.search(rb'^cleanup: false$', newest.get(n, b''), re.M) for n in names) else 1)
-EOF
+	local out name
+	out=$("$DCV" status -c "$LAB/dcvd.yaml" 2>&1) || return 1
+	for name in "$@"; do
+		grep -qE "^failed +$name~" <<<"$out" || return 1
+		! grep -qE "^failed +$name~.*records still being deleted" <<<"$out" || return 1
+	done
 }
 lab_check "the cleanup ends: the job records say nothing is left to delete" \
 	lab_until 15 cleanup_ended one two

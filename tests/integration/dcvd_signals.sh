@@ -69,12 +69,12 @@ stopped_ok() { # TAG
 	lab_check "$1: gone within 2 s ($STOP_MS ms)" test "$STOP_MS" -le 2000
 }
 # records_at_least N SPOOL: SPOOL/state holds the records of N jobs or more
-# (the id lines of its logs, state/<N>.log, and of old record files).
+# (the entries of the jobs database, LMDB's state/data.mdb).
 # shellcheck disable=SC2317 # called through lab_until
 records_at_least() {
 	local n
-	n=$(cat "$2"/state/*.log "$2"/state/*.job 2>/dev/null | grep -a '^id: ' | sort -u | wc -l)
-	((n >= $1))
+	n=$(mdb_stat -s jobs "$2/state" 2>/dev/null | awk '/Entries:/ { print $2 }')
+	((${n:-0} >= $1))
 }
 
 csrs() { # DIR N ZONE: N CSRs in DIR

@@ -262,15 +262,16 @@ for sub in "" /incoming /active /done /failed /state; do
 done
 files_0640() {
 	local bad
-	bad=$(find "$spool/state" "$spool/done" "$spool/failed" -type f \( -name '*.job' -o \
-		-name '*.log' -o -name '*.status' \) ! -perm 0640 -printf '%m %p\n')
+	bad=$(find "$spool/state" "$spool/done" "$spool/failed" -type f \( -name '*.mdb' -o \
+		-name '*.status' \) ! -perm 0640 -printf '%m %p\n')
 	[[ -z $bad ]] && return 0
 	echo "  not 0640: $bad"
 	return 1
 }
-lab_check "job records and status files are 0640 (under umask 000)" files_0640
-lab_check "... and there are some" \
-	test "$(find "$spool" -name '*.job' -o -name '*.log' -o -name '*.status' | wc -l)" -ge 4
+lab_check "the job database (state/*.mdb) and status files are 0640 (under umask 000)" files_0640
+lab_check "... and there are some: the database and status files" \
+	test "$(find "$spool/state" -name 'data.mdb' | wc -l)" -eq 1 -a \
+	"$(find "$spool" -name '*.status' | wc -l)" -ge 2
 lab_check "nothing dcvd made is world-readable or -writable" \
 	test -z "$(find "$spool" ! -name '*.csr' -perm /0007 -printf '%m %p\n')"
 
