@@ -31,8 +31,9 @@ pc=$(find "$tmp/root" -name dcv.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: no dcv.pc installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$tmp/root
 flags=$(pkg-config --cflags --libs --static dcv)
-# A coverage build's library needs gcov's runtime.
+# A coverage build's library needs gcov's runtime, a sanitized one the sanitizers'.
 grep -q '^DCV_COVERAGE:BOOL=ON' "$build/CMakeCache.txt" && flags="$flags --coverage"
+grep -q '^DCV_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && flags="$flags -fsanitize=address,undefined"
 # shellcheck disable=SC2086 # word splitting of the flags is wanted
 cc -std=c11 -Wall -Wextra -Werror "$src/tests/api/example.c" -o "$tmp/example" $flags ||
 	{ echo "FAIL: the example does not build against the installed API ($flags)"; exit 1; }
