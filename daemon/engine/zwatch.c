@@ -10,8 +10,8 @@
  * of 10,000 jobs costs a few queries per server per poll, and a single job
  * is seen visible within a poll of the transfer.
  *
- * The poll is fast (WATCH_POLL_MS) right after a change -- a job starts
- * waiting after its UPDATE, or a serial moved -- and backs off
+ * The poll is fast (WATCH_POLL_MS) for WATCH_FAST_MS after a change -- a
+ * job starts waiting after its UPDATE, or a serial moved -- and then backs off
  * exponentially, with jitter, to the zone's poll_max while nothing moves:
  * a hosted secondary that lags for minutes, or never catches up, is asked
  * about once per poll_max, not 100 times a second (providers rate-limit
@@ -28,6 +28,12 @@
 #define WATCH_POLL_MS 10
 #define WATCH_MAX_ADDRS 32
 #define WATCH_POLL_MAX_MS 2000 /* without a zone in the configuration (a reload dropped it) */
+/*
+ * How long the poll stays fast after a change before it backs off: a Knot
+ * secondary was seen to start its refresh half a second after the NOTIFY,
+ * and that transfer should still be seen within a fast poll.
+ */
+#define WATCH_FAST_MS 1500
 
 struct zwatch {
 	struct dcv_engine *eng;
@@ -37,7 +43,8 @@ struct zwatch {
 	size_t n;
 	uv_timer_t timer;
 	uint64_t interval; /* ms until the next poll: WATCH_POLL_MS after a change, then backing off */
-	unsigned quiet;    /* polls in a row that saw no serial move */
+	unsigned quiet;    /* polls in a row that saw no serial move, after the fast window */
+	uint64_t changed_at; /* loop ms of the last change */
 	bool asking;       /* a serials request is out */
 	bool have;   /* serials below are from an earlier poll */
 	size_t n_addrs;
@@ -62,12 +69,17 @@ static uint64_t poll_cap(const struct zwatch *w)
 /* The next poll after one that saw nothing move: doubled, with jitter, up to the cap. */
 static void back_off(struct zwatch *w)
 {
+	if (uv_now(w->eng->loop) - w->changed_at < WATCH_FAST_MS) {
+		w->interval = WATCH_POLL_MS;
+		return;
+	}
 	w->interval = dcv_backoff_ms(++w->quiet, WATCH_POLL_MS, poll_cap(w));
 }
 
 /* A change: poll fast again, now rather than at the end of a long wait. */
 static void hurry(struct zwatch *w)
 {
+	w->changed_at = uv_now(w->eng->loop);
 	w->quiet = 0;
 	w->interval = WATCH_POLL_MS;
 	if (!w->asking && w->n > 0)
@@ -175,6 +187,7 @@ static void on_serials(void *arg, int status, size_t n, const struct dcv_addr *a
 		w->have = true;
 	}
 	if (moved) {
+		w->changed_at = uv_now(w->eng->loop);
 		w->quiet = 0;
 		w->interval = WATCH_POLL_MS;
 		wake_all(w);
