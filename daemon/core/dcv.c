@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dcv/dcv.h"
 #include "dcv/names.h"
 #include "util.h"

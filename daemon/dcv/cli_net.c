@@ -22,7 +22,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "cli.h"
 #include "config.h"
 #include "dcv/names.h"

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "cli.h"
 #include "dcv/dcv.h"
 #include "dcv/names.h"

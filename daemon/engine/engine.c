@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "dcv/names.h"
 #include "engine_int.h"
 #include "log.h"

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dcv/dcv.h"
 #include "dcv/names.h"
 #include "testutil.h"

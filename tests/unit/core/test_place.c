@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dcv/names.h"
 #include "dcv/place.h"
 #include "testutil.h"

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dcv/dcv.h"
 #include "dcv/names.h"
 #include "sidecar.h"
