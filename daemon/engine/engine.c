@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -655,9 +656,47 @@ int dcv_engine_start(struct dcv_engine *eng)
 	return dcv_spool_start(eng->spool, spool_policy, spool_items, eng);
 }
 
+/*
+ * What a reload cannot change while running, named and kept: the spool
+ * (its folders and job store are open). And zones a reload removed while
+ * jobs still hold records there: those jobs keep the configuration they
+ * were planned with, so their records are still withdrawn; say so.
+ */
+static int reload_keep(struct dcv_engine *eng, struct dcv_config *cfg)
+{
+	const struct dcv_config *old = eng->cfg->cfg;
+	char *spool = NULL;
+
+	if (strcmp(cfg->spool, old->spool) != 0) {
+		if ((spool = strdup(old->spool)) == NULL)
+			return DCV_ENOMEM;
+		log_warn("reload: spool: %s needs a restart; the running spool %s is kept",
+		         cfg->spool, old->spool);
+		free(cfg->spool);
+		cfg->spool = spool;
+	}
+	for (size_t z = 0; z < old->n_zones; z++) {
+		const char *domain = old->zones[z].domain;
+		size_t held = 0;
+		if (dcv_config_zone(cfg, domain) != NULL)
+			continue;
+		for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
+			for (size_t i = 0; i < j->rec.n_rrs && holders_record_holds(&j->rec); i++)
+				if (strcasecmp(j->rec.rrs[i].zone, domain) == 0) {
+					held++;
+					break;
+				}
+		if (held > 0)
+			log_warn("reload: zone %s was removed, but %zu jobs hold records in it: they "
+			         "keep its primaries and keys until their records are withdrawn",
+			         domain, held);
+	}
+	return DCV_OK;
+}
+
 void dcv_engine_reload(struct dcv_engine *eng, struct dcv_config *cfg)
 {
-	struct cfgref *c = cfgref_new(eng, cfg);
+	struct cfgref *c = reload_keep(eng, cfg) == DCV_OK ? cfgref_new(eng, cfg) : NULL;
 
 	if (c == NULL) {
 		log_err("reload: out of memory; keeping the running configuration");

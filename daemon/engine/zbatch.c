@@ -204,14 +204,35 @@ static void fail_queue(struct zbatch *zb, enum dcv_update_op op, int status, con
 	free(q);
 }
 
+/*
+ * The configuration an UPDATE of the zone goes out with: the running one,
+ * or -- for a zone a reload removed while jobs still hold records in it --
+ * the one a queued job was planned with, so that those records can still be
+ * withdrawn (the reload said so). NULL when no configuration has the zone.
+ */
+static struct cfgref *zone_cfg(struct zbatch *zb, enum dcv_update_op op)
+{
+	struct dcv_engine *eng = zb->eng;
+
+	if (dcv_config_zone(eng->cfg->cfg, zb->zone) != NULL)
+		return eng->cfg;
+	for (size_t i = 0; i < zb->n_queue[op]; i++) {
+		struct cfgref *c = zb->queue[op][i].job->cfg;
+		if (c != NULL && dcv_config_zone(c->cfg, zb->zone) != NULL)
+			return c;
+	}
+	return NULL;
+}
+
 static void zbatch_send(struct zbatch *zb)
 {
 	struct dcv_engine *eng = zb->eng;
-	const struct dcv_config *cfg = eng->cfg->cfg;
-	const struct dcv_zone *zone = dcv_config_zone(cfg, zb->zone);
-	struct dcv_update_opts opts = {cfg->max_message_size, UPDATE_TIMEOUT_MS};
 	enum dcv_update_op op =
 	    zb->n_queue[DCV_UPDATE_ADD] > 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE;
+	struct cfgref *cref = zone_cfg(zb, op);
+	const struct dcv_config *cfg = cref != NULL ? cref->cfg : eng->cfg->cfg;
+	const struct dcv_zone *zone = cref != NULL ? dcv_config_zone(cfg, zb->zone) : NULL;
+	struct dcv_update_opts opts = {cfg->max_message_size, UPDATE_TIMEOUT_MS};
 	struct dcv_record *recs = NULL;
 	char why[400];
 	int rc = DCV_ENOMEM;
@@ -240,7 +261,7 @@ static void zbatch_send(struct zbatch *zb)
 	zb->queue[op] = NULL;
 	zb->n_queue[op] = zb->cap_queue[op] = 0;
 	zb->busy = true;
-	zb->flight_cfg = cfgref_get(eng->cfg);
+	zb->flight_cfg = cfgref_get(cref);
 	log_debug("zone %s: UPDATE %s of %zu records", zb->zone,
 	          op == DCV_UPDATE_ADD ? "add" : "delete", zb->n_flight);
 	rc = dcv_update_start(eng->io, zone, op, recs, zb->n_flight, &opts, zbatch_on_update, zb,

@@ -43,7 +43,8 @@
 #   23        dcvd_chaos.sh (random drops, deletions and odd entries by two submitters)
 #   24        dcvd_withdraw_scope.sh (a withdrawal leaves a CNAME someone else put at our owner)
 #   25        dcvd_poll.sh (polling a stale server backs off to poll_max)
-#   26..249   free
+#   26        dcvd_reload.sh (a reload: the spool kept, a removed zone still withdrawn)
+#   27..249   free
 #   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
