@@ -246,6 +246,7 @@ static int persist_clean(struct dcv_engine *eng, struct dcv_job *job, const char
 void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
                     void (*fn)(struct dcv_job *job, int status))
 {
+	enum dcv_job_state before = job->rec.state;
 	struct store_cont *c = NULL;
 	int rc = DCV_OK;
 
@@ -269,6 +270,9 @@ void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *sta
 		job_drop(job);
 		return;
 	}
+	/* A record the store refused made the job fail: it goes on as a failed job. */
+	if (job->rec.state == DCV_JOB_FAILED && before != DCV_JOB_FAILED)
+		fn = job_after_failed;
 	c = &eng->conts[eng->n_conts++];
 	c->job = job;
 	c->fn = fn;

@@ -194,6 +194,8 @@ bool job_is_final(const struct dcv_job *job);
 bool job_record_shared(const struct dcv_job *job, size_t rr);
 /* Takes a final job that cannot be persisted off the list (its record could not be saved). */
 void job_drop(struct dcv_job *job);
+/* The continuation of a failed job's persist: hook, then cleanup or retire. */
+void job_after_failed(struct dcv_job *job, int status);
 /* The holds of a record loaded at start; the holds of a job (all its records) let go. */
 void job_take_holds(struct dcv_engine *eng, const struct dcv_job_record *rec);
 void job_release_holds(struct dcv_job *job);

@@ -252,7 +252,6 @@ static int take_holds(struct dcv_job *job, struct dcv_why *why)
 /* --- failing ------------------------------------------------------------- */
 
 static void send_deletes(struct dcv_job *job);
-static void after_failed(struct dcv_job *job, int status);
 static void hook(struct dcv_job *job, const char *event);
 
 /*
@@ -287,10 +286,10 @@ static void job_fail(struct dcv_job *job, const char *fmt, ...)
 	dcv_sched_remove(&job->eng->sched, &job->due);
 	/* A job failed after VISIBLE (withdrawal trouble) keeps its files in done/. */
 	engine_persist(job->eng, job, was == DCV_JOB_VISIBLE ? NULL : "failed",
-	               was != DCV_JOB_VISIBLE, after_failed);
+	               was != DCV_JOB_VISIBLE, job_after_failed);
 }
 
-static void after_failed(struct dcv_job *job, int status)
+void job_after_failed(struct dcv_job *job, int status)
 {
 	if (status < 0)
 		return; /* engine_persist retries and calls again */
@@ -869,7 +868,7 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 			           strlen(item->why.text));
 			job->rec.failed = now_s();
 			dcv_log_job(DCV_LOG_ERR, job->rec.id, "failed: %s", job->rec.error);
-			engine_persist(eng, job, "failed", true, after_failed);
+			engine_persist(eng, job, "failed", true, job_after_failed);
 			return;
 		}
 		job_fail(job, "%s", item->why.text);
@@ -925,7 +924,7 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 		break;
 	case DCV_JOB_FAILED:
 		if (csr_in_active)
-			engine_persist(eng, job, "failed", true, after_failed);
+			engine_persist(eng, job, "failed", true, job_after_failed);
 		else if (job->rec.cleanup)
 			send_deletes(job);
 		else
