@@ -575,7 +575,7 @@ static void resume_all(struct dcv_engine *eng)
 	return_orphans(eng, active, incoming, recs, n);
 	/* Who holds which record, from the records alone, before any job acts on it. */
 	for (size_t i = 0; i < n; i++)
-		if (!forgotten(&recs[i], now) && holders_record_holds(&recs[i]))
+		if (!forgotten(&recs[i], now) && dcv_job_record_holds(&recs[i]))
 			job_take_holds(eng, &recs[i]);
 	/* Before the jobs take their records over. */
 	for (size_t i = 0; i < n; i++)
@@ -660,6 +660,15 @@ int dcv_engine_start(struct dcv_engine *eng)
 	return dcv_spool_start(eng->spool, spool_policy, spool_items, eng);
 }
 
+/* Whether one of rec's records is in zone domain. */
+static bool holds_in_zone(const struct dcv_job_record *rec, const char *domain)
+{
+	for (size_t i = 0; i < rec->n_rrs; i++)
+		if (strcasecmp(rec->rrs[i].zone, domain) == 0)
+			return true;
+	return false;
+}
+
 /*
  * What a reload cannot change while running, named and kept: the spool
  * (its folders and job store are open). And zones a reload removed while
@@ -685,11 +694,7 @@ static int reload_keep(struct dcv_engine *eng, struct dcv_config *cfg)
 		if (dcv_config_zone(cfg, domain) != NULL)
 			continue;
 		for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
-			for (size_t i = 0; i < j->rec.n_rrs && holders_record_holds(&j->rec); i++)
-				if (strcasecmp(j->rec.rrs[i].zone, domain) == 0) {
-					held++;
-					break;
-				}
+			held += dcv_job_record_holds(&j->rec) && holds_in_zone(&j->rec, domain);
 		if (held > 0)
 			log_warn("reload: zone %s was removed, but %zu jobs hold records in it: they "
 			         "keep its primaries and keys until their records are withdrawn",

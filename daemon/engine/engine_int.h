@@ -233,8 +233,6 @@ bool holders_being_deleted(struct dcv_holders *h, const struct dcv_job_record_rr
 void holders_deleting(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
 /* id no longer holds rr (and no longer deletes it). Harmless when it did not. */
 void holders_release(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
-/* Whether a job in the record's state holds its records. */
-bool holders_record_holds(const struct dcv_job_record *rec);
 
 /* zbatch.c */
 int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum dcv_update_op op);

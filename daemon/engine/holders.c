@@ -243,18 +243,3 @@ void holders_release(struct dcv_holders *h, const struct dcv_job_record_rr *rr, 
 		h->n_entries--;
 	}
 }
-
-bool holders_record_holds(const struct dcv_job_record *rec)
-{
-	switch (rec->state) {
-	case DCV_JOB_PUBLISHING:
-	case DCV_JOB_PUBLISHED:
-	case DCV_JOB_VISIBLE:
-	case DCV_JOB_WITHDRAWING:
-		return true;
-	case DCV_JOB_FAILED:
-		return rec->cleanup;
-	default:
-		return false;
-	}
-}
