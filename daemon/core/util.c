@@ -204,6 +204,17 @@ uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
 	return delay * 3 / 4 + (delay / 2) * (r % 1024) / 1024;
 }
 
+int dcv_rename_noreplace(int from_fd, const char *from, int to_fd, const char *to)
+{
+	if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (linkat(from_fd, from, to_fd, to, 0) < 0)
+		return -1;
+	return unlinkat(from_fd, from, 0);
+}
+
 size_t dcv_utf8_printable_len(const unsigned char *s, size_t len)
 {
 	uint32_t cp = 0;

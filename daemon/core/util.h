@@ -48,6 +48,13 @@ int dcv_read_fd(int fd, size_t max, unsigned char **buf, size_t *len, struct dcv
 uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 
 /*
+ * renameat2(RENAME_NOREPLACE): never over anything; on a file system
+ * without it (EINVAL, ENOSYS), link and unlink, which never replace either.
+ * 0, or -1 with errno set (EEXIST when to is taken).
+ */
+int dcv_rename_noreplace(int from_fd, const char *from, int to_fd, const char *to);
+
+/*
  * Length of the well-formed UTF-8 sequence at s (at most len bytes) whose
  * code point is printable -- not a C0 or C1 control, not DEL, not a
  * surrogate, not over U+10FFFF, not an overlong form -- or 0 when the

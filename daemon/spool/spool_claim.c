@@ -125,18 +125,6 @@ out:
 	return rc;
 }
 
-/* renameat2(RENAME_NOREPLACE), or link+unlink where the filesystem lacks it. */
-static int move_noreplace(int from_fd, int to_fd, const char *file)
-{
-	if (renameat2(from_fd, file, to_fd, file, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	if (linkat(from_fd, file, to_fd, file, 0) < 0)
-		return -1;
-	return unlinkat(from_fd, file, 0);
-}
-
 /* Is active/file the inode that was read? *now receives what is there. */
 static bool same_file(int dirfd, const char *file, const struct stat *read, struct stat *now)
 {
@@ -320,7 +308,7 @@ bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
 		goto out;
 	}
 
-	if (move_noreplace(ctx->incoming_fd, ctx->active_fd, item->src) < 0) {
+	if (dcv_rename_noreplace(ctx->incoming_fd, item->src, ctx->active_fd, item->src) < 0) {
 		/*
 		 * Gone, or its name is taken in active/: leave it, report nothing.
 		 * Any other failure is the spool's (read-only, full), not the
@@ -344,7 +332,8 @@ bool spool_claim(const struct spool_ctx *ctx, const struct spool_cand *cand,
 		char sc_shown[SPOOL_SHOWN_MAX];
 
 		spool_shown(item->src_sidecar, sc_shown);
-		if (move_noreplace(ctx->incoming_fd, ctx->active_fd, item->src_sidecar) < 0) {
+		if (dcv_rename_noreplace(ctx->incoming_fd, item->src_sidecar, ctx->active_fd,
+		                         item->src_sidecar) < 0) {
 			rc = DCV_EIO;
 			dcv_why_set(
 			    &item->why, "active/%s: cannot move its sidecar %s to active/: %s",

@@ -120,7 +120,7 @@ static bool archive_one(struct store_dir *dir, const char *name, const char *old
 
 	snprintf(from, sizeof(from), "%s.%s", name, ext);
 	snprintf(to, sizeof(to), "%s.%s", old, ext);
-	if (renameat2(dir->fd, from, dir->fd, to, RENAME_NOREPLACE) == 0) {
+	if (dcv_rename_noreplace(dir->fd, from, dir->fd, to) == 0) {
 		dir->dirty = true;
 		return true;
 	}

@@ -480,16 +480,10 @@ static bool spool_wide(int err)
 	return err == EROFS || err == ENOSPC || err == EDQUOT || err == EIO || err == ENOMEM;
 }
 
-/* The rename itself: never over anything; RENAME_NOREPLACE, or link+unlink without it. */
+/* dcv_rename_noreplace(), as 0 or the errno. */
 static int rename_noreplace(int from_fd, const char *from, int to_fd, const char *to)
 {
-	if (renameat2(from_fd, from, to_fd, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return errno;
-	if (linkat(from_fd, from, to_fd, to, 0) < 0)
-		return errno;
-	return unlinkat(from_fd, from, 0) < 0 ? errno : 0;
+	return dcv_rename_noreplace(from_fd, from, to_fd, to) == 0 ? 0 : errno;
 }
 
 static void move_fault(struct dcv_store_batch *b, struct move_op *op, int err, bool vanished)
