@@ -17,30 +17,9 @@ source "$here/lib_dcvd.sh"
 dcvd_lab dcvd_reload 26 "${1:?build folder}" keep.test gone.test
 spool=$LAB/spool
 
-write_config() { # SPOOL ZONE...
-	local sp=$1 z
-	shift
-	{
-		echo "spool: $sp"
-		echo "withdraw_after: 12s"
-		echo "visible_timeout: 40s"
-		echo "key:"
-		echo "  - id: dcv"
-		echo "    file: $LAB/keys/dcv.key"
-		echo "remote:"
-		echo "  - id: bind"
-		echo "    address: $P@$LAB_PORT"
-		echo "    key: dcv"
-		echo "zone:"
-		for z in "$@"; do
-			echo "  - domain: $z"
-			echo "    primary: bind"
-			echo "    nameservers: [$P@$LAB_PORT, $S@$LAB_PORT]"
-		done
-	} >"$LAB/dcvd.yaml.tmp" && mv "$LAB/dcvd.yaml.tmp" "$LAB/dcvd.yaml"
-}
-
-write_config "$spool" keep.test gone.test
+# Records withdrawn soon after they are visible, so that the test sees it.
+export DCVD_WITHDRAW_AFTER=12s
+dcvd_config "$LAB/dcvd.yaml" "$spool" keep.test gone.test </dev/null
 dcvd_start dcvd "$LAB/dcvd.yaml" "$spool"
 mkdir -p "$LAB/csr"
 "$GEN_CSRS" "$LAB/csr" 1 gone.test 1 g >/dev/null
@@ -52,7 +31,7 @@ lab_check "g0.csr (zone gone.test) is visible" lab_until 20 test -e "$spool/done
 lab_check "the primary serves its record" lab_serves "$P" "$LAB_PORT" "$g_owner" CNAME "$g_target"
 
 # The reload: another spool, and gone.test removed.
-write_config "$LAB/elsewhere" keep.test
+dcvd_config "$LAB/dcvd.yaml" "$LAB/elsewhere" keep.test </dev/null
 kill -HUP "$(lab_pid dcvd)"
 log=$(lab_log dcvd)
 lab_check "the reload names the spool it cannot change" \

@@ -43,16 +43,18 @@ dcvd_lab() {
 }
 
 # dcvd_config FILE SPOOL ZONE... -- a dcvd configuration for the lab's
-# servers: records kept (withdraw_after 0), the given zones (nameservers
-# listed: the NS glue has no port), the resolver. Lines read from stdin
-# (when it is not a terminal) are added at the top level.
+# servers: records kept (withdraw_after 0, or $DCVD_WITHDRAW_AFTER), the
+# given zones (nameservers listed: the NS glue has no port), the resolver.
+# Lines read from stdin (when it is not a terminal) are added at the top
+# level. The file is replaced whole (a rename), so a running dcvd reloads
+# either the old or the new one.
 dcvd_config() {
 	local file=${1:?dcvd_config FILE SPOOL ZONE...} spool=${2:?} z extra=""
 	shift 2
 	[[ -t 0 ]] || extra=$(cat)
 	{
 		echo "spool: $spool"
-		echo "withdraw_after: 0"
+		echo "withdraw_after: ${DCVD_WITHDRAW_AFTER:-0}"
 		echo "visible_timeout: 40s"
 		[[ -z $extra ]] || echo "$extra"
 		echo "key:"
