@@ -146,7 +146,7 @@ struct dcv_config {
 	uint64_t hook_timeout;    /* seconds */
 	uint64_t max_jobs;
 	uint64_t max_jobs_per_submitter; /* already at most max_jobs */
-	uint64_t poll_max; /* seconds: the slowest polling of a server that lags */
+	uint64_t poll_max;               /* seconds: the slowest polling of a server that lags */
 	uint64_t max_names;
 	uint64_t max_message_size;
 	struct dcv_key *keys;

@@ -252,16 +252,16 @@ static void on_deadline(uv_timer_t *t)
 			continue;
 		if (job->last.n == 0)
 			cli_job_fail(job, "not done within the timeout of %.0f s (%s)",
-			         (double)cli->timeout_ms / 1000.0,
-			         cli->state == CLI_UPDATING ? "updating" : "probing");
+			             (double)cli->timeout_ms / 1000.0,
+			             cli->state == CLI_UPDATING ? "updating" : "probing");
 		for (size_t l = 0; l < job->last.n && l < MAX_LINES_PER_FILE; l++)
 			cli_job_fail(job, "%s", job->last.v[l]);
 		if (job->last.n > MAX_LINES_PER_FILE)
 			cli_job_fail(job, "... and %zu more", job->last.n - MAX_LINES_PER_FILE);
 		if (job->last.n > 0)
 			cli_job_fail(job, "still not %s after %.0f s",
-			         cli->op == OP_WITHDRAW ? "gone" : "visible everywhere",
-			         (double)cli->timeout_ms / 1000.0);
+			             cli->op == OP_WITHDRAW ? "gone" : "visible everywhere",
+			             (double)cli->timeout_ms / 1000.0);
 	}
 	shut_down(cli);
 }
@@ -291,7 +291,7 @@ static bool confirmed_everywhere(const struct dcv_update_outcome *outcomes, size
 }
 
 static void cli_on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
-                      size_t n_outcomes)
+                          size_t n_outcomes)
 {
 	struct zone_batch *b = arg;
 	struct cli *cli = b->cli;
@@ -318,9 +318,9 @@ static void cli_on_update(void *arg, int status, const struct dcv_update_outcome
 		for (size_t o = 0; o < n_outcomes; o++)
 			if (outcomes[o].rec_status != NULL && outcomes[o].rec_status[i] != DCV_OK)
 				cli_job_fail(&cli->jobs[b->rec_jobs[i]], "%s",
-				         outcomes[o].rec_why[i] != NULL
-				             ? outcomes[o].rec_why[i]
-				             : dcv_strerror(outcomes[o].rec_status[i]));
+				             outcomes[o].rec_why[i] != NULL
+				                 ? outcomes[o].rec_why[i]
+				                 : dcv_strerror(outcomes[o].rec_status[i]));
 	(void)status;
 	if (--cli->updates_pending > 0 || cli->state != CLI_UPDATING)
 		return;
@@ -410,9 +410,10 @@ static int start_updates(struct cli *cli)
 		/* The only other refusal: a record that fits in no message. */
 		for (size_t j = 0; j < b->n_jobs; j++)
 			cli_job_fail(&cli->jobs[b->jobs[j]],
-			         "zone %s: a record does not fit in an UPDATE message of "
-			         "max_message_size (%llu bytes, TSIG included)",
-			         b->zone->domain, (unsigned long long)cli->cfg->max_message_size);
+			             "zone %s: a record does not fit in an UPDATE message of "
+			             "max_message_size (%llu bytes, TSIG included)",
+			             b->zone->domain,
+			             (unsigned long long)cli->cfg->max_message_size);
 	}
 	if (rc == DCV_OK && cli->updates_pending == 0)
 		updates_over(cli);

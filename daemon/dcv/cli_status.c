@@ -69,7 +69,8 @@ static size_t count_incoming(const char *spool)
 static const char *status_value(const struct dcv_yin_node *root, const char *key)
 {
 	for (size_t i = 0; i + 1 < root->n_kids; i += 2)
-		if (root->kids[i]->kind == DCV_YIN_SCALAR && strcmp(root->kids[i]->value, key) == 0 &&
+		if (root->kids[i]->kind == DCV_YIN_SCALAR &&
+		    strcmp(root->kids[i]->value, key) == 0 &&
 		    root->kids[i + 1]->kind == DCV_YIN_SCALAR)
 			return root->kids[i + 1]->value;
 	return "";
@@ -125,7 +126,8 @@ static int read_status_files(const char *spool, struct dcv_job_record **out, siz
 			continue;
 		while (rc == DCV_OK && (de = readdir(d)) != NULL) {
 			len = strlen(de->d_name);
-			if (de->d_name[0] == '.' || len < 8 || strcmp(de->d_name + len - 7, ".status"))
+			if (de->d_name[0] == '.' || len < 8 ||
+			    strcmp(de->d_name + len - 7, ".status"))
 				continue;
 			if (n == cap && (grown = realloc(recs, (cap = cap ? 2 * cap : 64) *
 			                                           sizeof(*recs))) == NULL) {

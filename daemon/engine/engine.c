@@ -144,8 +144,8 @@ static void move_from(const struct dcv_job *job, const char *ext_or_yaml, char *
 	if (ext_or_yaml == NULL)
 		snprintf(buf, size, "%s/%s", job->file_in_incoming ? "incoming" : "active", src);
 	else
-		snprintf(buf, size, "%s/%.*s.%s", job->file_in_incoming ? "incoming" : "active", base,
-		         src, ext_or_yaml);
+		snprintf(buf, size, "%s/%.*s.%s", job->file_in_incoming ? "incoming" : "active",
+		         base, src, ext_or_yaml);
 }
 
 static int add_to_batch(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir,
@@ -201,10 +201,11 @@ static void on_store_fault(void *arg, const struct dcv_store_fault *f)
 	}
 	if (job->file_in_incoming) {
 		/* The job's "failed:" line named the entry: one line per entry, not two. */
-		dcv_log_job(DCV_LOG_WARNING, job->rec.id,
-		            "cannot move it to failed/ (%s); left in incoming/ and ignored while it "
-		            "stays the same entry",
-		            strerror(f->err));
+		dcv_log_job(
+		    DCV_LOG_WARNING, job->rec.id,
+		    "cannot move it to failed/ (%s); left in incoming/ and ignored while it "
+		    "stays the same entry",
+		    strerror(f->err));
 		dcv_spool_ignore(eng->spool, job->src != NULL ? job->src : job->file, &job->entry);
 		return;
 	}
@@ -696,9 +697,10 @@ static int reload_keep(struct dcv_engine *eng, struct dcv_config *cfg)
 		for (const struct dcv_job *j = eng->jobs; j != NULL; j = j->next)
 			held += dcv_job_record_holds(&j->rec) && holds_in_zone(&j->rec, domain);
 		if (held > 0)
-			log_warn("reload: zone %s was removed, but %zu jobs hold records in it: they "
-			         "keep its primaries and keys until their records are withdrawn",
-			         domain, held);
+			log_warn(
+			    "reload: zone %s was removed, but %zu jobs hold records in it: they "
+			    "keep its primaries and keys until their records are withdrawn",
+			    domain, held);
 	}
 	return DCV_OK;
 }

@@ -56,12 +56,12 @@ struct dcv_job {
 	size_t refs;
 	struct dcv_job_record rec; /* the persisted truth */
 	struct cfgref *cfg;
-	char file[264];        /* NAME.ext as found in the spool (a safe name: spool.h) */
-	char *src;             /* refused before the claim: incoming/<src> as it is there */
+	char file[264];               /* NAME.ext as found in the spool (a safe name: spool.h) */
+	char *src;                    /* refused before the claim: incoming/<src> as it is there */
 	struct dcv_spool_entry entry; /* that entry as first seen (refused ones) */
-	bool file_in_incoming; /* refused before the claim */
-	bool move_pending;     /* its files are being moved out of the spool */
-	bool move_faulted;     /* the move failed on its entry: not tried again */
+	bool file_in_incoming;        /* refused before the claim */
+	bool move_pending;            /* its files are being moved out of the spool */
+	bool move_faulted;            /* the move failed on its entry: not tried again */
 	bool has_sidecar;
 	/* probe spec, rebuilt from rec */
 	struct dcv_probe_name *pnames;

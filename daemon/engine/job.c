@@ -236,11 +236,12 @@ static int take_holds(struct dcv_job *job, struct dcv_why *why)
 		rc = holders_take(job->eng->holders, rr, job->rec.id, by, sizeof(by), target,
 		                  sizeof(target));
 		if (rc == DCV_ECONFLICT)
-			dcv_why_set(why,
-			         "record %s is held by job %s with target %s; this job's target is "
-			         "%s: not overwritten (a CNAME holds one value; withdraw the other job "
-			         "first)",
-			         rr->owner, by, target, rr->target);
+			dcv_why_set(
+			    why,
+			    "record %s is held by job %s with target %s; this job's target is "
+			    "%s: not overwritten (a CNAME holds one value; withdraw the other job "
+			    "first)",
+			    rr->owner, by, target, rr->target);
 		else if (rc < 0)
 			dcv_why_set(why, "out of memory taking record %s", rr->owner);
 	}
@@ -350,9 +351,10 @@ static void send_adds(struct dcv_job *job)
 	 */
 	for (size_t i = 0; i < job->rec.n_rrs; i++) {
 		if (holders_being_deleted(job->eng->holders, &job->rec.rrs[i], job->rec.id)) {
-			dcv_log_job(DCV_LOG_INFO, job->rec.id,
-			            "record %s is being deleted by its last holder: adding it after",
-			            job->rec.rrs[i].owner);
+			dcv_log_job(
+			    DCV_LOG_INFO, job->rec.id,
+			    "record %s is being deleted by its last holder: adding it after",
+			    job->rec.rrs[i].owner);
 			job->wait = WAIT_NONE;
 			engine_schedule(job->eng, job, 500);
 			return;
@@ -402,7 +404,8 @@ static int check_submitter(struct dcv_job *job, struct dcv_why *why)
 		const struct dcv_zone *z = dcv_config_zone(job->cfg->cfg, rec->rrs[i].zone);
 		if (z == NULL || (rec->has_uid && dcv_zone_may_submit(z, (uid_t)rec->uid)))
 			continue;
-		dcv_zone_refusal(z, (uid_t)rec->uid, rec->submitter[0] ? rec->submitter : NULL, why);
+		dcv_zone_refusal(z, (uid_t)rec->uid, rec->submitter[0] ? rec->submitter : NULL,
+		                 why);
 		return DCV_EPERM;
 	}
 	return DCV_OK;

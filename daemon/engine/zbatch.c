@@ -104,14 +104,14 @@ static int record_status(const struct dcv_update_outcome *outcomes, size_t n_out
 		if (outcomes[o].rec_status == NULL || outcomes[o].rec_status[i] == DCV_OK)
 			continue;
 		status = outcomes[o].rec_status[i];
-		*why = outcomes[o].rec_why[i] != NULL ? outcomes[o].rec_why[i]
-		                                      : dcv_strerror(status);
+		*why =
+		    outcomes[o].rec_why[i] != NULL ? outcomes[o].rec_why[i] : dcv_strerror(status);
 	}
 	return status;
 }
 
 static void zbatch_on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
-                      size_t n_outcomes)
+                             size_t n_outcomes)
 {
 	struct zbatch *zb = arg;
 	struct dcv_engine *eng = zb->eng;

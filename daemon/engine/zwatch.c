@@ -42,11 +42,12 @@ struct zwatch {
 	struct dcv_job *head; /* waiting jobs, through job->wnext/wprev */
 	size_t n;
 	uv_timer_t timer;
-	uint64_t interval; /* ms until the next poll: WATCH_POLL_MS after a change, then backing off */
-	unsigned quiet;    /* polls in a row that saw no serial move, after the fast window */
+	uint64_t
+	    interval;   /* ms until the next poll: WATCH_POLL_MS after a change, then backing off */
+	unsigned quiet; /* polls in a row that saw no serial move, after the fast window */
 	uint64_t changed_at; /* loop ms of the last change */
-	bool asking;       /* a serials request is out */
-	bool have;   /* serials below are from an earlier poll */
+	bool asking;         /* a serials request is out */
+	bool have;           /* serials below are from an earlier poll */
 	size_t n_addrs;
 	uint32_t serials[WATCH_MAX_ADDRS];
 	bool known[WATCH_MAX_ADDRS];

@@ -898,8 +898,8 @@ int dcv_probe_disagreements(const struct dcv_probe_report *rep, size_t max, stru
 		const struct dcv_probe_obs *o = &rep->obs[i];
 		if (!o->ok)
 			rc = dcv_strv_pushf(out, "%s %s asked %s for %s: %s",
-			                    o->resolver ? "resolver" : "server", o->server, o->qname,
-			                    o->name, o->seen);
+			                    o->resolver ? "resolver" : "server", o->server,
+			                    o->qname, o->name, o->seen);
 	}
 	return rc;
 }

@@ -808,10 +808,11 @@ static void check_record(struct run *r, size_t i, const struct dcv_answer *ans, 
 		 * asking again changes nothing.
 		 */
 		if (++r->yx_absent[i] >= YX_ABSENT_MAX)
-			conflict(r, i,
-			         "%s: prerequisite failed but no CNAME is served (YXRRSET, then %s, "
-			         "%u times in a row); not overwritten",
-			         rec->owner, seen, (unsigned)r->yx_absent[i]);
+			conflict(
+			    r, i,
+			    "%s: prerequisite failed but no CNAME is served (YXRRSET, then %s, "
+			    "%u times in a row); not overwritten",
+			    rec->owner, seen, (unsigned)r->yx_absent[i]);
 	} else {
 		/* An error rcode or no answer says nothing about the owner: ask again later. */
 		r->check_unsure = true;
@@ -942,9 +943,9 @@ static void on_confirm(void *arg, int status, const uint8_t *msg, size_t len,
 		if (r->state == RUN_CHECK)
 			check_record(r, q->rec, &ans, "");
 		/* A delete is confirmed only by an authoritative answer without our record. */
-		else if (up->op == DCV_UPDATE_ADD
-		             ? ours
-		             : (!ours && ans.seen != DCV_SEEN_REFERRAL && ans.seen != DCV_SEEN_RCODE))
+		else if (up->op == DCV_UPDATE_ADD ? ours
+		                                  : (!ours && ans.seen != DCV_SEEN_REFERRAL &&
+		                                     ans.seen != DCV_SEEN_RCODE))
 			r->confirm_ok[q->rec] = true;
 		else if (r->confirm_seen[0] == '\0') {
 			dcv_answer_describe(&ans, r->confirm_seen, sizeof(r->confirm_seen));

@@ -18,7 +18,7 @@
 
 #include "store.h"
 
-static const char *const time_keys[] = {"received",  "published", "visible",
+static const char *const time_keys[] = {"received",     "published", "visible",
                                         "withdraw_due", "withdrawn", "failed"};
 
 /* ---- emit ---- */
@@ -264,7 +264,8 @@ static void parse_head(struct cur *c, struct dcv_job_record *out)
 	take_text(c, "name", out->name, sizeof(out->name));
 	word_of(c, "ext", out->ext, sizeof(out->ext), &v);
 	next(c);
-	if (word_of(c, "state", word, sizeof(word), &v) && dcv_job_state_parse(word, &out->state) < 0)
+	if (word_of(c, "state", word, sizeof(word), &v) &&
+	    dcv_job_state_parse(word, &out->state) < 0)
 		say(c, v, "state: unknown state '%s'", word);
 	next(c);
 	if (word_of(c, "cleanup", word, sizeof(word), &v) && strcmp(word, "true") != 0 &&

@@ -364,7 +364,8 @@ int dcv_store_open(uv_loop_t *loop, const char *spool, struct dcv_store **out, s
 	if (rc < 0)
 		goto out;
 	st->has_loaded = true;
-	/* state/ and its environment, made just now, must survive a crash before the first batch. */
+	/* state/ and its environment, made just now, must survive a crash before the first batch.
+	 */
 	rc = store_dirs_flush(st, &fsyncs, why);
 	if (rc < 0)
 		goto out;
@@ -425,10 +426,11 @@ int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,
 	/* Opening would create lock.mdb, owned by whoever runs this: never. */
 	if (fstatat(state, "lock.mdb", &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
 		rc = DCV_EPERM;
-		dcv_why_set(&why,
-		            "%s/state/lock.mdb is missing (dcvd makes it); reading now would create "
-		            "it as this user",
-		            spool);
+		dcv_why_set(
+		    &why,
+		    "%s/state/lock.mdb is missing (dcvd makes it); reading now would create "
+		    "it as this user",
+		    spool);
 		goto out;
 	}
 	rc = store_db_load(st, false, recs, n, errors, &why);

@@ -265,8 +265,8 @@ int dcv_store_read(const char *spool, struct dcv_job_record **recs, size_t *n,
 
 /* Counters of what the store did (loop thread; updated when a batch calls back). */
 struct dcv_store_stats {
-	uint64_t batches;       /* batches completed (successful or not) */
-	uint64_t commits;       /* write transactions committed by batches: one per batch with records */
+	uint64_t batches; /* batches completed (successful or not) */
+	uint64_t commits; /* write transactions committed by batches: one per batch with records */
 	uint64_t files_written; /* status files put in place */
 	uint64_t fsync_calls;   /* of folders */
 	uint64_t map_grown;     /* times MDB_MAP_FULL grew the map */
@@ -347,10 +347,10 @@ int dcv_store_batch_move_tagged(struct dcv_store_batch *b, const char *from, con
 
 /* One move that failed on its own entry (see dcv_store_batch_move()). */
 struct dcv_store_fault {
-	void *tag;     /* as given to dcv_store_batch_move_tagged() (NULL otherwise) */
-	int status;    /* DCV_EIO; DCV_OK when only vanished */
-	bool vanished; /* source and destination both absent: the entry is gone */
-	int err;       /* the errno of the rename (ENOENT when vanished) */
+	void *tag;          /* as given to dcv_store_batch_move_tagged() (NULL otherwise) */
+	int status;         /* DCV_EIO; DCV_OK when only vanished */
+	bool vanished;      /* source and destination both absent: the entry is gone */
+	int err;            /* the errno of the rename (ENOENT when vanished) */
 	struct dcv_why why; /* "move SPOOL/a -> SPOOL/b: reason" (names escaped) */
 };
 

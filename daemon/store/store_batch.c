@@ -53,9 +53,9 @@ struct status_op {
 	size_t len;
 	size_t seq;
 	bool skip;
-	bool refresh; /* written only when missing or different */
-	bool arrival; /* the job's files arrive in dir in this batch */
-	char *id;     /* the job's id: whose NAME.status it is */
+	bool refresh;                     /* written only when missing or different */
+	bool arrival;                     /* the job's files arrive in dir in this batch */
+	char *id;                         /* the job's id: whose NAME.status it is */
 	char final[STORE_FILE_NAME_SIZE]; /* NAME or id, chosen on the pool thread */
 };
 
@@ -290,7 +290,8 @@ int dcv_store_batch_move_tagged(struct dcv_store_batch *b, const char *from, con
 	struct move_op *op = NULL;
 	int rc = DCV_EINVAL;
 
-	if (!spool_path_ok(from) || !spool_path_ok(to) || (alt_to != NULL && !spool_path_ok(alt_to)))
+	if (!spool_path_ok(from) || !spool_path_ok(to) ||
+	    (alt_to != NULL && !spool_path_ok(alt_to)))
 		goto out;
 	rc = grow((void **)&b->moves, &b->cap_moves, b->n_moves, sizeof(*b->moves));
 	if (rc < 0)
@@ -497,7 +498,8 @@ static void move_fault(struct dcv_store_batch *b, struct move_op *op, int err, b
 	op->fault.vanished = vanished;
 	op->fault.status = vanished ? DCV_OK : DCV_EIO;
 	if (vanished)
-		dcv_why_set(&op->fault.why, "%s/%s is gone (removed by its submitter?); nothing to move",
+		dcv_why_set(&op->fault.why,
+		            "%s/%s is gone (removed by its submitter?); nothing to move",
 		            b->st->spool, from);
 	else
 		dcv_why_set(&op->fault.why, "move %s/%s -> %s/%s: %s", b->st->spool, from,
@@ -531,9 +533,9 @@ static void do_move(struct dcv_store_batch *b, struct move_op *op)
 	 * Gone from the source but at a destination: a previous run made
 	 * this move, maybe without its fsync. The folders get one now.
 	 */
-	if (err == ENOENT && (fstatat(to_dir->fd, to_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
-	                      (alt_dir != NULL &&
-	                       fstatat(alt_dir->fd, alt_name, &sb, AT_SYMLINK_NOFOLLOW) == 0)))
+	if (err == ENOENT &&
+	    (fstatat(to_dir->fd, to_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
+	     (alt_dir != NULL && fstatat(alt_dir->fd, alt_name, &sb, AT_SYMLINK_NOFOLLOW) == 0)))
 		err = 0;
 	if (err == 0) {
 		to_dir->dirty = true;

@@ -389,8 +389,9 @@ int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, 
 			break;
 	}
 	if (rc == DCV_OK && mrc != 0) {
-		snprintf(what, sizeof(what), "cannot commit %zu job records (map of %zu MiB, at most %zu)",
-		         n, st->map_size >> 20, st->tuning.map_max >> 20);
+		snprintf(what, sizeof(what),
+		         "cannot commit %zu job records (map of %zu MiB, at most %zu)", n,
+		         st->map_size >> 20, st->tuning.map_max >> 20);
 		rc = db_fail(&db, mrc, what, why);
 	}
 	db_close(&db);
@@ -429,7 +430,8 @@ static int load_one(struct db *db, const MDB_val *k, const MDB_val *v, struct re
 	dcv_escape(id, sizeof(id), k->mv_data, k->mv_size);
 	snprintf(file, sizeof(file), "%s (job %s)", db->path, id);
 	rc = dcv_job_record_parse(file, v->mv_data, v->mv_size, rec, &why);
-	if (rc == DCV_OK && (strlen(rec->id) != k->mv_size || memcmp(rec->id, k->mv_data, k->mv_size))) {
+	if (rc == DCV_OK &&
+	    (strlen(rec->id) != k->mv_size || memcmp(rec->id, k->mv_data, k->mv_size))) {
 		dcv_why_set(&why, "%s: the record's id is %s", file, rec->id);
 		dcv_job_record_free(rec);
 		rc = DCV_ESTATE;
@@ -438,7 +440,8 @@ static int load_one(struct db *db, const MDB_val *k, const MDB_val *v, struct re
 		recs->n++;
 	if (rc != DCV_ESTATE)
 		goto out;
-	rc = dcv_strv_pushf(errors, "%s (damaged record%s)", why.text, db->rdonly ? "" : ": removed");
+	rc = dcv_strv_pushf(errors, "%s (damaged record%s)", why.text,
+	                    db->rdonly ? "" : ": removed");
 	/* Keys are ids (at most DCV_JOB_ID_MAX bytes), so a longer one is damage too. */
 	if (rc == DCV_OK && !db->rdonly) {
 		snprintf(id, sizeof(id), "%.*s", (int)k->mv_size, (const char *)k->mv_data);
@@ -477,7 +480,8 @@ static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_ou
 
 	for (size_t i = 0; i < recs->n && rc == DCV_OK; i++) {
 		rc = store_holds_text(&recs->v[i], &holds);
-		for (p = holds; rc == DCV_OK && p != NULL && (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		for (p = holds; rc == DCV_OK && p != NULL && (nl = strchr(p, '\n')) != NULL;
+		     p = nl + 1) {
 			*nl = '\0';
 			rc = dcv_strv_push(&lines, p);
 		}
@@ -494,7 +498,8 @@ static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_ou
 		k = (size_t)(p - lines.v[i]);
 		if (i > 0 && strcmp(lines.v[i], lines.v[i - 1]) == 0)
 			continue;
-		if (n == 0 || strlen(kvs[n - 1].key) != k || memcmp(kvs[n - 1].key, lines.v[i], k)) {
+		if (n == 0 || strlen(kvs[n - 1].key) != k ||
+		    memcmp(kvs[n - 1].key, lines.v[i], k)) {
 			kvs[n].key = strndup(lines.v[i], k);
 			kvs[n++].val = strdup("");
 			if (kvs[n - 1].key == NULL || kvs[n - 1].val == NULL) {
@@ -524,8 +529,8 @@ static int holders_fix(struct db *db, const char *key, const char *had, const ch
 	uint64_t *fixed = &db->st->stats.holders_fixed;
 
 	if (*fixed < 10)
-		log_warn("%s: the holders of %s were [%s], the job records say [%s]: fixed", db->path,
-		         key, had ? had : "", val ? val : "");
+		log_warn("%s: the holders of %s were [%s], the job records say [%s]: fixed",
+		         db->path, key, had ? had : "", val ? val : "");
 	(*fixed)++;
 	return val != NULL ? mdb_put(db->txn, db->holders, &k, &v, 0)
 	                   : mdb_del(db->txn, db->holders, &k, NULL);

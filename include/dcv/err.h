@@ -47,7 +47,8 @@ enum {
 	DCV_ENOTREADY = -30,  /* server not ready yet (retry) */
 	DCV_ECONFLICT = -31,  /* the owner name holds another value of ours or theirs */
 	DCV_EPERM = -32,      /* the submitter may not do this */
-	DCV_ENOTSUP = -33,    /* not handled by this path (the CSR fast decoder: the full one decides) */
+	DCV_ENOTSUP =
+	    -33, /* not handled by this path (the CSR fast decoder: the full one decides) */
 	DCV_ERR_LAST = -34
 };
 

@@ -105,8 +105,8 @@ bool tu_rerun_as_nobody(const char *test)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		setenv("TU_ONLY", test, 1);
-		execlp("setpriv", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-		       self, (char *)NULL);
+		execlp("setpriv", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		       "--", self, (char *)NULL);
 		fprintf(stderr, "cannot run setpriv: %s\n", strerror(errno));
 		_exit(127);
 	}

@@ -43,8 +43,8 @@ void tu_skip_at(const char *file, int line, const char *fmt, ...)
 int tu_run_group(const char *group, const struct CMUnitTest *tests, size_t n,
                  CMFixtureFunction setup, CMFixtureFunction teardown);
 #undef cmocka_run_group_tests
-#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                         \
-	tu_run_group(#group_tests, group_tests, sizeof(group_tests) / sizeof((group_tests)[0]),     \
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                           \
+	tu_run_group(#group_tests, group_tests, sizeof(group_tests) / sizeof((group_tests)[0]),    \
 	             group_setup, group_teardown)
 
 /*

@@ -29,7 +29,7 @@ struct done {
 	int calls;
 	int status;
 	struct dcv_why why;
-	int faults; /* moves that failed on their own entry */
+	int faults;                   /* moves that failed on their own entry */
 	struct dcv_store_fault fault; /* the last one */
 };
 
@@ -51,8 +51,8 @@ static inline void on_done(void *arg, int status, const struct dcv_why *why)
 }
 
 /* Commits b and runs the loop until its callback ran; returns its status and the faults. */
-static inline int run_batch_faults(uv_loop_t *loop, struct dcv_store_batch *b,
-                                   struct dcv_why *why, struct done *out)
+static inline int run_batch_faults(uv_loop_t *loop, struct dcv_store_batch *b, struct dcv_why *why,
+                                   struct done *out)
 {
 	struct done d;
 

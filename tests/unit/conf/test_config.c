@@ -801,8 +801,7 @@ static const char *uid_text(const struct dcv_zone *z)
 static char temp_groups[2][32];
 
 /* The lock lib_users.sh takes around useradd and groupadd. */
-#define ACCOUNTS_LOCK                                                                      \
-	"l=/run/lock; [ -d $l ] || l=${TMPDIR:-/tmp}; flock $l/dcvdt-accounts.lock "
+#define ACCOUNTS_LOCK "l=/run/lock; [ -d $l ] || l=${TMPDIR:-/tmp}; flock $l/dcvdt-accounts.lock "
 
 static void remove_temp_groups(void)
 {

@@ -1355,7 +1355,8 @@ static void test_ipv6(void **state)
 	struct t *t = *state;
 
 	if (!responder_start(&t->r, &t->loop, AF_INET6, true))
-		tu_skip("no IPv6 loopback here: cannot bind a socket to [::1]:0 (%s)", strerror(errno));
+		tu_skip("no IPv6 loopback here: cannot bind a socket to [::1]:0 (%s)",
+		        strerror(errno));
 	assert_non_null(strstr(t->r.addr.text, "::1@"));
 	new_io(t, 0, 500, 2, 1000, 1);
 	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);

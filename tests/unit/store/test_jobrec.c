@@ -391,7 +391,8 @@ static void test_damage(void **state)
 	                    "state: unknown state 'flying'");
 	expect_edit_refused("state publishing", "state Published", "5:7", "unknown state");
 	expect_edit_refused("state publishing", "state  publishing", "5:7", "unknown state");
-	expect_edit_refused("cleanup false", "cleanup yes", "6:9", "cleanup: expected true or false");
+	expect_edit_refused("cleanup false", "cleanup yes", "6:9",
+	                    "cleanup: expected true or false");
 	expect_edit_refused("sha256 " SHA "\n", "", "8:1", "expected 'sha256'");
 	expect_edit_refused("ext csr\n", "", "4:1", "expected 'ext'");
 	expect_edit_refused("ext csr", "ext c\x01r", "4:6", "ext: a control byte");
@@ -422,8 +423,8 @@ static void test_damage(void **state)
 	expect_edit_refused("rr _", "rr a,_", NULL, "records[0].owner must hold only letters");
 	expect_edit_refused("dnsname *.example.test", "dnsname example.test", NULL,
 	                    "names[1]: 'example.test' is listed twice");
-	expect_edit_refused("dnsname example.test example.test\n", "dnsname example.test\n",
-	                    "16:9", "dnsname: expected 2 words");
+	expect_edit_refused("dnsname example.test example.test\n", "dnsname example.test\n", "16:9",
+	                    "dnsname: expected 2 words");
 	expect_edit_refused("received 1700000000", "received 1.7e9", "9:10",
 	                    "received: expected a whole number");
 	expect_edit_refused("received 1700000000", "received 253402300800", "9:10",

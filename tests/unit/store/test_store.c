@@ -428,7 +428,8 @@ static void test_batch_strace(void **state)
 	 * is still open (or before any).
 	 */
 	early = atoi(tu_run_line(
-	    "awk '/(pwrite64|pwritev|writev?)\\([0-9]+<[^>]*data.mdb>/ { done = synced; synced = 0 } "
+	    "awk '/(pwrite64|pwritev|writev?)\\([0-9]+<[^>]*data.mdb>/ { done = synced; synced = 0 "
+	    "} "
 	    "/fdatasync\\([0-9]+<[^>]*data.mdb>/ { synced = 1 } "
 	    "/(linkat|renameat2?)\\(/ && /done/ { if (!done) n++ } END { print n + 0 }' '%s'",
 	    out));
@@ -666,8 +667,8 @@ static void test_status_and_moves(void **state)
 	assert_int_equal(mkdir(tu_path("done/d.csr"), 0750), 0);
 	tu_put("done/d.csr/inside", 0640, "x");
 	b = dcv_store_batch_new(st);
-	assert_int_equal(
-	    dcv_store_batch_move_tagged(b, "active/d.csr", "done/d.csr", NULL, &d), DCV_OK);
+	assert_int_equal(dcv_store_batch_move_tagged(b, "active/d.csr", "done/d.csr", NULL, &d),
+	                 DCV_OK);
 	assert_int_equal(dcv_store_batch_move(b, "active/ok.csr", "done/ok.csr"), DCV_OK);
 	assert_int_equal(run_batch_faults(&loop, b, &why, &d), DCV_OK);
 	assert_int_equal(d.faults, 1);
@@ -1352,7 +1353,8 @@ static void test_crash_safety(void **state)
 				         kill_no, i, found.fix[i], done.fix[i], next.fix[i]);
 			gen_before += found.fix[i] == done.fix[i];
 		}
-		/* One transaction per batch: its records are in place all together or not at all. */
+		/* One transaction per batch: its records are in place all together or not at all.
+		 */
 		if (gen_before > 0 && gen_before < FIX)
 			fail_msg("kill %d: %u fix records at generation %" PRIu64
 			         ", %u at %" PRIu64,

@@ -431,8 +431,8 @@ static void test_damaged_records(void **state)
 	snprintf(prefix, sizeof(prefix), "%s/state/data.mdb (job cut~1):", tu_dir);
 	assert_non_null(strstr(errors.v[1], prefix));
 	assert_non_null(strstr(errors.v[1], "cut short"));
-	snprintf(prefix, sizeof(prefix), "%s/state/data.mdb (job wrong~1): the record's id is m007~1",
-	         tu_dir);
+	snprintf(prefix, sizeof(prefix),
+	         "%s/state/data.mdb (job wrong~1): the record's id is m007~1", tu_dir);
 	assert_non_null(strstr(errors.v[2], prefix));
 	for (size_t i = 0; i < errors.n; i++)
 		assert_non_null(strstr(errors.v[i], "(damaged record: removed)"));
