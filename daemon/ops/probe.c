@@ -11,6 +11,7 @@
  * Everything a round needs is copied into it, so a discovery running for
  * another round cannot pull addresses away underneath it.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +166,17 @@ static void report(struct round *r)
 	r->state = ROUND_REPORT;
 	memset(&rep, 0, sizeof(rep));
 	obs = calloc(r->n_items ? r->n_items : 1, sizeof(*obs));
-	for (size_t i = 0; obs != NULL && i < r->n_items; i++)
-		obs[i] = r->items[i].obs;
+	for (size_t i = 0; obs != NULL && i < r->n_items; i++) {
+		const struct item *it = &r->items[i];
+		obs[i] = it->obs;
+		if (!it->obs.resolver && it->zone < r->n_zones) {
+			const struct zone_addrs *za = &r->zones[it->zone];
+			obs[i].zone = za->zone->domain;
+			obs[i].serial_known = za->serial_known != NULL && it->addr < za->n &&
+			                      za->serial_known[it->addr];
+			obs[i].serial = obs[i].serial_known ? za->serials[it->addr] : 0;
+		}
+	}
 	rep.status = r->status;
 	snprintf(rep.why, sizeof(rep.why), "%s", r->why);
 	rep.auth_ok = r->status == DCV_OK && r->auth_ok;
@@ -175,6 +185,8 @@ static void report(struct round *r)
 	rep.obs = obs;
 	rep.n_obs = obs ? r->n_items : 0;
 	rep.n_auth_addrs = count_auth_addrs(r);
+	rep.held = r->spec->held;
+	rep.n_held = r->spec->held != NULL ? r->spec->n_held : 0;
 	r->p->pending--;
 	r->cb(r->arg, &rep);
 	free(obs);
@@ -798,6 +810,17 @@ void dcv_prober_free(struct dcv_prober *p)
 	uv_close((uv_handle_t *)&p->kick, on_kick_closed);
 }
 
+/* --- the serial at the primary, for the reasons ----------------------------- */
+
+int dcv_prober_primary_serial(struct dcv_prober *p, const struct dcv_zone *zone,
+                              uint64_t max_age_ms, dcv_prober_serial_cb cb, void *arg)
+{
+	if (zone->n_primaries == 0 || zone->primaries[0]->n_addrs == 0)
+		return DCV_EINVAL;
+	return dcv_authsets_serial(p->sets, zone, &zone->primaries[0]->addrs[0], max_age_ms, cb,
+	                           arg);
+}
+
 /* --- serials of a whole zone, for the engine's watchers -------------------- */
 
 struct serials_req {
@@ -887,19 +910,60 @@ int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64
 	return DCV_OK;
 }
 
+/* a < b in serial number arithmetic (RFC 1982): serials wrap around. */
+static bool probe_serial_older(uint32_t a, uint32_t b)
+{
+	return a != b && (int32_t)(a - b) < 0;
+}
+
+/*
+ * Why an authoritative server lags, from its SOA serial: behind the serial
+ * that first held the record, it has not had the transfer (a NOTIFY that did
+ * not arrive, a refresh not yet due); at that serial or later, its copy
+ * should hold the record and does not. Empty when nothing is known.
+ */
+static void probe_serial_reason(const struct dcv_probe_report *rep, const struct dcv_probe_obs *o,
+                                char *buf, size_t size)
+{
+	const struct dcv_probe_held *held = NULL;
+
+	buf[0] = '\0';
+	if (o->resolver || o->zone == NULL || !o->serial_known)
+		return;
+	for (size_t i = 0; i < rep->n_held && held == NULL; i++)
+		if (rep->held[i].zone != NULL && strcmp(rep->held[i].zone, o->zone) == 0)
+			held = &rep->held[i];
+	if (held == NULL)
+		snprintf(buf, size, " (at serial %" PRIu32 ")", o->serial);
+	else if (probe_serial_older(o->serial, held->serial))
+		snprintf(buf, size,
+		         " (at serial %" PRIu32 ", older than %" PRIu32
+		         ", the first that holds the record: no transfer yet; did the NOTIFY "
+		         "arrive, when is its refresh due?)",
+		         o->serial, held->serial);
+	else
+		snprintf(buf, size,
+		         " (at serial %" PRIu32 ", not older than %" PRIu32
+		         ", the first that holds the record: its copy should hold it)",
+		         o->serial, held->serial);
+}
+
 int dcv_probe_disagreements(const struct dcv_probe_report *rep, size_t max, struct dcv_strv *out)
 {
 	int rc = DCV_OK;
+	char reason[200];
 
 	dcv_strv_free(out);
 	if (rep->status < 0)
 		return dcv_strv_push(out, rep->why);
 	for (size_t i = 0; i < rep->n_obs && rc == DCV_OK && (max == 0 || out->n < max); i++) {
 		const struct dcv_probe_obs *o = &rep->obs[i];
-		if (!o->ok)
-			rc = dcv_strv_pushf(out, "%s %s asked %s for %s: %s",
-			                    o->resolver ? "resolver" : "server", o->server,
-			                    o->qname, o->name, o->seen);
+		if (o->ok)
+			continue;
+		probe_serial_reason(rep, o, reason, sizeof(reason));
+		rc = dcv_strv_pushf(out, "%s %s asked %s for %s: %s%s",
+		                    o->resolver ? "resolver" : "server", o->server, o->qname,
+		                    o->name, o->seen, reason);
 	}
 	return rc;
 }

@@ -69,8 +69,21 @@ void dcv_probe_memory_free(struct dcv_probe_memory *m);
 /* Records that server serves qname as expected (e.g. a primary that confirmed an UPDATE). */
 int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, const char *qname);
 
+/*
+ * The SOA serial that first held the records in a zone, as the primary gave
+ * it after the UPDATE: a server still at an older serial has not had the
+ * transfer yet, one at this serial or later serves a copy that should hold
+ * them. Only for the reasons in dcv_probe_disagreements().
+ */
+struct dcv_probe_held {
+	const char *zone; /* the zone's domain, as in the configuration */
+	uint32_t serial;
+};
+
 struct dcv_probe_spec {
-	struct dcv_probe_memory *memory; /* NULL: every round asks everything */
+	struct dcv_probe_memory *memory;   /* NULL: every round asks everything */
+	const struct dcv_probe_held *held; /* n_held entries, may be NULL */
+	size_t n_held;
 	const char *md5_hex;
 	const char *target; /* our CNAME data, lower case, trailing dot */
 	const struct dcv_probe_name *names;
@@ -86,6 +99,10 @@ struct dcv_probe_obs {
 	bool resolver;
 	bool ok;
 	char seen[300]; /* "CNAME x.", "NXDOMAIN", "timed out", ... */
+	/* Authoritative observations with a memory: the zone asked and the server's serial. */
+	const char *zone; /* NULL for resolvers */
+	uint32_t serial;
+	bool serial_known;
 };
 
 struct dcv_probe_report {
@@ -96,7 +113,9 @@ struct dcv_probe_report {
 	bool done;                       /* auth_ok and every resolver agrees (or there are none) */
 	const struct dcv_probe_obs *obs; /* every observation of the round */
 	size_t n_obs;
-	size_t n_auth_addrs; /* distinct authoritative addresses asked */
+	size_t n_auth_addrs;               /* distinct authoritative addresses asked */
+	const struct dcv_probe_held *held; /* the spec's, for the reasons */
+	size_t n_held;
 };
 
 typedef void (*dcv_probe_cb)(void *arg, const struct dcv_probe_report *report);
@@ -137,6 +156,16 @@ typedef void (*dcv_prober_serials_cb)(void *arg, int status, size_t n, const str
                                       const uint32_t *serials, const bool *known);
 int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64_t max_age_ms,
                        dcv_prober_serials_cb cb, void *arg);
+
+/*
+ * The SOA serial of the zone at its first primary's first address, asked
+ * now (not from a cache older than max_age_ms). cb runs once, from the loop
+ * or from inside this call; status < 0: no serial (timed out, refused).
+ * DCV_ENOMEM or DCV_EINVAL (a zone without primaries) only.
+ */
+typedef void (*dcv_prober_serial_cb)(void *arg, int status, uint32_t serial);
+int dcv_prober_primary_serial(struct dcv_prober *p, const struct dcv_zone *zone,
+                              uint64_t max_age_ms, dcv_prober_serial_cb cb, void *arg);
 
 /* Rounds started and not finished. */
 size_t dcv_prober_pending(const struct dcv_prober *p);
