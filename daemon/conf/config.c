@@ -33,6 +33,7 @@ enum top_key {
 	TOP_ZONE,
 	TOP_RESOLVER,
 	TOP_POLL_MAX,
+	TOP_METRICS_FILE,
 	TOP_COUNT
 };
 
@@ -54,6 +55,7 @@ static const char *const top_keys[] = {
     [TOP_ZONE] = "zone",
     [TOP_RESOLVER] = "resolver",
     [TOP_POLL_MAX] = "poll_max",
+    [TOP_METRICS_FILE] = "metrics_file",
     [TOP_COUNT] = NULL,
 };
 
@@ -284,6 +286,39 @@ static void set_defaults(struct dcv_config *cfg)
 	cfg->max_message_size = DCV_DEFAULT_MAX_MESSAGE_SIZE;
 }
 
+/*
+ * metrics_file: node_exporter's textfile collector reads only *.prom files,
+ * and dcvd writes its temporary file next to it under a name without
+ * .prom: a name that does not end so is a mistake worth telling, as is a
+ * folder that is not there (yet: the daemon says so again at each write).
+ */
+static int opt_metrics_file(struct cfg_loader *l, const struct dcv_yin_node *node)
+{
+	struct dcv_config *cfg = l->cfg;
+	const char *slash = NULL;
+	char dir[4096];
+	struct stat st;
+	size_t len = 0;
+	int rc = opt_path(l, node, "metrics_file", &cfg->metrics_file);
+
+	if (rc < 0 || cfg->metrics_file == NULL)
+		return rc;
+	len = strlen(cfg->metrics_file);
+	if (len < 6 || strcmp(cfg->metrics_file + len - 5, ".prom") != 0)
+		cfg_warn(l, node,
+		         "metrics_file: %s does not end in .prom: node_exporter's textfile "
+		         "collector will not read it",
+		         cfg->metrics_file);
+	slash = strrchr(cfg->metrics_file, '/');
+	snprintf(dir, sizeof(dir), "%.*s",
+	         slash == cfg->metrics_file ? 1 : (int)(slash - cfg->metrics_file),
+	         cfg->metrics_file);
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		cfg_warn(l, node, "metrics_file: folder %s is not a directory here: %s", dir,
+		         stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
+	return DCV_OK;
+}
+
 static int plain_options(struct cfg_loader *l, const struct dcv_yin_node **v)
 {
 	struct dcv_config *cfg = l->cfg;
@@ -305,6 +340,8 @@ static int plain_options(struct cfg_loader *l, const struct dcv_yin_node **v)
 		         strerror(errno));
 	cfg_duration(l, v[TOP_HOOK_TIMEOUT], "hook_timeout", 1, &cfg->hook_timeout);
 	cfg_duration(l, v[TOP_POLL_MAX], "poll_max", 1, &cfg->poll_max);
+	if ((rc = opt_metrics_file(l, v[TOP_METRICS_FILE])) < 0)
+		goto out;
 	opt_number(l, v[TOP_MAX_JOBS], "max_jobs", 1, UINT32_MAX, &cfg->max_jobs);
 	opt_number(l, v[TOP_MAX_JOBS_PER_SUBMITTER], "max_jobs_per_submitter", 1, UINT32_MAX,
 	           &cfg->max_jobs_per_submitter);
@@ -504,6 +541,7 @@ void dcv_config_free(struct dcv_config *cfg)
 	free(cfg->file);
 	free(cfg->spool);
 	free(cfg->hook);
+	free(cfg->metrics_file);
 	dcv_strv_free(&cfg->warnings);
 	free(cfg);
 }

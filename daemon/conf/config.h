@@ -143,6 +143,7 @@ struct dcv_config {
 	uint64_t withdraw_after;  /* seconds; 0 keeps records */
 	uint64_t visible_timeout; /* seconds */
 	char *hook;               /* NULL: none */
+	char *metrics_file;       /* Prometheus textfile to write; NULL: none */
 	uint64_t hook_timeout;    /* seconds */
 	uint64_t max_jobs;
 	uint64_t max_jobs_per_submitter; /* already at most max_jobs */
