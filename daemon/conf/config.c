@@ -34,6 +34,7 @@ enum top_key {
 	TOP_RESOLVER,
 	TOP_POLL_MAX,
 	TOP_METRICS_FILE,
+	TOP_KEEP,
 	TOP_COUNT
 };
 
@@ -56,6 +57,7 @@ static const char *const top_keys[] = {
     [TOP_RESOLVER] = "resolver",
     [TOP_POLL_MAX] = "poll_max",
     [TOP_METRICS_FILE] = "metrics_file",
+    [TOP_KEEP] = "keep",
     [TOP_COUNT] = NULL,
 };
 
@@ -277,6 +279,7 @@ static void set_defaults(struct dcv_config *cfg)
 	snprintf(cfg->target, sizeof(cfg->target), "%s", DCV_DEFAULT_TARGET);
 	cfg->placement = DCV_PLACE_ZONE;
 	cfg->withdraw_after = DCV_DEFAULT_WITHDRAW_AFTER;
+	cfg->keep = DCV_DEFAULT_KEEP;
 	cfg->visible_timeout = DCV_DEFAULT_VISIBLE_TIMEOUT;
 	cfg->hook_timeout = DCV_DEFAULT_HOOK_TIMEOUT;
 	cfg->max_jobs = DCV_DEFAULT_MAX_JOBS;
@@ -319,6 +322,49 @@ static int opt_metrics_file(struct cfg_loader *l, const struct dcv_yin_node *nod
 	return DCV_OK;
 }
 
+/* A duration as the file would say it: the largest of d, h, m, s that divides it. */
+static void duration_text(uint64_t s, char *buf, size_t size)
+{
+	static const struct {
+		uint64_t secs;
+		char unit;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+	size_t i = 0;
+
+	while (i < sizeof(units) / sizeof(units[0]) && (s == 0 || s % units[i].secs != 0))
+		i++;
+	if (i < sizeof(units) / sizeof(units[0]))
+		snprintf(buf, size, "%" PRIu64 "%c", s / units[i].secs, units[i].unit);
+	else
+		snprintf(buf, size, "%" PRIu64 "s", s);
+}
+
+/*
+ * keep: how long the files and record of a finished job stay. Its age
+ * counts from when the job let go of its records (withdrawn, or a failed
+ * job's cleanup done), so a keep shorter than withdraw_after deletes
+ * nothing early; but the operator who set it likely thought it counted
+ * from the submission, and the history of finished jobs then goes much
+ * sooner than the live ones: worth a warning that says what happens.
+ */
+static void opt_keep(struct cfg_loader *l, const struct dcv_yin_node *node)
+{
+	struct dcv_config *cfg = l->cfg;
+	char keep[32], after[32];
+
+	cfg_duration(l, node, "keep", 0, &cfg->keep);
+	if (cfg->keep == 0 || cfg->withdraw_after == 0 || cfg->keep >= cfg->withdraw_after)
+		return;
+	duration_text(cfg->keep, keep, sizeof(keep));
+	duration_text(cfg->withdraw_after, after, sizeof(after));
+	cfg_warn(l, node,
+	         "keep (%s) is shorter than withdraw_after (%s): keep counts from a job's "
+	         "withdrawal, so each job stays in done/ for withdraw_after plus keep, but a "
+	         "finished job's status file and record are deleted %s after its records are "
+	         "withdrawn; set keep to at least withdraw_after to keep that history as long",
+	         keep, after, keep);
+}
+
 static int plain_options(struct cfg_loader *l, const struct dcv_yin_node **v)
 {
 	struct dcv_config *cfg = l->cfg;
@@ -333,6 +379,7 @@ static int plain_options(struct cfg_loader *l, const struct dcv_yin_node **v)
 	opt_placement(l, v[TOP_PLACEMENT]);
 	cfg_duration(l, v[TOP_WITHDRAW_AFTER], "withdraw_after", 0, &cfg->withdraw_after);
 	cfg_duration(l, v[TOP_VISIBLE_TIMEOUT], "visible_timeout", 1, &cfg->visible_timeout);
+	opt_keep(l, v[TOP_KEEP]);
 	if ((rc = opt_path(l, v[TOP_HOOK], "hook", &cfg->hook)) < 0)
 		goto out;
 	if (cfg->hook != NULL && access(cfg->hook, X_OK) != 0)

@@ -7,6 +7,7 @@
  *   target: sectigo.com          # or comodoca.com
  *   placement: zone              # zone | fqdn
  *   withdraw_after: 7d           # duration; 0 keeps records
+ *   keep: 30d                    # finished jobs' files and records; 0 keeps all
  *   visible_timeout: 1h          # give up on a job after this long
  *   hook: /usr/libexec/dcvd-hook # optional
  *   hook_timeout: 30s
@@ -90,6 +91,7 @@
 
 #define DCV_DEFAULT_SPOOL "/var/spool/dcvd"
 #define DCV_DEFAULT_WITHDRAW_AFTER (7 * 86400)
+#define DCV_DEFAULT_KEEP (30 * 86400)
 #define DCV_DEFAULT_VISIBLE_TIMEOUT 3600
 #define DCV_DEFAULT_HOOK_TIMEOUT 30
 #define DCV_DEFAULT_MAX_JOBS 100000
@@ -141,6 +143,7 @@ struct dcv_config {
 	char target[32];
 	enum dcv_placement placement;
 	uint64_t withdraw_after;  /* seconds; 0 keeps records */
+	uint64_t keep;            /* seconds a finished job stays (its files, its record); 0: all */
 	uint64_t visible_timeout; /* seconds */
 	char *hook;               /* NULL: none */
 	char *metrics_file;       /* Prometheus textfile to write; NULL: none */
