@@ -70,6 +70,7 @@ void engine_count(struct dcv_engine *eng, enum dcv_job_state from, enum dcv_job_
 		eng->n_by_state[from]--;
 	if (to < DCV_JOB_STATE_COUNT)
 		eng->n_by_state[to]++;
+	engine_metrics_moved(eng, from, to);
 }
 
 static size_t in_flight(const struct dcv_engine *eng)
@@ -195,6 +196,7 @@ static void on_store_fault(void *arg, const struct dcv_store_fault *f)
 	if (job == NULL)
 		return;
 	job->move_faulted = true;
+	eng->metrics.store_errors += !f->vanished;
 	if (f->vanished) {
 		dcv_log_job(DCV_LOG_INFO, job->rec.id, "%s", f->why.text);
 		return;
@@ -228,6 +230,7 @@ static int persist_clean(struct dcv_engine *eng, struct dcv_job *job, const char
 		return add_to_batch(eng, job, status_dir, move);
 	dcv_escape(error, sizeof(error), why.text, strlen(why.text));
 	dcv_log_job(DCV_LOG_ERR, job->rec.id, "job record refused: %s; the job fails", error);
+	eng->metrics.store_errors++;
 	snprintf(job->rec.error, sizeof(job->rec.error), "job record refused: %.400s", error);
 	job->rec.submitter[0] = '\0';
 	if (job->rec.state != DCV_JOB_FAILED) {
@@ -299,6 +302,7 @@ static void on_committed(void *arg, int status, const struct dcv_why *why)
 	if (status < 0) {
 		uint64_t delay =
 		    dcv_backoff_ms(eng->store_failures++, STORE_RETRY_BASE_MS, STORE_RETRY_CAP_MS);
+		eng->metrics.store_errors++;
 		log_err("spool %s: cannot save %zu job states: %s; nothing is lost, retrying in "
 		        "%.1f s",
 		        eng->cfg->cfg->spool, n, why->text, (double)delay / 1000.0);
@@ -564,6 +568,7 @@ static void resume_all(struct dcv_engine *eng)
 	uint64_t now = (uint64_t)time(NULL);
 
 	dcv_store_load(eng->store, &recs, &n, &errors);
+	eng->metrics.store_errors += errors.n;
 	for (size_t i = 0; i < errors.n; i++)
 		log_err("job state %s; that job is dropped: its CSR, if still in active/, is "
 		        "taken again; records it had published stay until withdrawn by hand",
@@ -619,6 +624,7 @@ int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **
 		goto out;
 	}
 	eng->loop = loop;
+	dcv_metrics_init(&eng->metrics, (double)time(NULL), DCV_VERSION);
 	if ((eng->holders = holders_new()) == NULL) {
 		dcv_config_free(cfg);
 		dcv_why_set(why, "out of memory");
@@ -658,6 +664,7 @@ out:
 int dcv_engine_start(struct dcv_engine *eng)
 {
 	resume_all(eng);
+	engine_metrics_start(eng);
 	return dcv_spool_start(eng->spool, spool_policy, spool_items, eng);
 }
 
@@ -717,6 +724,7 @@ void dcv_engine_reload(struct dcv_engine *eng, struct dcv_config *cfg)
 	cfgref_put(eng->cfg);
 	eng->cfg = c;
 	dcv_hooks_configure(eng->hooks, cfg->hook, cfg->hook_timeout * 1000);
+	engine_metrics_reload(eng, cfg);
 	dcv_spool_kick(eng->spool);
 }
 
@@ -771,6 +779,7 @@ static void finish_stop(struct dcv_engine *eng)
 	dcv_psl_free(eng->psl);
 	holders_free(eng->holders);
 	eng->holders = NULL;
+	dcv_metrics_free(&eng->metrics);
 	eng->handles_open = 3;
 	uv_close((uv_handle_t *)&eng->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&eng->store_retry, on_handle_closed);
@@ -822,6 +831,7 @@ void dcv_engine_stop(struct dcv_engine *eng, void (*stopped)(void *arg), void *a
 		eng->closing++;
 	zbatch_close_all(eng);
 	zwatch_close_all(eng);
+	engine_metrics_stop(eng);
 	eng->closing++;
 	dcv_dnsio_close(eng->io, release_cb, eng);
 	engine_release(eng);

@@ -25,6 +25,7 @@
 #include "dnsio.h"
 #include "engine.h"
 #include "hook.h"
+#include "metrics.h"
 #include "probe.h"
 #include "schedq.h"
 #include "spool.h"
@@ -158,6 +159,9 @@ struct dcv_engine {
 	bool limit_logged;
 	/* which jobs hold which record (holders.c) */
 	struct dcv_holders *holders;
+	/* what metrics_file shows (engine_metrics.c); mwriter NULL: not written */
+	struct dcv_metrics metrics;
+	struct dcv_metrics_writer *mwriter;
 	/* stopping */
 	bool stopping;
 	bool finished;
@@ -233,6 +237,19 @@ bool holders_being_deleted(struct dcv_holders *h, const struct dcv_job_record_rr
 void holders_deleting(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
 /* id no longer holds rr (and no longer deletes it). Harmless when it did not. */
 void holders_release(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id);
+
+/* engine_metrics.c: metrics_file, its writer started, switched, stopped. */
+void engine_metrics_start(struct dcv_engine *eng);
+void engine_metrics_reload(struct dcv_engine *eng, const struct dcv_config *cfg);
+/* At a stop: the last file says dcvd_up 0; engine_release() once written. */
+void engine_metrics_stop(struct dcv_engine *eng);
+/* A state change, counted (engine_count) and written soon. */
+void engine_metrics_moved(struct dcv_engine *eng, enum dcv_job_state from, enum dcv_job_state to);
+/* One UPDATE's outcomes, per primary address. */
+void engine_metrics_update(struct dcv_engine *eng, enum dcv_update_op op,
+                           const struct dcv_update_outcome *outcomes, size_t n);
+/* A probe round's answers, per server. */
+void engine_metrics_probe(struct dcv_engine *eng, const struct dcv_probe_report *rep);
 
 /* zbatch.c */
 int zbatch_enqueue(struct dcv_engine *eng, struct dcv_job *job, size_t rr, enum dcv_update_op op);

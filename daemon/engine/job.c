@@ -516,6 +516,7 @@ static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 	job->wait = WAIT_NONE;
 	if (eng->stopping)
 		goto out;
+	engine_metrics_probe(eng, rep);
 	if (eng->round_head != NULL) {
 		struct dcv_job *next = eng->round_head;
 		eng->round_head = next->round_next;
@@ -529,6 +530,8 @@ static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 		            "visible at %zu authoritative addresses and %zu resolvers after %.3f s",
 		            rep->n_auth_addrs, job->cfg->cfg->n_resolvers,
 		            (double)(uv_now(eng->loop) - job->received_ms) / 1000.0);
+		dcv_metrics_visible_after(&eng->metrics,
+		                          (double)(uv_now(eng->loop) - job->received_ms) / 1000.0);
 		job->rec.visible = now_s();
 		job->rec.withdraw_due = job->cfg->cfg->withdraw_after
 		                            ? job->rec.visible + job->cfg->cfg->withdraw_after
@@ -863,6 +866,7 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 	dcv_log_job(DCV_LOG_INFO, job->rec.id, "received %s from %s (uid %u)", item->file,
 	            job->rec.submitter[0] ? job->rec.submitter : "?", (unsigned)job->rec.uid);
 	if (item->status < 0 || req == NULL) {
+		eng->metrics.spool_refused++;
 		/* Refused before the claim: the file is still in incoming/. */
 		if (item->where == DCV_SPOOL_INCOMING) {
 			job->rec.state = DCV_JOB_FAILED;
@@ -893,6 +897,11 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 	}
 	job->rec = *rec;
 	memset(rec, 0, sizeof(*rec));
+	/* Its time since received (logs, metrics) counts from the record, not from this start. */
+	if (job->rec.received != 0 && job->rec.received <= now_s())
+		job->received_ms -= job->received_ms > (now_s() - job->rec.received) * 1000
+		                        ? (now_s() - job->rec.received) * 1000
+		                        : job->received_ms;
 	snprintf(job->file, sizeof(job->file), "%s", file);
 	job->cfg = cfgref_get(eng->cfg);
 	job->deadline = uv_now(eng->loop) + job->cfg->cfg->visible_timeout * 1000;

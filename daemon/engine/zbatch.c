@@ -131,6 +131,7 @@ static void zbatch_on_update(void *arg, int status, const struct dcv_update_outc
 	zb->flight_up = NULL;
 	cfgref_put(zb->flight_cfg);
 	zb->flight_cfg = NULL;
+	engine_metrics_update(eng, op, outcomes, n_outcomes);
 	for (size_t o = 0; o < n_outcomes; o++) {
 		if (outcomes[o].status == DCV_OK)
 			continue;
