@@ -84,8 +84,7 @@ static bool job_of_text(const unsigned char *buf, size_t len, char *id, size_t s
 	return found;
 }
 
-/* Whose job dir/file is; false when missing, unreadable or not a status file of ours. */
-static bool job_of_file(const struct store_dir *dir, const char *file, char *id, size_t size)
+bool store_status_job_of(const struct store_dir *dir, const char *file, char *id, size_t size)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -137,7 +136,7 @@ void store_status_place(struct dcv_store *st, struct store_dir *dir, const char 
 	(void)st;
 	snprintf(out, size, "%s", name);
 	snprintf(file, sizeof(file), "%s.status", name);
-	if (!job_of_file(dir, file, owner, sizeof(owner))) {
+	if (!store_status_job_of(dir, file, owner, sizeof(owner))) {
 		/*
 		 * No NAME.status (or none of ours): NAME is free -- unless this
 		 * job was archived earlier and only its NAME.status was lost.

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "jobrec_int.h"
+#include "retention.h"
 #include "store_int.h"
 
 /*
@@ -83,6 +84,7 @@ struct dcv_store_batch {
 	size_t n_statuses, cap_statuses;
 	struct move_op *moves;
 	size_t n_moves, cap_moves;
+	struct dcv_store_sweep *sweep; /* a sweep batch (retention.h): the caller's */
 	/* results, written by the pool thread, read on the loop after it */
 	int rc;
 	struct dcv_why why;
@@ -313,6 +315,14 @@ int dcv_store_batch_move_tagged(struct dcv_store_batch *b, const char *from, con
 	rc = DCV_OK;
 out:
 	return rc;
+}
+
+int dcv_store_batch_sweep(struct dcv_store_batch *b, struct dcv_store_sweep *sw)
+{
+	if (b->n_recs + b->n_forgets + b->n_statuses + b->n_moves > 0 || b->sweep != NULL)
+		return DCV_EINVAL;
+	b->sweep = sw;
+	return DCV_OK;
 }
 
 void dcv_store_batch_on_fault(struct dcv_store_batch *b, dcv_store_fault_cb cb)
@@ -567,6 +577,9 @@ static void batch_work(uv_work_t *req)
 		write_statuses(b);
 	for (size_t i = 0; i < b->n_moves && b->rc == DCV_OK; i++)
 		do_move(b, &b->moves[i]);
+	/* Its own batch: never beside another one, its transaction begun and committed here. */
+	if (b->rc == DCV_OK && b->sweep != NULL)
+		b->rc = store_sweep_run(st, b->sweep, &b->why);
 	/* Also after a failure: the steps that completed are flushed. */
 	if (store_dirs_flush(st, &b->fsync_calls, &why) < 0 && b->rc == DCV_OK) {
 		b->rc = DCV_EIO;

@@ -662,3 +662,64 @@ out:
 	}
 	return rc;
 }
+
+/* ---- retention ---- */
+
+/*
+ * Expired ids first, then their removal: the cursor walks the records
+ * while expire() deletes files, and the deletes come after it.
+ */
+int store_db_prune(struct dcv_store *st, store_expire_fn expire,
+                   store_before_commit_fn before_commit, void *arg, size_t *removed,
+                   struct dcv_why *why)
+{
+	struct dcv_strv gone = {NULL, 0, 0};
+	struct dcv_job_record rec;
+	MDB_cursor *cur = NULL;
+	struct db db;
+	MDB_val k, v;
+	int mrc = 0, rc = db_open(&db, st, false, why);
+
+	*removed = 0;
+	if (rc < 0)
+		goto out;
+	if ((mrc = mdb_txn_begin(db.env, NULL, 0, &db.txn)) != 0)
+		db.txn = NULL;
+	if (mrc == 0)
+		mrc = db_dbis(&db, MDB_CREATE);
+	if (mrc == 0)
+		mrc = mdb_cursor_open(db.txn, db.jobs, &cur);
+	for (int op = MDB_FIRST; mrc == 0 && rc == DCV_OK; op = MDB_NEXT) {
+		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		rc = dcv_job_record_parse("data.mdb", v.mv_data, v.mv_size, &rec, NULL);
+		if (rc == DCV_ESTATE) {
+			rc = DCV_OK; /* damaged: the next load reports and removes it */
+			continue;
+		}
+		if (rc == DCV_OK && strlen(rec.id) == k.mv_size &&
+		    memcmp(rec.id, k.mv_data, k.mv_size) == 0 && expire(arg, &rec))
+			rc = dcv_strv_push(&gone, rec.id);
+		dcv_job_record_free(&rec);
+	}
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+	for (size_t i = 0; i < gone.n && mrc == 0 && rc == DCV_OK; i++)
+		mrc = write_op(&db, &(struct store_op){gone.v[i], NULL, 0, NULL});
+	if (mrc != 0 || rc < 0 || gone.n == 0)
+		goto out;
+	if ((rc = before_commit(arg, why)) < 0)
+		goto out;
+	mrc = mdb_txn_commit(db.txn);
+	db.txn = NULL;
+	if (mrc == 0)
+		*removed = gone.n;
+out:
+	if (rc == DCV_OK && mrc != 0)
+		rc = db_fail(&db, mrc, "cannot delete the job records older than keep", why);
+	db_close(&db);
+	dcv_strv_free(&gone);
+	malloc_trim(0);
+	return rc;
+}

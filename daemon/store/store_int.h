@@ -136,6 +136,32 @@ int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, 
 int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs, size_t *n,
                   struct dcv_strv *errors, struct dcv_why *why);
 
+/*
+ * Whether a record expires (store_sweep.c decides, and deletes its files
+ * first); before_commit runs after the last of them, before the commit.
+ */
+typedef bool (*store_expire_fn)(void *arg, const struct dcv_job_record *rec);
+typedef int (*store_before_commit_fn)(void *arg, struct dcv_why *why);
+
+/*
+ * One write transaction over every record: each record that parses and
+ * that expire() says expires is removed, with the holders it has (one
+ * that expires holds none; they would be removed all the same). Committed
+ * only when something is removed, after before_commit() succeeded (else
+ * nothing is removed); *removed counts what was. Damaged records are left
+ * to the load. DCV_EIO or DCV_ESTATE with why naming data.mdb (or what
+ * before_commit() says), DCV_ENOMEM.
+ */
+int store_db_prune(struct dcv_store *st, store_expire_fn expire,
+                   store_before_commit_fn before_commit, void *arg, size_t *removed,
+                   struct dcv_why *why);
+
+/* ---- store_sweep.c ---- */
+
+struct dcv_store_sweep;
+/* The sweep of a batch (retention.h), on the pool thread: DCV_OK or the batch's failure. */
+int store_sweep_run(struct dcv_store *st, struct dcv_store_sweep *sw, struct dcv_why *why);
+
 /* ---- store_status.c ---- */
 
 struct store_status_job {
@@ -167,6 +193,13 @@ int store_status_write(struct dcv_store *st, const struct store_status_job *jobs
  */
 void store_status_place(struct dcv_store *st, struct store_dir *dir, const char *name,
                         const char *id, bool arrival, char *out, size_t size);
+
+/*
+ * Whose job the status file dir/file is (its `job:` value into id);
+ * false when missing, unreadable, not a regular file (never followed) or
+ * not a status file of ours (store_archive.c).
+ */
+bool store_status_job_of(const struct store_dir *dir, const char *file, char *id, size_t size);
 
 /* Deletes the ".*.status.tmp" leftovers in SPOOL/rel (a crash cut them short), best effort. */
 void store_clean_status_tmp(struct dcv_store *st, const char *rel);
