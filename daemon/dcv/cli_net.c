@@ -88,6 +88,16 @@ struct cli {
 	uv_timer_t deadline;
 	uint64_t timeout_ms;
 	unsigned poll_count;
+	/* check: each zone's serial at its primary when the check began, for the reasons */
+	struct dcv_probe_held *held; /* n_held of cfg->n_zones */
+	size_t n_held;
+	struct cli_held_req *held_reqs;
+};
+
+/* One zone's serial asked of its primary. */
+struct cli_held_req {
+	struct cli *cli;
+	size_t zone;
 };
 
 static void cli_job_fail(struct cli_job *job, const char *fmt, ...)
@@ -221,6 +231,8 @@ static void start_rounds(struct cli *cli)
 		struct cli_job *job = &cli->jobs[i];
 		if (job->failed || job->done || job->in_round)
 			continue;
+		job->plan.spec.held = cli->held;
+		job->plan.spec.n_held = cli->n_held;
 		if (dcv_probe_round(cli->prober, &job->plan.spec, cli_on_round, job) < 0) {
 			cli_job_fail(job, "out of memory");
 			continue;
@@ -230,6 +242,42 @@ static void start_rounds(struct cli *cli)
 	}
 	if (cli->rounds_pending == 0 && all_settled(cli))
 		shut_down(cli);
+}
+
+static void cli_on_held(void *arg, int status, uint32_t serial)
+{
+	struct cli_held_req *req = arg;
+	struct cli *cli = req->cli;
+
+	if (status == DCV_OK && cli->held != NULL)
+		cli->held[cli->n_held++] =
+		    (struct dcv_probe_held){cli->cfg->zones[req->zone].domain, serial};
+}
+
+/*
+ * A check asks each zone's primary for its serial first: a server that
+ * lags can then be told apart as one that has not had the transfer yet
+ * (older) from one whose copy lacks the record (not older). Without the
+ * serial the reasons show the servers' serials alone.
+ */
+static void ask_held(struct cli *cli)
+{
+	const struct dcv_config *cfg = cli->cfg;
+
+	cli->held = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*cli->held));
+	cli->held_reqs = calloc(cfg->n_zones ? cfg->n_zones : 1, sizeof(*cli->held_reqs));
+	if (cli->held == NULL || cli->held_reqs == NULL)
+		return;
+	for (size_t z = 0; z < cfg->n_zones; z++) {
+		bool used = false;
+		for (size_t i = 0; i < cli->n_jobs && !used; i++)
+			for (size_t k = 0; k < cli->jobs[i].plan.n_records && !used; k++)
+				used = cli->jobs[i].plan.zones[k] == &cfg->zones[z];
+		cli->held_reqs[z] = (struct cli_held_req){cli, z};
+		if (used)
+			(void)dcv_prober_primary_serial(cli->prober, &cfg->zones[z], 0, cli_on_held,
+			                                &cli->held_reqs[z]);
+	}
 }
 
 static void start_polling(struct cli *cli)
@@ -531,9 +579,10 @@ static int run(struct cli *cli, char **files, size_t n, const struct dcv_opts *o
 		goto out;
 	}
 	uv_timer_start(&cli->deadline, on_deadline, cli->timeout_ms, 0);
-	if (cli->op == OP_CHECK)
+	if (cli->op == OP_CHECK) {
+		ask_held(cli);
 		start_polling(cli);
-	else if (start_updates(cli) < 0)
+	} else if (start_updates(cli) < 0)
 		fprintf(stderr, "dcv: cannot start the updates: out of memory\n");
 	if (all_settled(cli))
 		shut_down(cli);
@@ -568,6 +617,8 @@ out:
 	}
 	free(cli->batches);
 	free(cli->jobs);
+	free(cli->held);
+	free(cli->held_reqs);
 	return status;
 }
 

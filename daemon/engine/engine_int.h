@@ -50,6 +50,9 @@ enum job_wait {
 	WAIT_PROBE,  /* a probe round runs */
 };
 
+/* Zones a job remembers a serial for; a job spanning more is rare and shows the serials alone. */
+#define JOB_HELD_ZONES 4
+
 struct dcv_job {
 	struct dcv_engine *eng;
 	struct dcv_job *prev, *next; /* the engine's list of live jobs */
@@ -64,6 +67,8 @@ struct dcv_job {
 	bool move_pending;            /* its files are being moved out of the spool */
 	bool move_faulted;            /* the move failed on its entry: not tried again */
 	bool has_sidecar;
+	/* Its status went to its `dcv submit --wait` (results.h), or it ended before a restart. */
+	bool result_sent;
 	/* probe spec, rebuilt from rec */
 	struct dcv_probe_name *pnames;
 	struct dcv_strv *cands; /* per name */
@@ -86,6 +91,13 @@ struct dcv_job {
 	uint64_t published_ms; /* loop time it became PUBLISHED */
 	uint64_t wait_log_ms;  /* loop time of the next "still waiting" log line */
 	bool fresh_change;     /* its UPDATE just landed: the next wait hurries the watcher */
+	/*
+	 * Per zone of its records, the primary's serial right after its UPDATE
+	 * landed: the "reasons" of its waiting notices compare a lagging
+	 * server's serial with it (zbatch.c asks, probe.h says how).
+	 */
+	struct dcv_probe_held held[JOB_HELD_ZONES];
+	size_t n_held;
 };
 
 /* One queued record operation. */
@@ -159,6 +171,8 @@ struct dcv_engine {
 	bool limit_logged;
 	/* which jobs hold which record (holders.c) */
 	struct dcv_holders *holders;
+	/* retention: the sweep of finished jobs older than keep (engine_sweep.c) */
+	struct engine_sweep *sweep;
 	/* what metrics_file shows (engine_metrics.c); mwriter NULL: not written */
 	struct dcv_metrics metrics;
 	struct dcv_metrics_writer *mwriter;
@@ -203,6 +217,16 @@ void job_after_failed(struct dcv_job *job, int status);
 /* The holds of a record loaded at start; the holds of a job (all its records) let go. */
 void job_take_holds(struct dcv_engine *eng, const struct dcv_job_record *rec);
 void job_release_holds(struct dcv_job *job);
+
+/*
+ * engine_sweep.c: retention (retention.h). start: the first sweep now
+ * (behind the start's batch), then at least hourly; DCV_ENOMEM. stop: no
+ * more sweeps; true while one runs (it calls engine_release() when it
+ * ends). free: at the end of a stop.
+ */
+int engine_sweep_start(struct dcv_engine *eng);
+bool engine_sweep_stop(struct dcv_engine *eng);
+void engine_sweep_free(struct dcv_engine *eng);
 
 /* zwatch.c */
 struct zwatch;

@@ -602,6 +602,9 @@ static void probe(struct dcv_job *job)
 	}
 	job->spec.expect_absent =
 	    job->rec.state == DCV_JOB_WITHDRAWING || job->rec.state == DCV_JOB_FAILED;
+	/* The serials that held the records explain a wait for them, not for their removal. */
+	job->spec.held = job->held;
+	job->spec.n_held = job->spec.expect_absent ? 0 : job->n_held;
 	job_ref(job);
 	job->wait = WAIT_PROBE;
 	if (dcv_probe_round(job->cfg->prober, &job->spec, job_on_round, job) < 0) {
@@ -664,6 +667,9 @@ static void deletes_settled(struct dcv_job *job)
 		job->rec.withdrawn = now_s();
 		job_set_state(job, DCV_JOB_WITHDRAWN);
 	}
+	/* A failed job's cleanup ends: withdrawn says when, and retention ages it from then. */
+	if (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup)
+		job->rec.withdrawn = now_s();
 	job->rec.cleanup = false;
 	job_release_holds(job);
 	engine_persist(job->eng, job, job->rec.state == DCV_JOB_WITHDRAWN ? "done" : "failed",
@@ -851,6 +857,8 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 	/* A user name is printable in practice; one that is not is left out. */
 	if (dcv_utf8_printable(item->owner_name, strlen(item->owner_name)))
 		snprintf(job->rec.submitter, sizeof(job->rec.submitter), "%s", item->owner_name);
+	/* dcv submit --wait: where its status goes when the job ends (results.h). */
+	memcpy(job->rec.token, item->sidecar.token, sizeof(job->rec.token));
 	make_id(job, item->name);
 	job->rec.state = DCV_JOB_RECEIVED;
 	job->rec.received = now_s();
@@ -897,6 +905,8 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 	}
 	job->rec = *rec;
 	memset(rec, 0, sizeof(*rec));
+	/* An ended job's result was given (or is given again by resume_all()). */
+	job->result_sent = job->rec.state >= DCV_JOB_VISIBLE;
 	/* Its time since received (logs, metrics) counts from the record, not from this start. */
 	if (job->rec.received != 0 && job->rec.received <= now_s())
 		job->received_ms -= job->received_ms > (now_s() - job->rec.received) * 1000

@@ -110,6 +110,67 @@ static int record_status(const struct dcv_update_outcome *outcomes, size_t n_out
 	return status;
 }
 
+/* --- the serial that held the records, for the reasons of a wait ---------- */
+
+/* The jobs of one UPDATE whose adds landed, waiting for the primary's serial. */
+struct zheld {
+	char zone[256];
+	size_t n;
+	struct dcv_job *jobs[];
+};
+
+static void zheld_on_serial(void *arg, int status, uint32_t serial)
+{
+	struct zheld *h = arg;
+
+	for (size_t i = 0; i < h->n; i++) {
+		struct dcv_job *job = h->jobs[i];
+		size_t k = 0;
+		while (k < job->n_held && strcmp(job->held[k].zone, h->zone) != 0)
+			k++;
+		if (status == DCV_OK && k < JOB_HELD_ZONES) {
+			/* The zone's name lives in the job's own record, as long as the job. */
+			for (size_t r = 0; r < job->rec.n_rrs && k == job->n_held; r++)
+				if (strcmp(job->rec.rrs[r].zone, h->zone) == 0)
+					job->held[job->n_held++].zone = job->rec.rrs[r].zone;
+			if (k < job->n_held)
+				job->held[k].serial = serial;
+		}
+		job_unref(job);
+	}
+	free(h);
+}
+
+/*
+ * Asks the zone's primary for its serial now that the adds of jobs[] landed:
+ * that serial holds them. One query per UPDATE, however many jobs it
+ * carried; it goes out before the next UPDATE of the zone, so the serial is
+ * the one the records arrived in unless another update raced it.
+ */
+static void zheld_ask(struct zbatch *zb, const struct zentry *flight, size_t n)
+{
+	struct dcv_engine *eng = zb->eng;
+	const struct dcv_zone *zone = dcv_config_zone(eng->cfg->cfg, zb->zone);
+	struct zheld *h = NULL;
+
+	if (zone == NULL || n == 0 || eng->stopping)
+		return;
+	h = malloc(sizeof(*h) + n * sizeof(h->jobs[0]));
+	if (h == NULL)
+		return; /* the reasons go without the serial: nothing else depends on it */
+	snprintf(h->zone, sizeof(h->zone), "%s", zb->zone);
+	h->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* One entry per job: a job's records in one zone travel together. */
+		if (h->n > 0 && h->jobs[h->n - 1] == flight[i].job)
+			continue;
+		job_ref(flight[i].job);
+		h->jobs[h->n++] = flight[i].job;
+	}
+	if (dcv_prober_primary_serial(eng->cfg->prober, zone, 0, zheld_on_serial, h) < 0)
+		zheld_on_serial(h, DCV_ENOMEM, 0);
+}
+
 static void zbatch_on_update(void *arg, int status, const struct dcv_update_outcome *outcomes,
                              size_t n_outcomes)
 {
@@ -143,6 +204,8 @@ static void zbatch_on_update(void *arg, int status, const struct dcv_update_outc
 		log_warn("%s", outcomes[o].why);
 	}
 	retry = worst != DCV_OK && transient(worst) && !eng->stopping && !zb->closing;
+	if (op == DCV_UPDATE_ADD && worst == DCV_OK && !zb->closing)
+		zheld_ask(zb, flight, n);
 	for (size_t i = 0; i < n; i++) {
 		struct dcv_job *job = flight[i].job;
 		const char *rec_why = "";

@@ -917,10 +917,10 @@ static bool probe_serial_older(uint32_t a, uint32_t b)
 }
 
 /*
- * Why an authoritative server lags, from its SOA serial: behind the serial
- * that first held the record, it has not had the transfer (a NOTIFY that did
- * not arrive, a refresh not yet due); at that serial or later, its copy
- * should hold the record and does not. Empty when nothing is known.
+ * Why an authoritative server lags, from its SOA serial: behind a serial in
+ * which the primary held the record, it has not had the transfer (a NOTIFY
+ * that did not arrive, a refresh not yet due); at that serial or later, its
+ * copy should hold the record and does not. Empty when nothing is known.
  */
 static void probe_serial_reason(const struct dcv_probe_report *rep, const struct dcv_probe_obs *o,
                                 char *buf, size_t size)
@@ -937,21 +937,20 @@ static void probe_serial_reason(const struct dcv_probe_report *rep, const struct
 		snprintf(buf, size, " (at serial %" PRIu32 ")", o->serial);
 	else if (probe_serial_older(o->serial, held->serial))
 		snprintf(buf, size,
-		         " (at serial %" PRIu32 ", older than %" PRIu32
-		         ", the first that holds the record: no transfer yet; did the NOTIFY "
-		         "arrive, when is its refresh due?)",
+		         " (at serial %" PRIu32 "; the primary held the record at serial %" PRIu32
+		         ": no transfer yet -- did the NOTIFY arrive, when is the refresh due?)",
 		         o->serial, held->serial);
 	else
 		snprintf(buf, size,
-		         " (at serial %" PRIu32 ", not older than %" PRIu32
-		         ", the first that holds the record: its copy should hold it)",
+		         " (at serial %" PRIu32 "; the primary held the record at serial %" PRIu32
+		         ": this copy should hold it too)",
 		         o->serial, held->serial);
 }
 
 int dcv_probe_disagreements(const struct dcv_probe_report *rep, size_t max, struct dcv_strv *out)
 {
 	int rc = DCV_OK;
-	char reason[200];
+	char reason[256];
 
 	dcv_strv_free(out);
 	if (rep->status < 0)

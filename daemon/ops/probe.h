@@ -70,10 +70,11 @@ void dcv_probe_memory_free(struct dcv_probe_memory *m);
 int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, const char *qname);
 
 /*
- * The SOA serial that first held the records in a zone, as the primary gave
- * it after the UPDATE: a server still at an older serial has not had the
- * transfer yet, one at this serial or later serves a copy that should hold
- * them. Only for the reasons in dcv_probe_disagreements().
+ * A SOA serial in which the primary held the records of a zone: asked of
+ * the primary right after the UPDATE (dcvd), or when the check starts (dcv
+ * check). A server still at an older serial has not had the transfer yet,
+ * one at this serial or later serves a copy that should hold them. Only for
+ * the reasons in dcv_probe_disagreements().
  */
 struct dcv_probe_held {
 	const char *zone; /* the zone's domain, as in the configuration */

@@ -9,6 +9,10 @@
 #   serial that moves is still seen within one poll_max: once the stale
 #   server gets the record (nsupdate there), the job is visible within
 #   poll_max plus a round.
+# And the reasons (issue 9, item 3): the waiting notice and `dcv check` say
+#   that the stale server sits at an older serial than the one the primary
+#   held the record in (no transfer yet), both serials as dig shows them;
+#   a server that answers REFUSED is named with REFUSED.
 # Address block 25.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +25,7 @@ source "$here/lib_dcvd.sh"
 build=${1:?build folder}
 lab_init dcvd_poll 25
 lab_need dig python3
+dcv_init "$build"
 DCVD=$build/dcvd GEN_CSRS=$build/tests/gen_csrs
 P=$LAB_NET.1 K=$LAB_NET.2 Q=$LAB_NET.3
 lab_key dcv hmac-sha256
@@ -29,6 +34,10 @@ lab_zone_file poll.test ns1="$P" ns2="$Q"
 lab_bind_primary "$P" "$LAB_PORT" dcv poll.test
 # The stale server: its own copy of the zone, updated by nobody but this test.
 lab_knot_primary "$K" "$LAB_PORT" dcv poll.test --name stale
+# A server that is not authoritative for poll.test: it answers REFUSED.
+R=$LAB_NET.4
+lab_zone_file other.test ns1="$R"
+lab_knot_primary "$R" "$LAB_PORT" dcv other.test --name refuser
 dcv_hostile proxy "$Q@$LAB_PORT" "$K@$LAB_PORT" "$LAB_NET.9"
 
 spool=$LAB/spool
@@ -59,6 +68,7 @@ mkdir -p "$LAB/csr"
 dcv_expect p0 poll.test
 owner=$DCV_OWNER target=$DCV_TARGET
 queries() { grep -c 'query id=' "$(lab_log proxy)" || true; }
+cp "$LAB/csr/p0.csr" "$LAB/p0-copy.csr" # for dcv check: the spool takes the original
 dcvd_rename "$LAB/csr/p0.csr" "$spool/incoming"
 lab_check "the primary serves the record" lab_until 10 lab_serves "$P" "$LAB_PORT" "$owner" CNAME "$target"
 start=$SECONDS
@@ -77,6 +87,25 @@ lab_check "the job still waits (not visible, not failed)" \
 	test ! -e "$spool/done/p0.status" -a ! -e "$spool/failed/p0.status"
 lab_check "the wait is logged naming the stale server" \
 	lab_until 30 grep -q "not yet visible everywhere: server $Q@$LAB_PORT" "$(lab_log dcvd)"
+
+# The reason, against the serials dig reads at the two servers.
+soa_serial() { dig +short +norec -p "$LAB_PORT" "@$1" poll.test SOA | awk '{ print $3 }'; }
+stale_serial=$(soa_serial "$K") primary_serial=$(soa_serial "$P")
+echo "serials: stale server $stale_serial, primary $primary_serial"
+lab_check "the primary's serial moved past the stale one ($stale_serial -> $primary_serial)" \
+	test "$primary_serial" -gt "$stale_serial"
+reason="server $Q@$LAB_PORT asked ${owner%.}. for h0.poll.test: NXDOMAIN (at serial $stale_serial; the primary held the record at serial $primary_serial: no transfer yet"
+lab_check "the notice says the stale server has not had the transfer, with both serials" \
+	grep -qF "$reason" "$(lab_log dcvd)"
+
+# dcv check says the same, and names a server that refuses with REFUSED.
+sed -e "s/nameservers: .*/nameservers: [$P@$LAB_PORT, $Q@$LAB_PORT, $R@$LAB_PORT]/" \
+	"$LAB/dcvd.yaml" >"$LAB/check.yaml"
+dcv_run check check -c "$LAB/check.yaml" --timeout 2 "$LAB/p0-copy.csr"
+lab_check "dcv check exits 1 while the stale server lags" dcv_rc 1
+lab_check "... and gives the same reason" grep -qF "$reason" "$LAB/run/check.err"
+lab_check "... and names the refusing server with REFUSED" \
+	grep -qF "server $R@$LAB_PORT asked ${owner%.}. for h0.poll.test: REFUSED" "$LAB/run/check.err"
 
 # The stale server catches up: its serial moves, and dcvd sees it within poll_max.
 lab_nsupdate dcv "$K" "$LAB_PORT" <<EOF
