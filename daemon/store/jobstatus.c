@@ -12,7 +12,7 @@
 #include "yout.h"
 
 /* The state an operator sees: where the job stands, not which step it is in. */
-static const char *status_state(const struct dcv_job_record *rec)
+const char *dcv_job_status_state(const struct dcv_job_record *rec)
 {
 	switch (rec->state) {
 	case DCV_JOB_VISIBLE:
@@ -87,7 +87,7 @@ int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 	snprintf(file, sizeof(file), "%s.%s", rec->name, rec->ext);
 	yout_begin_mem(&y);
 	yout_map(&y);
-	yout_kv(&y, "state", status_state(rec));
+	yout_kv(&y, "state", dcv_job_status_state(rec));
 	yout_kv(&y, "step", dcv_job_state_name(rec->state));
 	yout_kv(&y, "job", rec->id);
 	yout_kv(&y, "file", file);

@@ -211,6 +211,8 @@ int dcv_job_record_parse(const char *file, const unsigned char *buf, size_t len,
  * DCV_EINVAL when the record fails dcv_job_record_check(), DCV_ENOMEM.
  */
 int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len);
+/* The state a status file shows (state:): active, visible, withdrawn or failed. */
+const char *dcv_job_status_state(const struct dcv_job_record *rec);
 
 struct dcv_store;
 
