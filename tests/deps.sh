@@ -11,8 +11,6 @@ pkgs=(
 	bind9 bind9-dnsutils knot knot-dnsutils unbound iproute2 systemd faketime
 	# the job store's tools (mdb_stat, mdb_dump) for tests and operators
 	lmdb-utils
-	# it-dcvd_metrics: promtool check metrics (Debian has promtool only in prometheus)
-	prometheus
 	# tests that are skipped without them (tests/all.sh fails on such a skip):
 	# test_store's flush count (strace), it-hook_example (shellcheck)
 	strace shellcheck

@@ -7,8 +7,8 @@
 #include "sidecar.h"
 #include "yin.h"
 
-enum { S_UNIQUE, S_TARGET, S_EXPECT, S_COUNT };
-static const char *const sidecar_keys[] = {"unique_value", "target", "expect", NULL};
+enum { S_UNIQUE, S_TARGET, S_EXPECT, S_TOKEN, S_COUNT };
+static const char *const sidecar_keys[] = {"unique_value", "target", "expect", "token", NULL};
 
 /* An expected record reduced to what is compared: lower case, no trailing dots. */
 struct sc_record {
@@ -95,6 +95,21 @@ static void parse_target(struct dcv_yin *y, const struct dcv_yin_node *node,
 		snprintf(out->target, sizeof(out->target), "%s", buf.target);
 }
 
+/* The token is a capability: a bad one is refused without quoting it. */
+static void parse_token(struct dcv_yin *y, const struct dcv_yin_node *node, struct dcv_sidecar *out)
+{
+	const char *text = NULL;
+
+	if (node == NULL || (text = dcv_yin_text(y, node, "token")) == NULL)
+		return;
+	if (strlen(text) != DCV_SIDECAR_TOKEN_LEN ||
+	    strspn(text, "0123456789abcdef") != DCV_SIDECAR_TOKEN_LEN)
+		dcv_yin_error(y, node, "token: expected %d lower-case hex digits",
+		              DCV_SIDECAR_TOKEN_LEN);
+	else
+		memcpy(out->token, text, DCV_SIDECAR_TOKEN_LEN + 1);
+}
+
 static int parse_expect(struct dcv_yin *y, const struct dcv_yin_node *node, struct dcv_sidecar *out)
 {
 	struct sc_record rec;
@@ -142,6 +157,7 @@ int dcv_sidecar_parse(const char *name, const unsigned char *buf, size_t len,
 	if (y.root != NULL && dcv_yin_fields(&y, y.root, "sidecar", sidecar_keys, v, NULL)) {
 		parse_unique(&y, v[S_UNIQUE], out);
 		parse_target(&y, v[S_TARGET], out);
+		parse_token(&y, v[S_TOKEN], out);
 		rc = parse_expect(&y, v[S_EXPECT], out);
 	}
 out:

@@ -6,6 +6,7 @@
  *   expect:                              # records the CA returned, as text
  *     - "_47cb...d091.mail.example.com. CNAME
  * 5b06...bef17.da45...745d.1f96729172445e721043.comodoca.com."
+ *   token: 0f1e2d3c4b5a69788796a5b4c3d2e1f0   # dcv submit --wait: its results folder
  *
  * Parsed from a buffer (the daemon reads spool files itself, safely).
  * Ownership: dcv_sidecar_free() releases the strings (the struct itself is
@@ -27,11 +28,20 @@ struct dcv_sidecar {
 	char unique[DCV_UNIQUE_MAX + 1]; /* "" when absent */
 	char target[32];                 /* "" when absent */
 	struct dcv_strv expect;
+	/*
+	 * "" when absent, else DCV_SIDECAR_TOKEN_LEN lower-case hex digits: the
+	 * folder SPOOL/results/<token>/ where dcvd puts the job's status for
+	 * `dcv submit --wait` (results.h). A secret: never in a message.
+	 */
+	char token[33];
 };
+
+#define DCV_SIDECAR_TOKEN_LEN 32
 
 /*
  * Parses a sidecar. name is used in messages. Unknown keys, wrong types, a
- * bad unique value or target, or an expect entry that is not a CNAME record
+ * bad unique value or target, an expect entry that is not a CNAME record,
+ * or a token that is not 32 lower-case hex digits (its text is not quoted)
  * are errors: DCV_EINVAL with why "NAME:LINE:COL: what is wrong" (the first
  * problem, then "(and N more problems)"); DCV_ENOMEM. A buffer over
  * DCV_SIDECAR_MAX_FILE is refused. Every key is optional; expect takes a

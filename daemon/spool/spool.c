@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "results.h"
 #include "spool_int.h"
 
 #define SPOOL_RESCAN_MS_DEFAULT 30000
@@ -84,7 +85,8 @@ struct dcv_spool {
 	struct dcv_spool_stats stats;
 	struct spool_ignore ignore;
 	bool ignore_init;
-	bool ignore_full_logged; /* the set is full and that was said */
+	bool ignore_full_logged;     /* the set is full and that was said */
+	struct dcv_results *results; /* SPOOL/results/ (results.h); counted in handles_open */
 };
 
 void dcv_spool_item_free(struct dcv_spool_item *item)
@@ -232,12 +234,18 @@ int dcv_spool_open(uv_loop_t *loop, const char *path, const struct dcv_spool_opt
 			               sp->opts.submit_group != NULL ? sp->opts.submit_group
 			                                             : SPOOL_SUBMIT_GROUP);
 	}
+	if ((rc = dcv_results_open(loop, root, path,
+	                           sp->opts.submit_group != NULL ? sp->opts.submit_group
+	                                                         : SPOOL_SUBMIT_GROUP,
+	                           &sp->results, why)) < 0)
+		goto out;
+	rc = DCV_EIO;
 	/* Neither init can fail on Linux; the handles exist from here on, closed by close. */
 	uv_timer_init(loop, &sp->rescan);
 	uv_timer_init(loop, &sp->soon);
 	uv_fs_event_init(loop, &sp->watch);
 	sp->rescan.data = sp->soon.data = sp->watch.data = sp;
-	sp->handles_open = 3;
+	sp->handles_open = 4; /* the three, and the results */
 	*out = sp;
 	sp = NULL;
 	rc = DCV_OK;
@@ -541,6 +549,7 @@ int dcv_spool_start(struct dcv_spool *sp, dcv_spool_policy_cb policy, dcv_spool_
 	}
 	uv_timer_start(&sp->rescan, on_rescan, sp->opts.rescan_ms, sp->opts.rescan_ms);
 	uv_timer_start(&sp->soon, on_soon, 0, 0);
+	dcv_results_start(sp->results);
 	return DCV_OK;
 }
 
@@ -550,6 +559,20 @@ static void on_handle_closed(uv_handle_t *h)
 
 	sp->handles_open--;
 	maybe_finish(sp);
+}
+
+static void on_results_closed(void *arg)
+{
+	struct dcv_spool *sp = arg;
+
+	sp->results = NULL;
+	sp->handles_open--;
+	maybe_finish(sp);
+}
+
+struct dcv_results *dcv_spool_results(struct dcv_spool *sp)
+{
+	return sp->closing ? NULL : sp->results;
 }
 
 void dcv_spool_close(struct dcv_spool *sp, void (*closed)(void *arg), void *arg)
@@ -564,6 +587,7 @@ void dcv_spool_close(struct dcv_spool *sp, void (*closed)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&sp->watch, on_handle_closed);
 	uv_close((uv_handle_t *)&sp->rescan, on_handle_closed);
 	uv_close((uv_handle_t *)&sp->soon, on_handle_closed);
+	dcv_results_close(sp->results, on_results_closed, sp);
 	/* Jobs not started yet are dropped (UV_ECANCELED); running ones are awaited. */
 	if (scan != NULL && scan->list_pending)
 		uv_cancel((uv_req_t *)&scan->list_work);

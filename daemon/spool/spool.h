@@ -6,6 +6,7 @@
  *   SPOOL/done/      NAME.<ext> + NAME.status once visible
  *   SPOOL/failed/    NAME.<ext> + NAME.status with the reason
  *   SPOOL/state/     job records (store.h)
+ *   SPOOL/results/   submitters' results folders (results.h)
  *
  * New files are found by inotify (uv_fs_event on incoming/), by a rescan
  * every rescan_ms as a safety net, and by a full scan at start. Scanning,
@@ -213,11 +214,12 @@ struct dcv_spool;
  * Creates the folders that are missing (incoming/ 3770: setgid, so that
  * every new file gets the folder's group, which dcvd is a member of, and
  * sticky, so that submitters cannot remove or replace each other's files;
- * the others 0750; SPOOL itself 0710 when its parent exists, so that the
- * group can reach incoming/ and nothing else, as in dcvd.tmpfiles) --
- * blocking, call before the loop runs -- and returns the spool. A folder
- * it creates gets exactly that mode whatever the umask; existing ones are
- * left as the operator made them, but an incoming/ whose mode is not 3770
+ * results/ 3730, see results.h; the others 0750; SPOOL itself 0710 when
+ * its parent exists, so that the group can reach incoming/ and results/
+ * and nothing else, as in dcvd.tmpfiles) -- blocking, call before the loop
+ * runs -- and returns the spool. A folder it creates gets exactly that
+ * mode whatever the umask; existing ones are left as the operator made
+ * them, but an incoming/ whose mode is not 3770 (results/: 3730)
  * is logged as a warning (naming what submitters can then do), and so is
  * one (existing or created) whose group is not submit_group when a group
  * of that name exists. Each folder is opened once; all later file I/O is
@@ -244,6 +246,14 @@ int dcv_spool_start(struct dcv_spool *sp, dcv_spool_policy_cb policy, dcv_spool_
  * files). A no-op before start and while closing.
  */
 void dcv_spool_kick(struct dcv_spool *sp);
+
+/*
+ * The spool's results/ (results.h), for dcv_results_deliver(); NULL while
+ * closing. Opened by dcv_spool_open(), swept from dcv_spool_start() on,
+ * closed by dcv_spool_close().
+ */
+struct dcv_results;
+struct dcv_results *dcv_spool_results(struct dcv_spool *sp);
 
 /* The spool's path. */
 const char *dcv_spool_path(const struct dcv_spool *sp);

@@ -266,7 +266,8 @@ int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why)
 	int rc = DCV_EINVAL;
 
 	if (!TERMINATED(rec->id) || !TERMINATED(rec->name) || !TERMINATED(rec->ext) ||
-	    !TERMINATED(rec->md5) || !TERMINATED(rec->sha256) || !TERMINATED(rec->error)) {
+	    !TERMINATED(rec->md5) || !TERMINATED(rec->sha256) || !TERMINATED(rec->error) ||
+	    !TERMINATED(rec->token)) {
 		dcv_why_set(why, "a field of the record is not NUL-terminated");
 		goto out;
 	}
@@ -290,6 +291,11 @@ int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why)
 	    (p = dcv_jobrec_hex_problem(rec->sha256, 64)) != NULL) {
 		dcv_why_set(why, "job %s: %s %s", rec->id,
 		            dcv_jobrec_hex_problem(rec->md5, 32) ? "md5" : "sha256", p);
+		goto out;
+	}
+	/* The token is a secret: its problem is named, never its text. */
+	if ((p = dcv_jobrec_hex_problem(rec->token, DCV_JOB_TOKEN_LEN)) != NULL) {
+		dcv_why_set(why, "job %s: token %s", rec->id, p);
 		goto out;
 	}
 	if (rec->n_rrs > DCV_JOB_MAX_ITEMS || rec->n_names > DCV_JOB_MAX_ITEMS) {

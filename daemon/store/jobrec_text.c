@@ -71,6 +71,8 @@ int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 		put_text(f, "submitter", rec->submitter);
 	if (rec->error[0] != '\0')
 		put_text(f, "error", rec->error);
+	if (rec->token[0] != '\0')
+		fprintf(f, "token %s\n", rec->token);
 	for (size_t i = 0; i < rec->n_rrs; i++)
 		fprintf(f, "rr %s %s %s %" PRIu32 "\n", rec->rrs[i].owner, rec->rrs[i].target,
 		        rec->rrs[i].zone, rec->rrs[i].ttl);
@@ -291,6 +293,8 @@ static void parse_head(struct cur *c, struct dcv_job_record *out)
 		take_text(c, "submitter", out->submitter, sizeof(out->submitter));
 	if (is_key(c, "error", false))
 		take_text(c, "error", out->error, sizeof(out->error));
+	if (is_key(c, "token", false) && word_of(c, "token", out->token, sizeof(out->token), &v))
+		next(c);
 }
 
 /* The "rr" and then the "dnsname" lines: counted first, then read. */

@@ -70,7 +70,8 @@ static void emit_zones(struct yout *y, const struct dcv_job_record *rec)
 	yout_end_seq(y);
 }
 
-int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len)
+static int status_emit(const struct dcv_job_record *rec, bool with_token, unsigned char **buf,
+                       size_t *len)
 {
 	static const char *const time_keys[] = {"received",     "published", "visible",
 	                                        "withdraw_due", "withdrawn", "failed"};
@@ -117,6 +118,9 @@ int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 		iso_time(times[i], when, sizeof(when));
 		yout_kv(&y, time_keys[i], when);
 	}
+	/* Last, so that `dcv submit` can check it and leave it out of what it prints. */
+	if (with_token && rec->token[0] != '\0')
+		yout_kv(&y, "token", rec->token);
 	yout_end_map(&y);
 	rc = DCV_ENOMEM;
 	if (yout_end(&y) < 0)
@@ -126,4 +130,14 @@ int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 	rc = DCV_OK;
 out:
 	return rc;
+}
+
+int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len)
+{
+	return status_emit(rec, false, buf, len);
+}
+
+int dcv_job_status_emit_result(const struct dcv_job_record *rec, unsigned char **buf, size_t *len)
+{
+	return status_emit(rec, true, buf, len);
 }

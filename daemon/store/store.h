@@ -120,7 +120,17 @@ struct dcv_job_record {
 	bool has_uid;
 	uint32_t uid;
 	char submitter[64]; /* the user name at the claim ("" when unknown) */
+	/*
+	 * The results token of `dcv submit --wait` (its sidecar's token:), ""
+	 * when none: DCV_JOB_TOKEN_LEN lower-case hex digits naming the
+	 * submitter's folder SPOOL/results/<token>/ (results.h). A capability:
+	 * never logged, never in done/ or failed/ status files, nor in `dcv
+	 * status`.
+	 */
+	char token[33];
 };
+
+#define DCV_JOB_TOKEN_LEN 32
 
 /*
  * Limits a record must keep. The id and the name become file names (the
@@ -155,7 +165,8 @@ bool dcv_job_record_holds(const struct dcv_job_record *rec);
  * id and name not empty, within the limits above, without '/', control
  * characters or a leading '.'; ext "csr", "pem" or "der"; a known state;
  * md5 and sha256 empty (not known) or exactly 32 / 64 lower-case hex
- * digits; at most DCV_JOB_MAX_ITEMS rrs and names; owner, target, zone,
+ * digits; token empty or exactly DCV_JOB_TOKEN_LEN lower-case hex digits;
+ * at most DCV_JOB_MAX_ITEMS rrs and names; owner, target, zone,
  * name and adn not empty, made of letters, digits, '-', '_', '.' and '*'
  * only (what the CSR checks let through); no name twice; error and
  * submitter valid UTF-8 without control characters; timestamps <=
@@ -169,8 +180,8 @@ int dcv_job_record_check(const struct dcv_job_record *rec, struct dcv_why *why);
  * "KEY VALUE", in this order --
  *   dcv-job 1 / id / name / ext / state / cleanup (true, false) / md5 /
  *   sha256 / received / published / visible / withdraw_due / withdrawn /
- *   failed (unix s, 0 = not yet) / uid and submitter and error (each only
- *   when set) / "rr OWNER TARGET ZONE TTL" per rr / "dnsname NAME ADN" per
+ *   failed (unix s, 0 = not yet) / uid and submitter and error and token
+ *   (each only when set) / "rr OWNER TARGET ZONE TTL" per rr / "dnsname NAME ADN" per
  *   name / end
  * -- so that a text cut anywhere is refused rather than read as a shorter,
  * valid record. Free text (id, name, submitter, error) doubles a
@@ -211,6 +222,11 @@ int dcv_job_record_parse(const char *file, const unsigned char *buf, size_t len,
  * DCV_EINVAL when the record fails dcv_job_record_check(), DCV_ENOMEM.
  */
 int dcv_job_status_emit(const struct dcv_job_record *rec, unsigned char **buf, size_t *len);
+/*
+ * The same for the submitter's copy (SPOOL/results/<token>/NAME.status):
+ * with the record's token as the last key, "token: <hex>", when it has one.
+ */
+int dcv_job_status_emit_result(const struct dcv_job_record *rec, unsigned char **buf, size_t *len);
 /* The state a status file shows (state:): active, visible, withdrawn or failed. */
 const char *dcv_job_status_state(const struct dcv_job_record *rec);
 

@@ -111,6 +111,38 @@ static void test_parse(void **state)
 	dcv_sidecar_free(NULL);
 }
 
+/* The token of dcv submit --wait: kept when well formed, refused without its text otherwise. */
+static void test_token(void **state)
+{
+	static const char *const bad[] = {
+	    "token: 0123456789ABCDEF0123456789abcdef\n",  /* upper case */
+	    "token: 0123456789abcdef0123456789abcde\n",   /* 31 digits */
+	    "token: 0123456789abcdef0123456789abcdef0\n", /* 33 digits */
+	    "token: 0123456789abcdef0123456789abcdeg\n",  /* not hex */
+	    "token: ../../done/x0123456789abcdef01234\n", /* a path */
+	};
+	struct dcv_sidecar sc;
+	struct dcv_why why = {""};
+
+	(void)state;
+	assert_int_equal(
+	    parse("unique_value: ab1\ntoken: 0123456789abcdef0123456789abcdef\n", &sc, &why),
+	    DCV_OK);
+	assert_string_equal(sc.token, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(sc.unique, "ab1");
+	dcv_sidecar_free(&sc);
+	assert_int_equal(parse("target: comodoca.com\n", &sc, &why), DCV_OK);
+	assert_string_equal(sc.token, "");
+	dcv_sidecar_free(&sc);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dcv_why_clear(&why);
+		assert_int_equal(parse(bad[i], &sc, &why), DCV_EINVAL);
+		assert_string_equal(why.text,
+		                    "job.yaml:1:8: token: expected 32 lower-case hex digits");
+		assert_string_equal(sc.token, "");
+	}
+}
+
 static void test_parse_errors(void **state)
 {
 	static const struct {
@@ -134,16 +166,16 @@ static void test_parse_errors(void **state)
 	    {"expect:\n  - . CNAME c.\n", "job.yaml:2:5: expect: '. CNAME c.' is not a CNAME"},
 	    {"expect:\n  - [x]\n", "job.yaml:2:5: expect: expected a single value, found a list"},
 	    {"expect: {a: b}\n", "job.yaml:1:9: expect: expected a list, found a mapping"},
-	    {"bogus: 1\n",
-	     "job.yaml:1:1: sidecar: unknown key 'bogus' (known: unique_value, target, expect)"},
+	    {"bogus: 1\n", "job.yaml:1:1: sidecar: unknown key 'bogus' (known: unique_value, "
+	                   "target, expect, token)"},
 	    {"- a\n", "job.yaml:1:1: sidecar: expected a mapping, found a list"},
 	    {"just text\n", "job.yaml:1:1: sidecar: expected a mapping, found a single value"},
 	    {"target: x\n  y: [\n", "job.yaml:2:4: YAML syntax error: mapping values are not "
 	                            "allowed in this context"},
 	    {"expect: *x\n", "job.yaml:1:9: YAML aliases are not supported here"},
-	    {"bogus: 1\ntarget: x\nexpect: [a]\n",
-	     "job.yaml:1:1: sidecar: unknown key 'bogus' (known: unique_value, target, expect) "
-	     "(and 2 more problems)"},
+	    {"bogus: 1\ntarget: x\nexpect: [a]\n", "job.yaml:1:1: sidecar: unknown key 'bogus' "
+	                                           "(known: unique_value, target, expect, token) "
+	                                           "(and 2 more problems)"},
 	};
 	struct dcv_sidecar sc;
 	struct dcv_why why;
@@ -324,11 +356,9 @@ static void test_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),
-	    cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_check_ok),
-	    cmocka_unit_test(test_check_wrong_md5),
-	    cmocka_unit_test(test_check_wrong_target),
+	    cmocka_unit_test(test_parse),           cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_token),           cmocka_unit_test(test_check_ok),
+	    cmocka_unit_test(test_check_wrong_md5), cmocka_unit_test(test_check_wrong_target),
 	    cmocka_unit_test(test_garbage),
 	};
 
