@@ -44,6 +44,8 @@
 #   24        dcvd_withdraw_scope.sh (a withdrawal leaves a CNAME someone else put at our owner)
 #   25        dcvd_poll.sh (polling a stale server backs off to poll_max)
 #   26        dcvd_reload.sh (a reload: the spool kept, a removed zone still withdrawn)
+#   31        dcvd_metrics.sh (metrics_file and promtool; dcv status --json)
+#   32        dcvd_keep.sh (keep: finished jobs and their records deleted; stale dot-files)
 #   27..249   free
 #   250       ../demo.sh (the README's first command)
 #
