@@ -11,6 +11,10 @@ pkgs=(
 	bind9 bind9-dnsutils knot knot-dnsutils unbound iproute2 systemd faketime
 	# the job store's tools (mdb_stat, mdb_dump) for tests and operators
 	lmdb-utils
+	# it-dcvd_dnssec_expired: ldns-signzone signs a copy of a zone with past validity
+	ldnsutils
+	# it-dcvd_metrics: promtool check metrics (Debian has promtool only in prometheus)
+	prometheus
 	# tests that are skipped without them (tests/all.sh fails on such a skip):
 	# test_store's flush count (strace), it-hook_example (shellcheck)
 	strace shellcheck
@@ -18,6 +22,9 @@ pkgs=(
 	gcovr
 	# the test man: mandoc -Tlint on man/*, man -M on the installed pages
 	mandoc man-db
+	# the Debian package (cpack -G DEB runs dpkg-shlibdeps) and the test
+	# package (lintian; cpack writes the archive as root:root itself, no fakeroot)
+	dpkg-dev lintian
 )
 missing=()
 for p in "${pkgs[@]}"; do
