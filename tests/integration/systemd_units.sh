@@ -3,6 +3,8 @@
 #  - systemd-analyze verify accepts the configured unit (only "dcvd is not
 #    executable" is tolerated, and a copy pointing at a stub must be clean);
 #  - systemd-analyze security --offline rates its exposure at most 1.5;
+#  - both hold with the README's metrics drop-in (ReadWritePaths= for the
+#    textfile folder) applied;
 #  - `cmake --install` (into a DESTDIR) puts every file where systemd finds
 #    it: systemctl --root enables the unit, systemd-sysusers and
 #    systemd-tmpfiles --root list and apply the installed files;
@@ -96,6 +98,33 @@ elif awk -v x="$exposure" -v l="$limit" 'BEGIN { exit !(x <= l) }'; then
 	echo "$out" | grep '✗' | sed 's/^/  /'
 else
 	fail "security: overall exposure $exposure, over the limit $limit:"$'\n'"$(echo "$out" | grep '✗')"
+fi
+
+# The README's drop-in for metrics_file (the textfile collector's folder
+# writable): systemd loads it (a drop-in folder beside the unit), the unit
+# still verifies without a word, and the exposure stays within the limit.
+dropin=$(sed -n '/^<!-- the metrics drop-in/,/^```$/p' "$src/README.md" | sed '1,2d;$d')
+if [ "$dropin" != $'[Service]\nReadWritePaths=/var/lib/prometheus/node-exporter' ]; then
+	fail "README: the metrics drop-in is '$dropin', want [Service] and ReadWritePaths= of the textfile folder only"
+else
+	mkdir -p "$tmp/unit/dcvd.service.d"
+	echo "$dropin" >"$tmp/unit/dcvd.service.d/metrics.conf"
+	out=$(systemd-analyze verify --man=no "$tmp/unit/dcvd.service" 2>&1)
+	rc=$?
+	[ "$rc" -eq 0 ] && [ -z "$out" ] || fail "verify with the metrics drop-in: exit $rc:"$'\n'"$out"
+	# Proof that the drop-in is read at all: a second ExecStart= in one beside it is refused.
+	echo $'[Service]\nExecStart=/bin/true' >"$tmp/unit/dcvd.service.d/zz-probe.conf"
+	systemd-analyze verify --man=no "$tmp/unit/dcvd.service" >/dev/null 2>&1 &&
+		fail "systemd-analyze verify ignores $tmp/unit/dcvd.service.d/: the drop-in was not checked"
+	rm "$tmp/unit/dcvd.service.d/zz-probe.conf"
+	out=$(systemd-analyze security --offline=true "$tmp/unit/dcvd.service" 2>&1)
+	exposure=$(echo "$out" | sed -n 's/.*Overall exposure level for dcvd\.service: \([0-9.]*\).*/\1/p')
+	if [ -n "$exposure" ] && awk -v x="$exposure" -v l="$limit" 'BEGIN { exit !(x <= l) }'; then
+		echo "metrics drop-in: verified, exposure $exposure (limit $limit)"
+	else
+		fail "security with the metrics drop-in: exposure '$exposure', limit $limit:"$'\n'"$out"
+	fi
+	rm -r "$tmp/unit/dcvd.service.d"
 fi
 
 # sysusers: the file as written parses (dry run against this machine).
