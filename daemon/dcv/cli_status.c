@@ -5,6 +5,9 @@
  *   counts per state, files waiting in incoming/, the oldest job in flight
  *   and its age, then one line per job in flight or failed, with its reason.
  *
+ * With --json the same state is one JSON object (print_json: every job,
+ * not only those in flight or failed, with its records and times).
+ *
  * Reading the job database takes write access to its lock file (LMDB keeps
  * its readers there): root and dcvd have it. Anyone else who may read the
  * spool gets what the status files in done/ and failed/ say, and a line
@@ -19,6 +22,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "jsonout.h"
 #include "store.h"
 #include "util.h"
 #include "yin.h"
@@ -101,6 +105,10 @@ static bool status_record(const char *path, struct dcv_job_record *rec)
 	snprintf(rec->error, sizeof(rec->error), "%s", status_value(y.root, "error"));
 	if (strptime(status_value(y.root, "received"), "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
 		rec->received = (uint64_t)timegm(&tm);
+	/* Whether it was visible tells a withdrawal's state from a job's first steps. */
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(status_value(y.root, "visible"), "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
+		rec->visible = (uint64_t)timegm(&tm);
 	ok = true;
 out:
 	dcv_yin_free(&y);
@@ -145,12 +153,17 @@ static int read_status_files(const char *spool, struct dcv_job_record **out, siz
 	return rc;
 }
 
-/* Reads every record; damaged ones are listed, not moved. */
-static int load_records(const char *spool, struct dcv_job_record **out, size_t *n_out)
+/*
+ * Reads every record; damaged ones are listed (into damaged), not moved.
+ * *from_files: the job database could not be read, the status files were.
+ */
+static int load_records(const char *spool, struct dcv_job_record **out, size_t *n_out,
+                        struct dcv_strv *damaged, bool *from_files)
 {
 	struct dcv_strv errors = {0};
 	int rc = dcv_store_read(spool, out, n_out, &errors);
 
+	*from_files = rc == DCV_EPERM;
 	if (rc == DCV_EPERM) {
 		fprintf(stderr,
 		        "dcv: %s; reading the status files in done/ and failed/ instead (jobs in "
@@ -162,8 +175,8 @@ static int load_records(const char *spool, struct dcv_job_record **out, size_t *
 	for (size_t i = 0; i < errors.n; i++) {
 		if (rc < 0)
 			fprintf(stderr, "dcv: %s\n", errors.v[i]);
-		else
-			printf("damaged  %s\n", errors.v[i]);
+		else if (dcv_strv_push(damaged, errors.v[i]) < 0)
+			rc = DCV_ENOMEM;
 	}
 	if (rc < 0 && errors.n == 0)
 		fprintf(stderr, "dcv: %s/state: %s\n", spool, dcv_strerror(rc));
@@ -171,18 +184,30 @@ static int load_records(const char *spool, struct dcv_job_record **out, size_t *
 	return rc < 0 ? -1 : 0;
 }
 
-static void print_report(const struct dcv_config *cfg, struct dcv_job_record *recs, size_t n)
+/* The oldest job in flight, or NULL. */
+static const struct dcv_job_record *oldest_in_flight(const struct dcv_job_record *recs, size_t n)
+{
+	const struct dcv_job_record *oldest = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (in_flight(&recs[i]) && (oldest == NULL || recs[i].received < oldest->received))
+			oldest = &recs[i];
+	return oldest;
+}
+
+static void print_report(const struct dcv_config *cfg, struct dcv_job_record *recs, size_t n,
+                         const struct dcv_strv *damaged)
 {
 	size_t counts[DCV_JOB_STATE_COUNT] = {0};
 	const struct dcv_job_record *oldest = NULL;
 	uint64_t now = (uint64_t)time(NULL);
 	char when[32], how_long[32];
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < damaged->n; i++)
+		printf("damaged  %s\n", damaged->v[i]);
+	for (size_t i = 0; i < n; i++)
 		counts[recs[i].state]++;
-		if (in_flight(&recs[i]) && (oldest == NULL || recs[i].received < oldest->received))
-			oldest = &recs[i];
-	}
+	oldest = oldest_in_flight(recs, n);
 	printf("spool %s: %zu jobs, %zu files waiting in incoming/\n", cfg->spool, n,
 	       count_incoming(cfg->spool));
 	for (int s = 0; s < DCV_JOB_STATE_COUNT; s++)
@@ -209,31 +234,167 @@ static void print_report(const struct dcv_config *cfg, struct dcv_job_record *re
 	}
 }
 
+/* --- --json ------------------------------------------------------------------ */
+
+static void json_time(FILE *f, const char *key, uint64_t t, bool first)
+{
+	char when[32];
+
+	fprintf(f, "%s\"%s\": ", first ? "" : ", ", key);
+	if (t == 0) {
+		fputs("null", f);
+		return;
+	}
+	iso(t, when, sizeof(when));
+	dcv_json_cstr(f, when);
+}
+
+/* One job: what its status file says, and its step, cleanup and records in full. */
+static void json_job(FILE *f, const struct dcv_job_record *r)
+{
+	char file[sizeof(r->name) + sizeof(r->ext) + 1];
+
+	snprintf(file, sizeof(file), "%s.%s", r->name, r->ext);
+	fputs("{\"job\": ", f);
+	dcv_json_cstr(f, r->id);
+	fputs(", \"name\": ", f);
+	dcv_json_cstr(f, r->name);
+	fputs(", \"file\": ", f);
+	dcv_json_cstr(f, file);
+	fputs(", \"state\": ", f);
+	dcv_json_cstr(f, dcv_job_status_state(r));
+	fputs(", \"step\": ", f);
+	dcv_json_cstr(f, dcv_job_state_name(r->state));
+	fputs(", \"error\": ", f);
+	dcv_json_cstr(f, r->error[0] ? r->error : NULL);
+	fprintf(f, ", \"cleanup\": %s, \"submitter\": ", r->cleanup ? "true" : "false");
+	dcv_json_cstr(f, r->has_uid && r->submitter[0] ? r->submitter : NULL);
+	if (r->has_uid)
+		fprintf(f, ", \"uid\": %u", (unsigned)r->uid);
+	else
+		fputs(", \"uid\": null", f);
+	fputs(", \"md5\": ", f);
+	dcv_json_cstr(f, r->md5[0] ? r->md5 : NULL);
+	fputs(", \"sha256\": ", f);
+	dcv_json_cstr(f, r->sha256[0] ? r->sha256 : NULL);
+	fputs(", \"zones\": [", f);
+	for (size_t i = 0, shown = 0; i < r->n_rrs; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(r->rrs[j].zone, r->rrs[i].zone) == 0;
+		if (seen)
+			continue;
+		fputs(shown++ ? ", " : "", f);
+		dcv_json_cstr(f, r->rrs[i].zone);
+	}
+	fputs("], \"records\": [", f);
+	for (size_t i = 0; i < r->n_rrs; i++) {
+		fputs(i ? ", {\"owner\": " : "{\"owner\": ", f);
+		dcv_json_cstr(f, r->rrs[i].owner);
+		fprintf(f, ", \"ttl\": %u, \"target\": ", (unsigned)r->rrs[i].ttl);
+		dcv_json_cstr(f, r->rrs[i].target);
+		fputs(", \"zone\": ", f);
+		dcv_json_cstr(f, r->rrs[i].zone);
+		fputs("}", f);
+	}
+	fputs("], \"names\": [", f);
+	for (size_t i = 0; i < r->n_names; i++) {
+		fputs(i ? ", {\"name\": " : "{\"name\": ", f);
+		dcv_json_cstr(f, r->names[i].name);
+		fputs(", \"adn\": ", f);
+		dcv_json_cstr(f, r->names[i].adn);
+		fputs("}", f);
+	}
+	fputs("], \"times\": {", f);
+	json_time(f, "received", r->received, true);
+	json_time(f, "published", r->published, false);
+	json_time(f, "visible", r->visible, false);
+	json_time(f, "withdraw_due", r->withdraw_due, false);
+	json_time(f, "withdrawn", r->withdrawn, false);
+	json_time(f, "failed", r->failed, false);
+	fputs("}}", f);
+}
+
+/*
+ * The state of print_report as one JSON object: spool, source ("records",
+ * or "status files" for a reader without access to the job database),
+ * incoming, counts per step, the oldest job in flight, damaged records,
+ * and every job.
+ */
+static void print_json(const struct dcv_config *cfg, const struct dcv_job_record *recs, size_t n,
+                       const struct dcv_strv *damaged, bool from_files)
+{
+	size_t counts[DCV_JOB_STATE_COUNT] = {0};
+	const struct dcv_job_record *oldest = oldest_in_flight(recs, n);
+	FILE *f = stdout;
+
+	for (size_t i = 0; i < n; i++)
+		counts[recs[i].state]++;
+	fputs("{\"spool\": ", f);
+	dcv_json_cstr(f, cfg->spool);
+	fprintf(f, ", \"source\": \"%s\", \"incoming\": %zu, \"counts\": {",
+	        from_files ? "status files" : "records", count_incoming(cfg->spool));
+	for (int s = 0; s < DCV_JOB_STATE_COUNT; s++)
+		fprintf(f, "%s\"%s\": %zu", s ? ", " : "",
+		        dcv_job_state_name((enum dcv_job_state)s), counts[s]);
+	fputs("}, \"oldest_in_flight\": ", f);
+	dcv_json_cstr(f, oldest != NULL ? oldest->id : NULL);
+	fputs(", \"damaged\": [", f);
+	for (size_t i = 0; i < damaged->n; i++) {
+		fputs(i ? ", " : "", f);
+		dcv_json_cstr(f, damaged->v[i]);
+	}
+	fputs("], \"jobs\": [", f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",\n  " : "\n  ", f);
+		json_job(f, &recs[i]);
+	}
+	fputs("]}\n", f);
+}
+
 int dcv_cli_status_main(int argc, char **argv)
 {
 	struct dcv_config *cfg = NULL;
-	struct dcv_strv errors = {0};
+	struct dcv_strv errors = {0}, damaged = {0};
 	struct dcv_job_record *recs = NULL;
+	const char *config = NULL;
+	bool json = false, from_files = false, bad = false;
 	size_t n = 0;
 	int status = 2;
 
-	if (argc != 3 || strcmp(argv[1], "-c") != 0)
-		return dcv_cli_usage_error("%s", "usage: dcv status -c CONFIG");
-	if (dcv_config_load(argv[2], &cfg, &errors) < 0) {
+	for (int i = 1; i < argc && !bad; i++) {
+		if (strcmp(argv[i], "--json") == 0 && !json)
+			json = true;
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && config == NULL)
+			config = argv[++i];
+		else
+			bad = true;
+	}
+	if (config == NULL || bad)
+		return dcv_cli_usage_error("%s", "usage: dcv status -c CONFIG [--json]");
+	if (dcv_config_load(config, &cfg, &errors) < 0) {
 		for (size_t i = 0; i < errors.n; i++)
 			fprintf(stderr, "dcv: %s\n", errors.v[i]);
 		goto out;
 	}
 	status = 1;
-	if (load_records(cfg->spool, &recs, &n) < 0)
+	if (load_records(cfg->spool, &recs, &n, &damaged, &from_files) < 0)
 		goto out;
-	print_report(cfg, recs, n);
+	if (json)
+		print_json(cfg, recs, n, &damaged, from_files);
+	else
+		print_report(cfg, recs, n, &damaged);
 	status = 0;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "dcv: writing the status: %s\n", strerror(errno));
+		status = 1;
+	}
 out:
 	for (size_t i = 0; i < n; i++)
 		dcv_job_record_free(&recs[i]);
 	free(recs);
 	dcv_strv_free(&errors);
+	dcv_strv_free(&damaged);
 	dcv_config_free(cfg);
 	return status;
 }
