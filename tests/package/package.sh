@@ -142,12 +142,25 @@ systemctl is-enabled dcvd.service >/dev/null 2>&1 && fail "dcvd.service is enabl
 getent passwd dcvd | grep -q ":$spool:/usr/sbin/nologin$" || fail "user dcvd: $(getent passwd dcvd)"
 getent group dcvd >/dev/null || fail "no group dcvd"
 id -nG dcvd | tr ' ' '\n' | grep -qx dcv-submit || fail "dcvd is not in dcv-submit: $(id -nG dcvd)"
-# The folders, as dcvd.tmpfiles says (mode, owner, group).
+# The folders, as the tmpfiles.d file says (mode, owner, group). The
+# postinst applies dcvd.conf by name, so systemd-tmpfiles takes the copy of
+# the highest priority, as at boot: the package's, unless one in /etc, /run
+# or /usr/local (a `cmake --install`) shadows it. That copy is the oracle;
+# the package's own must be systemd/dcvd.tmpfiles.
+cmp -s /usr/lib/tmpfiles.d/dcvd.conf "$src/systemd/dcvd.tmpfiles" ||
+	fail "/usr/lib/tmpfiles.d/dcvd.conf is not systemd/dcvd.tmpfiles"
+cmp -s /usr/lib/sysusers.d/dcvd.conf "$src/systemd/dcvd.sysusers" ||
+	fail "/usr/lib/sysusers.d/dcvd.conf is not systemd/dcvd.sysusers"
+for tmpfiles in /etc /run /usr/local/lib /usr/lib; do
+	tmpfiles=$tmpfiles/tmpfiles.d/dcvd.conf
+	[ -f "$tmpfiles" ] && break
+done
+[ "$tmpfiles" = /usr/lib/tmpfiles.d/dcvd.conf ] || echo "note: $tmpfiles shadows the package's tmpfiles.d file"
 while read -r type path mode user group _; do
 	[ "$type" = d ] || continue
 	got=$(stat -c '%a %U %G' "$path" 2>/dev/null)
-	[ "$got" = "${mode#0} $user $group" ] || fail "$path is '$got', dcvd.tmpfiles says $mode $user $group"
-done < <(grep -v '^#' "$src/systemd/dcvd.tmpfiles")
+	[ "$got" = "${mode#0} $user $group" ] || fail "$path is '$got', $tmpfiles says $mode $user $group"
+done < <(grep -v '^#' "$tmpfiles")
 
 # The unit names the programs the package installed.
 unit=/lib/systemd/system/dcvd.service
