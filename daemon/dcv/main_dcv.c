@@ -3,7 +3,7 @@
  *
  * Exit status: 0 all good; 1 some FILE was refused (each one reported as
  * "dcv: FILE: reason", the others still processed); 2 usage or
- * configuration error.
+ * configuration error; 3 (submit --wait) some job had no result in time.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -24,6 +24,8 @@ static const char usage_text[] =
     "       dcv publish|check|withdraw -c CONFIG [--timeout S] [--unique V] [--target D] "
     "FILE...\n"
     "       dcv status -c CONFIG [--json]\n"
+    "       dcv submit (-c CONFIG | --spool DIR) [--unique V] [--target D] [--expect LINE]\n"
+    "                  [--wait] [--timeout S] FILE...\n"
     "       dcv --help | --version\n"
     "\n"
     "records   print the DNS CNAME record of every name, as zone-file lines\n"
@@ -36,16 +38,23 @@ static const char usage_text[] =
     "          serves them\n"
     "status    what dcvd is doing: jobs per state, the oldest in flight, failures\n"
     "          (--json: the same as one JSON object, every job in full)\n"
+    "submit    drop the CSRs into dcvd's spool (each printed as its job's NAME);\n"
+    "          --wait: until each job is visible or failed, printing its status\n"
     "\n"
     "  --unique V    the CA's unique value (1-20 letters or digits)\n"
     "  --target D    target base domain: sectigo.com (default) or comodoca.com\n"
     "  --ttl N       record TTL in seconds (default 300; publish takes the config's)\n"
     "  --legacy      the retired Comodo SHA-1 record instead (show: as well)\n"
     "  -c CONFIG     the dcvd configuration: zones, primaries, keys, resolvers\n"
-    "  --timeout S   publish/check/withdraw give up after S seconds (default 30)\n"
+    "  --timeout S   publish/check/withdraw give up after S seconds (default 30);\n"
+    "                submit --wait after S seconds (default 0: no limit)\n"
+    "  --spool DIR   submit: the spool, for submitters who may not read CONFIG\n"
+    "  --expect LINE submit: a record the CA returned; the job fails if it differs\n"
+    "  --wait        submit: wait for the jobs' results (dcvd writes them for this\n"
+    "                run only; other submitters cannot read them)\n"
     "FILE is a CSR in PEM or DER (at most 64 KiB); '-' reads standard input.\n"
     "Exit status: 0 done, 1 some FILE failed (each named on stderr), 2 usage or\n"
-    "configuration error.\n"
+    "configuration error, 3 submit --wait: some job had no result in time.\n"
     "See dcv(1), dcvd.yaml(5) and dcvd(8).\n";
 
 void dcv_cli_usage(FILE *f)
@@ -208,6 +217,8 @@ int main(int argc, char **argv)
 		status = run_offline(argc - 1, argv + 1, false);
 	} else if (strcmp(cmd, "show") == 0) {
 		status = run_offline(argc - 1, argv + 1, true);
+	} else if (strcmp(cmd, "submit") == 0) {
+		status = dcv_cli_submit_main(argc - 1, argv + 1);
 	} else if (strcmp(cmd, "status") == 0) {
 		status = dcv_cli_status_main(argc - 1, argv + 1);
 	} else {

@@ -8,7 +8,7 @@
 #   source "$here/lib_users.sh"
 #   dcvd_lab mytest 22 "$build" example.test
 #   users_init 22                      # accounts dcvdt22-d, -s1, -s2, group dcvdt22-sub
-#   users_spool "$LAB/spool"           # SPOOL 0710, incoming/ 3770 daemon:group
+#   users_spool "$LAB/spool"           # SPOOL 0710, incoming/ 3770, results/ 3730 daemon:group
 #   users_dcvd_start dcvd "$LAB/dcvd.yaml" "$LAB/spool"   # dcvd as dcvdt22-d
 #   users_as "$USERS_S1" "$USERS_PY" "$USERS_SUBMIT" "$LAB/spool/incoming" put "$LAB/a.csr" a.csr
 #
@@ -192,8 +192,9 @@ users_wait() {
 # users_spool SPOOL -- SPOOL as dcvd.tmpfiles makes it, for our accounts:
 # SPOOL 0710 daemon:group, SPOOL/incoming 3770 daemon:group (setgid: every
 # entry gets the group, so the daemon can read a 0640 file; sticky: a
-# submitter can remove or rename only its own entries). dcvd makes the
-# other folders. Also lets the daemon user reach what it must read: $LAB
+# submitter can remove or rename only its own entries), SPOOL/results 3730
+# daemon:group (dcv submit --wait: the group makes folders there but cannot
+# list it). dcvd makes the other folders. Also lets the daemon user reach what it must read: $LAB
 # (0711, search only), the key files (group of the daemon user, 0640).
 users_spool() {
 	local spool=${1:?users_spool SPOOL} d=$USERS_D g=$USERS_GROUP f
@@ -203,10 +204,11 @@ users_spool() {
 		[[ -e $f ]] || continue
 		chgrp "${USERS_GID[$d]}" "$f" && chmod 0640 "$f"
 	done
-	mkdir -p "$spool/incoming"
-	chown "$d:$g" "$spool" "$spool/incoming"
+	mkdir -p "$spool/incoming" "$spool/results"
+	chown "$d:$g" "$spool" "$spool/incoming" "$spool/results"
 	chmod 0710 "$spool"
 	chmod 3770 "$spool/incoming"
+	chmod 3730 "$spool/results"
 }
 
 # users_daemon_can CONFIG -- fail, saying what, unless the daemon user can

@@ -17,7 +17,7 @@
 # or the configuration.
 #
 # Modes: dcvd runs under umask 000 with a spool it creates: the spool 0710,
-# incoming/ 3770, active/ done/ failed/ state/ 0750 -- exactly the modes in
+# incoming/ 3770, results/ 3730, active/ done/ failed/ state/ 0750 -- exactly the modes in
 # systemd/dcvd.tmpfiles, which the test reads -- and every file it writes
 # (job records, status files) 0640. Address block 18.
 # shellcheck disable=SC2317 # the helpers below are called through lab_check
@@ -256,7 +256,7 @@ mode_is() { # PATH MODE
 	echo "  $1: mode $got, want $2"
 	return 1
 }
-for sub in "" /incoming /active /done /failed /state; do
+for sub in "" /incoming /results /active /done /failed /state; do
 	want=$(tmpfiles_mode "$sub")
 	lab_check "spool$sub: mode $want, as in dcvd.tmpfiles" mode_is "$spool$sub" "${want:-missing}"
 done

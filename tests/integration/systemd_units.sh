@@ -223,6 +223,7 @@ while read -r path mode uid gid; do
 done <<EOF
 $spool 710 $dcvd_uid $submit_gid
 $spool/incoming 3770 $dcvd_uid $submit_gid
+$spool/results 3730 $dcvd_uid $submit_gid
 $spool/active 750 $dcvd_uid $dcvd_gid
 $spool/done 750 $dcvd_uid $dcvd_gid
 $spool/failed 750 $dcvd_uid $dcvd_gid

@@ -1,0 +1,217 @@
+/*
+ * submit.c -- what `dcv submit` puts into a spool, and how it reads the
+ * result back (submit.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "submit.h"
+#include "yin.h"
+#include "yout.h"
+
+static const char *const submit_exts[] = {"csr", "pem", "der", NULL};
+
+void dcv_submit_name_make(const char *path, const unsigned char rnd[DCV_SUBMIT_RANDOM_BYTES],
+                          struct dcv_submit_name *out)
+{
+	const char *base = strrchr(path, '/');
+	const char *dot = NULL;
+	char hex[2 * DCV_SUBMIT_RANDOM_BYTES + 1];
+	size_t n = 0, o = 0;
+
+	memset(out, 0, sizeof(*out));
+	base = base != NULL ? base + 1 : path;
+	snprintf(out->ext, sizeof(out->ext), "csr");
+	if (strcmp(path, "-") == 0)
+		base = "stdin";
+	n = strlen(base);
+	dot = strrchr(base, '.');
+	for (size_t i = 0; dot != NULL && dot != base && submit_exts[i] != NULL; i++) {
+		if (strcasecmp(dot + 1, submit_exts[i]) == 0) {
+			snprintf(out->ext, sizeof(out->ext), "%s", submit_exts[i]);
+			n = (size_t)(dot - base);
+		}
+	}
+	for (size_t i = 0; i < n && o < DCV_SUBMIT_STEM_MAX; i++) {
+		char c = base[i];
+		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		            (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && o > 0);
+		out->name[o++] = keep ? c : '_';
+	}
+	if (o == 0)
+		o = (size_t)snprintf(out->name, sizeof(out->name), "csr");
+	dcv_hex(rnd, DCV_SUBMIT_RANDOM_BYTES, hex);
+	hex[2 * DCV_SUBMIT_RANDOM_BYTES] = '\0';
+	snprintf(out->name + o, sizeof(out->name) - o, "-%s", hex);
+	snprintf(out->file, sizeof(out->file), "%s.%s", out->name, out->ext);
+	snprintf(out->sidecar, sizeof(out->sidecar), "%s.yaml", out->name);
+}
+
+int dcv_submit_name_new(const char *path, struct dcv_submit_name *out, struct dcv_why *why)
+{
+	unsigned char rnd[DCV_SUBMIT_RANDOM_BYTES];
+	size_t got = 0;
+	ssize_t n = 0;
+
+	while (got < sizeof(rnd)) {
+		n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			dcv_why_set(why, "no random bytes for a NAME: %s", strerror(errno));
+			return DCV_EIO;
+		}
+		got += (size_t)n;
+	}
+	dcv_submit_name_make(path, rnd, out);
+	return DCV_OK;
+}
+
+int dcv_submit_sidecar(const char *unique, const char *target, char *const *expect, size_t n_expect,
+                       const char *token, unsigned char **buf, size_t *len)
+{
+	struct yout y;
+
+	*buf = NULL;
+	*len = 0;
+	if ((unique == NULL || unique[0] == '\0') && (target == NULL || target[0] == '\0') &&
+	    n_expect == 0 && token == NULL)
+		return DCV_OK;
+	yout_begin_mem(&y);
+	yout_map(&y);
+	if (unique != NULL && unique[0] != '\0')
+		yout_kv(&y, "unique_value", unique);
+	if (target != NULL && target[0] != '\0')
+		yout_kv(&y, "target", target);
+	if (n_expect > 0) {
+		yout_str(&y, "expect");
+		yout_seq(&y);
+		for (size_t i = 0; i < n_expect; i++)
+			yout_str(&y, expect[i]);
+		yout_end_seq(&y);
+	}
+	if (token != NULL)
+		yout_kv(&y, "token", token);
+	yout_end_map(&y);
+	if (yout_end(&y) < 0)
+		return DCV_ENOMEM;
+	*buf = y.mem;
+	*len = y.mem_len;
+	return DCV_OK;
+}
+
+static bool submit_write_all(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t n = 0;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+int dcv_submit_drop(int incoming_fd, const char *shown, const char *final, const unsigned char *buf,
+                    size_t len, struct dcv_why *why)
+{
+	char tmp[300];
+	const char *step = "create";
+	int fd = -1, rc = DCV_EIO;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", final);
+	fd = openat(incoming_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		goto fail;
+	/* The umask may have taken the group's read: dcvd reads through the group. */
+	step = "chmod";
+	if (fchmod(fd, 0640) < 0)
+		goto fail;
+	step = "write";
+	if (!submit_write_all(fd, buf, len))
+		goto fail;
+	step = "fsync";
+	if (fsync(fd) < 0)
+		goto fail;
+	step = "close";
+	rc = close(fd);
+	fd = -1;
+	if (rc < 0) {
+		rc = DCV_EIO;
+		goto fail;
+	}
+	step = "rename";
+	if (dcv_rename_noreplace(incoming_fd, tmp, incoming_fd, final) < 0) {
+		rc = errno == EEXIST ? DCV_EINVAL : DCV_EIO;
+		if (rc == DCV_EINVAL) {
+			unlinkat(incoming_fd, tmp, 0);
+			return rc;
+		}
+		goto fail;
+	}
+	/* The rename lasts once the folder is on disk too (best effort: a submitter may not read
+	 * it). */
+	fsync(incoming_fd);
+	return DCV_OK;
+fail:
+	dcv_why_set(why, "%s/%s: %s: %s", shown, step[0] == 'r' ? final : tmp, step,
+	            strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlinkat(incoming_fd, tmp, 0);
+	return DCV_EIO;
+}
+
+/* The top-level scalar of key in a mapping node, or NULL. */
+static const char *submit_value(const struct dcv_yin_node *root, const char *key)
+{
+	for (size_t i = 0; root != NULL && root->kind == DCV_YIN_MAP && i + 1 < root->n_kids;
+	     i += 2)
+		if (root->kids[i]->kind == DCV_YIN_SCALAR &&
+		    strcmp(root->kids[i]->value, key) == 0 &&
+		    root->kids[i + 1]->kind == DCV_YIN_SCALAR && !root->kids[i + 1]->nul_byte)
+			return root->kids[i + 1]->value;
+	return NULL;
+}
+
+bool dcv_submit_result_parse(const char *text, size_t len, const char *token, size_t *shown_len,
+                             char *state, size_t state_size, char *error, size_t error_size)
+{
+	char line[DCV_JOB_TOKEN_LEN + 16];
+	struct dcv_strv errors = {NULL, 0, 0};
+	struct dcv_yin y;
+	const char *v = NULL;
+	size_t n = 0;
+	bool ours = false;
+
+	state[0] = '\0';
+	error[0] = '\0';
+	memset(&y, 0, sizeof(y));
+	n = (size_t)snprintf(line, sizeof(line), "\ntoken: %s\n", token);
+	/* The last line: dcvd writes the token as the last key. */
+	if (len < n || memcmp(text + len - n, line, n) != 0)
+		goto out;
+	ours = true;
+	*shown_len = len - n + 1;
+	if (dcv_yin_parse(&y, "status", (const unsigned char *)text, len, &errors) < 0)
+		goto out;
+	if ((v = submit_value(y.root, "state")) != NULL)
+		snprintf(state, state_size, "%s", v);
+	if ((v = submit_value(y.root, "error")) != NULL)
+		snprintf(error, error_size, "%s", v);
+out:
+	dcv_yin_free(&y);
+	dcv_strv_free(&errors);
+	return ours;
+}
