@@ -61,7 +61,11 @@ for a in "${accounts[@]}"; do
 done
 had_account() { case " ${had[*]:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 had_spool=false
-[ -e $spool ] && had_spool=true
+if [ -e $spool ]; then
+	had_spool=true
+	# The purge removes the spool's empty folders: put them back after it.
+	find $spool -type d -printf '%m %u %g %p\n' >"$tmp/spool-dirs"
+fi
 gid_dcvd=$(getent group dcvd | cut -d: -f3)
 if [ -e /etc/dcvd ]; then
 	mv /etc/dcvd "$tmp/etc-dcvd"
@@ -75,7 +79,14 @@ cleanup() {
 	if dpkg-query -W -f='${db:Status-Status}' dcvd 2>/dev/null | grep -qv '^not-installed$'; then
 		dpkg --purge dcvd </dev/null >"$tmp/purge-trap.log" 2>&1 || cat "$tmp/purge-trap.log"
 	fi
-	$had_spool || rm -rf $spool
+	if $had_spool; then
+		while read -r mode user group dir; do
+			[ -d "$dir" ] || mkdir "$dir"
+			chown "$user:$group" "$dir" && chmod "$mode" "$dir"
+		done <"$tmp/spool-dirs"
+	else
+		rm -rf $spool
+	fi
 	had_account passwd:dcvd || ! getent passwd dcvd >/dev/null || userdel dcvd
 	had_account group:dcv-submit || ! getent group dcv-submit >/dev/null || groupdel dcv-submit
 	had_account group:dcvd || ! getent group dcvd >/dev/null || groupdel dcvd
