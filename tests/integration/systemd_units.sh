@@ -149,11 +149,13 @@ echo "install: $(cd "$root" && find . -type f | sed 's|^\.||' | sort | tr '\n' '
 cmp -s "$root$confdir/dcvd.yaml.example" "$src/conf/dcvd.yaml" ||
 	fail "$confdir/dcvd.yaml.example is missing or differs from conf/dcvd.yaml"
 [ "$(cat "$root$confdir/dcvd.yaml")" = "# the operator's own" ] || fail "the install replaced $confdir/dcvd.yaml"
-if [ -e "$src/conf/dcvd-hook.example" ]; then
-	[ -x "$root$datadir/doc/dcvd/dcvd-hook.example" ] &&
-		cmp -s "$root$datadir/doc/dcvd/dcvd-hook.example" "$src/conf/dcvd-hook.example" ||
-		fail "conf/dcvd-hook.example is not installed (executable) as $datadir/doc/dcvd/dcvd-hook.example (re-run cmake after adding it)"
-fi
+# The examples: documentation, not executable.
+for f in dcvd-hook.example dcv.key.example-bind dcv.key.example-knot bind-update-policy.example \
+	knot-acl.example; do
+	cmp -s "$root$datadir/doc/dcvd/examples/$f" "$src/conf/$f" ||
+		fail "conf/$f is not installed as $datadir/doc/dcvd/examples/$f"
+	[ -x "$root$datadir/doc/dcvd/examples/$f" ] && fail "$datadir/doc/dcvd/examples/$f is executable"
+done
 # Once there is a dcvd program, it must be where the unit runs it.
 while read -r f; do
 	[ "$f" = "$root$dcvd" ] || fail "dcvd installed as ${f#"$root"}, but the unit runs $dcvd"
