@@ -46,6 +46,7 @@
 #   26        dcvd_reload.sh (a reload: the spool kept, a removed zone still withdrawn)
 #   31        dcvd_metrics.sh (metrics_file and promtool; dcv status --json)
 #   32        dcvd_keep.sh (keep: finished jobs and their records deleted; stale dot-files)
+#   33        dcvd_submit.sh (dcv submit --wait as a submitter; results/ privacy)
 #   27..249   free
 #   250       ../demo.sh (the README's first command)
 #
