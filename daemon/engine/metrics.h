@@ -135,7 +135,8 @@ void dcv_metrics_writer_touch(struct dcv_metrics_writer *w);
 /* Writes to another path from the next write on (a reload). DCV_ENOMEM. */
 int dcv_metrics_writer_path(struct dcv_metrics_writer *w, const char *path);
 /*
- * Writes one last time (m as it is: set up = false before for a stop),
+ * Writes one last time (m as it is now, formatted during the call: set
+ * up = false before for a stop; m is not read after the call returns),
  * waits for that write and any in flight, then closed(arg) and the writer
  * is freed. closed may be NULL.
  */

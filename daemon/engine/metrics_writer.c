@@ -36,6 +36,7 @@ struct dcv_metrics_writer {
 	bool failing;      /* the last write failed (logged once) */
 	uint64_t last_ms;  /* loop time the last write started */
 	bool closing;
+	struct metrics_write *last; /* the file of the close, while an earlier write runs */
 	size_t handles_open;
 	void (*closed)(void *arg);
 	void *closed_arg;
@@ -110,9 +111,40 @@ out:
 		unlink(tmp);
 }
 
-static void metrics_start_write(struct dcv_metrics_writer *w);
 static void metrics_maybe_closed(struct dcv_metrics_writer *w);
 static void metrics_on_soon(uv_timer_t *t);
+static void metrics_write_done(uv_work_t *req, int status);
+
+/* The next file, formatted now from the registry; NULL without memory (said once). */
+static struct metrics_write *metrics_prepare(struct dcv_metrics_writer *w)
+{
+	struct metrics_write *wr = calloc(1, sizeof(*wr));
+
+	if (wr == NULL || (wr->path = strdup(w->path)) == NULL ||
+	    dcv_metrics_format(w->m, &wr->text, &wr->len) < 0) {
+		if (!w->failing)
+			log_err("metrics_file %s: out of memory for the metrics", w->path);
+		w->failing = true;
+		if (wr != NULL) {
+			free(wr->path);
+			free(wr);
+		}
+		return NULL;
+	}
+	wr->w = w;
+	wr->work.data = wr;
+	return wr;
+}
+
+/* Hands a prepared file to the thread pool (nothing else is written meanwhile). */
+static void metrics_queue(struct dcv_metrics_writer *w, struct metrics_write *wr)
+{
+	w->writing = true;
+	w->last_ms = uv_now(w->loop);
+	/* uv_queue_work fails only without a work callback: that would be our bug. */
+	if (uv_queue_work(w->loop, &wr->work, metrics_write_work, metrics_write_done) < 0)
+		abort();
+}
 
 static void metrics_write_done(uv_work_t *req, int status)
 {
@@ -133,15 +165,15 @@ static void metrics_write_done(uv_work_t *req, int status)
 	free(wr->path);
 	free(wr->text);
 	free(wr);
-	if (w->dirty) {
+	if (w->last != NULL) {
+		metrics_queue(w, w->last);
+		w->last = NULL;
+	} else if (w->dirty && !w->closing) {
 		/* Changes during the write: the next one, a coalescing period after the last. */
 		uint64_t next = w->last_ms + DCV_METRICS_COALESCE_MS, now = uv_now(w->loop);
-		w->dirty = false;
-		if (w->closing)
-			metrics_start_write(w);
-		else
-			uv_timer_start(&w->soon, metrics_on_soon, next > now ? next - now : 0, 0);
+		uv_timer_start(&w->soon, metrics_on_soon, next > now ? next - now : 0, 0);
 	}
+	w->dirty = false;
 	metrics_maybe_closed(w);
 }
 
@@ -153,27 +185,9 @@ static void metrics_start_write(struct dcv_metrics_writer *w)
 		w->dirty = true;
 		return;
 	}
-	if (!w->closing)
-		uv_timer_stop(&w->soon);
-	wr = calloc(1, sizeof(*wr));
-	if (wr == NULL || (wr->path = strdup(w->path)) == NULL ||
-	    dcv_metrics_format(w->m, &wr->text, &wr->len) < 0) {
-		if (!w->failing)
-			log_err("metrics_file %s: out of memory for the metrics", w->path);
-		w->failing = true;
-		if (wr != NULL) {
-			free(wr->path);
-			free(wr);
-		}
-		return;
-	}
-	wr->w = w;
-	wr->work.data = wr;
-	w->writing = true;
-	w->last_ms = uv_now(w->loop);
-	/* uv_queue_work fails only without a work callback: that would be our bug. */
-	if (uv_queue_work(w->loop, &wr->work, metrics_write_work, metrics_write_done) < 0)
-		abort();
+	uv_timer_stop(&w->soon);
+	if ((wr = metrics_prepare(w)) != NULL)
+		metrics_queue(w, wr);
 }
 
 static void metrics_on_period(uv_timer_t *t)
@@ -249,7 +263,7 @@ static void metrics_on_closed(uv_handle_t *h)
 
 static void metrics_maybe_closed(struct dcv_metrics_writer *w)
 {
-	if (!w->closing || w->writing || w->handles_open > 0)
+	if (!w->closing || w->writing || w->last != NULL || w->handles_open > 0)
 		return;
 	if (w->closed != NULL)
 		w->closed(w->closed_arg);
@@ -259,13 +273,24 @@ static void metrics_maybe_closed(struct dcv_metrics_writer *w)
 
 void dcv_metrics_writer_close(struct dcv_metrics_writer *w, void (*closed)(void *arg), void *arg)
 {
+	struct metrics_write *wr = NULL;
+
 	if (w->closing)
 		return;
 	w->closed = closed;
 	w->closed_arg = arg;
-	/* The last file: as things are at the stop. */
-	metrics_start_write(w);
+	/*
+	 * The last file, formatted now, as things are at the close: the
+	 * registry is not read again (the engine may be gone when it is written).
+	 */
+	if ((wr = metrics_prepare(w)) != NULL) {
+		if (w->writing)
+			w->last = wr;
+		else
+			metrics_queue(w, wr);
+	}
 	w->closing = true;
+	uv_timer_stop(&w->soon);
 	uv_close((uv_handle_t *)&w->period, metrics_on_closed);
 	uv_close((uv_handle_t *)&w->soon, metrics_on_closed);
 }
