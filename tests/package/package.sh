@@ -229,7 +229,8 @@ left=$(find /var/lib/systemd/deb-systemd-helper-enabled -name 'dcvd*' 2>/dev/nul
 if ! $had_spool; then
 	[ -f $spool/done/kept.status ] || fail "the purge removed a spool that held a file"
 	grep -q "$spool is kept" "$tmp/purge.log" || fail "the purge did not say it kept $spool: $(cat "$tmp/purge.log")"
-	[ -e $spool/incoming ] && fail "the purge left the spool's empty folders"
+	left=$(find $spool -type d -empty)
+	[ -z "$left" ] || fail "the purge left the spool's empty folders: $left"
 fi
 
 # ---- as found --------------------------------------------------------------------
