@@ -109,9 +109,20 @@ deb=$tmp/pkg/dcvd_${version}_${arch}.deb
 	{ cat "$tmp/cpack.log"; echo "FAIL: cpack -G DEB"; exit 1; }
 [ -f "$deb" ] || { echo "FAIL: no $(basename "$deb"): $(ls "$tmp/pkg")"; exit 1; }
 
-dpkg-deb -f "$deb" Depends >"$tmp/depends"
-for dep in systemd libc6 libuv1 libldns3 libssl3 libyaml-0-2 libpsl5 liblmdb0; do
-	grep -Eq "(^|, )$dep( |,|$)" "$tmp/depends" || fail "Depends lacks $dep: $(cat "$tmp/depends")"
+# Depends: systemd, and the package of every library the programs need
+# (their NEEDED entries, found by ldconfig, owned by dpkg -S), as
+# dpkg-shlibdeps is to compute them.
+dpkg-deb -f "$deb" Depends | sed 's/, */\n/g; s/ *([^)]*)//g' >"$tmp/depends"
+grep -qx systemd "$tmp/depends" || fail "Depends lacks systemd: $(cat "$tmp/depends")"
+dpkg-deb -x "$deb" "$tmp/x"
+for prog in usr/bin/dcv usr/sbin/dcvd; do
+	for soname in $(objdump -p "$tmp/x/$prog" | awk '$1 == "NEEDED" { print $2 }'); do
+		lib=$(ldconfig -p | awk -v n="$soname" '$1 == n { print $NF; exit }')
+		owner=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null | head -1 | cut -d: -f1)
+		[ -n "$owner" ] || owner=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1)
+		grep -qx "$owner" "$tmp/depends" ||
+			fail "$prog needs $soname (package '$owner'), not in Depends: $(tr '\n' ' ' <"$tmp/depends")"
+	done
 done
 dpkg-deb -c "$deb" | awk '{print $1, $6}' | sed 's|^\(\S*\) \./|\1 /|' >"$tmp/contents"
 for f in /usr/bin/dcv /usr/sbin/dcvd /lib/systemd/system/dcvd.service /usr/lib/sysusers.d/dcvd.conf \
