@@ -1,6 +1,7 @@
 # package.cmake -- the Debian package: `cpack -G DEB` in a build folder makes
 # dcvd_<version>_<arch>.deb (README, "Install"). Included from
-# CMakeLists.txt after the install rules it shares the targets of.
+# CMakeLists.txt after the targets dcv and dcvd and after man.cmake (its
+# DCV_MAN_PAGES); the test `package` (tests/package/package.sh) is here too.
 #
 # The package has Debian's layout whatever the build's CMAKE_INSTALL_PREFIX:
 # its files are installed by rules of their own, in the component `deb`,
