@@ -18,9 +18,11 @@
 #   - dpkg --purge keeps a spool that still holds a file, and says so,
 #     and removes everything else the package made.
 # It leaves the machine as it found it: an /etc/dcvd it met is moved aside
-# and put back, the accounts dcvd, dcv-submit and the spool are removed only
-# when this test created them, and at the end a snapshot of every place the
-# package touches is compared with the one taken before. Programs are run
+# (/etc/dcvd.package-test-aside) and put back; the accounts dcvd,
+# dcv-submit and the spool are removed only when this test created them
+# (a spool it met gets back the empty folders the purge removed); and at
+# the end a snapshot of every place the package touches is compared with
+# the one taken before. Programs are run
 # by their full path: a `cmake --install` may have put others in /usr/local.
 set -uo pipefail
 build=${1:?build folder}
@@ -67,8 +69,16 @@ if [ -e $spool ]; then
 	find $spool -type d -printf '%m %u %g %p\n' >"$tmp/spool-dirs"
 fi
 gid_dcvd=$(getent group dcvd | cut -d: -f3)
+# The /etc/dcvd met here waits beside it (same file system, and where an
+# operator finds it should this test be killed before it puts it back).
+aside=/etc/dcvd.package-test-aside
+if [ -e $aside ]; then
+	echo "FAIL: $aside exists: a killed run of this test left it; put it back as /etc/dcvd first"
+	rm -rf "$tmp"
+	exit 1
+fi
 if [ -e /etc/dcvd ]; then
-	mv /etc/dcvd "$tmp/etc-dcvd"
+	mv /etc/dcvd $aside
 fi
 
 # cleanup -- put the machine back as it was (once; also on any exit).
@@ -95,8 +105,8 @@ cleanup() {
 		groupadd -g "$gid_dcvd" dcvd
 	fi
 	rm -rf /etc/dcvd
-	if [ -e "$tmp/etc-dcvd" ]; then
-		mv "$tmp/etc-dcvd" /etc/dcvd
+	if [ -e $aside ]; then
+		mv $aside /etc/dcvd
 	fi
 }
 trap 'cleanup; rm -rf "$tmp"' EXIT
