@@ -1,0 +1,311 @@
+/*
+ * test_update_replay.c -- update.c against scripted primaries: every
+ * tests/unit/ops/replay/update-*.rpl is one test (replay.h says how a
+ * scenario reads). Besides the server entries a scenario has:
+ *
+ *   config ... end                 the configuration (dcvd.yaml)
+ *   update add|delete ZONE [timeout MS] [max_message_size N] [cancel_at MS]
+ *   record OWNER TARGET            the records, in order
+ *   expect status CODE             the update's status (OK, ETIMEOUT, ...)
+ *   expect remote I status CODE
+ *   expect remote I why TEXT       a substring of outcome I's why
+ *   expect remote I messages N
+ *   expect remote I confirmed R yes|no
+ *   expect remote I record R CODE [TEXT]   rec_status, and a substring of rec_why
+ *   expect elapsed <=|>= MS        fake time from the start to the callback
+ *   expect queries SERVER TYPE NAME N
+ *
+ * Every scenario must also use each entry it declares (an expected query
+ * that never came fails it) and send no query that no entry matches.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "replay.h"
+#include "dcv/strv.h"
+#include "testutil.h"
+#include "update.h"
+
+struct up_case {
+	bool called;
+	int status;
+	uint64_t elapsed;
+	uint64_t started;
+	struct dcv_update_outcome outs[4];
+	char whys[4][512];
+	bool confirmed[4][16];
+	int rec_status[4][16];
+	char rec_why[4][16][512];
+	size_t n_outs;
+	size_t n_recs;
+	struct dcv_update *up;
+};
+
+static const struct {
+	const char *name;
+	int code;
+} codes[] = {
+    {"OK", DCV_OK},
+    {"ETIMEOUT", DCV_ETIMEOUT},
+    {"ENET", DCV_ENET},
+    {"ETSIG", DCV_ETSIG},
+    {"EBADSIG", DCV_EBADSIG},
+    {"EBADKEY", DCV_EBADKEY},
+    {"EREFUSED", DCV_EREFUSED},
+    {"ENOTAUTH", DCV_ENOTAUTH},
+    {"ENOTZONE", DCV_ENOTZONE},
+    {"ESERVFAIL", DCV_ESERVFAIL},
+    {"ERCODE", DCV_ERCODE},
+    {"ENOTSERVED", DCV_ENOTSERVED},
+    {"ECANCELED", DCV_ECANCELED},
+    {"ECONFLICT", DCV_ECONFLICT},
+    {"ENOTREADY", DCV_ENOTREADY},
+    {"EREPLY", DCV_EREPLY},
+    {"ELIMIT", DCV_ELIMIT},
+};
+
+static int code_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].name, name) == 0)
+			return codes[i].code;
+	fail_msg("unknown status name %s", name);
+	return 1;
+}
+
+static void on_update(void *arg, int status, const struct dcv_update_outcome *outs, size_t n)
+{
+	struct up_case *c = arg;
+
+	c->called = true;
+	c->status = status;
+	c->elapsed = uv_now(replay_loop()) - c->started;
+	c->n_outs = n < 4 ? n : 4;
+	for (size_t i = 0; i < c->n_outs; i++) {
+		c->outs[i] = outs[i];
+		snprintf(c->whys[i], sizeof(c->whys[i]), "%s", outs[i].why);
+		for (size_t r = 0; r < c->n_recs; r++) {
+			c->confirmed[i][r] = outs[i].confirmed != NULL && outs[i].confirmed[r];
+			c->rec_status[i][r] =
+			    outs[i].rec_status != NULL ? outs[i].rec_status[r] : 0;
+			snprintf(c->rec_why[i][r], sizeof(c->rec_why[i][r]), "%s",
+			         outs[i].rec_why != NULL && outs[i].rec_why[r] ? outs[i].rec_why[r]
+			                                                       : "");
+		}
+	}
+	c->up = NULL;
+}
+
+static bool called(void *arg)
+{
+	return ((struct up_case *)arg)->called;
+}
+
+static struct up_case *cancel_case;
+
+static void on_cancel_timer(uv_timer_t *t)
+{
+	if (cancel_case->up != NULL)
+		dcv_update_cancel(cancel_case->up);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static struct dcv_config *load_config(void)
+{
+	const char *yaml = replay_section("config");
+	char path[] = "/tmp/dcv-replay-XXXXXX";
+	int fd = mkstemp(path);
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+
+	assert_non_null(yaml);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	if (dcv_config_load(path, &cfg, &errors) < 0)
+		fail_msg("config: %s", errors.n ? errors.v[0] : "?");
+	unlink(path);
+	dcv_strv_free(&errors);
+	return cfg;
+}
+
+static void check_expect(const struct up_case *c, const char *line)
+{
+	char what[32] = "", a[256] = "", b[256] = "", d[256] = "", e[256] = "";
+	unsigned i = 0, r = 0;
+
+	sscanf(line, "expect %31s", what);
+	if (strcmp(what, "status") == 0) {
+		sscanf(line, "expect status %255s", a);
+		assert_int_equal(c->status, code_of(a));
+	} else if (strcmp(what, "remote") == 0) {
+		sscanf(line, "expect remote %u %255s", &i, a);
+		assert_true(i < c->n_outs);
+		if (strcmp(a, "status") == 0) {
+			sscanf(line, "expect remote %*u status %255s", b);
+			if (c->outs[i].status != code_of(b))
+				fail_msg("remote %u: status %s (%s), expected %s", i,
+				         dcv_strerror(c->outs[i].status), c->whys[i], b);
+		} else if (strcmp(a, "why") == 0) {
+			const char *text = strstr(line, " why ") + 5;
+			if (strstr(c->whys[i], text) == NULL)
+				fail_msg("remote %u: why \"%s\" lacks \"%s\"", i, c->whys[i], text);
+		} else if (strcmp(a, "messages") == 0) {
+			sscanf(line, "expect remote %*u messages %255s", b);
+			assert_int_equal(c->outs[i].n_messages, strtoul(b, NULL, 10));
+		} else if (strcmp(a, "confirmed") == 0) {
+			sscanf(line, "expect remote %*u confirmed %u %255s", &r, b);
+			assert_true(r < 16);
+			assert_int_equal(c->confirmed[i][r], strcmp(b, "yes") == 0);
+		} else if (strcmp(a, "record") == 0) {
+			const char *text = NULL;
+			sscanf(line, "expect remote %*u record %u %255s", &r, b);
+			assert_true(r < 16);
+			if (c->rec_status[i][r] != code_of(b))
+				fail_msg("remote %u record %u: %s, expected %s", i, r,
+				         dcv_strerror(c->rec_status[i][r]), b);
+			text = strstr(line, b) + strlen(b);
+			while (*text == ' ')
+				text++;
+			if (*text && strstr(c->rec_why[i][r], text) == NULL)
+				fail_msg("remote %u record %u: why \"%s\" lacks \"%s\"", i, r,
+				         c->rec_why[i][r], text);
+		} else {
+			fail_msg("expect remote: what is %s?", a);
+		}
+	} else if (strcmp(what, "elapsed") == 0) {
+		sscanf(line, "expect elapsed %255s %255s", a, b);
+		if (strcmp(a, "<=") == 0 ? c->elapsed > strtoull(b, NULL, 10)
+		                         : c->elapsed < strtoull(b, NULL, 10))
+			fail_msg("elapsed %llu ms, expected %s %s", (unsigned long long)c->elapsed,
+			         a, b);
+	} else if (strcmp(what, "queries") == 0) {
+		sscanf(line, "expect queries %255s %255s %255s %255s", a, b, d, e);
+		if (replay_queries(a, b, d) != strtoul(e, NULL, 10))
+			fail_msg("%zu queries to %s for %s %s, expected %s",
+			         replay_queries(a, b, d), a, b, d, e);
+	} else {
+		fail_msg("what is \"%s\"?", line);
+	}
+}
+
+static void run_scenario(void **state)
+{
+	const char *path = *state;
+	struct dcv_config *cfg = NULL;
+	struct dcv_dnsio *io = NULL;
+	struct dcv_record recs[16];
+	struct dcv_update_opts opts = {0};
+	struct up_case c = {0};
+	uv_timer_t cancel_timer;
+	const char *const *lines = NULL;
+	size_t n = 0;
+	char op[16] = "", zone_name[256] = "", unused[1024];
+	const struct dcv_zone *zone = NULL;
+	uint64_t cancel_at = 0;
+
+	replay_free(); /* what a failed scenario before this one left */
+	replay_load(path);
+	cfg = load_config();
+	lines = replay_lines("update", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(sscanf(lines[0], "update %15s %255s", op, zone_name), 2);
+	for (const char *w = strstr(lines[0], zone_name) + strlen(zone_name); *w;) {
+		char key[32] = "";
+		unsigned long long v = 0;
+		int used = 0;
+		if (sscanf(w, " %31s %llu%n", key, &v, &used) != 2)
+			break;
+		if (strcmp(key, "timeout") == 0)
+			opts.timeout_ms = v;
+		else if (strcmp(key, "max_message_size") == 0)
+			opts.max_message_size = v;
+		else if (strcmp(key, "cancel_at") == 0)
+			cancel_at = v;
+		else
+			fail_msg("update: what is %s?", key);
+		w += used;
+	}
+	zone = dcv_config_zone(cfg, zone_name);
+	assert_non_null(zone);
+	lines = replay_lines("record", &n);
+	assert_true(n > 0 && n <= 16);
+	for (size_t i = 0; i < n; i++) {
+		memset(&recs[i], 0, sizeof(recs[i]));
+		assert_int_equal(
+		    sscanf(lines[i], "record %255s %255s", recs[i].owner, recs[i].target), 2);
+		recs[i].ttl = 300;
+	}
+	c.n_recs = n;
+	io = dcv_dnsio_new(replay_loop(), NULL);
+	c.started = uv_now(replay_loop());
+	assert_int_equal(
+	    dcv_update_start(io, zone, strcmp(op, "add") == 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE,
+	                     recs, n, &opts, on_update, &c, &c.up),
+	    DCV_OK);
+	if (cancel_at > 0) {
+		cancel_case = &c;
+		uv_timer_init(replay_loop(), &cancel_timer);
+		uv_timer_start(&cancel_timer, on_cancel_timer, cancel_at, 0);
+	}
+	replay_run(called, &c);
+	assert_true(c.called);
+	lines = replay_lines("expect", &n);
+	assert_true(n > 0);
+	for (size_t i = 0; i < n; i++)
+		check_expect(&c, lines[i]);
+	if (replay_unexpected()[0] != '\0')
+		fail_msg("queries no entry expected:\n%s", replay_unexpected());
+	if (replay_unused(unused, sizeof(unused)) > 0)
+		fail_msg("entries never used: %s", unused);
+	/* What is left (closing timers, the update freeing itself) runs out. */
+	dcv_dnsio_close(io, NULL, NULL);
+	replay_run(NULL, NULL);
+	dcv_config_free(cfg);
+	replay_free();
+}
+
+int main(void)
+{
+	const char *src = getenv("DCV_SOURCE_DIR");
+	char dir[4096];
+	struct dirent **names = NULL;
+	struct CMUnitTest *tests = NULL;
+	int n = 0, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/tests/unit/ops/replay", src ? src : ".");
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		fprintf(stderr, "test_update_replay: %s: cannot read the scenarios\n", dir);
+		return 1;
+	}
+	tests = calloc((size_t)n, sizeof(*tests));
+	size_t k = 0;
+	for (int i = 0; i < n; i++) {
+		const char *f = names[i]->d_name;
+		size_t len = strlen(f);
+		if (strncmp(f, "update-", 7) == 0 && len > 4 && strcmp(f + len - 4, ".rpl") == 0) {
+			char *path = malloc(strlen(dir) + len + 2);
+			sprintf(path, "%s/%s", dir, f);
+			tests[k++] = (struct CMUnitTest){.name = names[i]->d_name,
+			                                 .test_func = run_scenario,
+			                                 .initial_state = path};
+		}
+	}
+	if (k == 0) {
+		fprintf(stderr, "test_update_replay: no update-*.rpl in %s\n", dir);
+		return 1;
+	}
+	rc = tu_run_group("update_replay", tests, k, NULL, NULL);
+	for (size_t i = 0; i < k; i++)
+		free(tests[i].initial_state);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(tests);
+	return rc;
+}

@@ -1,0 +1,852 @@
+/*
+ * replay.c -- the scripted DNS and the fake clock of replay.h.
+ *
+ * One queue of events (replies, timeouts, cancellations, close callbacks)
+ * and one table of timers; replay_run() takes whichever is due first (ties
+ * in the order they were made), moves the clock there and runs it. The
+ * fake dnsio keeps dnsio.h's promises that callers rely on: done runs once
+ * per exchange and never from inside dcv_dnsio_exchange(), a rejected reply
+ * leaves the exchange waiting, and the timeout reports the last rejection.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ldns/ldns.h>
+
+#include "dnsio.h"
+#include "replay.h"
+
+#define REPLAY_T0 1000000
+#define REPLAY_DEFAULT_TIMEOUT_MS 7500 /* dnsio's default tries: 0.5 + 1 + 2 + 4 s of UDP */
+#define REPLAY_MAX_REPLIES 8
+
+enum rp_action {
+	RP_REPLY,
+	RP_GARBLED,
+	RP_TIMEOUT,
+	RP_NETERR,
+};
+
+struct rp_reply {
+	enum rp_action action;
+	int rcode;
+	bool aa;
+	bool signed_ok;
+	bool forged;
+	uint64_t late;
+	char **answers;
+	size_t n_answers;
+};
+
+struct rp_entry {
+	char server[64];
+	char type[16];
+	char name[256];
+	long uses; /* -1: always */
+	int line;
+	char **has; /* texts the query must contain (ldns_pkt2str, blanks collapsed) */
+	size_t n_has;
+	struct rp_reply replies[REPLAY_MAX_REPLIES];
+	size_t n_replies;
+};
+
+struct rp_query_log {
+	char server[64], type[16], name[256];
+};
+
+struct rp_timer {
+	uv_timer_t *t;
+	bool active;
+	uint64_t due, repeat, seq;
+	uv_timer_cb cb;
+};
+
+enum rp_event_kind {
+	EV_REPLY,
+	EV_TIMEOUT,
+	EV_DONE,  /* ends the exchange with status now (cancel, neterr) */
+	EV_CLOSE, /* a closed timer's callback */
+	EV_IO_CLOSED,
+};
+
+struct rp_event {
+	enum rp_event_kind kind;
+	uint64_t at, seq;
+	struct dcv_dnsio_xchg *x;
+	size_t reply; /* EV_REPLY: which reply of the entry */
+	int status;   /* EV_DONE */
+	uv_handle_t *handle;
+	uv_close_cb close_cb;
+	struct dcv_dnsio *io;
+};
+
+struct dcv_dnsio {
+	uv_loop_t *loop;
+	size_t pending;
+	bool closing;
+	void (*closed)(void *arg);
+	void *closed_arg;
+	struct dcv_dnsio_xchg *current; /* inside an accept callback */
+	uint64_t started;
+};
+
+struct dcv_dnsio_xchg {
+	struct dcv_dnsio *io;
+	struct dcv_addr server;
+	ldns_pkt *query;
+	dcv_dnsio_accept_cb accept;
+	dcv_dnsio_done_cb done;
+	void *arg;
+	const struct rp_entry *entry;
+	bool ended;
+	int last_reject;
+	char reject_why[256];
+	size_t refs; /* events that still point at it */
+};
+
+static struct {
+	uv_loop_t loop;
+	uint64_t now, seq;
+	char **lines; /* the file, comments and blanks removed, trimmed */
+	char **raw;   /* the same lines with their indentation (for config sections) */
+	int *line_no;
+	size_t n_lines;
+	struct rp_entry *entries;
+	size_t n_entries;
+	struct rp_event *events;
+	size_t n_events, cap_events;
+	struct rp_timer *timers;
+	size_t n_timers, cap_timers;
+	struct rp_query_log *log;
+	size_t n_log;
+	char *unexpected;
+	char *section;
+	const char **picked;
+	char tsig_name[256], tsig_alg[64], tsig_secret[256];
+	const char *path;
+} rp = {.now = REPLAY_T0};
+
+static void rp_die(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+static void rp_die(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "replay: %s:%d: ", rp.path ? rp.path : "-", line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void *rp_grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 16;
+	p = realloc(p, *cap * size);
+	if (p == NULL)
+		rp_die(0, "out of memory");
+	return p;
+}
+
+/* Same DNS name: case and a trailing dot aside. */
+static bool rp_same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	la -= la > 1 && a[la - 1] == '.';
+	lb -= lb > 1 && b[lb - 1] == '.';
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* --- the scenario file ---------------------------------------------------- */
+
+static int rp_rcode(const char *name, int line)
+{
+	ldns_lookup_table *t = ldns_lookup_by_name(ldns_rcodes, name);
+
+	if (t == NULL)
+		rp_die(line, "unknown rcode %s", name);
+	return t->id;
+}
+
+static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_action action)
+{
+	struct rp_reply *r = NULL;
+	char *save = NULL;
+
+	if (e->n_replies == REPLAY_MAX_REPLIES)
+		rp_die(line, "more than %d replies in one entry", REPLAY_MAX_REPLIES);
+	r = &e->replies[e->n_replies++];
+	r->action = action;
+	for (char *w = strtok_r(words, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		if (strcmp(w, "aa") == 0)
+			r->aa = true;
+		else if (strcmp(w, "signed") == 0)
+			r->signed_ok = true;
+		else if (strcmp(w, "forged") == 0)
+			r->forged = true;
+		else if (strcmp(w, "late") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL)
+			r->late = strtoull(w, NULL, 10);
+		else if (action == RP_REPLY && isupper((unsigned char)w[0]))
+			r->rcode = rp_rcode(w, line);
+		else
+			rp_die(line, "what is \"%s\"?", w);
+	}
+}
+
+static void rp_parse_entry(size_t *i)
+{
+	struct rp_entry *e = NULL;
+	size_t cap = rp.n_entries;
+	char times[16] = "", count[16] = "";
+
+	rp.entries = rp_grow(rp.entries, &cap, rp.n_entries, sizeof(*rp.entries));
+	e = &rp.entries[rp.n_entries++];
+	memset(e, 0, sizeof(*e));
+	e->line = rp.line_no[*i];
+	e->uses = 1;
+	if (sscanf(rp.lines[*i], "entry %63s %15s %255s %15s %15s", e->server, e->type, e->name,
+	           times, count) < 3)
+		rp_die(e->line, "entry SERVER TYPE NAME [times N | always]");
+	if (strcmp(times, "always") == 0)
+		e->uses = -1;
+	else if (strcmp(times, "times") == 0)
+		e->uses = strtol(count, NULL, 10);
+	for ((*i)++; *i < rp.n_lines && strcmp(rp.lines[*i], "end") != 0; (*i)++) {
+		char *l = rp.lines[*i];
+		int line = rp.line_no[*i];
+		struct rp_reply *last = e->n_replies ? &e->replies[e->n_replies - 1] : NULL;
+		if (strncmp(l, "reply ", 6) == 0)
+			rp_parse_reply(e, l + 6, line, RP_REPLY);
+		else if (strncmp(l, "garbled", 7) == 0)
+			rp_parse_reply(e, l + 7, line, RP_GARBLED);
+		else if (strcmp(l, "timeout") == 0)
+			rp_parse_reply(e, l + 7, line, RP_TIMEOUT);
+		else if (strcmp(l, "neterr") == 0)
+			rp_parse_reply(e, l + 6, line, RP_NETERR);
+		else if (strncmp(l, "has ", 4) == 0) {
+			e->has = realloc(e->has, (e->n_has + 1) * sizeof(*e->has));
+			e->has[e->n_has++] = l + 4;
+		} else if (strncmp(l, "answer ", 7) == 0 && last != NULL &&
+		           last->action == RP_REPLY) {
+			last->answers =
+			    realloc(last->answers, (last->n_answers + 1) * sizeof(*last->answers));
+			last->answers[last->n_answers++] = l + 7;
+		} else
+			rp_die(line, "in an entry: \"%s\"", l);
+	}
+	if (*i == rp.n_lines)
+		rp_die(e->line, "entry without end");
+}
+
+void replay_load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[2048];
+	size_t cap = 0, cap_no = 0, cap_raw = 0;
+	int line = 0;
+
+	rp.path = path;
+	if (f == NULL)
+		rp_die(0, "cannot open");
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		char *s = buf, *end = NULL;
+		line++;
+		if (strchr(s, '#') != NULL)
+			*strchr(s, '#') = '\0';
+		end = s + strlen(s);
+		while (end > s && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			continue;
+		rp.lines = rp_grow(rp.lines, &cap, rp.n_lines, sizeof(*rp.lines));
+		rp.raw = rp_grow(rp.raw, &cap_raw, rp.n_lines, sizeof(*rp.raw));
+		rp.line_no = rp_grow(rp.line_no, &cap_no, rp.n_lines, sizeof(*rp.line_no));
+		rp.line_no[rp.n_lines] = line;
+		rp.raw[rp.n_lines] = strdup(buf);
+		rp.lines[rp.n_lines++] = strdup(s);
+	}
+	fclose(f);
+	for (size_t i = 0; i < rp.n_lines; i++) {
+		if (strncmp(rp.lines[i], "entry ", 6) == 0)
+			rp_parse_entry(&i);
+		else if (strncmp(rp.lines[i], "tsig ", 5) == 0 &&
+		         sscanf(rp.lines[i], "tsig %255s %63s %255s", rp.tsig_name, rp.tsig_alg,
+		                rp.tsig_secret) != 3)
+			rp_die(rp.line_no[i], "tsig NAME ALGORITHM BASE64");
+	}
+}
+
+const char *replay_section(const char *name)
+{
+	size_t len = 0;
+
+	free(rp.section);
+	rp.section = NULL;
+	for (size_t i = 0; i < rp.n_lines; i++) {
+		if (strcmp(rp.lines[i], name) != 0)
+			continue;
+		for (size_t k = i + 1; k < rp.n_lines && strcmp(rp.lines[k], "end") != 0; k++)
+			len += strlen(rp.raw[k]) + 1;
+		rp.section = calloc(1, len + 1);
+		for (size_t k = i + 1; k < rp.n_lines && strcmp(rp.lines[k], "end") != 0; k++) {
+			strcat(rp.section, rp.raw[k]);
+			strcat(rp.section, "\n");
+		}
+		break;
+	}
+	return rp.section;
+}
+
+const char *const *replay_lines(const char *word, size_t *n)
+{
+	size_t len = strlen(word), cap = 0;
+
+	free(rp.picked);
+	rp.picked = NULL;
+	*n = 0;
+	for (size_t i = 0; i < rp.n_lines; i++) {
+		const char *l = rp.lines[i];
+		/* "entry ..." and a bare word (config) open a block, skipped to its end. */
+		if (strncmp(l, "entry ", 6) == 0 || strchr(l, ' ') == NULL) {
+			while (i < rp.n_lines && strcmp(rp.lines[i], "end") != 0)
+				i++;
+			continue;
+		}
+		if (strncmp(l, word, len) == 0 && l[len] == ' ') {
+			rp.picked = rp_grow(rp.picked, &cap, *n, sizeof(*rp.picked));
+			rp.picked[(*n)++] = l;
+		}
+	}
+	return rp.picked;
+}
+
+size_t replay_queries(const char *server, const char *type, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rp.n_log; i++)
+		n += (server == NULL || strcmp(rp.log[i].server, server) == 0) &&
+		     (type == NULL || strcasecmp(rp.log[i].type, type) == 0) &&
+		     (name == NULL || rp_same_name(rp.log[i].name, name));
+	return n;
+}
+
+const char *replay_unexpected(void)
+{
+	return rp.unexpected ? rp.unexpected : "";
+}
+
+size_t replay_unused(char *buf, size_t size)
+{
+	size_t n = 0, off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rp.n_entries; i++) {
+		const struct rp_entry *e = &rp.entries[i];
+		if (e->uses <= 0)
+			continue;
+		n++;
+		if (off < size)
+			off += (size_t)snprintf(buf + off, size - off, "line %d: %s %s %s; ",
+			                        e->line, e->server, e->type, e->name);
+	}
+	return n;
+}
+
+/* --- events and the clock --------------------------------------------------- */
+
+static void rp_push(struct rp_event ev)
+{
+	rp.events = rp_grow(rp.events, &rp.cap_events, rp.n_events, sizeof(*rp.events));
+	ev.seq = rp.seq++;
+	if (ev.x != NULL)
+		ev.x->refs++;
+	rp.events[rp.n_events++] = ev;
+}
+
+uv_loop_t *replay_loop(void)
+{
+	return &rp.loop;
+}
+
+uint64_t uv_now(const uv_loop_t *loop)
+{
+	(void)loop;
+	return rp.now;
+}
+
+void uv_update_time(uv_loop_t *loop)
+{
+	(void)loop;
+}
+
+static struct rp_timer *rp_timer(const uv_timer_t *t)
+{
+	for (size_t i = 0; i < rp.n_timers; i++)
+		if (rp.timers[i].t == t)
+			return &rp.timers[i];
+	return NULL;
+}
+
+int uv_timer_init(uv_loop_t *loop, uv_timer_t *t)
+{
+	struct rp_timer *rt = rp_timer(t);
+
+	t->loop = loop;
+	t->type = UV_TIMER;
+	if (rt == NULL) {
+		rp.timers = rp_grow(rp.timers, &rp.cap_timers, rp.n_timers, sizeof(*rp.timers));
+		rt = &rp.timers[rp.n_timers++];
+	}
+	*rt = (struct rp_timer){.t = t};
+	return 0;
+}
+
+int uv_timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+	struct rp_timer *rt = rp_timer(t);
+
+	if (rt == NULL)
+		rp_die(0, "uv_timer_start on a timer that was not initialized (or is closed)");
+	rt->active = true;
+	rt->cb = cb;
+	rt->due = rp.now + timeout;
+	rt->repeat = repeat;
+	rt->seq = rp.seq++;
+	return 0;
+}
+
+int uv_timer_stop(uv_timer_t *t)
+{
+	struct rp_timer *rt = rp_timer(t);
+
+	if (rt != NULL)
+		rt->active = false;
+	return 0;
+}
+
+int uv_is_active(const uv_handle_t *h)
+{
+	const struct rp_timer *rt = h->type == UV_TIMER ? rp_timer((const uv_timer_t *)h) : NULL;
+
+	return rt != NULL && rt->active;
+}
+
+void uv_close(uv_handle_t *h, uv_close_cb cb)
+{
+	struct rp_timer *rt = h->type == UV_TIMER ? rp_timer((uv_timer_t *)h) : NULL;
+
+	if (rt == NULL)
+		rp_die(0, "uv_close of a handle replay does not know (only timers are faked)");
+	*rt = rp.timers[--rp.n_timers];
+	rp_push((struct rp_event){.kind = EV_CLOSE, .at = rp.now, .handle = h, .close_cb = cb});
+}
+
+/* --- the fake dnsio ------------------------------------------------------------ */
+
+static void rp_note_unexpected(const char *text)
+{
+	size_t old = rp.unexpected ? strlen(rp.unexpected) : 0;
+
+	rp.unexpected = realloc(rp.unexpected, old + strlen(text) + 1);
+	if (rp.unexpected == NULL)
+		rp_die(0, "out of memory");
+	strcpy(rp.unexpected + old, text);
+}
+
+struct dcv_dnsio *dcv_dnsio_new(uv_loop_t *loop, const struct dcv_dnsio_opts *opts)
+{
+	struct dcv_dnsio *io = calloc(1, sizeof(*io));
+
+	(void)opts;
+	if (io != NULL)
+		io->loop = loop;
+	return io;
+}
+
+uv_loop_t *dcv_dnsio_loop(const struct dcv_dnsio *io)
+{
+	return io->loop;
+}
+
+size_t dcv_dnsio_pending(const struct dcv_dnsio *io)
+{
+	return io->pending;
+}
+
+void dcv_dnsio_get_stats(const struct dcv_dnsio *io, struct dcv_dnsio_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->started = io->started;
+	out->inflight = io->pending;
+}
+
+void dcv_dnsio_reject_why(struct dcv_dnsio *io, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (io->current == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(io->current->reject_why, sizeof(io->current->reject_why), fmt, ap);
+	va_end(ap);
+}
+
+static void rp_xchg_release(struct dcv_dnsio_xchg *x)
+{
+	if (--x->refs > 0)
+		return;
+	ldns_pkt_free(x->query);
+	free(x);
+}
+
+/* Ends x once: done with status (and the reply when DCV_OK). */
+static void rp_end(struct dcv_dnsio_xchg *x, int status, const uint8_t *msg, size_t len)
+{
+	struct dcv_dnsio *io = x->io;
+	struct dcv_why why;
+
+	memset(&why, 0, sizeof(why));
+
+	if (x->ended)
+		return;
+	x->ended = true;
+	io->pending--;
+	/* Its other events mean nothing now; dropped so that the clock does not run to them. */
+	for (size_t i = 0; i < rp.n_events;) {
+		if (rp.events[i].x == x) {
+			rp.events[i] = rp.events[--rp.n_events];
+			x->refs--; /* the caller's event still holds one */
+		} else {
+			i++;
+		}
+	}
+	if (status == DCV_ETIMEOUT)
+		dcv_why_set(&why, "%s: no reply (replayed timeout)", x->server.text);
+	else if (status == DCV_ENET)
+		dcv_why_set(&why, "%s: connection refused", x->server.text);
+	else if (status < 0 && x->reject_why[0])
+		dcv_why_set(&why, "%s: %s", x->server.text, x->reject_why);
+	else if (status < 0)
+		dcv_why_set(&why, "%s: reply rejected: %s", x->server.text, dcv_strerror(status));
+	x->done(x->arg, status, status == DCV_OK ? msg : NULL, status == DCV_OK ? len : 0,
+	        status == DCV_OK ? NULL : &why);
+	if (io->closing && io->pending == 0)
+		rp_push((struct rp_event){.kind = EV_IO_CLOSED, .at = rp.now, .io = io});
+}
+
+/* The query in ldns's text form, every run of blanks made one space (malloc'd). */
+static char *rp_query_text(const ldns_pkt *q)
+{
+	char *text = ldns_pkt2str(q), *o = text;
+	bool blank = false;
+
+	for (const char *c = text; c != NULL && *c; c++) {
+		if (isspace((unsigned char)*c)) {
+			blank = true;
+			continue;
+		}
+		if (blank && o != text)
+			*o++ = ' ';
+		blank = false;
+		*o++ = *c;
+	}
+	if (o != NULL)
+		*o = '\0';
+	return text;
+}
+
+/* Whether q holds every text the entry asks for (case aside); the first missing in *missing. */
+static bool rp_query_has(const struct rp_entry *e, const ldns_pkt *q, const char **missing)
+{
+	char *text = e->n_has ? rp_query_text(q) : NULL;
+	bool ok = true;
+
+	for (size_t i = 0; i < e->n_has && ok; i++)
+		if (strcasestr(text, e->has[i]) == NULL) {
+			ok = false;
+			*missing = e->has[i];
+		}
+	free(text);
+	return ok;
+}
+
+static void rp_type_of(const ldns_pkt *q, char *type, size_t size, char *name, size_t nsize)
+{
+	ldns_rr *qr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+	char *owner = qr ? ldns_rdf2str(ldns_rr_owner(qr)) : NULL;
+	char *t = qr ? ldns_rr_type2str(ldns_rr_get_type(qr)) : NULL;
+
+	if (ldns_pkt_get_opcode(q) == LDNS_PACKET_UPDATE)
+		snprintf(type, size, "UPDATE");
+	else
+		snprintf(type, size, "%s", t ? t : "?");
+	snprintf(name, nsize, "%s", owner ? owner : "?");
+	free(owner);
+	free(t);
+}
+
+int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, const uint8_t *query,
+                       size_t len, unsigned flags, uint64_t timeout_ms, dcv_dnsio_accept_cb accept,
+                       dcv_dnsio_done_cb done, void *arg, struct dcv_dnsio_xchg **xchg)
+{
+	struct dcv_dnsio_xchg *x = NULL;
+	struct rp_query_log q;
+	size_t cap = rp.n_log;
+
+	(void)flags;
+	memset(&q, 0, sizeof(q));
+	if (len < 12 || len > 65535 || done == NULL || io->closing)
+		return DCV_EINVAL;
+	x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return DCV_ENOMEM;
+	*x = (struct dcv_dnsio_xchg){
+	    .io = io, .server = *server, .accept = accept, .done = done, .arg = arg, .refs = 1};
+	if (ldns_wire2pkt(&x->query, query, len) != LDNS_STATUS_OK)
+		rp_die(0, "the code under test sent a query ldns cannot read");
+	snprintf(q.server, sizeof(q.server), "%s", server->text);
+	rp_type_of(x->query, q.type, sizeof(q.type), q.name, sizeof(q.name));
+	rp.log = rp_grow(rp.log, &cap, rp.n_log, sizeof(*rp.log));
+	rp.log[rp.n_log++] = q;
+	for (size_t i = 0; i < rp.n_entries && x->entry == NULL; i++) {
+		struct rp_entry *e = &rp.entries[i];
+		const char *missing = NULL;
+		if (e->uses != 0 && strcmp(e->server, q.server) == 0 &&
+		    strcasecmp(e->type, q.type) == 0 && rp_same_name(e->name, q.name)) {
+			x->entry = e;
+			if (e->uses > 0)
+				e->uses--;
+			if (!rp_query_has(e, x->query, &missing)) {
+				char note[300];
+				snprintf(note, sizeof(note), "(line %d: lacks \"%.200s\") ",
+				         e->line, missing);
+				rp_note_unexpected(note);
+			}
+		}
+	}
+	io->pending++;
+	io->started++;
+	/* dnsio gives up after its tries whatever the caller's deadline (dnsio.h). */
+	if (timeout_ms == 0 || timeout_ms > REPLAY_DEFAULT_TIMEOUT_MS)
+		timeout_ms = REPLAY_DEFAULT_TIMEOUT_MS;
+	if (x->entry == NULL) {
+		char note[400];
+		snprintf(note, sizeof(note), "%s %s %s\n", q.server, q.type, q.name);
+		rp_note_unexpected(note);
+	}
+	for (size_t r = 0; x->entry != NULL && r < x->entry->n_replies; r++) {
+		const struct rp_reply *rep = &x->entry->replies[r];
+		if (rep->action == RP_NETERR)
+			rp_push((struct rp_event){
+			    .kind = EV_DONE, .at = rp.now, .x = x, .status = DCV_ENET});
+		else if (rep->action != RP_TIMEOUT && rep->late < timeout_ms)
+			rp_push((struct rp_event){
+			    .kind = EV_REPLY, .at = rp.now + rep->late, .x = x, .reply = r});
+	}
+	rp_push((struct rp_event){.kind = EV_TIMEOUT, .at = rp.now + timeout_ms, .x = x});
+	if (xchg != NULL)
+		*xchg = x;
+	rp_xchg_release(x); /* the events hold it now */
+	return DCV_OK;
+}
+
+void dcv_dnsio_cancel(struct dcv_dnsio_xchg *x)
+{
+	if (x != NULL && !x->ended)
+		rp_push((struct rp_event){
+		    .kind = EV_DONE, .at = rp.now, .x = x, .status = DCV_ECANCELED});
+}
+
+void dcv_dnsio_close(struct dcv_dnsio *io, void (*closed)(void *arg), void *arg)
+{
+	size_t n = rp.n_events;
+
+	io->closing = true;
+	io->closed = closed;
+	io->closed_arg = arg;
+	/* Every exchange still out holds its timeout event: cancel through those. */
+	for (size_t i = 0; i < n; i++)
+		if (rp.events[i].kind == EV_TIMEOUT && rp.events[i].x->io == io)
+			rp_push((struct rp_event){.kind = EV_DONE,
+			                          .at = rp.now,
+			                          .x = rp.events[i].x,
+			                          .status = DCV_ECANCELED});
+	if (io->pending == 0)
+		rp_push((struct rp_event){.kind = EV_IO_CLOSED, .at = rp.now, .io = io});
+}
+
+/* The reply bytes for reply r of x's entry (malloc'd), signed as asked. */
+static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *r, size_t *len)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	ldns_rr_list *qs = ldns_pkt_question(x->query);
+	uint8_t *wire = NULL;
+	int line = x->entry->line;
+
+	ldns_pkt_set_id(p, ldns_pkt_id(x->query));
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_opcode(p, ldns_pkt_get_opcode(x->query));
+	ldns_pkt_set_rd(p, ldns_pkt_rd(x->query));
+	ldns_pkt_set_aa(p, r->aa);
+	ldns_pkt_set_rcode(p, (uint8_t)r->rcode);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(qs); i++)
+		ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, ldns_rr_clone(ldns_rr_list_rr(qs, i)));
+	for (size_t i = 0; r->action == RP_REPLY && i < r->n_answers; i++) {
+		ldns_rr *rr = NULL;
+		if (ldns_rr_new_frm_str(&rr, r->answers[i], 0, NULL, NULL) != LDNS_STATUS_OK)
+			rp_die(line, "cannot read the answer \"%s\"", r->answers[i]);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+	}
+	if (r->signed_ok || r->forged) {
+		ldns_rr *tsig = ldns_pkt_tsig(x->query);
+		const char *secret =
+		    r->forged ? "Zm9yZ2VkIGtleSBmb3JnZWQga2V5IGZvcmdlZCBrZXk=" : rp.tsig_secret;
+		if (tsig == NULL || rp.tsig_name[0] == '\0')
+			rp_die(line, "a signed reply needs a signed query and a tsig line");
+		if (ldns_pkt_tsig_sign(p, rp.tsig_name, secret, 300, rp.tsig_alg,
+		                       ldns_rr_rdf(tsig, 3)) != LDNS_STATUS_OK)
+			rp_die(line, "ldns could not sign the reply");
+	}
+	if (ldns_pkt2wire(&wire, p, len) != LDNS_STATUS_OK)
+		rp_die(line, "ldns could not write the reply");
+	if (r->action == RP_GARBLED && *len >= 12) {
+		/* One answer announced, none there: cut short after the question. */
+		wire[7] = 1;
+	}
+	ldns_pkt_free(p);
+	return wire;
+}
+
+static void rp_deliver(struct dcv_dnsio_xchg *x, size_t which)
+{
+	const struct rp_reply *r = &x->entry->replies[which];
+	size_t len = 0;
+	uint8_t *wire = NULL;
+	int rc = DCV_OK;
+
+	if (x->ended)
+		return;
+	wire = rp_build(x, r, &len);
+	x->reject_why[0] = '\0';
+	if (x->accept != NULL) {
+		x->io->current = x;
+		rc = x->accept(x->arg, wire, len);
+		x->io->current = NULL;
+	}
+	if (rc == DCV_OK)
+		rp_end(x, DCV_OK, wire, len);
+	else
+		x->last_reject = rc;
+	free(wire);
+}
+
+static void rp_run_event(struct rp_event ev)
+{
+	switch (ev.kind) {
+	case EV_REPLY:
+		rp_deliver(ev.x, ev.reply);
+		break;
+	case EV_TIMEOUT:
+		rp_end(ev.x, ev.x->last_reject ? ev.x->last_reject : DCV_ETIMEOUT, NULL, 0);
+		break;
+	case EV_DONE:
+		rp_end(ev.x, ev.status, NULL, 0);
+		break;
+	case EV_CLOSE:
+		if (ev.close_cb != NULL)
+			ev.close_cb(ev.handle);
+		break;
+	case EV_IO_CLOSED:
+		if (ev.io->closed != NULL)
+			ev.io->closed(ev.io->closed_arg);
+		free(ev.io);
+		break;
+	}
+	if (ev.x != NULL)
+		rp_xchg_release(ev.x);
+}
+
+uint64_t replay_run(bool (*stop)(void *arg), void *arg)
+{
+	uint64_t start = rp.now;
+
+	while (stop == NULL || !stop(arg)) {
+		long ev = -1, tm = -1;
+		for (size_t i = 0; i < rp.n_events; i++)
+			if (ev < 0 || rp.events[i].at < rp.events[ev].at ||
+			    (rp.events[i].at == rp.events[ev].at &&
+			     rp.events[i].seq < rp.events[ev].seq))
+				ev = (long)i;
+		for (size_t i = 0; i < rp.n_timers; i++)
+			if (rp.timers[i].active &&
+			    (tm < 0 || rp.timers[i].due < rp.timers[tm].due ||
+			     (rp.timers[i].due == rp.timers[tm].due &&
+			      rp.timers[i].seq < rp.timers[tm].seq)))
+				tm = (long)i;
+		if (ev < 0 && tm < 0)
+			break;
+		if (tm >= 0 && (ev < 0 || rp.timers[tm].due < rp.events[ev].at ||
+		                (rp.timers[tm].due == rp.events[ev].at &&
+		                 rp.timers[tm].seq < rp.events[ev].seq))) {
+			struct rp_timer *t = &rp.timers[tm];
+			uv_timer_t *handle = t->t;
+			uv_timer_cb cb = t->cb;
+			rp.now = t->due;
+			if (t->repeat > 0) {
+				t->due = rp.now + t->repeat;
+				t->seq = rp.seq++;
+			} else {
+				t->active = false;
+			}
+			cb(handle);
+		} else {
+			struct rp_event e = rp.events[ev];
+			rp.events[ev] = rp.events[--rp.n_events];
+			if (e.at > rp.now)
+				rp.now = e.at;
+			rp_run_event(e);
+		}
+	}
+	return rp.now - start;
+}
+
+void replay_free(void)
+{
+	for (size_t i = 0; i < rp.n_entries; i++) {
+		for (size_t r = 0; r < rp.entries[i].n_replies; r++)
+			free(rp.entries[i].replies[r].answers);
+		free(rp.entries[i].has);
+	}
+	for (size_t i = 0; i < rp.n_lines; i++) {
+		free(rp.lines[i]);
+		free(rp.raw[i]);
+	}
+	free(rp.lines);
+	free(rp.raw);
+	free(rp.line_no);
+	free(rp.entries);
+	free(rp.log);
+	free(rp.unexpected);
+	free(rp.section);
+	free(rp.picked);
+	while (rp.n_events > 0) {
+		struct rp_event e = rp.events[--rp.n_events];
+		if (e.x != NULL)
+			rp_xchg_release(e.x);
+	}
+	free(rp.events);
+	free(rp.timers);
+	memset(&rp, 0, sizeof(rp));
+	rp.now = REPLAY_T0;
+}

@@ -1,0 +1,83 @@
+/*
+ * replay.h -- scripted DNS for unit tests: a link-time fake of the dnsio
+ * layer (dnsio.h) and of libuv's clock and timers, driven by scenario files
+ * in the spirit of unbound's testbound .rpl files.
+ *
+ * A test program links this library instead of talking to servers: its
+ * definitions of dcv_dnsio_* and of uv_now, uv_update_time, uv_timer_init,
+ * uv_timer_start, uv_timer_stop, uv_is_active and uv_close (timers only)
+ * take the place of dnsio.c's and libuv's. Nothing runs uv_run(): the test
+ * calls replay_run(), which delivers the scripted replies and fires the
+ * timers in the order of a fake clock that jumps from one event to the
+ * next, so a scenario with 30 s of backoff runs in microseconds and always
+ * the same way.
+ *
+ * A scenario is a text file; '#' starts a comment. The parts the fake reads
+ * (the test reads the others through replay_section() and replay_lines()):
+ *
+ *   tsig NAME ALGORITHM BASE64     the key replies marked "signed" carry
+ *
+ *   entry SERVER TYPE NAME [times N | always]
+ *     has TEXT                     the query must hold TEXT (ldns's text
+ *                                  form, blanks collapsed, case aside)
+ *     reply RCODE [aa] [signed | forged] [late MS]
+ *     answer RR                    (presentation format, one per line)
+ *     garbled [late MS]            a reply cut short after its question
+ *     timeout                      no reply: the exchange times out
+ *     neterr                       the server refuses (ICMP): DCV_ENET
+ *   end
+ *
+ * SERVER is IP@PORT, TYPE a query type (CNAME, SOA, NS, A, ...) or UPDATE,
+ * NAME the question's name. A query matches the first entry, in file
+ * order, with its server, type and name (case and trailing dot aside) that
+ * has uses left (one unless `times` or `always`), so several entries for
+ * one query play in sequence. Every reply line of an entry is delivered,
+ * each `late` ms after the query (0 by default); the exchange ends at the
+ * first reply its accept callback takes, or at its timeout with the last
+ * rejection (or DCV_ETIMEOUT). "forged" signs with a key of the same name
+ * and another secret. A query no entry matches is recorded as unexpected
+ * (replay_unexpected()) and times out; so is a matched query that lacks a
+ * TEXT of its entry's `has` lines (it is answered all the same).
+ */
+#ifndef DCV_REPLAY_H
+#define DCV_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+/* Loads the scenario at path (exits the test program with a message on a syntax error). */
+void replay_load(const char *path);
+
+/* The fake loop every fake handle belongs to; its clock starts at 1,000,000 ms. */
+uv_loop_t *replay_loop(void);
+
+/*
+ * Runs events in time order until stop(arg) is true (checked after each
+ * event; NULL: never) or nothing is left. Returns the fake time that passed.
+ */
+uint64_t replay_run(bool (*stop)(void *arg), void *arg);
+
+/* Lines of the first top-level block "NAME ... end" (e.g. config), joined with '\n'; NULL if none.
+ */
+const char *replay_section(const char *name);
+
+/* Top-level lines that start with word (e.g. "record"), in order; *n set. Valid until the next
+ * load. */
+const char *const *replay_lines(const char *word, size_t *n);
+
+/* How many queries went to server (IP@PORT) for type and name so far (NULL: any). */
+size_t replay_queries(const char *server, const char *type, const char *name);
+
+/* Queries no entry matched, described one per line ("" when none). */
+const char *replay_unexpected(void);
+
+/* Entries with uses left that are not `always` (an expected query that never came). */
+size_t replay_unused(char *buf, size_t size);
+
+/* Frees what replay_load() made. */
+void replay_free(void);
+
+#endif
