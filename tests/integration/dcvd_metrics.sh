@@ -68,8 +68,10 @@ lab_check "both refused entries are in failed/" lab_until 10 dcvd_at_least 2 "$s
 dcvd_n "$spool/failed" '*.status'
 lab_check "exactly two" test "$DCVD_N" = 2
 
-# Within the coalescing second after the last change, the file shows it.
+# Within the coalescing second after the last change, the file shows it
+# (the counts change before the status files are written: wait for both).
 lab_check "the file shows the job visible" lab_until 5 metric_is 'dcvd_jobs{state="visible"}' 1
+lab_check "and the two failed" lab_until 5 metric_is 'dcvd_jobs{state="failed"}' 2
 lab_check "promtool accepts the file with jobs in it" promtool check metrics <"$prom"
 lab_check "one job finished visible" metric_is 'dcvd_jobs_finished_total{result="visible"}' 1
 lab_check "two failed (the refused entries)" metric_is 'dcvd_jobs_finished_total{result="failed"}' 2
