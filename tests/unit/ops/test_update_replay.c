@@ -18,7 +18,6 @@
  * Every scenario must also use each entry it declares (an expected query
  * that never came fails it) and send no query that no entry matches.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,25 +113,6 @@ static void on_cancel_timer(uv_timer_t *t)
 	uv_close((uv_handle_t *)t, NULL);
 }
 
-static struct dcv_config *load_config(void)
-{
-	const char *yaml = replay_section("config");
-	char path[] = "/tmp/dcv-replay-XXXXXX";
-	int fd = mkstemp(path);
-	struct dcv_config *cfg = NULL;
-	struct dcv_strv errors = {0};
-
-	assert_non_null(yaml);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-	close(fd);
-	if (dcv_config_load(path, &cfg, &errors) < 0)
-		fail_msg("config: %s", errors.n ? errors.v[0] : "?");
-	unlink(path);
-	dcv_strv_free(&errors);
-	return cfg;
-}
-
 static void check_expect(const struct up_case *c, const char *line)
 {
 	char what[32] = "", a[256] = "", b[256] = "", d[256] = "", e[256] = "";
@@ -210,7 +190,7 @@ static void run_scenario(void **state)
 
 	replay_free(); /* what a failed scenario before this one left */
 	replay_load(path);
-	cfg = load_config();
+	cfg = replay_config();
 	lines = replay_lines("update", &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(sscanf(lines[0], "update %15s %255s", op, zone_name), 2);
@@ -271,41 +251,5 @@ static void run_scenario(void **state)
 
 int main(void)
 {
-	const char *src = getenv("DCV_SOURCE_DIR");
-	char dir[4096];
-	struct dirent **names = NULL;
-	struct CMUnitTest *tests = NULL;
-	int n = 0, rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s/tests/unit/ops/replay", src ? src : ".");
-	n = scandir(dir, &names, NULL, alphasort);
-	if (n < 0) {
-		fprintf(stderr, "test_update_replay: %s: cannot read the scenarios\n", dir);
-		return 1;
-	}
-	tests = calloc((size_t)n, sizeof(*tests));
-	size_t k = 0;
-	for (int i = 0; i < n; i++) {
-		const char *f = names[i]->d_name;
-		size_t len = strlen(f);
-		if (strncmp(f, "update-", 7) == 0 && len > 4 && strcmp(f + len - 4, ".rpl") == 0) {
-			char *path = malloc(strlen(dir) + len + 2);
-			sprintf(path, "%s/%s", dir, f);
-			tests[k++] = (struct CMUnitTest){.name = names[i]->d_name,
-			                                 .test_func = run_scenario,
-			                                 .initial_state = path};
-		}
-	}
-	if (k == 0) {
-		fprintf(stderr, "test_update_replay: no update-*.rpl in %s\n", dir);
-		return 1;
-	}
-	rc = tu_run_group("update_replay", tests, k, NULL, NULL);
-	for (size_t i = 0; i < k; i++)
-		free(tests[i].initial_state);
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(tests);
-	return rc;
+	return replay_main("update_replay", "update-", run_scenario);
 }

@@ -50,6 +50,8 @@ struct rp_entry {
 	int line;
 	char **has; /* texts the query must contain (ldns_pkt2str, blanks collapsed) */
 	size_t n_has;
+	char **lacks; /* and texts it must not */
+	size_t n_lacks;
 	struct rp_reply replies[REPLAY_MAX_REPLIES];
 	size_t n_replies;
 };
@@ -234,6 +236,9 @@ static void rp_parse_entry(size_t *i)
 		else if (strncmp(l, "has ", 4) == 0) {
 			e->has = realloc(e->has, (e->n_has + 1) * sizeof(*e->has));
 			e->has[e->n_has++] = l + 4;
+		} else if (strncmp(l, "lacks ", 6) == 0) {
+			e->lacks = realloc(e->lacks, (e->n_lacks + 1) * sizeof(*e->lacks));
+			e->lacks[e->n_lacks++] = l + 6;
 		} else if (strncmp(l, "answer ", 7) == 0 && last != NULL &&
 		           last->action == RP_REPLY) {
 			last->answers =
@@ -566,16 +571,24 @@ static char *rp_query_text(const ldns_pkt *q)
 	return text;
 }
 
-/* Whether q holds every text the entry asks for (case aside); the first missing in *missing. */
-static bool rp_query_has(const struct rp_entry *e, const ldns_pkt *q, const char **missing)
+/*
+ * Whether q holds every `has` text of the entry and no `lacks` text (case
+ * aside); the first that fails in why.
+ */
+static bool rp_query_fits(const struct rp_entry *e, const ldns_pkt *q, char *why, size_t size)
 {
-	char *text = e->n_has ? rp_query_text(q) : NULL;
+	char *text = e->n_has + e->n_lacks ? rp_query_text(q) : NULL;
 	bool ok = true;
 
 	for (size_t i = 0; i < e->n_has && ok; i++)
 		if (strcasestr(text, e->has[i]) == NULL) {
 			ok = false;
-			*missing = e->has[i];
+			snprintf(why, size, "lacks \"%.200s\"", e->has[i]);
+		}
+	for (size_t i = 0; i < e->n_lacks && ok; i++)
+		if (strcasestr(text, e->lacks[i]) != NULL) {
+			ok = false;
+			snprintf(why, size, "holds \"%.200s\"", e->lacks[i]);
 		}
 	free(text);
 	return ok;
@@ -621,16 +634,17 @@ int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, cons
 	rp.log[rp.n_log++] = q;
 	for (size_t i = 0; i < rp.n_entries && x->entry == NULL; i++) {
 		struct rp_entry *e = &rp.entries[i];
-		const char *missing = NULL;
+		char why[240];
 		if (e->uses != 0 && strcmp(e->server, q.server) == 0 &&
 		    strcasecmp(e->type, q.type) == 0 && rp_same_name(e->name, q.name)) {
 			x->entry = e;
 			if (e->uses > 0)
 				e->uses--;
-			if (!rp_query_has(e, x->query, &missing)) {
-				char note[300];
-				snprintf(note, sizeof(note), "(line %d: lacks \"%.200s\") ",
-				         e->line, missing);
+			if (!rp_query_fits(e, x->query, why, sizeof(why))) {
+				char note[700];
+				snprintf(note, sizeof(note),
+				         "%s %s %s (entry of line %d): the query %s\n", q.server,
+				         q.type, q.name, e->line, why);
 				rp_note_unexpected(note);
 			}
 		}
@@ -827,6 +841,7 @@ void replay_free(void)
 		for (size_t r = 0; r < rp.entries[i].n_replies; r++)
 			free(rp.entries[i].replies[r].answers);
 		free(rp.entries[i].has);
+		free(rp.entries[i].lacks);
 	}
 	for (size_t i = 0; i < rp.n_lines; i++) {
 		free(rp.lines[i]);

@@ -20,6 +20,7 @@
  *   entry SERVER TYPE NAME [times N | always]
  *     has TEXT                     the query must hold TEXT (ldns's text
  *                                  form, blanks collapsed, case aside)
+ *     lacks TEXT                   and must not (lacks flags: rd -- RD=0)
  *     reply RCODE [aa] [signed | forged] [late MS]
  *     answer RR                    (presentation format, one per line)
  *     garbled [late MS]            a reply cut short after its question
@@ -37,7 +38,7 @@
  * rejection (or DCV_ETIMEOUT). "forged" signs with a key of the same name
  * and another secret. A query no entry matches is recorded as unexpected
  * (replay_unexpected()) and times out; so is a matched query that lacks a
- * TEXT of its entry's `has` lines (it is answered all the same).
+ * `has` TEXT of its entry or holds a `lacks` TEXT (answered all the same).
  */
 #ifndef DCV_REPLAY_H
 #define DCV_REPLAY_H
@@ -76,6 +77,16 @@ const char *replay_unexpected(void);
 
 /* Entries with uses left that are not `always` (an expected query that never came). */
 size_t replay_unused(char *buf, size_t size);
+
+/*
+ * replay_main.c, for the test programs (cmocka): the scenario's config
+ * section loaded as a configuration (fails the test when it does not
+ * load), and a main() that runs run() once per tests/unit/ops/replay/
+ * PREFIX*.rpl file (state: its path) and returns the exit status.
+ */
+struct dcv_config;
+struct dcv_config *replay_config(void);
+int replay_main(const char *group, const char *prefix, void (*run)(void **state));
 
 /* Frees what replay_load() made. */
 void replay_free(void);
