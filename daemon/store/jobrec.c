@@ -226,6 +226,11 @@ static int rr_check(const struct dcv_job_record_rr *rr, size_t i, struct dcv_why
 		dcv_why_set(why, "records[%zu].target %s", i, p);
 	else if ((p = dcv_jobrec_dns_problem(rr->zone)) != NULL)
 		dcv_why_set(why, "records[%zu].zone %s", i, p);
+	else if (!TERMINATED(rr->dnssec) ||
+	         (rr->dnssec[0] != '\0' && strcmp(rr->dnssec, "secure") != 0 &&
+	          strcmp(rr->dnssec, "insecure") != 0 && strcmp(rr->dnssec, "signed") != 0))
+		dcv_why_set(why, "records[%zu].dnssec %s", i,
+		            p = "is not secure, insecure or signed");
 	return p != NULL ? DCV_EINVAL : DCV_OK;
 }
 

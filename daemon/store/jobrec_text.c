@@ -74,8 +74,9 @@ int dcv_job_record_emit(const struct dcv_job_record *rec, unsigned char **buf, s
 	if (rec->token[0] != '\0')
 		fprintf(f, "token %s\n", rec->token);
 	for (size_t i = 0; i < rec->n_rrs; i++)
-		fprintf(f, "rr %s %s %s %" PRIu32 "\n", rec->rrs[i].owner, rec->rrs[i].target,
-		        rec->rrs[i].zone, rec->rrs[i].ttl);
+		fprintf(f, "rr %s %s %s %" PRIu32 "%s%s\n", rec->rrs[i].owner, rec->rrs[i].target,
+		        rec->rrs[i].zone, rec->rrs[i].ttl, rec->rrs[i].dnssec[0] ? " " : "",
+		        rec->rrs[i].dnssec);
 	for (size_t i = 0; i < rec->n_names; i++)
 		fprintf(f, "dnsname %s %s\n", rec->names[i].name, rec->names[i].adn);
 	fputs("end\n", f);
@@ -319,13 +320,18 @@ static int parse_lists(struct cur *c, struct dcv_job_record *out)
 		goto out;
 	for (size_t i = 0; i < out->n_rrs && take(c, "rr", &v, &end); i++) {
 		struct dcv_job_record_rr *rr = &out->rrs[i];
-		char ttl_text[16], *words[] = {rr->owner, rr->target, rr->zone, ttl_text};
+		char ttl_text[16],
+		    *words[] = {rr->owner, rr->target, rr->zone, ttl_text, rr->dnssec};
 		const size_t sizes[] = {sizeof(rr->owner), sizeof(rr->target), sizeof(rr->zone),
-		                        sizeof(ttl_text)};
+		                        sizeof(ttl_text), sizeof(rr->dnssec)};
+		size_t spaces = 0;
 
-		if (!split(c, "rr", v, end, 4, words, sizes))
+		/* A fifth word, the zone's DNSSEC state, when the probe knew it. */
+		for (const char *s = v; s < end; s++)
+			spaces += *s == ' ';
+		if (!split(c, "rr", v, end, spaces == 4 ? 5 : 4, words, sizes))
 			break;
-		ttl = end - strlen(ttl_text);
+		ttl = end - strlen(ttl_text) - (spaces == 4 ? strlen(rr->dnssec) + 1 : 0);
 		if (take_number(c, "rr: ttl", ttl, end, UINT32_MAX, &x))
 			rr->ttl = (uint32_t)x;
 		next(c);

@@ -53,6 +53,28 @@ static void emit_records(struct yout *y, const struct dcv_job_record *rec)
 	yout_end_seq(y);
 }
 
+/* dnssec: zone -> secure, insecure or signed, for the zones whose state the probe found. */
+static void emit_dnssec(struct yout *y, const struct dcv_job_record *rec)
+{
+	bool any = false, seen = false;
+
+	for (size_t i = 0; i < rec->n_rrs && !any; i++)
+		any = rec->rrs[i].dnssec[0] != '\0';
+	if (!any)
+		return;
+	yout_str(y, "dnssec");
+	yout_map(y);
+	for (size_t i = 0; i < rec->n_rrs; i++) {
+		seen = rec->rrs[i].dnssec[0] == '\0';
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rec->rrs[j].dnssec[0] != '\0' &&
+			       strcmp(rec->rrs[j].zone, rec->rrs[i].zone) == 0;
+		if (!seen)
+			yout_kv(y, rec->rrs[i].zone, rec->rrs[i].dnssec);
+	}
+	yout_end_map(y);
+}
+
 static void emit_zones(struct yout *y, const struct dcv_job_record *rec)
 {
 	bool seen = false;
@@ -112,6 +134,7 @@ static int status_emit(const struct dcv_job_record *rec, bool with_token, unsign
 		yout_kv(&y, rec->names[i].name, rec->names[i].adn);
 	yout_end_map(&y);
 	emit_zones(&y, rec);
+	emit_dnssec(&y, rec);
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
 		if (times[i] == 0)
 			continue;

@@ -94,6 +94,8 @@ struct dcv_job_record_rr {
 	char target[256]; /* CNAME data */
 	char zone[256];   /* zone it was published in */
 	uint32_t ttl;
+	char dnssec[12]; /* the zone as the probe found it: "secure", "insecure", "signed"; ""
+	                    unknown */
 };
 
 struct dcv_job_record_name {
