@@ -46,8 +46,12 @@
 #   26        dcvd_reload.sh (a reload: the spool kept, a removed zone still withdrawn)
 #   31        dcvd_metrics.sh (metrics_file and promtool; dcv status --json)
 #   32        dcvd_keep.sh (keep: finished jobs and their records deleted; stale dot-files)
+#   27        dcvd_dnssec.sh (signed zones: Knot and BIND signers, validating unbound)
+#   28        dcvd_dnssec_bogus.sh (a broken chain: wrong trust anchor)
+#   29        dcvd_dnssec_expired.sh (one address serves expired signatures)
+#   30        reserved (DNSSEC)
 #   33        dcvd_submit.sh (dcv submit --wait as a submitter; results/ privacy)
-#   27..249   free
+#   34..249   free
 #   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
