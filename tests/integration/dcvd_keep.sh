@@ -6,9 +6,10 @@
 # stays while its cleanup cannot finish (the secondary is paused, so the
 # deletes cannot be seen everywhere) and goes once it has; a dot-file left
 # in incoming/ two days ago is removed while a fresh one stays; each sweep
-# logs its line; `dcvd --check` warns when keep is shorter than
-# withdraw_after. Oracles: ls, mdb_dump(1) of the job store (the jobs and
-# holders databases), dcv status --json, dig for the records.
+# logs its line; a sweep on a read-only spool fails saying so and dcvd
+# goes on; `dcvd --check` warns when keep is shorter than withdraw_after.
+# Oracles: ls, mdb_dump(1) of the job store (the jobs and holders
+# databases), dcv status --json, dig for the records.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
@@ -16,10 +17,14 @@ source "$here/lib.sh"
 # shellcheck source=tests/integration/lib_dcvd.sh
 source "$here/lib_dcvd.sh"
 dcvd_lab dcvd_keep 32 "${1:?build folder}" example.test
-lab_need mdb_dump openssl
+lab_need mdb_dump openssl mount umount
 
+# The spool on a small tmpfs of its own, to be remounted read-only at the end.
 spool=$LAB/spool
 log=$LAB/dcvd/log
+mkdir -p "$spool"
+mount -t tmpfs -o size=16m,mode=0750 dcv-keep-spool "$spool"
+lab_atexit "umount -l '$spool' 2>/dev/null"
 
 # conf WITHDRAW_AFTER VISIBLE_TIMEOUT [KEEP] -- the configuration, replaced whole.
 conf() {
@@ -146,6 +151,18 @@ lab_check "then fail's files go, after keep" lab_until 20 no_files fail
 lab_check "and its job record (mdb_dump)" lab_not has_id fail
 lab_check "the store holds stay's job alone now" test "$(store_ids | sed 's/~.*//' | sort -u | tr '\n' ' ')" = "stay "
 lab_check "the holders database holds stay's record alone" test "$(holder_keys | wc -l)" -eq 1
-lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
 lab_check "no sweep reported an error" lab_not grep -q "retention: .*cannot\|retention: sweep failed" "$log"
+
+# --- a read-only spool: the sweep fails, says why, and dcvd keeps running ------------
+# (between two sweeps dcvd holds no file of the spool open for writing)
+lab_check "the spool is remounted read-only" lab_until 5 mount -o remount,ro "$spool"
+lab_check "the next sweep fails, naming the job store and the reason" \
+	lab_until 10 grep -q "retention: sweep failed: $spool/state/data.mdb: .*Read-only file system.*next sweep in 3 s" "$log"
+lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
+lab_check "stay's files and record are untouched" bash -c "test -e '$spool/done/stay.status' && test -e '$spool/done/stay.csr'"
+lab_check "and its record" has_id stay
+mount -o remount,rw "$spool"
+n=$(sweeps)
+lab_check "writable again: the sweeps succeed again" lab_until 10 bash -c "[ \$(grep -c 'retention: sweep:' '$log') -gt $n ]"
+lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
 lab_finish
