@@ -18,12 +18,12 @@
 #include "dcv/names.h"
 #include "engine_int.h"
 #include "log.h"
+#include "retention.h"
 #include "results.h"
 
 #define STORE_RETRY_BASE_MS 1000
 #define STORE_RETRY_CAP_MS 30000
 #define STOP_LIMIT_MS 1800 /* SIGTERM to exit: the issue asks for 2 s */
-#define FORGET_AFTER_S (30 * 86400)
 
 #define JOB_OF(entry) ((struct dcv_job *)((char *)(entry)-offsetof(struct dcv_job, due)))
 
@@ -532,14 +532,15 @@ static void return_orphans(struct dcv_engine *eng, int active, int incoming,
 	closedir(d);
 }
 
-/* Whether a record is final long enough ago that it is forgotten at start. */
-static bool forgotten(const struct dcv_job_record *rec, uint64_t now)
+/*
+ * Whether a record is older than keep (retention.h): the first sweep,
+ * right after the start, deletes it with its files, so its status file is
+ * not rebuilt. Its job still resumes (a finished job retires at once; a
+ * failed one whose CSR is still in active/ moves it to failed/ first).
+ */
+static bool forgotten(const struct dcv_engine *eng, const struct dcv_job_record *rec, uint64_t now)
 {
-	uint64_t final_at = rec->state == DCV_JOB_WITHDRAWN ? rec->withdrawn
-	                    : rec->state == DCV_JOB_FAILED  ? rec->failed
-	                                                    : 0;
-
-	return final_at != 0 && !rec->cleanup && now > final_at + FORGET_AFTER_S;
+	return dcv_job_record_age(rec, now, eng->cfg->cfg->keep, NULL, NULL) == DCV_JOB_AGE_EXPIRED;
 }
 
 /*
@@ -573,7 +574,7 @@ static void refresh_status(struct dcv_engine *eng, const struct dcv_job_record *
 {
 	const char *dir = status_dir_of(&recs[i]);
 
-	if (dir == NULL || forgotten(&recs[i], now))
+	if (dir == NULL || forgotten(eng, &recs[i], now))
 		return;
 	for (size_t j = i + 1; j < n && strcmp(recs[j].name, recs[i].name) == 0; j++)
 		if (recs[j].received >= recs[i].received && status_dir_of(&recs[j]) != NULL &&
@@ -613,7 +614,7 @@ static void resume_all(struct dcv_engine *eng)
 	return_orphans(eng, active, incoming, recs, n);
 	/* Who holds which record, from the records alone, before any job acts on it. */
 	for (size_t i = 0; i < n; i++)
-		if (!forgotten(&recs[i], now) && dcv_job_record_holds(&recs[i]))
+		if (dcv_job_record_holds(&recs[i]))
 			job_take_holds(eng, &recs[i]);
 	/* Before the jobs take their records over. */
 	for (size_t i = 0; i < n; i++)
@@ -621,20 +622,12 @@ static void resume_all(struct dcv_engine *eng)
 	for (size_t i = 0; i < n; i++) {
 		char file[300];
 		snprintf(file, sizeof(file), "%s.%s", recs[i].name, recs[i].ext);
-		if (forgotten(&recs[i], now)) {
-			if (eng->batch == NULL)
-				eng->batch = dcv_store_batch_new(eng->store);
-			if (eng->batch != NULL)
-				dcv_store_batch_forget(eng->batch, recs[i].id);
-			dcv_job_record_free(&recs[i]);
-			continue;
-		}
 		if (result_due(&recs[i]) && now - recs[i].received < DCV_RESULTS_MAX_AGE_S)
 			deliver_result(eng, &recs[i], true);
 		job_resume(eng, &recs[i], active_has(active, file), file);
 	}
 	dcv_job_records_free(recs, n);
-	/* The forgets and status refreshes queued here, if no job's persist started a batch. */
+	/* The status refreshes queued here, if no job's persist started a batch. */
 	if (eng->batch != NULL && !eng->committing &&
 	    !uv_is_active((uv_handle_t *)&eng->store_retry))
 		uv_timer_start(&eng->store_retry, on_store_kick, 0, 0);
@@ -698,6 +691,8 @@ out:
 int dcv_engine_start(struct dcv_engine *eng)
 {
 	resume_all(eng);
+	if (engine_sweep_start(eng) < 0)
+		log_err("retention: out of memory: finished jobs are kept until a restart");
 	engine_metrics_start(eng);
 	return dcv_spool_start(eng->spool, spool_policy, spool_items, eng);
 }
@@ -813,6 +808,7 @@ static void finish_stop(struct dcv_engine *eng)
 	dcv_psl_free(eng->psl);
 	holders_free(eng->holders);
 	eng->holders = NULL;
+	engine_sweep_free(eng);
 	dcv_metrics_free(&eng->metrics);
 	eng->handles_open = 3;
 	uv_close((uv_handle_t *)&eng->tick, on_handle_closed);
@@ -862,6 +858,8 @@ void dcv_engine_stop(struct dcv_engine *eng, void (*stopped)(void *arg), void *a
 	if (!eng->committing && eng->batch != NULL)
 		commit(eng);
 	if (eng->committing)
+		eng->closing++;
+	if (engine_sweep_stop(eng))
 		eng->closing++;
 	zbatch_close_all(eng);
 	zwatch_close_all(eng);
