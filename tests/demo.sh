@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh -- the main job, end to end, on a fresh Debian 12 machine as root:
 # build dcv and dcvd, start a throwaway BIND primary on loopback with a fresh
-# TSIG key, run dcvd against it, drop a generated CSR into the spool, and
-# show the CNAME the primary serves and the job's status file. Everything
-# started here is stopped again on exit.
+# TSIG key, run dcvd against it, submit a generated CSR with `dcv submit
+# --wait` (which prints the job's NAME, then its status once the record is
+# served), and show the CNAME the primary serves. Everything started here is
+# stopped again on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -47,27 +48,23 @@ build/dcvd -c "$LAB/dcvd.yaml" --check
 lab_spawn dcvd "$root/build/dcvd" -c "$LAB/dcvd.yaml"
 lab_until 10 test -d "$spool/incoming"
 
-echo "== a CSR for www.example.test, example.test and *.example.test, dropped into $spool/incoming"
+echo "== a CSR for www.example.test, example.test and *.example.test"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$LAB/key.pem" \
 	-subj "/CN=www.example.test" \
 	-addext "subjectAltName=DNS:www.example.test,DNS:example.test,DNS:*.example.test" \
 	-out "$LAB/www.example.test.csr" 2>/dev/null
 build/dcv records "$LAB/www.example.test.csr"
-# rename(2) from the same filesystem, as the spool asks. (Not mv: coreutils 9.1
-# looks at the destination after renaming and fails when dcvd was quicker.)
-cp "$LAB/www.example.test.csr" "$spool/.www.example.test.csr.tmp"
-python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' \
-	"$spool/.www.example.test.csr.tmp" "$spool/incoming/www.example.test.csr"
 
-if ! lab_until 20 test -e "$spool/done/www.example.test.status"; then
-	echo "demo: no status file in done/ after 20 s; dcvd said:" >&2
+echo "== dcv submit --wait: the job's NAME, then its status once every server serves the record"
+rc=0
+build/dcv submit -c "$LAB/dcvd.yaml" --wait --timeout 20 "$LAB/www.example.test.csr" || rc=$?
+if [ "$rc" != 0 ]; then
+	echo "demo: dcv submit --wait exited $rc; dcvd said:" >&2
 	tail -n 20 "$(lab_log dcvd)" >&2
 	exit 1
 fi
 owner=$(build/dcv records "$LAB/www.example.test.csr" | awk 'NR == 2 { print $1 }')
 echo "== what the primary serves: dig @$ns -p $LAB_PORT $owner CNAME"
 dig +norec +noall +answer @"$ns" -p "$LAB_PORT" "$owner" CNAME
-echo "== $spool/done/www.example.test.status"
-cat "$spool/done/www.example.test.status"
 echo "== dcvd's log"
 cat "$(lab_log dcvd)"

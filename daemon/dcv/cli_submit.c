@@ -9,9 +9,10 @@
  * durable and renamed into place without replacing anything. One line per
  * CSR dropped, its NAME, goes to standard output at once.
  *
- * --wait: before anything is dropped, a results folder SPOOL/results/<token>/
- * of its own is made (results.h) and watched with inotify, and every
- * sidecar carries the token. dcvd writes each job's status there when the
+ * --wait: before anything is dropped, a results folder SPOOL/results/<secret>/
+ * of its own is made (results.h; 2770: the setgid bit gives dcvd's files
+ * in it the group too) and watched with inotify, and every
+ * sidecar carries the token (the secret's hash). dcvd writes each job's status there when the
  * job is visible or has failed; each is printed (a YAML document, without
  * the token), in the order they end. The folder's times are renewed every
  * hour so that dcvd's sweep leaves it alone, and it is removed at the end,
@@ -76,8 +77,9 @@ struct submit_run {
 	int results_fd; /* O_PATH: the group may not list results/ */
 	int dir_fd;     /* SPOOL/results/<token> */
 	int inotify_fd;
-	char token[DCV_JOB_TOKEN_LEN + 1];
-	char dir_shown[64]; /* "SPOOL/results/<its token>": never the token itself */
+	char secret[DCV_JOB_TOKEN_LEN + 1]; /* the results folder's name: never leaves this run */
+	char token[DCV_JOB_TOKEN_LEN + 1];  /* its hash: in the sidecars, back in the results */
+	char dir_shown[64];                 /* for messages: never the secret itself */
 	struct submit_job *jobs;
 	size_t n_jobs;
 	bool any_failed;
@@ -217,22 +219,23 @@ static int submit_make_results(struct submit_run *r)
 	char path[4200];
 
 	snprintf(r->dir_shown, sizeof(r->dir_shown), "%s", "the results folder");
-	if (dcv_results_token_new(r->token, &why) < 0) {
-		fprintf(stderr, "dcv: %s\n", why.text);
+	if (dcv_results_token_new(r->secret, &why) < 0 ||
+	    dcv_results_token_of(r->secret, r->token) < 0) {
+		fprintf(stderr, "dcv: %s\n", why.text[0] ? why.text : "cannot make a token");
 		return 2;
 	}
-	if (mkdirat(r->results_fd, r->token, 0770) < 0 ||
-	    (r->dir_fd = openat(r->results_fd, r->token,
+	if (mkdirat(r->results_fd, r->secret, 0770) < 0 ||
+	    (r->dir_fd = openat(r->results_fd, r->secret,
 	                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    fchmod(r->dir_fd, 0770) < 0) {
+	    fchmod(r->dir_fd, 02770) < 0) {
 		fprintf(stderr, "dcv: %s/%s: cannot make a results folder: %s%s\n", r->spool,
 		        DCV_RESULTS_DIR, strerror(errno),
 		        errno == EACCES ? " (submitters must be members of dcv-submit)" : "");
 		if (r->dir_fd >= 0 || errno != EEXIST)
-			unlinkat(r->results_fd, r->token, AT_REMOVEDIR);
+			unlinkat(r->results_fd, r->secret, AT_REMOVEDIR);
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s/%s/%s", r->spool, DCV_RESULTS_DIR, r->token);
+	snprintf(path, sizeof(path), "%s/%s/%s", r->spool, DCV_RESULTS_DIR, r->secret);
 	r->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (r->inotify_fd < 0 ||
 	    inotify_add_watch(r->inotify_fd, path,
@@ -452,7 +455,7 @@ static void submit_remove_results(struct submit_run *r)
 		snprintf(name, sizeof(name), ".%s.status.tmp", r->jobs[i].name.name);
 		unlinkat(r->dir_fd, name, 0);
 	}
-	if (unlinkat(r->results_fd, r->token, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (unlinkat(r->results_fd, r->secret, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		fprintf(stderr, "dcv: cannot remove %s: %s (dcvd removes it after a day)\n",
 		        r->dir_shown, strerror(errno));
 }

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "results.h"
 
@@ -46,6 +48,51 @@ int dcv_results_token_new(char out[DCV_JOB_TOKEN_LEN + 1], struct dcv_why *why)
 	dcv_hex(raw, sizeof(raw), out);
 	out[DCV_JOB_TOKEN_LEN] = '\0';
 	return DCV_OK;
+}
+
+int dcv_results_token_of(const char *secret, char out[DCV_JOB_TOKEN_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!dcv_results_token_ok(secret) ||
+	    EVP_Digest(secret, DCV_JOB_TOKEN_LEN, md, &n, EVP_sha256(), NULL) != 1 ||
+	    n < DCV_JOB_TOKEN_LEN / 2)
+		return DCV_EINVAL;
+	dcv_hex(md, DCV_JOB_TOKEN_LEN / 2, out);
+	out[DCV_JOB_TOKEN_LEN] = '\0';
+	return DCV_OK;
+}
+
+/*
+ * The folder of token in results_fd, opened (O_NOFOLLOW|O_DIRECTORY): the
+ * entry whose name is a secret that hashes to token. -1 with errno ENOENT
+ * when there is none.
+ */
+static int results_find(int results_fd, const char *token)
+{
+	char seen[DCV_JOB_TOKEN_LEN + 1];
+	struct dirent *de = NULL;
+	DIR *d = NULL;
+	int lfd = openat(results_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1, err = 0;
+
+	if (lfd < 0 || (d = fdopendir(lfd)) == NULL) {
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
+	errno = ENOENT;
+	while (fd < 0 && (de = readdir(d)) != NULL) {
+		if (dcv_results_token_of(de->d_name, seen) < 0 || strcmp(seen, token) != 0)
+			continue;
+		fd = openat(lfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			break;
+	}
+	err = fd < 0 && de == NULL ? ENOENT : errno;
+	closedir(d);
+	errno = err;
+	return fd;
 }
 
 /* Writes all of text to fd; false with errno set. */
@@ -79,7 +126,7 @@ int dcv_results_put(int results_fd, const char *token, uid_t uid, const char *na
 	}
 	snprintf(tmp, sizeof(tmp), ".%s.status.tmp", name);
 	snprintf(final, sizeof(final), "%s.status", name);
-	dfd = openat(results_fd, token, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = results_find(results_fd, token);
 	if (dfd < 0) {
 		rc = errno == ENOENT                                         ? DCV_ECANCELED
 		     : errno == ELOOP || errno == ENOTDIR || errno == EACCES ? DCV_EPERM
@@ -103,7 +150,7 @@ int dcv_results_put(int results_fd, const char *token, uid_t uid, const char *na
 	}
 	/* A leftover temporary (a crash, or the owner's doing) is in the way of O_EXCL. */
 	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0 && errno == EEXIST && attempt == 0)
 			unlinkat(dfd, tmp, 0);
 	}
@@ -113,8 +160,12 @@ int dcv_results_put(int results_fd, const char *token, uid_t uid, const char *na
 		            strerror(errno));
 		goto out;
 	}
-	/* Readable by the group (the folder gave it dcv-submit): the submitter is a member. */
-	if (fchmod(fd, 0640) < 0 || !results_write_all(fd, text, len) || close(fd) < 0) {
+	/*
+	 * Readable by all who may enter the folder: its owner (the submitter)
+	 * and its group; the group may not be the submitter's when the folder
+	 * lost its setgid bit, and the folder's own mode is the gate.
+	 */
+	if (fchmod(fd, 0644) < 0 || !results_write_all(fd, text, len) || close(fd) < 0) {
 		fd = -1;
 		dcv_why_set(why, "the submitter's results folder: writing %s: %s", tmp,
 		            strerror(errno));

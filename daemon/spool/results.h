@@ -5,20 +5,24 @@
  *   SPOOL/results/           3730 dcvd:dcv-submit: members of the group may
  *                            create entries and pass through, not list;
  *                            sticky: nobody removes another's entry
- *   SPOOL/results/<token>/   made by `dcv submit --wait` (its own, 0770,
+ *   SPOOL/results/<secret>/  made by `dcv submit --wait` (its own, 2770,
  *                            group dcv-submit from the setgid bit)
- *   .../<token>/NAME.status  the job's status file (jobstatus.c, with the
+ *   .../<secret>/NAME.status the job's status file (jobstatus.c, with the
  *                            token as its last key), written by dcvd when
  *                            the job is visible or failed
  *
- * The token (DCV_JOB_TOKEN_LEN lower-case hex digits, 128 bits from
+ * The secret (DCV_JOB_TOKEN_LEN lower-case hex digits, 128 bits from
  * getrandom) is the capability: a submitter who does not know it cannot
- * find the folder (results/ cannot be listed) nor read in it. It travels in
- * the job's sidecar (sidecar.h) and its record (store.h); it is never
- * logged, never in done/ or failed/, never in `dcv status`, and no message
- * below names it.
+ * find the folder (results/ cannot be listed by the group) nor read in it.
+ * It never leaves the waiting dcv: the sidecar (sidecar.h), which other
+ * members of the group can read while it waits in incoming/, carries the
+ * token, the first 128 bits of SHA-256(secret) in hex, and dcvd, the owner
+ * of results/, finds the folder by listing results/ and hashing the names.
+ * The token travels on in the job record (store.h) and comes back in the
+ * status copy, where dcv checks it. Neither is logged, written into done/
+ * or failed/, or shown by `dcv status`, and no message below names them.
  *
- * dcvd writes into results/<token>/ only when that entry is a directory (it
+ * dcvd writes into results/<secret>/ only when that entry is a directory (it
  * is opened O_NOFOLLOW|O_DIRECTORY: a planted symlink is never followed)
  * owned by the uid that submitted the job (the CSR's owner), and only
  * through a temporary file created O_EXCL|O_NOFOLLOW in it and renamed into
@@ -51,13 +55,18 @@
 bool dcv_results_token_ok(const char *s);
 
 /*
- * A fresh token from getrandom() (128 bits) into out. DCV_OK, or DCV_EIO
+ * A fresh secret from getrandom() (128 bits) into out. DCV_OK, or DCV_EIO
  * (why says so) when the kernel gives no randomness.
  */
 int dcv_results_token_new(char out[DCV_JOB_TOKEN_LEN + 1], struct dcv_why *why);
 
+/* The token of a secret (see above). DCV_OK, or DCV_EINVAL when secret is not one. */
+int dcv_results_token_of(const char *secret, char out[DCV_JOB_TOKEN_LEN + 1]);
+
 /*
- * Puts text as results_fd/<token>/<name>.status (blocking: thread pool).
+ * Puts text as results_fd/<secret>/<name>.status, where secret is the
+ * entry of results_fd whose token is token (blocking: thread pool; the
+ * listing of results/ costs a hash per waiting folder).
  * DCV_ENOENT-like outcomes are not errors of dcvd, so they come back as:
  *   DCV_OK        written
  *   DCV_ECANCELED no such folder (the submitter stopped waiting, or never

@@ -188,24 +188,28 @@ static const char *submit_value(const struct dcv_yin_node *root, const char *key
 bool dcv_submit_result_parse(const char *text, size_t len, const char *token, size_t *shown_len,
                              char *state, size_t state_size, char *error, size_t error_size)
 {
-	char line[DCV_JOB_TOKEN_LEN + 16];
 	struct dcv_strv errors = {NULL, 0, 0};
 	struct dcv_yin y;
-	const char *v = NULL;
-	size_t n = 0;
+	const char *v = NULL, *line = NULL;
 	bool ours = false;
 
 	state[0] = '\0';
 	error[0] = '\0';
 	memset(&y, 0, sizeof(y));
-	n = (size_t)snprintf(line, sizeof(line), "\ntoken: %s\n", token);
-	/* The last line: dcvd writes the token as the last key. */
-	if (len < n || memcmp(text + len - n, line, n) != 0)
+	if (memchr(text, '\0', len) != NULL ||
+	    dcv_yin_parse(&y, "status", (const unsigned char *)text, len, &errors) < 0)
+		goto out;
+	/* The token as a value (the emitter may quote it), and its line the last key's. */
+	if ((v = submit_value(y.root, "token")) == NULL || strcmp(v, token) != 0)
+		goto out;
+	for (const char *p = text;
+	     p < text + len && (p = memchr(p, '\n', (size_t)(text + len - p))) != NULL; p++)
+		if ((size_t)(text + len - p) > 7 && memcmp(p + 1, "token:", 6) == 0)
+			line = p + 1;
+	if (line == NULL)
 		goto out;
 	ours = true;
-	*shown_len = len - n + 1;
-	if (dcv_yin_parse(&y, "status", (const unsigned char *)text, len, &errors) < 0)
-		goto out;
+	*shown_len = (size_t)(line - text);
 	if ((v = submit_value(y.root, "state")) != NULL)
 		snprintf(state, state_size, "%s", v);
 	if ((v = submit_value(y.root, "error")) != NULL)

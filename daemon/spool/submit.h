@@ -68,9 +68,10 @@ int dcv_submit_drop(int incoming_fd, const char *shown, const char *final, const
                     size_t len, struct dcv_why *why);
 
 /*
- * The result dcvd wrote for a job (results.h), as dcv reads it: the token
- * line must be text's last line, "token: <token>" (else false: not ours);
- * *shown_len is then the length of text without it. state and error get
+ * The result dcvd wrote for a job (results.h), as dcv reads it: YAML whose
+ * token: value is token, on a line of its own after every other key (else
+ * false: not ours); *shown_len is then the length of text before that
+ * line (what dcv prints). state and error get
  * the status's state: and error: values (state "" when there is none;
  * error "" when none), cut to their size.
  */

@@ -16,7 +16,9 @@
 #include "results.h"
 #include "testutil.h"
 
-#define TOKEN "00112233445566778899aabbccddeeff"
+/* A folder's secret name, and its token: sha256 -n of the secret's 32 bytes, first 32 digits. */
+#define SECRET "00112233445566778899aabbccddeeff"
+static char TOKEN[DCV_JOB_TOKEN_LEN + 1];
 
 struct fix {
 	char dir[64];
@@ -78,7 +80,11 @@ static void test_tokens(void **state)
 	struct dcv_why why = {""};
 
 	(void)state;
-	assert_true(dcv_results_token_ok(TOKEN));
+	assert_true(dcv_results_token_ok(SECRET));
+	/* The token is the secret's SHA-256, cut: openssl, not this module, says which. */
+	assert_string_equal(
+	    TOKEN, tu_run_line("printf %%s %s | openssl dgst -sha256 -r | cut -c1-32", SECRET));
+	assert_int_equal(dcv_results_token_of("../x", a), DCV_EINVAL);
 	assert_false(dcv_results_token_ok("00112233445566778899AABBCCDDEEFF"));
 	assert_false(dcv_results_token_ok("00112233445566778899aabbccddeef"));
 	assert_false(dcv_results_token_ok("../112233445566778899aabbccddeeff"));
@@ -95,29 +101,37 @@ static void test_put(void **state)
 {
 	struct fix *f = *state;
 	struct dcv_why why = {""};
-	char path[256];
+	char path[256], other[256];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", f->dir, TOKEN);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
 	/* No folder: the submitter stopped waiting. Nothing is made. */
 	assert_int_equal(
 	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x\n", 2, &why),
 	    DCV_ECANCELED);
 	assert_int_equal(entries(f->dir), 0);
+	/* A folder named by the token itself (what a reader of the sidecar knows) is not it. */
+	snprintf(other, sizeof(other), "%s/%s", f->dir, TOKEN);
+	assert_int_equal(mkdir(other, 0770), 0);
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x\n", 2, &why),
+	    DCV_ECANCELED);
+	assert_int_equal(entries(other), 0);
 	assert_int_equal(mkdir(path, 0770), 0);
 	assert_int_equal(dcv_results_put(f->fd, TOKEN, getuid(), "job1",
 	                                 (const unsigned char *)"state: visible\n", 15, &why),
 	                 DCV_OK);
-	snprintf(path, sizeof(path), "%s/%s/job1.status", f->dir, TOKEN);
+	assert_int_equal(entries(other), 0);
+	snprintf(path, sizeof(path), "%s/%s/job1.status", f->dir, SECRET);
 	assert_string_equal(slurp(path), "state: visible\n");
 	assert_int_equal(lstat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_mode & 07777, 0644);
 	/* Again: replaced, and no temporary left. */
 	assert_int_equal(dcv_results_put(f->fd, TOKEN, getuid(), "job1",
 	                                 (const unsigned char *)"state: failed\n", 14, &why),
 	                 DCV_OK);
 	assert_string_equal(slurp(path), "state: failed\n");
-	snprintf(path, sizeof(path), "%s/%s", f->dir, TOKEN);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
 	assert_int_equal(entries(path), 1);
 	/* Bad tokens and names never reach the file system. */
 	assert_int_equal(
@@ -127,6 +141,7 @@ static void test_put(void **state)
 	    dcv_results_put(f->fd, TOKEN, getuid(), "../job1", (const unsigned char *)"x", 1, &why),
 	    DCV_EINVAL);
 	assert_null(strstr(why.text, TOKEN));
+	assert_null(strstr(why.text, SECRET));
 }
 
 /* Someone else's folder: dcvd must not write where the submitter does not own. */
@@ -136,7 +151,7 @@ static void test_put_owner(void **state)
 	struct dcv_why why = {""};
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", f->dir, TOKEN);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
 	assert_int_equal(mkdir(path, 0770), 0);
 	assert_int_equal(dcv_results_put(f->fd, TOKEN, getuid() + 1, "job1",
 	                                 (const unsigned char *)"x\n", 2, &why),
@@ -157,7 +172,7 @@ static void test_put_symlinks(void **state)
 	/* results/<token> -> a folder elsewhere: never followed. */
 	snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
 	assert_int_equal(mkdir(target, 0770), 0);
-	snprintf(path, sizeof(path), "%s/%s", f->dir, TOKEN);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
 	assert_int_equal(symlink("elsewhere", path), 0);
 	assert_int_equal(
 	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x\n", 2, &why),
@@ -237,6 +252,8 @@ static void test_sweep(void **state)
 
 int main(void)
 {
+	if (dcv_results_token_of(SECRET, TOKEN) < 0)
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tokens),
 	    cmocka_unit_test_setup_teardown(test_put, setup, teardown),
