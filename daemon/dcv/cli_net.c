@@ -208,7 +208,10 @@ static void cli_on_round(void *arg, const struct dcv_probe_report *rep)
 	cli->rounds_pending--;
 	if (cli->state != CLI_POLLING)
 		goto out;
-	if (rep->status == DCV_OK && rep->done) {
+	if (rep->status == DCV_OK && rep->failed && !job->plan.spec.expect_absent) {
+		/* DNSSEC: the CA's lookup fails, and waiting does not mend it. */
+		cli_job_fail(job, "%s", rep->why);
+	} else if (rep->status == DCV_OK && rep->done) {
 		job->done = true;
 		report_success(cli, job, rep);
 	} else {

@@ -19,19 +19,41 @@ uint16_t dcv_query_id(void)
 int dcv_query_build(const char *qname, uint16_t qtype, bool rd, uint8_t *buf, size_t cap,
                     size_t *len)
 {
-	uint8_t name[DCV_WIRE_NAME_MAX];
-	size_t name_len = 0;
+	return dcv_query_build_flags(qname, qtype, rd ? DCV_QUERY_RD : 0, buf, cap, len);
+}
 
-	if (dcv_wire_from_text(qname, name, &name_len) < 0 || cap < DCV_WIRE_HEADER + name_len + 4)
+int dcv_query_build_flags(const char *qname, uint16_t qtype, unsigned flags, uint8_t *buf,
+                          size_t cap, size_t *len)
+{
+	uint8_t name[DCV_WIRE_NAME_MAX];
+	size_t name_len = 0, end = 0;
+	size_t opt = (flags & DCV_QUERY_DO) ? 11 : 0;
+
+	if (dcv_wire_from_text(qname, name, &name_len) < 0 ||
+	    cap < DCV_WIRE_HEADER + name_len + 4 + opt)
 		return DCV_EINVAL;
 	memset(buf, 0, DCV_WIRE_HEADER);
 	dcv_wire_put16(buf, dcv_query_id());
-	buf[2] = rd ? 0x01 : 0x00;
+	buf[2] = (flags & DCV_QUERY_RD) ? 0x01 : 0x00;
+	buf[3] = (flags & DCV_QUERY_CD) ? 0x10 : 0x00;
 	dcv_wire_put16(buf + 4, 1);
 	memcpy(buf + DCV_WIRE_HEADER, name, name_len);
 	dcv_wire_put16(buf + DCV_WIRE_HEADER + name_len, qtype);
 	dcv_wire_put16(buf + DCV_WIRE_HEADER + name_len + 2, DCV_CLASS_IN);
-	*len = DCV_WIRE_HEADER + name_len + 4;
+	end = DCV_WIRE_HEADER + name_len + 4;
+	if (opt != 0) {
+		/* OPT: root owner, payload size as class, TTL 0 but the DO bit, no options. */
+		buf[end] = 0;
+		dcv_wire_put16(buf + end + 1, DCV_TYPE_OPT);
+		dcv_wire_put16(buf + end + 3, DCV_EDNS_PAYLOAD);
+		buf[end + 5] = 0; /* extended rcode */
+		buf[end + 6] = 0; /* version */
+		dcv_wire_put16(buf + end + 7, 0x8000);
+		dcv_wire_put16(buf + end + 9, 0);
+		dcv_wire_put16(buf + 10, 1);
+		end += opt;
+	}
+	*len = end;
 	return DCV_OK;
 }
 
@@ -64,6 +86,7 @@ int dcv_query_read_cname(const uint8_t *msg, size_t len, const uint8_t *qname_wi
 		return DCV_EREPLY;
 	ans->rcode = DCV_WIRE_RCODE(msg);
 	ans->aa = (msg[2] & 0x04) != 0;
+	ans->ad = (msg[3] & 0x20) != 0;
 	ancount = DCV_WIRE_ANCOUNT(msg);
 	nscount = DCV_WIRE_NSCOUNT(msg);
 	if (ans->rcode != DCV_RCODE_NOERROR && ans->rcode != DCV_RCODE_NXDOMAIN) {
@@ -93,6 +116,11 @@ int dcv_query_read_cname(const uint8_t *msg, size_t len, const uint8_t *qname_wi
 			return DCV_EREPLY;
 		has_soa |= rr.type == DCV_TYPE_SOA;
 		has_ns |= rr.type == DCV_TYPE_NS;
+		if (rr.type == DCV_TYPE_NSEC || rr.type == DCV_TYPE_NSEC3) {
+			ans->nsec_ttl =
+			    ans->nsec && ans->nsec_ttl < rr.ttl ? ans->nsec_ttl : rr.ttl;
+			ans->nsec = true;
+		}
 	}
 	if (authoritative && (!ans->aa || (has_ns && !has_soa))) {
 		ans->seen = DCV_SEEN_REFERRAL;
@@ -127,6 +155,42 @@ int dcv_query_read_soa_serial(const uint8_t *msg, size_t len, const uint8_t *zon
 			return DCV_EREPLY;
 		*serial = dcv_wire_u32(msg + pos);
 		return DCV_OK;
+	}
+	return DCV_EREPLY;
+}
+
+int dcv_query_read_ede(const uint8_t *msg, size_t len, uint16_t *code, char *text, size_t size)
+{
+	size_t off = 0;
+	unsigned records = 0;
+	struct dcv_wire_rr rr;
+
+	if (dcv_wire_after_question(msg, len, &off) < 0)
+		return DCV_EREPLY;
+	records = DCV_WIRE_ANCOUNT(msg) + DCV_WIRE_NSCOUNT(msg) + DCV_WIRE_ARCOUNT(msg);
+	for (unsigned i = 0; i < records; i++) {
+		if (dcv_wire_read_rr(msg, len, &off, &rr) < 0)
+			return DCV_EREPLY;
+		if (rr.type != DCV_TYPE_OPT)
+			continue;
+		/* OPTION-CODE, OPTION-LENGTH, data; EDE data: INFO-CODE, EXTRA-TEXT. */
+		for (size_t p = rr.rdata; p + 4 <= rr.end;) {
+			uint16_t opt = dcv_wire_u16(msg + p), olen = dcv_wire_u16(msg + p + 2);
+			size_t n = 0;
+			if (p + 4 + olen > rr.end)
+				return DCV_EREPLY;
+			if (opt == 15 && olen >= 2) {
+				*code = dcv_wire_u16(msg + p + 4);
+				for (size_t t = 0; t < (size_t)olen - 2 && n + 1 < size; t++) {
+					uint8_t c = msg[p + 6 + t];
+					text[n++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+				}
+				if (size > 0)
+					text[n] = '\0';
+				return DCV_OK;
+			}
+			p += 4 + (size_t)olen;
+		}
 	}
 	return DCV_EREPLY;
 }

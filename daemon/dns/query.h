@@ -19,6 +19,10 @@
 #define DCV_TYPE_SOA 6
 #define DCV_TYPE_AAAA 28
 #define DCV_TYPE_OPT 41
+#define DCV_TYPE_RRSIG 46
+#define DCV_TYPE_NSEC 47
+#define DCV_TYPE_DNSKEY 48
+#define DCV_TYPE_NSEC3 50
 #define DCV_TYPE_TSIG 250
 #define DCV_CLASS_IN 1
 
@@ -41,6 +45,19 @@ uint16_t dcv_query_id(void);
 int dcv_query_build(const char *qname, uint16_t qtype, bool rd, uint8_t *buf, size_t cap,
                     size_t *len);
 
+/* Flags of dcv_query_build_flags(). */
+#define DCV_QUERY_RD 0x1u /* recursion desired */
+#define DCV_QUERY_DO 0x2u /* an EDNS(0) OPT record with the DO bit (RFC 3225) */
+#define DCV_QUERY_CD 0x4u /* checking disabled: a resolver returns what it cannot validate */
+/* The EDNS payload size asked with DO (the DNS flag day 2020 value): larger goes over TCP. */
+#define DCV_EDNS_PAYLOAD 1232
+/* Room for a query from dcv_query_build_flags(): header, name, question, OPT. */
+#define DCV_QUERY_MAX (DCV_WIRE_HEADER + DCV_WIRE_NAME_MAX + 4 + 11)
+
+/* dcv_query_build() with DCV_QUERY_* flags. DCV_EINVAL as there. */
+int dcv_query_build_flags(const char *qname, uint16_t qtype, unsigned flags, uint8_t *buf,
+                          size_t cap, size_t *len);
+
 /* What a reply says about the CNAME at the queried name. */
 enum dcv_seen {
 	DCV_SEEN_CNAME,    /* a CNAME; its target is in cname */
@@ -57,7 +74,10 @@ struct dcv_answer {
 	enum dcv_seen seen;
 	int rcode;
 	bool aa;
-	bool delegation; /* a referral to a child zone: no AA, NS and no SOA in authority */
+	bool ad;           /* authenticated data: the resolver validated the answer */
+	bool nsec;         /* an NSEC or NSEC3 record in the authority section (a signed denial) */
+	uint32_t nsec_ttl; /* the smallest TTL among them */
+	bool delegation;   /* a referral to a child zone: no AA, NS and no SOA in authority */
 	char cname[DCV_NAME_TEXT_MAX]; /* presentation, lower case, trailing dot, escaped */
 };
 
@@ -81,6 +101,13 @@ void dcv_name_text(const uint8_t *wire, size_t wire_len, char out[DCV_NAME_TEXT_
  */
 int dcv_query_read_soa_serial(const uint8_t *msg, size_t len, const uint8_t *zone_wire,
                               size_t zone_len, uint32_t *serial);
+
+/*
+ * The Extended DNS Error (RFC 8914, EDNS option 15) of a reply: *code gets
+ * its INFO-CODE and text its EXTRA-TEXT (control bytes replaced by '?').
+ * DCV_EREPLY when the reply has none (or is malformed).
+ */
+int dcv_query_read_ede(const uint8_t *msg, size_t len, uint16_t *code, char *text, size_t size);
 
 /* "NXDOMAIN", "SERVFAIL", ... or "RCODE 12". */
 const char *dcv_rcode_name(int rcode);

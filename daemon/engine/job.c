@@ -505,6 +505,17 @@ static void schedule_withdrawal(struct dcv_job *job);
 
 static void probe(struct dcv_job *job);
 
+/* The zones' DNSSEC states the round found, into the record (the status file's dnssec:). */
+static void job_note_dnssec(struct dcv_job *job, const struct dcv_probe_report *rep)
+{
+	for (size_t i = 0; i < job->rec.n_rrs; i++)
+		for (size_t z = 0; z < rep->n_zsecs; z++)
+			if (dcv_config_zone(job->cfg->cfg, job->rec.rrs[i].zone) ==
+			    dcv_config_zone(job->cfg->cfg, rep->zsecs[z].zone))
+				snprintf(job->rec.rrs[i].dnssec, sizeof(job->rec.rrs[i].dnssec),
+				         "%s", rep->zsecs[z].state);
+}
+
 static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct dcv_job *job = arg;
@@ -525,7 +536,14 @@ static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 		next->wait = WAIT_NONE;
 		probe(next);
 	}
+	if (job->rec.state == DCV_JOB_PUBLISHED && rep->status == DCV_OK && rep->failed) {
+		/* DNSSEC: the CA's lookup fails, and waiting does not mend it. */
+		job_note_dnssec(job, rep);
+		job_fail(job, "%s", rep->why);
+		goto out;
+	}
 	if (job->rec.state == DCV_JOB_PUBLISHED && rep->status == DCV_OK && rep->done) {
+		job_note_dnssec(job, rep);
 		dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
 		            "visible at %zu authoritative addresses and %zu resolvers after %.3f s",
 		            rep->n_auth_addrs, job->cfg->cfg->n_resolvers,

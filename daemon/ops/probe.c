@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "authset.h"
-#include "probe.h"
+#include "probe_int.h"
 
 /*
  * How old a server's SOA serial may be when a round relies on it. Short:
@@ -26,87 +26,6 @@
  * the server is noticed within this time.
  */
 #define SERIAL_MAX_AGE_MS 40
-
-enum round_state {
-	ROUND_ZONES,
-	ROUND_AUTH,
-	ROUND_RESOLVERS,
-	ROUND_REPORT,
-};
-
-enum expect {
-	EXPECT_OURS,      /* the ADN: our record must be there */
-	EXPECT_NOT_OTHER, /* a longer candidate: no other record may be found first */
-	EXPECT_ABSENT,    /* withdrawal: our record must be gone */
-};
-
-struct round;
-
-struct item {
-	struct round *round;
-	size_t name;
-	size_t zone; /* authoritative stage: index into round->zones */
-	size_t addr; /* and into that zone's addresses */
-	long memo;   /* index into spec->memory, or -1 */
-	struct dcv_addr server;
-	uint8_t qwire[DCV_WIRE_NAME_MAX];
-	size_t qlen;
-	enum expect expect;
-	size_t resolver; /* resolver stage: which resolver */
-	size_t cand;     /* resolver stage: candidate being asked */
-	struct dcv_probe_obs obs;
-};
-
-struct zone_addrs;
-
-/* One SOA serial a round waits for. */
-struct serial_req {
-	struct zone_addrs *za;
-	size_t addr;
-};
-
-struct zone_addrs {
-	struct round *round;
-	const struct dcv_zone *zone;
-	struct dcv_addr *addrs;
-	size_t n;
-	uint32_t *serials; /* per address, when serial_known */
-	bool *serial_known;
-	struct serial_req *reqs;
-};
-
-struct round {
-	struct dcv_prober *p;
-	const struct dcv_probe_spec *spec;
-	dcv_probe_cb cb;
-	void *arg;
-	enum round_state state;
-	struct zone_addrs *zones;
-	size_t n_zones;
-	size_t zones_waiting;
-	struct item *items;
-	size_t n_items;
-	size_t cap_items;
-	size_t pending;
-	bool auth_ok;
-	bool resolvers_ok;
-	int status;
-	char why[512];
-	struct round *next_deferred;
-	bool finish_at_kick; /* deferred: finish the stage (not just report) */
-};
-
-struct dcv_prober {
-	struct dcv_dnsio *io;
-	uv_loop_t *loop;
-	const struct dcv_config *cfg;
-	struct dcv_authsets *sets;
-	uint64_t query_timeout_ms;
-	uint64_t give_up_at; /* see dcv_prober_opts */
-	size_t pending;
-	uv_timer_t kick; /* reports rounds that finished without waiting */
-	struct round *deferred;
-};
 
 const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const char *name)
 {
@@ -117,6 +36,7 @@ const struct dcv_zone *dcv_config_zone_of(const struct dcv_config *cfg, const ch
 
 static void round_free(struct round *r)
 {
+	probe_dnssec_free(r);
 	for (size_t i = 0; i < r->n_zones; i++) {
 		free(r->zones[i].addrs);
 		free(r->zones[i].serials);
@@ -162,6 +82,7 @@ static void report(struct round *r)
 {
 	struct dcv_probe_report rep;
 	struct dcv_probe_obs *obs = NULL;
+	struct dcv_probe_zsec *zsecs = NULL;
 
 	r->state = ROUND_REPORT;
 	memset(&rep, 0, sizeof(rep));
@@ -169,7 +90,7 @@ static void report(struct round *r)
 	for (size_t i = 0; obs != NULL && i < r->n_items; i++) {
 		const struct item *it = &r->items[i];
 		obs[i] = it->obs;
-		if (!it->obs.resolver && it->zone < r->n_zones) {
+		if (!it->obs.resolver && !it->fixed && it->zone < r->n_zones) {
 			const struct zone_addrs *za = &r->zones[it->zone];
 			obs[i].zone = za->zone->domain;
 			obs[i].serial_known = za->serial_known != NULL && it->addr < za->n &&
@@ -187,8 +108,12 @@ static void report(struct round *r)
 	rep.n_auth_addrs = count_auth_addrs(r);
 	rep.held = r->spec->held;
 	rep.n_held = r->spec->held != NULL ? r->spec->n_held : 0;
+	zsecs = calloc(r->n_zones ? r->n_zones : 1, sizeof(*zsecs));
+	probe_dnssec_report(r, &rep, zsecs);
+	rep.done &= !rep.failed;
 	r->p->pending--;
 	r->cb(r->arg, &rep);
+	free(zsecs);
 	free(obs);
 	round_free(r);
 }
@@ -219,7 +144,7 @@ static void defer_report(struct round *r)
 	uv_timer_start(&r->p->kick, on_kick, 0, 0);
 }
 
-static struct item *new_item(struct round *r)
+struct item *probe_new_item(struct round *r)
 {
 	if (r->n_items == r->cap_items) {
 		/*
@@ -302,6 +227,7 @@ int dcv_probe_memory_mark_ok(struct dcv_probe_memory *m, const char *server, con
 	if (i < 0)
 		return DCV_ENOMEM;
 	m->memos[i].ok = true;
+	m->memos[i].sig_ok = false; /* a primary's confirmation has not checked any RRSIG */
 	free(m->memos[i].seen);
 	m->memos[i].seen = NULL;
 	return DCV_OK;
@@ -318,6 +244,7 @@ static void probe_remember_item(struct item *it)
 		return;
 	m = &r->spec->memory->memos[it->memo];
 	m->ok = it->obs.ok;
+	m->sig_ok = it->obs.ok && it->dnssec;
 	m->serial_known = za->serial_known[it->addr];
 	m->serial = za->serials[it->addr];
 	free(m->seen);
@@ -334,7 +261,8 @@ static bool recall(struct item *it)
 	if (it->memo < 0)
 		return false;
 	m = &r->spec->memory->memos[it->memo];
-	if (m->ok) {
+	/* In a signed zone, ok only counts once the RRSIG was checked (probe_dnssec.c). */
+	if (m->ok && (m->sig_ok || !it->dnssec)) {
 		it->obs.ok = true;
 		snprintf(it->obs.seen, sizeof(it->obs.seen), "as expected (earlier round)");
 		return true;
@@ -400,8 +328,6 @@ static void judge(struct item *it, int status, const uint8_t *msg, size_t len,
 	}
 }
 
-static int send_item(struct round *r, struct item *it, bool rd);
-
 /* A reply that cannot be read may be forged: wait for one that can. */
 static int accept_answer(void *arg, const uint8_t *msg, size_t len)
 {
@@ -423,8 +349,19 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 	struct dcv_answer ans;
 
 	judge(it, status, msg, len, why, &ans);
-	if (!it->obs.resolver && status == DCV_OK)
-		probe_remember_item(it);
+	if (!it->obs.resolver && status == DCV_OK) {
+		/* The RRSIG is checked before the answer is remembered as right. */
+		probe_dnssec_judge_auth(it, msg, len);
+		if (!it->forget)
+			probe_remember_item(it);
+	}
+	if (it->obs.resolver && status == DCV_OK) {
+		enum probe_verdict v = probe_dnssec_judge_resolver(it, msg, len, &ans);
+		if (v == PROBE_RESENT)
+			return;
+		if (v == PROBE_STOP)
+			goto done;
+	}
 	/*
 	 * A resolver walk goes on to the next candidate while the name has no
 	 * record there; the first CNAME found is the one the CA would take.
@@ -433,19 +370,27 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 	    (ans.seen == DCV_SEEN_NXDOMAIN || ans.seen == DCV_SEEN_NODATA) &&
 	    it->cand + 1 < r->spec->names[it->name].n_candidates) {
 		it->cand++;
-		if (send_item(r, it, true) == DCV_OK)
+		it->cd = false;
+		if (probe_send_item(r, it, true) == DCV_OK)
 			return;
+	} else if (it->obs.resolver && !it->obs.ok && it->adn_cached) {
+		/* Not a failure: the cached denial expires, and the resolver asks again. */
+		snprintf(it->obs.seen, sizeof(it->obs.seen),
+		         "NXDOMAIN at the ADN from a cached NSEC (aggressive NSEC, RFC 8198; "
+		         "its TTL is %u s), no record at any candidate (last: %.180s)",
+		         (unsigned)it->adn_ttl, it->obs.qname);
 	} else if (it->obs.resolver && !it->obs.ok &&
 	           (ans.seen == DCV_SEEN_NXDOMAIN || ans.seen == DCV_SEEN_NODATA)) {
 		snprintf(it->obs.seen, sizeof(it->obs.seen),
 		         "no record at any candidate (last: %s)", it->obs.qname);
 	}
+done:
 	if (--r->pending == 0)
 		finish_stage(r);
 }
 
 /* The full query timeout, or what is left before give_up_at (at least 1 ms). */
-static uint64_t query_timeout(const struct dcv_prober *p)
+uint64_t probe_query_timeout(const struct dcv_prober *p)
 {
 	uint64_t now = uv_now(p->loop);
 	uint64_t left = p->give_up_at > now ? p->give_up_at - now : 1;
@@ -454,22 +399,27 @@ static uint64_t query_timeout(const struct dcv_prober *p)
 }
 
 /* Sends an item's query; a resolver walk takes its name from the current candidate. */
-static int send_item(struct round *r, struct item *it, bool rd)
+int probe_send_item(struct round *r, struct item *it, bool rd)
 {
-	uint8_t buf[DCV_WIRE_NAME_MAX + 16];
+	uint8_t buf[DCV_QUERY_MAX];
 	size_t len = 0;
 	int rc = DCV_OK;
+	unsigned flags = rd ? DCV_QUERY_RD : 0;
 
 	if (rd) {
 		const struct dcv_probe_name *n = &r->spec->names[it->name];
 		if ((rc = qname_of(r, n->candidates[it->cand], it->obs.qname,
 		                   sizeof(it->obs.qname))) < 0)
 			return rc;
+		if (!it->cd)
+			it->dnssec = probe_dnssec_secure(r, it->name, it->cand);
 	}
+	flags |= probe_dnssec_flags(it);
 	if ((rc = dcv_wire_from_text(it->obs.qname, it->qwire, &it->qlen)) < 0 ||
-	    (rc = dcv_query_build(it->obs.qname, DCV_TYPE_CNAME, rd, buf, sizeof(buf), &len)) < 0)
+	    (rc = dcv_query_build_flags(it->obs.qname, DCV_TYPE_CNAME, flags, buf, sizeof(buf),
+	                                &len)) < 0)
 		return rc;
-	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, query_timeout(r->p),
+	return dcv_dnsio_exchange(r->p->io, &it->server, buf, len, 0, probe_query_timeout(r->p),
 	                          accept_answer, on_answer, it, NULL);
 }
 
@@ -479,9 +429,9 @@ static void send_all(struct round *r, size_t first, bool rd)
 	r->pending = 1; /* held while sending */
 	for (size_t i = first; i < r->n_items; i++) {
 		struct item *it = &r->items[i];
-		if (!rd && recall(it))
+		if (it->fixed || (!rd && recall(it)))
 			continue;
-		int rc = send_item(r, it, rd);
+		int rc = probe_send_item(r, it, rd);
 		if (rc == DCV_OK) {
 			r->pending++;
 		} else {
@@ -506,7 +456,7 @@ static void start_resolvers(struct round *r)
 	/* Every walk item exists before the first is sent: pointers stay put. */
 	for (size_t res = 0; res < cfg->n_resolvers; res++) {
 		for (size_t n = 0; n < r->spec->n_names; n++) {
-			struct item *it = new_item(r);
+			struct item *it = probe_new_item(r);
 			if (it == NULL) {
 				r->status = DCV_ENOMEM;
 				defer_report(r);
@@ -576,7 +526,7 @@ static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect
 		struct item *it = NULL;
 		if (have_item(r, &za->addrs[a], qname))
 			continue;
-		it = new_item(r);
+		it = probe_new_item(r);
 		if (it == NULL)
 			return DCV_ENOMEM;
 		it->name = name;
@@ -587,6 +537,8 @@ static int add_auth_items(struct round *r, size_t name, size_t cand, enum expect
 		                           : -1;
 		it->server = za->addrs[a];
 		it->expect = expect;
+		it->dnssec = expect == EXPECT_OURS && !za->bogus &&
+		             (za->sec == DCV_ZSEC_SECURE || za->sec == DCV_ZSEC_SIGNED);
 		it->obs.name = n->name;
 		snprintf(it->obs.qname, sizeof(it->obs.qname), "%s", qname);
 		snprintf(it->obs.server, sizeof(it->obs.server), "%s", it->server.text);
@@ -609,6 +561,8 @@ static void start_auth(struct round *r)
 		for (size_t c = 0; c <= adn && rc == DCV_OK; c++)
 			rc = add_auth_items(r, n, c, c == adn ? EXPECT_OURS : EXPECT_NOT_OTHER);
 	}
+	if (rc == DCV_OK)
+		rc = probe_dnssec_zone_items(r);
 	if (rc < 0) {
 		r->status = rc;
 		snprintf(r->why, sizeof(r->why), "%s", dcv_strerror(rc));
@@ -619,7 +573,7 @@ static void start_auth(struct round *r)
 }
 
 /* One zone's set is in (or one hold released): go on once none is missing. */
-static void zones_release(struct round *r)
+void probe_zones_release(struct round *r)
 {
 	if (--r->zones_waiting > 0)
 		return;
@@ -636,7 +590,7 @@ static void on_serial(void *arg, int status, uint32_t serial)
 
 	za->serial_known[req->addr] = status == DCV_OK;
 	za->serials[req->addr] = serial;
-	zones_release(za->round);
+	probe_zones_release(za->round);
 }
 
 /*
@@ -683,7 +637,7 @@ static void on_zone_set(void *arg, int status, const struct dcv_addr *addrs, siz
 			ask_serials(za);
 		}
 	}
-	zones_release(r);
+	probe_zones_release(r);
 }
 
 /* The zones of every candidate the authoritative stage will ask about. */
@@ -750,7 +704,10 @@ int dcv_probe_round(struct dcv_prober *p, const struct dcv_probe_spec *spec, dcv
 			r->status = DCV_ENOMEM;
 		}
 	}
-	zones_release(r);
+	/* Publishing rounds want each zone's security too (withdrawals do not). */
+	if (!spec->expect_absent)
+		probe_dnssec_zones(r);
+	probe_zones_release(r);
 	return DCV_OK;
 }
 
@@ -768,7 +725,10 @@ struct dcv_prober *dcv_prober_new(struct dcv_dnsio *io, const struct dcv_config 
 	p->query_timeout_ms = opts && opts->query_timeout_ms ? opts->query_timeout_ms : 3000;
 	p->give_up_at = opts ? opts->give_up_at : 0;
 	p->sets = dcv_authsets_new(io, cfg, ttl, p->query_timeout_ms);
-	if (p->sets == NULL) {
+	p->zsecs = dcv_zsecs_new(io, cfg, ttl);
+	if (p->sets == NULL || p->zsecs == NULL) {
+		dcv_authsets_free(p->sets);
+		dcv_zsecs_free(p->zsecs);
 		free(p);
 		return NULL;
 	}
@@ -789,6 +749,7 @@ static void on_kick_closed(uv_handle_t *h)
 	struct dcv_prober *p = h->data;
 
 	dcv_authsets_free(p->sets);
+	dcv_zsecs_free(p->zsecs);
 	free(p);
 }
 

@@ -55,6 +55,7 @@ struct dcv_probe_memo {
 	uint64_t key;    /* hash of server and query name */
 	uint32_t serial; /* the server's serial when the answer was wrong */
 	bool ok;
+	bool sig_ok; /* ok with its RRSIG checked (not just an UPDATE's confirmation) */
 	bool serial_known;
 	char *seen; /* the wrong answer, described */
 };
@@ -99,6 +100,7 @@ struct dcv_probe_obs {
 	char server[64];
 	bool resolver;
 	bool ok;
+	bool fatal;     /* DNSSEC: the CA's lookup fails (bad RRSIG, bogus): no use waiting */
 	char seen[300]; /* "CNAME x.", "NXDOMAIN", "timed out", ... */
 	/* Authoritative observations with a memory: the zone asked and the server's serial. */
 	const char *zone; /* NULL for resolvers */
@@ -106,10 +108,17 @@ struct dcv_probe_obs {
 	bool serial_known;
 };
 
+/* A zone and how it is signed (dnssec.h: "secure", "insecure" or "signed"). */
+struct dcv_probe_zsec {
+	const char *zone;
+	const char *state;
+};
+
 struct dcv_probe_report {
 	int status;    /* DCV_OK: the round ran (whatever it found); else why it could not */
 	char why[512]; /* when status < 0 */
 	bool auth_ok;  /* every authoritative address agrees */
+	bool failed;   /* a DNSSEC failure (an obs is fatal, or a zone is bogus): why says it */
 	bool resolvers_asked;
 	bool done;                       /* auth_ok and every resolver agrees (or there are none) */
 	const struct dcv_probe_obs *obs; /* every observation of the round */
@@ -117,6 +126,8 @@ struct dcv_probe_report {
 	size_t n_auth_addrs;               /* distinct authoritative addresses asked */
 	const struct dcv_probe_held *held; /* the spec's, for the reasons */
 	size_t n_held;
+	const struct dcv_probe_zsec *zsecs; /* zones of the round whose security is known */
+	size_t n_zsecs;
 };
 
 typedef void (*dcv_probe_cb)(void *arg, const struct dcv_probe_report *report);

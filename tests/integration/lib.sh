@@ -339,7 +339,7 @@ _lab_opts() {
 			shift 2
 			continue
 			;;
-		--stats | --log-queries) _LAB_FLAGS[${1#--}]=1 ;;
+		--stats | --log-queries | --signed | --validate) _LAB_FLAGS[${1#--}]=1 ;;
 		--notify) mode=notify ;;
 		-?*) _lab_err "unknown option $1" || return 1 ;; # a lone "-" is KEYNAME "none"
 		*)
@@ -563,7 +563,8 @@ _lab_update_types() {
 	esac
 }
 
-# lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME] [--stats]
+# lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME] [--stats] [--signed]
+# (--signed: dnssec-policy default, which signs the zone and every UPDATE)
 # named as primary of each ZONE (zone file from lab_zone_file, or a default
 # one), accepting updates signed with KEYNAME (from lab_key; "-" for none)
 # the way the README tells operators to: CNAME records at any name in the
@@ -582,7 +583,7 @@ _lab_update_types() {
 # (8053), read with lab_bind_stats. Default name bind-ADDR.
 lab_bind_primary() {
 	_lab_opts "$@" || return 1
-	_lab_flags_only lab_bind_primary stats || return 1
+	_lab_flags_only lab_bind_primary stats signed || return 1
 	(( ${#_LAB_ARGS[@]} >= 4 )) ||
 		_lab_err "usage: lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]" ||
 		return 1
@@ -629,6 +630,8 @@ lab_bind_primary() {
 			echo "        file \"$dir/$zone.zone\";"
 			echo "        journal \"$dir/$zone.zone.jnl\";"
 			[[ $key == - ]] || echo "        update-policy { grant $key zonesub $types; };"
+			# --signed: BIND 9.18 signs the zone and every dynamic update (CSK, ECDSA P-256).
+			[[ -z ${_LAB_FLAGS[signed]:-} ]] || echo "        dnssec-policy default;"
 			if ((${#notify[@]})); then
 				echo "        notify explicit;"
 				echo "        also-notify { ${notify[*]} };"
@@ -738,7 +741,8 @@ lab_knot_secondary() {
 		"auth $addr $port ${zones[*]}" knotd -c "$dir/knot.conf"
 }
 
-# lab_knot_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]
+# lab_knot_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME] [--signed]
+# (--signed: dnssec-signing: on, the default policy; updates are signed too)
 # knotd as primary of each ZONE (zone file from lab_zone_file, or a default
 # one), accepting updates signed with KEYNAME ("-" for none) of CNAME
 # records only (an update acl with update-type: [CNAME], as the README
@@ -748,7 +752,7 @@ lab_knot_secondary() {
 # secondaries and lets them transfer. Default name knot-ADDR.
 lab_knot_primary() {
 	_lab_opts "$@" || return 1
-	_lab_flags_only lab_knot_primary || return 1
+	_lab_flags_only lab_knot_primary signed || return 1
 	(( ${#_LAB_ARGS[@]} >= 4 )) ||
 		_lab_err "usage: lab_knot_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]" ||
 		return 1
@@ -800,13 +804,16 @@ lab_knot_primary() {
 			echo "  - domain: $zone"
 			((${#acls[@]} == 0)) || echo "    acl: $(_lab_list "${acls[@]}")"
 			((${#ids[@]} == 0)) || echo "    notify: $(_lab_list "${ids[@]}")"
+			# --signed: Knot signs the zone and every update (default policy, ECDSA P-256).
+			[[ -z ${_LAB_FLAGS[signed]:-} ]] || echo "    dnssec-signing: on"
 		done
 	} >"$dir/knot.conf" || return 1
 	_lab_launch "$_LAB_SRV" "knotd primary $addr@$port ${zones[*]}" \
 		"auth $addr $port ${zones[*]}" knotd -c "$dir/knot.conf"
 }
 
-# lab_unbound ADDR PORT ZONE=ADDR@PORT[,ADDR@PORT...]... [--name NAME] [--log-queries]
+# lab_unbound ADDR PORT ZONE=ADDR@PORT[,ADDR@PORT...]... [--name NAME] [--log-queries] [--validate]
+# (--validate: validating, trust anchors from $LAB/trust-anchors, ede: yes)
 # unbound as a resolver on ADDR@PORT with a stub zone per ZONE pointing at
 # the given servers; no DNSSEC validation; special-use TLDs (test, invalid,
 # ...) of the zones are not blocked. Ready once it answers at all. With
@@ -816,11 +823,12 @@ lab_knot_primary() {
 # Default name unbound-ADDR.
 lab_unbound() {
 	_lab_opts "$@" || return 1
-	_lab_flags_only lab_unbound log-queries || return 1
+	_lab_flags_only lab_unbound log-queries validate || return 1
 	(( ${#_LAB_ARGS[@]} >= 3 )) ||
 		_lab_err "usage: lab_unbound ADDR PORT ZONE=ADDR@PORT[,...]... [--name NAME]" || return 1
-	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} dir arg zone tld s
+	local addr=${_LAB_ARGS[0]} port=${_LAB_ARGS[1]} dir arg zone tld s modules=iterator
 	local -a stubs=("${_LAB_ARGS[@]:2}")
+	[[ -z ${_LAB_FLAGS[validate]:-} ]] || modules="validator iterator"
 	local -A nodefault=([test]=1)
 	lab_need unbound || return 1
 	_lab_newname "unbound-$addr" || return 1
@@ -843,7 +851,7 @@ lab_unbound() {
 			    do-ip6: no
 			    access-control: 127.0.0.0/8 allow
 			    do-not-query-localhost: no
-			    module-config: "iterator"
+			    module-config: "$modules"
 			    username: ""
 			    chroot: ""
 			    directory: "$dir"
@@ -857,6 +865,12 @@ lab_unbound() {
 			    infra-host-ttl: 5
 			    infra-keep-probing: yes
 		EOF
+		if [[ -n ${_LAB_FLAGS[validate]:-} ]]; then
+			# --validate: trust anchors from $LAB/trust-anchors (DNSKEY or DS lines).
+			echo "    trust-anchor-file: \"$LAB/trust-anchors\""
+			echo "    ede: yes"
+			echo "    val-log-level: 2"
+		fi
 		if [[ -n ${_LAB_FLAGS[log-queries]:-} ]]; then
 			echo "    log-queries: yes"
 			echo "    log-replies: yes"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# dcvd_dnssec.sh BUILD -- a zone signed by Knot (dnssec-signing: on) with a
+# Knot secondary, and unbound validating it from a trust anchor: dcvd's job
+# becomes visible, its status file says dnssec: {ZONE: secure}, and the
+# oracles agree: unbound answers the CNAME with AD, and both authoritative
+# servers serve it with an RRSIG.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?build folder}" && pwd)
+# shellcheck source=tests/integration/lib.sh
+source "$here/lib.sh"
+# shellcheck source=tests/integration/lib_dcvd.sh
+source "$here/lib_dcvd.sh"
+# shellcheck source=tests/integration/lib_dnssec.sh
+source "$here/lib_dnssec.sh"
+zone=signed.test
+dnssec_lab dcvd_dnssec 27 "$build" $zone knot
+
+spool=$LAB/spool cfg=$LAB/dcvd.yaml
+lab_check "the oracle: unbound validates the zone (AD on its DNSKEY)" \
+	grep -qw ad <<<"$(dnssec_flags rec "$R" $zone DNSKEY)"
+dcvd_config "$cfg" "$spool" $zone </dev/null
+mkdir -p "$LAB/csr"
+"$GEN_CSRS" "$LAB/csr" 1 $zone 1 sig >/dev/null
+dcvd_start dcvd "$cfg" "$spool"
+read -r owner target < <(dcvd_expected $zone "$LAB/csr/sig0.csr")
+dcvd_drop "$spool" "$LAB/csr/sig0.csr"
+lab_check "visible" lab_until 20 test -e "$spool/done/sig0.status"
+lab_check "the status file says dnssec: {$zone: secure}" python3 - "$spool/done/sig0.status" $zone <<-'EOF'
+	import sys, yaml
+	st = yaml.safe_load(open(sys.argv[1]))
+	if st.get("dnssec") != {sys.argv[2]: "secure"}:
+	    print("  dnssec: %r, state %r" % (st.get("dnssec"), st.get("state")))
+	    sys.exit(1)
+EOF
+lab_check "unbound resolves the record" lab_resolves "$R" "$LAB_PORT" "$owner" CNAME "$target"
+lab_check "unbound answers it with AD" grep -qw ad <<<"$(dnssec_flags rec "$R" "$owner" CNAME)"
+for a in "$P" "$S"; do
+	lab_check "$a serves the CNAME with an RRSIG" lab_serves "$a" "$LAB_PORT" "$owner" RRSIG
+done
+lab_check "dcvd asked with DO (it logged no DNSSEC failure)" lab_not grep -q 'DNSSEC' "$LAB/dcvd/log"
+lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
+lab_finish
