@@ -75,7 +75,7 @@ struct submit_run {
 	char *spool; /* the spool's path (owned) */
 	int incoming_fd;
 	int results_fd; /* O_PATH: the group may not list results/ */
-	int dir_fd;     /* SPOOL/results/<token> */
+	int dir_fd;     /* SPOOL/results/<secret> */
 	int inotify_fd;
 	char secret[DCV_JOB_TOKEN_LEN + 1]; /* the results folder's name: never leaves this run */
 	char token[DCV_JOB_TOKEN_LEN + 1];  /* its hash: in the sidecars, back in the results */
@@ -212,7 +212,7 @@ out:
 	return status;
 }
 
-/* --wait: SPOOL/results/<token>/, this run's own, watched before anything is dropped. */
+/* --wait: SPOOL/results/<secret>/, this run's own, watched before anything is dropped. */
 static int submit_make_results(struct submit_run *r)
 {
 	struct dcv_why why = {""};

@@ -293,8 +293,8 @@ void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *sta
 
 /*
  * What `dcv submit --wait` waits for (results.h): a job that is visible, or
- * failed before it was. Its status, token included, goes into
- * SPOOL/results/<token>/ once, after the commit that recorded it; at start
+ * failed before it was. Its status, token included, goes into the
+ * submitter's folder in SPOOL/results/ once, after the commit that recorded it; at start
  * again for the jobs that ended within the sweep's age, since a crash may
  * have come between the commit and the delivery.
  */

@@ -95,7 +95,7 @@ static void parse_target(struct dcv_yin *y, const struct dcv_yin_node *node,
 		snprintf(out->target, sizeof(out->target), "%s", buf.target);
 }
 
-/* The token is a capability: a bad one is refused without quoting it. */
+/* The token leads to a submitter's results: a bad one is refused without quoting it. */
 static void parse_token(struct dcv_yin *y, const struct dcv_yin_node *node, struct dcv_sidecar *out)
 {
 	const char *text = NULL;

@@ -6,7 +6,7 @@
  *   expect:                              # records the CA returned, as text
  *     - "_47cb...d091.mail.example.com. CNAME
  * 5b06...bef17.da45...745d.1f96729172445e721043.comodoca.com."
- *   token: 0f1e2d3c4b5a69788796a5b4c3d2e1f0   # dcv submit --wait: its results folder
+ *   token: 0f1e2d3c4b5a69788796a5b4c3d2e1f0   # dcv submit --wait (results.h)
  *
  * Parsed from a buffer (the daemon reads spool files itself, safely).
  * Ownership: dcv_sidecar_free() releases the strings (the struct itself is
@@ -30,8 +30,9 @@ struct dcv_sidecar {
 	struct dcv_strv expect;
 	/*
 	 * "" when absent, else DCV_SIDECAR_TOKEN_LEN lower-case hex digits: the
-	 * folder SPOOL/results/<token>/ where dcvd puts the job's status for
-	 * `dcv submit --wait` (results.h). A secret: never in a message.
+	 * hash of the secret name of the folder in SPOOL/results/ where dcvd
+	 * puts the job's status for `dcv submit --wait` (results.h). Never in a
+	 * message.
 	 */
 	char token[33];
 };

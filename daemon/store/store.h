@@ -124,9 +124,9 @@ struct dcv_job_record {
 	char submitter[64]; /* the user name at the claim ("" when unknown) */
 	/*
 	 * The results token of `dcv submit --wait` (its sidecar's token:), ""
-	 * when none: DCV_JOB_TOKEN_LEN lower-case hex digits naming the
-	 * submitter's folder SPOOL/results/<token>/ (results.h). A capability:
-	 * never logged, never in done/ or failed/ status files, nor in `dcv
+	 * when none: DCV_JOB_TOKEN_LEN lower-case hex digits, the hash of the
+	 * secret name of the submitter's folder in SPOOL/results/ (results.h).
+	 * Never logged, never in done/ or failed/ status files, nor in `dcv
 	 * status`.
 	 */
 	char token[33];
