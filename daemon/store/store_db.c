@@ -718,6 +718,8 @@ int store_db_prune(struct dcv_store *st, store_expire_fn expire,
 out:
 	if (rc == DCV_OK && mrc != 0)
 		rc = db_fail(&db, mrc, "cannot delete the job records older than keep", why);
+	else if (rc == DCV_ENOMEM)
+		dcv_why_set(why, "%s: out of memory reading the job records", db.path);
 	db_close(&db);
 	dcv_strv_free(&gone);
 	malloc_trim(0);
