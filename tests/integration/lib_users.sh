@@ -194,8 +194,9 @@ users_wait() {
 # entry gets the group, so the daemon can read a 0640 file; sticky: a
 # submitter can remove or rename only its own entries), SPOOL/results 3730
 # daemon:group (dcv submit --wait: the group makes folders there but cannot
-# list it). dcvd makes the other folders. Also lets the daemon user reach what it must read: $LAB
-# (0711, search only), the key files (group of the daemon user, 0640).
+# list it). dcvd makes the other folders. Also lets the daemon user reach
+# what it must read: $LAB (0711, search only), the key files (group of the
+# daemon user, 0640).
 users_spool() {
 	local spool=${1:?users_spool SPOOL} d=$USERS_D g=$USERS_GROUP f
 	chmod 0711 "$LAB"
