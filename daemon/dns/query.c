@@ -195,6 +195,48 @@ int dcv_query_read_ede(const uint8_t *msg, size_t len, uint16_t *code, char *tex
 	return DCV_EREPLY;
 }
 
+void dcv_query_describe_ede(const uint8_t *msg, size_t len, char *out, size_t size)
+{
+	/* RFC 8914 section 4 and the IANA registry (0-24). */
+	static const char *const names[] = {
+	    "Other",
+	    "Unsupported DNSKEY Algorithm",
+	    "Unsupported DS Digest Type",
+	    "Stale Answer",
+	    "Forged Answer",
+	    "DNSSEC Indeterminate",
+	    "DNSSEC Bogus",
+	    "Signature Expired",
+	    "Signature Not Yet Valid",
+	    "DNSKEY Missing",
+	    "RRSIGs Missing",
+	    "No Zone Key Bit Set",
+	    "NSEC Missing",
+	    "Cached Error",
+	    "Not Ready",
+	    "Blocked",
+	    "Censored",
+	    "Filtered",
+	    "Prohibited",
+	    "Stale NXDOMAIN Answer",
+	    "Not Authoritative",
+	    "Not Supported",
+	    "No Reachable Authority",
+	    "Network Error",
+	    "Invalid Data",
+	};
+	uint16_t code = 0;
+	char text[160];
+
+	if (size > 0)
+		out[0] = '\0';
+	if (dcv_query_read_ede(msg, len, &code, text, sizeof(text)) < 0)
+		return;
+	snprintf(out, size, " (Extended DNS Error %u, %s%s%s)", code,
+	         code < sizeof(names) / sizeof(names[0]) ? names[code] : "unassigned",
+	         text[0] ? ": " : "", text);
+}
+
 const char *dcv_rcode_name(int rcode)
 {
 	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",

@@ -109,6 +109,12 @@ int dcv_query_read_soa_serial(const uint8_t *msg, size_t len, const uint8_t *zon
  */
 int dcv_query_read_ede(const uint8_t *msg, size_t len, uint16_t *code, char *text, size_t size);
 
+/*
+ * " (Extended DNS Error 6, DNSSEC Bogus: TEXT)" for the reply's EDE, the
+ * name from RFC 8914's registry; "" when the reply has none.
+ */
+void dcv_query_describe_ede(const uint8_t *msg, size_t len, char *out, size_t size);
+
 /* "NXDOMAIN", "SERVFAIL", ... or "RCODE 12". */
 const char *dcv_rcode_name(int rcode);
 

@@ -82,8 +82,16 @@ static enum dcv_sigcheck dnssec_one(const ldns_rr_list *rrset, const ldns_rr *si
 		return DCV_SIG_NOKEY;
 	if (st != LDNS_STATUS_OK)
 		return DCV_SIG_BOGUS;
-	if (dnssec_before(now32, inception) || !dnssec_before(now32, expiration))
+	if (dnssec_before(now32, inception)) {
+		snprintf(detail, size, "RRSIG not yet valid: key %u alg %u valid %s to %s", tag,
+		         alg, from, until);
 		return DCV_SIG_EXPIRED;
+	}
+	if (!dnssec_before(now32, expiration)) {
+		snprintf(detail, size, "RRSIG expired: key %u alg %u valid %s to %s", tag, alg,
+		         from, until);
+		return DCV_SIG_EXPIRED;
+	}
 	if (!dnssec_before(now32 + margin_s, expiration))
 		return DCV_SIG_EXPIRING;
 	return DCV_SIG_OK;
@@ -122,6 +130,8 @@ enum dcv_sigcheck dcv_dnssec_verify(const ldns_rr_list *rrset, const ldns_rr_lis
 	}
 	if (best == DCV_SIG_MISSING)
 		snprintf(why, size, "RRSIG missing");
+	else if (best == DCV_SIG_EXPIRED)
+		snprintf(why, size, "%s", detail);
 	else if (best != DCV_SIG_OK)
 		snprintf(why, size, "%s (%s)", dcv_sigcheck_name(best), detail);
 	return best;

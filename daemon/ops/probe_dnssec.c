@@ -134,12 +134,7 @@ void probe_dnssec_judge_auth(struct item *it, const uint8_t *msg, size_t len)
 /* The SERVFAIL's Extended DNS Error, kept for the message. */
 static void probe_keep_ede(struct item *it, const uint8_t *msg, size_t len)
 {
-	uint16_t code = 0;
-	char text[160];
-
-	it->ede[0] = '\0';
-	if (dcv_query_read_ede(msg, len, &code, text, sizeof(text)) == DCV_OK)
-		snprintf(it->ede, sizeof(it->ede), " (Extended DNS Error %u: %s)", code, text);
+	dcv_query_describe_ede(msg, len, it->ede, sizeof(it->ede));
 }
 
 /* The answer to the CD=1 question after a SERVFAIL. */

@@ -87,8 +87,6 @@ static void zsec_on_answer(void *arg, int status, const uint8_t *msg, size_t len
 	const char *who = e->z->cfg->n_resolvers > 0 ? "resolver" : "server";
 	ldns_rr_list *keys = NULL;
 	int rcode = -1;
-	uint16_t code = 0;
-	char text[160];
 
 	if (status < 0) {
 		info->state = DCV_ZSEC_UNKNOWN;
@@ -114,10 +112,7 @@ static void zsec_on_answer(void *arg, int status, const uint8_t *msg, size_t len
 			         e->zone->domain, e->server.text, e->ede);
 		}
 	} else if (rcode == DCV_RCODE_SERVFAIL) {
-		e->ede[0] = '\0';
-		if (dcv_query_read_ede(msg, len, &code, text, sizeof(text)) == DCV_OK)
-			snprintf(e->ede, sizeof(e->ede), " (Extended DNS Error %u: %s)", code,
-			         text);
+		dcv_query_describe_ede(msg, len, e->ede, sizeof(e->ede));
 		e->cd = true;
 		ldns_rr_list_deep_free(keys);
 		if (zsec_ask(e) == DCV_OK)
