@@ -130,6 +130,55 @@ static void test_emit_exact(void **state)
 	free(text);
 }
 
+/*
+ * The results token of dcv submit --wait: one line after error:, read back,
+ * refused when it is not 32 lower-case hex digits (without quoting it);
+ * in the submitter's status copy as the last key, never in done/'s.
+ */
+static void test_token(void **state)
+{
+	static const char *const tok = "fedcba9876543210fedcba9876543210";
+	struct dcv_job_record rec, back;
+	unsigned char *text = NULL, *status = NULL;
+	char *bad = NULL, *at = NULL;
+	struct dcv_why why = {""};
+	size_t len = 0, slen = 0;
+
+	(void)state;
+	base_record(&rec);
+	strcpy(rec.error, "an error");
+	strcpy(rec.token, tok);
+	assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
+	assert_non_null(
+	    strstr((char *)text, "error an error\ntoken fedcba9876543210fedcba9876543210\nrr "));
+	assert_int_equal(parse_text((char *)text, len, &back, &why), DCV_OK);
+	assert_string_equal(back.token, tok);
+	dcv_job_record_free(&back);
+	round_trip(&rec);
+	/* Upper case, one digit short: refused, the value not shown. */
+	bad = strndup((char *)text, len);
+	at = strstr(bad, "token ") + 6;
+	at[0] = 'A';
+	assert_int_equal(parse_text(bad, len, &back, &why), DCV_ESTATE);
+	assert_non_null(strstr(why.text, "token"));
+	assert_null(strstr(why.text, tok + 1));
+	strcpy(rec.token, "0123");
+	assert_int_equal(dcv_job_record_check(&rec, &why), DCV_EINVAL);
+	assert_null(strstr(why.text, "0123 "));
+	strcpy(rec.token, tok);
+	/* done/'s status has no token; the submitter's copy ends with it. */
+	assert_int_equal(dcv_job_status_emit(&rec, &status, &slen), DCV_OK);
+	assert_null(strstr((char *)status, tok));
+	free(status);
+	assert_int_equal(dcv_job_status_emit_result(&rec, &status, &slen), DCV_OK);
+	assert_true(slen > 41);
+	assert_memory_equal(status + slen - 41, "\ntoken: fedcba9876543210fedcba9876543210\n", 41);
+	free(status);
+	free(bad);
+	free(text);
+	dcv_job_record_free(&rec);
+}
+
 static void test_round_trips(void **state)
 {
 	static const size_t counts[] = {0, 1, 2, 3, 17, 100, 300};
@@ -735,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(test_state_names),
 	    cmocka_unit_test(test_emit_exact),
 	    cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_token),
 	    cmocka_unit_test(test_round_trips_random),
 	    cmocka_unit_test(test_check_refuses),
 	    cmocka_unit_test(test_damage),
