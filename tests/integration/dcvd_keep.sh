@@ -63,6 +63,10 @@ reload() {
 	kill -HUP "$(lab_pid dcvd)"
 	lab_until 10 bash -c "[ \$(grep -c 'reload: .* loaded' '$log') -gt $n ]"
 }
+# withdrawn NAME -- done/NAME.status says withdrawn.
+withdrawn() {
+	[[ "$(dcvd_field "$spool/done/$1.status" state 2>/dev/null)" == withdrawn ]]
+}
 sweeps() { grep -c 'retention: sweep:' "$log" || true; }
 csr() { # NAME
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
@@ -110,8 +114,7 @@ dcvd_drop "$spool" "$LAB/gone.csr"
 lab_check "gone.csr is visible" lab_until 20 test -e "$spool/done/gone.csr"
 read -r gone_owner _ < <(dcvd_expected example.test "$LAB/gone.csr")
 lab_check "gone's job is in the store" has_id gone
-lab_check "gone is withdrawn 2 s later (status file)" \
-	lab_until 20 bash -c "[ \"\$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))[\"state\"])' '$spool/done/gone.status' 2>/dev/null)\" = withdrawn ]"
+lab_check "gone is withdrawn 2 s later (status file)" lab_until 20 withdrawn gone
 lab_check "the primary no longer serves gone's record" lab_not lab_serves "$P" "$LAB_PORT" "$gone_owner" CNAME
 withdrawn_at=$(date +%s)
 lab_check "gone's files in done/ are deleted after keep" lab_until 15 no_files gone
@@ -152,6 +155,23 @@ lab_check "and its job record (mdb_dump)" lab_not has_id fail
 lab_check "the store holds stay's job alone now" test "$(store_ids | sed 's/~.*//' | sort -u | tr '\n' ' ')" = "stay "
 lab_check "the holders database holds stay's record alone" test "$(holder_keys | wc -l)" -eq 1
 lab_check "no sweep reported an error" lab_not grep -q "retention: .*cannot\|retention: sweep failed" "$log"
+
+# --- older than keep while dcvd was stopped: deleted by the sweep at start ----------
+lab_check "reload: visible_timeout 40s again" reload 2s 40s
+csr late
+dcvd_drop "$spool" "$LAB/late.csr"
+lab_check "late.csr is withdrawn" lab_until 20 withdrawn late
+lab_stop dcvd
+lab_check "dcvd stopped before late's keep ran out: its files are there" \
+	test -e "$spool/done/late.status" -a -e "$spool/done/late.csr"
+lab_check "and its record" has_id late
+sleep 4
+starts=$(grep -c 'started (dcvd' "$log")
+lab_restart dcvd
+lab_check "dcvd starts again" lab_until 10 bash -c "[ \$(grep -c 'started (dcvd' '$log') -gt $starts ]"
+lab_check "the sweep at start deletes late's files" lab_until 5 no_files late
+lab_check "and its record (mdb_dump)" lab_not has_id late
+lab_check "stay is still there, visible" test "$(job_json stay state)" = visible
 
 # --- a read-only spool: the sweep fails, says why, and dcvd keeps running ------------
 # (between two sweeps dcvd holds no file of the spool open for writing)
