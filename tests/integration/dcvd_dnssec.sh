@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# dcvd_dnssec.sh BUILD -- a zone signed by Knot (dnssec-signing: on) with a
-# Knot secondary, and unbound validating it from a trust anchor: dcvd's job
+# dcvd_dnssec.sh BUILD -- a zone signed by Knot (dnssec-signing: on; BIND's
+# dnssec-policy with DNSSEC_SIGNER=bind, as dcvd_dnssec_bind.sh runs it) with
+# a Knot secondary, and unbound validating it from a trust anchor: dcvd's job
 # becomes visible, its status file says dnssec: {ZONE: secure}, and the
 # oracles agree: unbound answers the CNAME with AD, and both authoritative
 # servers serve it with an RRSIG.
@@ -13,8 +14,12 @@ source "$here/lib.sh"
 source "$here/lib_dcvd.sh"
 # shellcheck source=tests/integration/lib_dnssec.sh
 source "$here/lib_dnssec.sh"
-zone=signed.test
-dnssec_lab dcvd_dnssec 27 "$build" $zone knot
+zone=signed.test signer=${DNSSEC_SIGNER:-knot}
+if [[ $signer == bind ]]; then
+	dnssec_lab dcvd_dnssec_bind 30 "$build" $zone bind
+else
+	dnssec_lab dcvd_dnssec 27 "$build" $zone knot
+fi
 
 spool=$LAB/spool cfg=$LAB/dcvd.yaml
 lab_check "the oracle: unbound validates the zone (AD on its DNSKEY)" \

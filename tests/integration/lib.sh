@@ -49,7 +49,7 @@
 #   27        dcvd_dnssec.sh (signed zones: Knot and BIND signers, validating unbound)
 #   28        dcvd_dnssec_bogus.sh (a broken chain: wrong trust anchor)
 #   29        dcvd_dnssec_expired.sh (one address serves expired signatures)
-#   30        reserved (DNSSEC)
+#   30        dcvd_dnssec_bind.sh (dcvd_dnssec.sh with BIND's dnssec-policy as the signer)
 #   33        dcvd_submit.sh (dcv submit --wait as a submitter; results/ privacy)
 #   34..249   free
 #   250       ../demo.sh (the README's first command)
