@@ -57,7 +57,7 @@ copy=$LAB/copy.zone
 sed 's/ SOA \(.*\) hostmaster 1 / SOA \1 hostmaster 2 /' "$LAB/zones/$zone.zone" >"$copy"
 echo "$owner. 30 IN CNAME $target." >>"$copy"
 keys=()
-for k in "$LAB/bind-$P"/K$zone.+*.private; do
+for k in "$LAB/bind-$P/K$zone."+*.private; do
 	keys+=("${k%.private}")
 done
 lab_check "BIND's K-files are there (${#keys[@]})" test ${#keys[@]} -gt 0
