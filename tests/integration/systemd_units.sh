@@ -267,6 +267,18 @@ as_dcvd sh -c "echo x >'$S/state/j1'" || fail "dcvd cannot write into state/"
 as_dcvd cat "$root/etc/dcvd/dcv.key" >/dev/null || fail "dcvd cannot read a key file 0640 root:dcvd in /etc/dcvd"
 as_dcvd touch "$root/etc/dcvd/x" 2>/dev/null && fail "dcvd can write into /etc/dcvd"
 as_submitter cat "$root/etc/dcvd/dcv.key" >/dev/null 2>&1 && fail "a dcv-submit member can read the TSIG key"
+# results/ (dcv submit --wait): a member makes its own folder and dcvd can
+# write into it; another member can neither list results/ nor remove it.
+as_submitter sh -c "mkdir '$S/results/s3cr3t' && chmod 2770 '$S/results/s3cr3t'" ||
+	fail "a dcv-submit member cannot make a folder in results/"
+[ "$(stat -c '%g' "$S/results/s3cr3t" 2>/dev/null)" = "$submit_gid" ] ||
+	fail "a results folder does not get the group dcv-submit (setgid results/)"
+as_dcvd sh -c "echo s >'$S/results/s3cr3t/j.status'" || fail "dcvd cannot write into a submitter's results folder"
+as_submitter cat "$S/results/s3cr3t/j.status" >/dev/null || fail "a submitter cannot read what dcvd put in its folder"
+as_submitter2 ls "$S/results" >/dev/null 2>&1 && fail "a dcv-submit member can list results/"
+as_submitter2 rm -rf "$S/results/s3cr3t" 2>/dev/null
+[ -d "$S/results/s3cr3t" ] || fail "another dcv-submit member removed a submitter's results folder (results/ not sticky)"
+as_other ls "$S/results" >/dev/null 2>&1 && fail "another user can look into results/"
 as_other ls "$S/incoming" >/dev/null 2>&1 && fail "another user can look into incoming/"
 as_other ls "$root/etc/dcvd" >/dev/null 2>&1 && fail "another user can list /etc/dcvd"
 
