@@ -150,7 +150,8 @@ static void test_token(void **state)
 	strcpy(rec.token, tok);
 	assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
 	assert_non_null(
-	    strstr((char *)text, "error an error\ntoken fedcba9876543210fedcba9876543210\nrr "));
+	    memmem(text, len, "error an error\ntoken fedcba9876543210fedcba9876543210\nrr ",
+	           strlen("error an error\ntoken fedcba9876543210fedcba9876543210\nrr ")));
 	assert_int_equal(parse_text((char *)text, len, &back, &why), DCV_OK);
 	assert_string_equal(back.token, tok);
 	dcv_job_record_free(&back);
@@ -168,7 +169,7 @@ static void test_token(void **state)
 	strcpy(rec.token, tok);
 	/* done/'s status has no token; the submitter's copy ends with it. */
 	assert_int_equal(dcv_job_status_emit(&rec, &status, &slen), DCV_OK);
-	assert_null(strstr((char *)status, tok));
+	assert_null(memmem(status, slen, tok, strlen(tok)));
 	free(status);
 	assert_int_equal(dcv_job_status_emit_result(&rec, &status, &slen), DCV_OK);
 	assert_true(slen > 41);
@@ -778,6 +779,43 @@ static void test_copy(void **state)
 	dcv_job_records_free(NULL, 3);
 }
 
+/* A zone's DNSSEC state: the rr line's fifth word, and the status file's dnssec: mapping. */
+static void test_dnssec_state(void **state)
+{
+	struct dcv_job_record rec, back;
+	unsigned char *text = NULL, *status = NULL;
+	char *bad = NULL, *at = NULL;
+	struct dcv_why why = {""};
+	size_t len = 0, slen = 0;
+
+	(void)state;
+	base_record(&rec);
+	assert_int_equal(dcv_job_status_emit(&rec, &status, &slen), DCV_OK);
+	assert_null(strstr((char *)status, "dnssec"));
+	free(status);
+	strcpy(rec.rrs[0].dnssec, "secure");
+	assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
+	assert_non_null(strstr((char *)text, "rr " OWNER " " TARGET " example.test. 300 secure\n"));
+	round_trip(&rec);
+	assert_int_equal(parse_text((char *)text, len, &back, &why), DCV_OK);
+	assert_string_equal(back.rrs[0].dnssec, "secure");
+	dcv_job_record_free(&back);
+	assert_int_equal(dcv_job_status_emit(&rec, &status, &slen), DCV_OK);
+	assert_non_null(strstr((char *)status, "dnssec:\n  example.test.: secure\n"));
+	free(status);
+	/* Another word is refused, naming the field. */
+	bad = strndup((char *)text, len);
+	at = strstr(bad, " secure\n") + 1;
+	memcpy(at, "bogus!", 6);
+	assert_int_equal(parse_text(bad, len, &back, &why), DCV_ESTATE);
+	assert_non_null(strstr(why.text, "dnssec"));
+	strcpy(rec.rrs[0].dnssec, "maybe");
+	assert_int_equal(dcv_job_record_check(&rec, &why), DCV_EINVAL);
+	free(bad);
+	free(text);
+	dcv_job_record_free(&rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -785,6 +823,7 @@ int main(void)
 	    cmocka_unit_test(test_emit_exact),
 	    cmocka_unit_test(test_round_trips),
 	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_dnssec_state),
 	    cmocka_unit_test(test_round_trips_random),
 	    cmocka_unit_test(test_check_refuses),
 	    cmocka_unit_test(test_damage),
