@@ -480,6 +480,12 @@ static int submit_run_files(struct submit_run *r, int argc, char **argv)
 		goto out;
 	}
 	for (int i = r->a.first_file; i < argc; i++) {
+		/* A signal stops the drops too: what is not in the spool yet stays out. */
+		if (submit_signal != 0) {
+			fprintf(stderr, "dcv: %s: not submitted (interrupted)\n", argv[i]);
+			r->any_late = true;
+			continue;
+		}
 		if ((csr = submit_read(r, argv[i], psl, &len)) == NULL) {
 			r->any_failed = true;
 			continue;
