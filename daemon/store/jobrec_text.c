@@ -332,7 +332,13 @@ static int parse_lists(struct cur *c, struct dcv_job_record *out)
 		if (!split(c, "rr", v, end, spaces == 4 ? 5 : 4, words, sizes))
 			break;
 		ttl = end - strlen(ttl_text) - (spaces == 4 ? strlen(rr->dnssec) + 1 : 0);
-		if (take_number(c, "rr: ttl", ttl, end, UINT32_MAX, &x))
+		if (spaces == 4 && strcmp(rr->dnssec, "secure") != 0 &&
+		    strcmp(rr->dnssec, "insecure") != 0 && strcmp(rr->dnssec, "signed") != 0) {
+			say(c, end - strlen(rr->dnssec),
+			    "rr: dnssec: expected secure, insecure or signed");
+			break;
+		}
+		if (take_number(c, "rr: ttl", ttl, ttl + strlen(ttl_text), UINT32_MAX, &x))
 			rr->ttl = (uint32_t)x;
 		next(c);
 	}

@@ -466,7 +466,11 @@ static void test_damage(void **state)
 	snprintf(ttl, sizeof(ttl), "15:%zu", TTL_COL);
 	expect_edit_refused(" 300\n", " -1\n", ttl, "rr: ttl: expected a whole number");
 	expect_edit_refused(" 300\n", " 0300\n", ttl, "without sign or leading zero");
-	expect_edit_refused(" 300\n", " 30 0\n", ttl, "expected a whole number");
+	/* A fifth word is the zone's DNSSEC state: "0" is none. */
+	snprintf(ttl, sizeof(ttl), "15:%zu", TTL_COL + 3);
+	expect_edit_refused(" 300\n", " 30 0\n", ttl, "rr: dnssec: expected secure, insecure");
+	snprintf(ttl, sizeof(ttl), "15:%zu", TTL_COL);
+	expect_edit_refused(" 300\n", " 30x secure\n", ttl, "expected a whole number");
 	expect_edit_refused(" 300\n", " 4294967296\n", ttl, "larger than 4294967295");
 	expect_edit_refused(" 300\n", " \n", ttl, "rr: expected 4 words");
 	expect_edit_refused(" example.test. 300\n", "\n", "15:52", "rr: expected 4 words");
@@ -808,7 +812,7 @@ static void test_dnssec_state(void **state)
 	at = strstr(bad, " secure\n") + 1;
 	memcpy(at, "bogus!", 6);
 	assert_int_equal(parse_text(bad, len, &back, &why), DCV_ESTATE);
-	assert_non_null(strstr(why.text, "dnssec"));
+	assert_non_null(strstr(why.text, "rr: dnssec"));
 	strcpy(rec.rrs[0].dnssec, "maybe");
 	assert_int_equal(dcv_job_record_check(&rec, &why), DCV_EINVAL);
 	free(bad);
