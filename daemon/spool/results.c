@@ -405,12 +405,15 @@ static void results_work_run(uv_work_t *w)
 static void results_log(const struct dcv_results *r, const struct results_work *rw)
 {
 	if (rw->kind == RESULTS_SWEEP) {
-		if (rw->swept.removed > 0 || rw->swept.failed > 0)
-			log_info(
-			    "spool %s: removed %zu results folders left for over a day%s%zu%s%s",
-			    r->path, rw->swept.removed, rw->swept.failed > 0 ? "; " : "",
-			    rw->swept.failed, rw->swept.failed > 0 ? " could not be removed: " : "",
-			    rw->swept.failed > 0 ? rw->swept.why.text : "");
+		/* Counts only: the entries' names are secrets. */
+		if (rw->swept.failed > 0)
+			log_warn(
+			    "spool %s: removed %zu results folders left for over a day; %zu could "
+			    "not be removed: %s",
+			    r->path, rw->swept.removed, rw->swept.failed, rw->swept.why.text);
+		else if (rw->swept.removed > 0)
+			log_info("spool %s: removed %zu results folders left for over a day",
+			         r->path, rw->swept.removed);
 		return;
 	}
 	switch (rw->rc) {

@@ -22,6 +22,9 @@
 #      file dcvd keeps, the sidecar carries only its hash (the token)
 #   7  --unique and --expect travel in the sidecar: the record carries the
 #      unique value; a wrong --expect is refused by dcv itself (exit 1)
+#   8  a folder left in results/ (its dcv died) is removed by dcvd's sweep
+#      at start once unchanged for a day (dcvd started two days ahead under
+#      libfaketime), with one log line
 # Expected records come from python's hashlib over the DER bytes
 # (users_expected), never from dcv.
 # shellcheck disable=SC2317 # the helpers below run through lab_check and lab_until
@@ -35,7 +38,7 @@ source "$here/lib_dcvd.sh"
 # shellcheck source=tests/integration/lib_users.sh
 source "$here/lib_users.sh"
 dcvd_lab dcvd_submit 33 "$build" example.test
-lab_need openssl python3
+lab_need openssl python3 dpkg
 users_init 33
 S1=$USERS_S1 S2=$USERS_S2
 csr=$LAB/csr out=$LAB/out
@@ -244,5 +247,26 @@ lab_check "7: a wrong --expect: exit 1, refused by dcv" rc_is badexp 1
 lab_check "7: ... saying the CA's record differs" grep -q "differs from the computed record" \
 	"$out/badexp.err"
 lab_check "7: ... nothing printed" test ! -s "$out/badexp.out"
+
+# --- 8: the sweep of folders left behind ------------------------------------------------
+lab_stop dcvd
+left=0123456789abcdef0123456789abcdef
+users_as "$S1" mkdir -m 2770 "$spool/results/$left"
+users_as "$S1" touch "$spool/results/$left/x.status"
+# libfaketime preloaded by env, which execs dcvd (so the lab stops dcvd
+# itself); ASan is told the preload order is fine (faketime wraps no malloc).
+libfaketime=$(dpkg -L libfaketime 2>/dev/null | grep -m 1 '/libfaketimeMT\.so\.1$' || true)
+[[ -n $libfaketime ]] || lab_fail "8: libfaketimeMT.so.1 not found (package libfaketime)"
+asan_order="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+lab_spawn dcvd-later setpriv --reuid="${USERS_UID[$USERS_D]}" --regid="${USERS_GID[$USERS_D]}" \
+	--init-groups --pdeathsig TERM -- env "$asan_order" "LD_PRELOAD=$libfaketime" FAKETIME=+2d \
+	FAKETIME_DONT_FAKE_MONOTONIC=1 "$DCVD" -c "$cfg" -v
+USERS_SERVERS+=(dcvd-later)
+lab_check "8: dcvd two days later removes the folder left behind" \
+	lab_until 10 test ! -e "$spool/results/$left"
+lab_check "8: ... and says so in one line, without the folder's name" \
+	lab_until 5 grep -q "results: removed 1 results folders left for over a day$" "$(lab_log dcvd-later)"
+lab_check "8: ... the name is in no log line" lab_not grep -qF "$left" "$(lab_log dcvd-later)"
+lab_stop dcvd-later
 
 lab_finish
