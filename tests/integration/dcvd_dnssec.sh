@@ -43,6 +43,20 @@ lab_check "unbound answers it with AD" grep -qw ad <<<"$(dnssec_flags rec "$R" "
 for a in "$P" "$S"; do
 	lab_check "$a serves the CNAME with an RRSIG" lab_serves "$a" "$LAB_PORT" "$owner" RRSIG
 done
+lab_check "dcv check applies the same checks and agrees" \
+	"$DCV" check -c "$cfg" --timeout 10 "$LAB/csr/sig0.csr"
+# status_json: dcv status --json, which reads the job records, lists sig0 as visible.
+# shellcheck disable=SC2317 # run through lab_check
+status_json() {
+	"$DCV" status -c "$cfg" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+jobs = [j for j in d.get("jobs", []) if j.get("name") == "sig0"]
+if [j.get("state") for j in jobs] != ["visible"]:
+    print("  status --json: %s" % json.dumps(d)[:600])
+    sys.exit(1)'
+}
+lab_check "dcv status reads the job record back (with its DNSSEC state)" status_json
 lab_check "dcvd logged no DNSSEC failure" lab_not grep -q 'DNSSEC' "$LAB/dcvd/log"
 lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
 lab_finish

@@ -34,5 +34,8 @@ lab_check "the error names the resolver and the zone as bogus" \
 	grep -q "$R@$LAB_PORT.*$zone is bogus" <<<"$err"
 lab_check "the error carries unbound's Extended DNS Error" grep -q 'Extended DNS Error' <<<"$err"
 lab_check "it is not a time-out" lab_not grep -q 'visible_timeout' <<<"$err"
+out=$("$DCV" check -c "$cfg" --timeout 10 "$LAB/csr/bad0.csr" 2>&1) && rc=0 || rc=$?
+lab_check "dcv check fails alike (exit $rc)" test "$rc" -ne 0
+lab_check "dcv check says DNSSEC and bogus" grep -q 'DNSSEC: zone bogus.test is bogus' <<<"$out"
 lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
 lab_finish
