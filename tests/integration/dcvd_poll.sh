@@ -44,7 +44,7 @@ spool=$LAB/spool
 cat >"$LAB/dcvd.yaml" <<EOF
 spool: $spool
 withdraw_after: 0
-visible_timeout: 5m
+visible_timeout: $(( ${DCV_POLL_WINDOW:-20} + 300 ))s # the job must outlast the window
 poll_max: 2s
 key:
   - id: dcv
