@@ -376,8 +376,9 @@ static void on_answer(void *arg, int status, const uint8_t *msg, size_t len,
 	} else if (it->obs.resolver && !it->obs.ok && it->adn_cached) {
 		/* Not a failure: the cached denial expires, and the resolver asks again. */
 		snprintf(it->obs.seen, sizeof(it->obs.seen),
-		         "NXDOMAIN at the ADN from a cached NSEC (aggressive NSEC, RFC 8198; "
-		         "its TTL is %u s), no record at any candidate (last: %.180s)",
+		         "NXDOMAIN at the ADN, validated from an NSEC the resolver has cached "
+		         "(negative cache or aggressive NSEC, RFC 8198; TTL %u s): "
+		         "waits for it to expire (last candidate: %.100s)",
 		         (unsigned)it->adn_ttl, it->obs.qname);
 	} else if (it->obs.resolver && !it->obs.ok &&
 	           (ans.seen == DCV_SEEN_NXDOMAIN || ans.seen == DCV_SEEN_NODATA)) {

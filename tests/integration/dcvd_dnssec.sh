@@ -4,7 +4,8 @@
 # a Knot secondary, and unbound validating it from a trust anchor: dcvd's job
 # becomes visible, its status file says dnssec: {ZONE: secure}, and the
 # oracles agree: unbound answers the CNAME with AD, and both authoritative
-# servers serve it with an RRSIG.
+# servers serve it with an RRSIG. Then a denial unbound cached before the
+# record came (its NSEC, 30 s): dcv check waits and names it, not a failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?build folder}" && pwd)
@@ -57,6 +58,21 @@ if [j.get("state") for j in jobs] != ["visible"]:
     sys.exit(1)'
 }
 lab_check "dcv status reads the job record back (with its DNSSEC state)" status_json
+
+# --- a cached denial: a reason to wait, not a failure -----------------------------
+"$GEN_CSRS" "$LAB/csr" 1 $zone 1 neg >/dev/null
+read -r nowner ntarget < <(dcvd_expected $zone "$LAB/csr/neg0.csr")
+lab_check "cached: unbound denies the name before it exists, with AD" \
+	grep -qw ad <<<"$(dnssec_flags rec "$R" "$nowner" CNAME)"
+"$DCV" publish -c "$cfg" --timeout 10 "$LAB/csr/neg0.csr" >/dev/null
+lab_check "cached: both servers serve it" lab_until 5 lab_serves "$S" "$LAB_PORT" "$nowner" CNAME "$ntarget"
+lab_check "cached: unbound still answers NXDOMAIN (the oracle)" \
+	test "$(lab_rcode --rec "$R" "$LAB_PORT" "$nowner" CNAME)" = NXDOMAIN
+out=$("$DCV" check -c "$cfg" --timeout 3 "$LAB/csr/neg0.csr" 2>&1) && rc=0 || rc=$?
+lab_check "cached: dcv check does not call it visible (exit $rc)" test "$rc" -ne 0
+lab_check "cached: it names the cached NSEC" grep -q 'from an NSEC the resolver has cached' <<<"$out"
+lab_check "cached: not as a DNSSEC failure" lab_not grep -q 'DNSSEC' <<<"$out"
+"$DCV" withdraw -c "$cfg" --timeout 10 "$LAB/csr/neg0.csr" >/dev/null
 lab_check "dcvd logged no DNSSEC failure" lab_not grep -q 'DNSSEC' "$LAB/dcvd/log"
 lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
 lab_finish

@@ -38,6 +38,8 @@ dnssec_lab() {
 	lab_key dcv hmac-sha256
 	chmod 0640 "$LAB/keys/dcv.key"
 	lab_zone_file "$zone" "ns1=$P" "ns2=$S"
+	# A negative TTL of 30 s (not 3): a denial the resolver caches outlives a check.
+	sed -i 's/ hostmaster 1 5 2 600 3$/ hostmaster 1 5 2 600 30/' "$LAB/zones/$zone.zone"
 	if [[ $signer == bind ]]; then
 		lab_bind_primary "$P" "$LAB_PORT" dcv "$zone" --notify "$S@$LAB_PORT" --signed
 	else
