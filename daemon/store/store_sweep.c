@@ -118,15 +118,47 @@ static bool sweep_files_as(struct sweep *s, struct store_dir *dir, const char *b
 	return gone && !s->halted;
 }
 
+/*
+ * Whether dir/file (a NAME.status) says it is the status of job id: 1 yes;
+ * 0 no (missing, a link or another job's: NAME.* are not this job's);
+ * -1 it is there but cannot be read, so whose NAME.* are is not known: an
+ * error, and the job keeps its record rather than leave its files behind.
+ */
+static int sweep_owns(struct sweep *s, const struct store_dir *dir, const char *file,
+                      const char *id)
+{
+	char owner[DCV_JOB_ID_MAX + 1], path[4 * STORE_FILE_NAME_SIZE + 600];
+	int fd = -1, err = 0;
+
+	if (store_status_job_of(dir, file, owner, sizeof(owner)))
+		return strcmp(owner, id) == 0;
+	fd = openat(dir->fd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	err = errno;
+	if (err == ENOENT || err == ELOOP)
+		return 0;
+	sweep_path(s, dir, file, path, sizeof(path));
+	s->sw->errors++;
+	s->halted |= sweep_spool_wide(err);
+	sweep_say(s, &s->sw->problems,
+	          "%s: cannot read it to see whose files it names: %s; the job's record is kept",
+	          path, strerror(err));
+	return -1;
+}
+
 /* Every file of rec's job in done/ and failed/; true when none is left. */
 static bool sweep_job_files(struct sweep *s, const struct dcv_job_record *rec)
 {
 	static const char *const dirs[] = {"done", "failed"};
-	char file[STORE_FILE_NAME_SIZE], owner[DCV_JOB_ID_MAX + 1];
+	char file[STORE_FILE_NAME_SIZE];
 	struct store_dir *dir = NULL;
 	struct dcv_why why;
 	struct stat sb;
 	bool gone = true;
+	int owns = 0;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && gone; i++) {
 		if (store_dir_get(s->st, dirs[i], false, &dir, &why) < 0) {
@@ -142,8 +174,9 @@ static bool sweep_job_files(struct sweep *s, const struct dcv_job_record *rec)
 		}
 		/* NAME.* are the job's while NAME.status says so (store_archive.c). */
 		snprintf(file, sizeof(file), "%s.status", rec->name);
-		if (store_status_job_of(dir, file, owner, sizeof(owner)) &&
-		    strcmp(owner, rec->id) == 0)
+		if ((owns = sweep_owns(s, dir, file, rec->id)) < 0)
+			return false;
+		if (owns > 0)
 			gone &= sweep_files_as(s, dir, rec->name);
 		/* ID.*: its files archived when a newer job of NAME came, or moved there. */
 		gone &= sweep_files_as(s, dir, rec->id);

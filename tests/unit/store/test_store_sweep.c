@@ -3,17 +3,21 @@
  * the files of jobs older than keep in done/ and failed/ go with their
  * records, those that hold records or are young stay (files, records and
  * holders); a NAME.* that another job owns is never touched; a file that
- * cannot be deleted keeps its job's record until it can; stale dot-files
+ * cannot be deleted (a directory not empty, EACCES as nobody) or a status
+ * file that cannot be read keeps its job's record until it can; stale dot-files
  * in incoming/ go, nothing else there; keep 0 deletes no job; a sweep
  * waits for the batches committed before it.
  *
  * Oracles: lstat(2) for the files, mdb_dump(1) for the two databases.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,6 +289,97 @@ static void test_sweep_errors(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * In a child as nobody (no capabilities): one sweep must report exactly one
+ * problem containing want. 0 when it did; otherwise says what it got.
+ */
+static int sweep_as_nobody(const char *want)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("nogroup");
+	struct dcv_store_sweep sw;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	uv_loop_t loop;
+	int status = 0, rc = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (pw == NULL || gr == NULL || setgroups(0, NULL) < 0 || setgid(gr->gr_gid) < 0 ||
+		    setuid(pw->pw_uid) < 0 || uv_loop_init(&loop) != 0)
+			_exit(2);
+		if (dcv_store_open(&loop, tu_dir, &st, &why) != DCV_OK) {
+			fprintf(stderr, "open as nobody: %s\n", why.text);
+			_exit(3);
+		}
+		rc = sweep(&loop, st, KEEP, &sw);
+		if (rc == DCV_OK && sw.deleted == 0 && sw.errors == 1 && sw.problems.n == 1 &&
+		    strstr(sw.problems.v[0], want) != NULL)
+			_exit(0);
+		fprintf(stderr, "sweep as nobody: %d, deleted %zu, errors %zu: %s\n", rc,
+		        sw.deleted, sw.errors, sw.problems.n ? sw.problems.v[0] : "(no problem)");
+		_exit(1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * EACCES, as a dcvd without the right would meet it: a file of an expired
+ * job that cannot be deleted, and a NAME.status that cannot be read (whose
+ * NAME.* are is then not known): each is named with its reason, the job
+ * keeps its record and its files; root's next sweep deletes them.
+ */
+static void test_sweep_permission(void **state)
+{
+	struct dcv_job_record rec;
+	struct dcv_store_sweep sw;
+	struct dcv_store *st = NULL;
+	char want[600];
+	uv_loop_t loop;
+
+	(void)state;
+	if (geteuid() != 0)
+		tu_skip("not root: cannot sweep as another user");
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	job(&rec, "acc~1", DCV_JOB_WITHDRAWN, KEEP + 5, -1);
+	arrive(&loop, st, &rec, "done", false);
+	dcv_store_close(st);
+	/* The spool and the store are nobody's; done/ and its files root's, readable. */
+	tu_run("chown -R nobody:nogroup '%s' && chown -R root:root '%s' && chmod 0755 '%s' && "
+	       "chmod 0644 '%s'/*",
+	       tu_dir, tu_path("done"), tu_path("done"), tu_path("done"));
+	snprintf(want, sizeof(want),
+	         "%s: cannot delete it: Permission denied; the job's record is kept",
+	         tu_path("done/acc.csr"));
+	assert_int_equal(sweep_as_nobody(want), 0);
+	assert_string_equal(db_keys("jobs"), "acc~1");
+	assert_true(there("done/acc.csr") && there("done/acc.status"));
+	/* Its status unreadable: whose done/acc.* are is not known; nothing is deleted. */
+	assert_int_equal(chmod(tu_path("done/acc.status"), 0600), 0);
+	snprintf(want, sizeof(want),
+	         "%s: cannot read it to see whose files it names: Permission denied",
+	         tu_path("done/acc.status"));
+	assert_int_equal(sweep_as_nobody(want), 0);
+	assert_string_equal(db_keys("jobs"), "acc~1");
+	assert_true(there("done/acc.csr") && there("done/acc.status"));
+	/* Root may: the next sweep deletes both and the record. */
+	st = open_store(&loop);
+	assert_int_equal(sweep(&loop, st, KEEP, &sw), DCV_OK);
+	assert_int_equal(sw.deleted, 1);
+	assert_int_equal(sw.errors, 0);
+	dcv_store_sweep_clear(&sw);
+	assert_string_equal(db_keys("jobs"), "");
+	assert_false(there("done/acc.csr") || there("done/acc.status"));
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* Sets the mtime (and atime) of a file or link itself to secs ago. */
 static void age_file(const char *rel, uint64_t secs)
 {
@@ -384,6 +479,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_sweep_jobs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_permission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_dotfiles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_waits_for_batches, setup, teardown),
 	};
