@@ -85,8 +85,10 @@ void dcv_store_sweep_clear(struct dcv_store_sweep *sw);
  * were archived to) -- the status file last, then removes the record (and
  * its holders: it holds none) in one write transaction. A job whose files
  * could not all be deleted keeps its record, and so its place in the next
- * sweep. Then it removes the stale dot-files of incoming/: regular files
- * only, by name, with unlinkat() on the folder (never following a link).
+ * sweep; so does one whose NAME.status is there but cannot be read (whose
+ * NAME.* are is then not known). Then it removes the stale dot-files of
+ * incoming/: regular files only, by name, with unlinkat() on the folder
+ * (never following a link).
  *
  * Errors of one file (EACCES, EPERM, a directory that is not empty...) are
  * counted and named in sw->problems; the sweep goes on. A vanished file is
