@@ -11,6 +11,8 @@ pkgs=(
 	bind9 bind9-dnsutils knot knot-dnsutils unbound iproute2 systemd faketime
 	# the job store's tools (mdb_stat, mdb_dump) for tests and operators
 	lmdb-utils
+	# getfacl: the ACL dcv submit gives a queued CSR (it-dcvd_submit)
+	acl
 	# it-dcvd_dnssec_expired: ldns-signzone signs a copy of a zone with past validity
 	ldnsutils
 	# it-dcvd_metrics: promtool check metrics (Debian has promtool only in prometheus)

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "submit.h"
@@ -123,21 +124,77 @@ static bool submit_write_all(int fd, const unsigned char *buf, size_t len)
 	return true;
 }
 
+/*
+ * A POSIX access ACL in its extended attribute's form (the kernel's
+ * posix_acl_xattr, little endian): version 2, then entries of tag, perm
+ * and id, sorted by tag. Written by hand: libacl is one more dependency
+ * for one call.
+ */
+#define SUBMIT_ACL_VERSION 2
+#define SUBMIT_ACL_USER_OBJ 0x01
+#define SUBMIT_ACL_USER 0x02
+#define SUBMIT_ACL_GROUP_OBJ 0x04
+#define SUBMIT_ACL_MASK 0x10
+#define SUBMIT_ACL_OTHER 0x20
+#define SUBMIT_ACL_NO_ID 0xffffffffu
+
+static void submit_acl_put(unsigned char *p, uint16_t tag, uint16_t perm, uint32_t id)
+{
+	p[0] = (unsigned char)tag;
+	p[1] = (unsigned char)(tag >> 8);
+	p[2] = (unsigned char)perm;
+	p[3] = (unsigned char)(perm >> 8);
+	for (int i = 0; i < 4; i++)
+		p[4 + i] = (unsigned char)(id >> (8 * i));
+}
+
+/*
+ * Makes fd readable by its owner and by uid reader alone: mode 0600 plus
+ * an ACL entry user:READER:r (the mask r, the group nothing). The group
+ * dcv-submit holds every other submitter, so a file it may read would show
+ * them this CSR's names (and a sidecar's) until dcvd takes it. false when
+ * the file system keeps no ACLs (errno ENOTSUP or EOPNOTSUPP).
+ */
+static bool submit_only_for(int fd, uid_t reader)
+{
+	unsigned char acl[4 + 5 * 8];
+
+	acl[0] = SUBMIT_ACL_VERSION;
+	acl[1] = acl[2] = acl[3] = 0;
+	submit_acl_put(acl + 4, SUBMIT_ACL_USER_OBJ, 6, SUBMIT_ACL_NO_ID);
+	submit_acl_put(acl + 12, SUBMIT_ACL_USER, 4, (uint32_t)reader);
+	submit_acl_put(acl + 20, SUBMIT_ACL_GROUP_OBJ, 0, SUBMIT_ACL_NO_ID);
+	submit_acl_put(acl + 28, SUBMIT_ACL_MASK, 4, SUBMIT_ACL_NO_ID);
+	submit_acl_put(acl + 36, SUBMIT_ACL_OTHER, 0, SUBMIT_ACL_NO_ID);
+	return fsetxattr(fd, "system.posix_acl_access", acl, sizeof(acl), 0) == 0;
+}
+
 int dcv_submit_drop(int incoming_fd, const char *shown, const char *final, const unsigned char *buf,
                     size_t len, struct dcv_why *why)
 {
 	char tmp[300];
 	const char *step = "create";
 	int fd = -1, rc = DCV_EIO;
+	struct stat dir;
 
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", final);
-	fd = openat(incoming_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	fd = openat(incoming_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
-	/* The umask may have taken the group's read: dcvd reads through the group. */
+	/*
+	 * Readable by dcvd -- the owner of incoming/ -- and nobody else; where
+	 * the file system keeps no ACLs, by the group (0640), through which dcvd
+	 * reads it too, and the other members of dcv-submit as well.
+	 */
 	step = "chmod";
-	if (fchmod(fd, 0640) < 0)
+	if (fstat(incoming_fd, &dir) < 0 || fchmod(fd, 0600) < 0)
 		goto fail;
+	if (!submit_only_for(fd, dir.st_uid)) {
+		if (errno != ENOTSUP && errno != EOPNOTSUPP)
+			goto fail;
+		if (fchmod(fd, 0640) < 0)
+			goto fail;
+	}
 	step = "write";
 	if (!submit_write_all(fd, buf, len))
 		goto fail;

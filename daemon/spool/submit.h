@@ -15,10 +15,14 @@
  * FILE's (lower case) or "csr".
  *
  * The drop: the bytes are written to a dot-file in incoming/ (which dcvd
- * ignores) created O_EXCL with mode 0640 whatever the umask (the group,
- * dcv-submit through the folder's setgid bit, is how dcvd reads it), made
- * durable with fsync(), and renamed to its NAME with RENAME_NOREPLACE, so
- * dcvd sees a whole file or none, and never one that replaced another.
+ * ignores) created O_EXCL, readable by the submitter and by the owner of
+ * incoming/ (dcvd) alone: mode 0600 and a POSIX ACL entry for that uid,
+ * whatever the umask. Only where the file system keeps no ACLs is it 0640,
+ * readable through the group (dcv-submit, by the folder's setgid bit, of
+ * which dcvd is a member) -- and so by every other submitter until dcvd
+ * takes it. It is made durable with fsync(), and renamed to its NAME with
+ * RENAME_NOREPLACE, so dcvd sees a whole file or none, and never one that
+ * replaced another.
  */
 #ifndef DCV_SUBMIT_H
 #define DCV_SUBMIT_H

@@ -17,7 +17,8 @@
 #      not fool it: it reports the new job, visible; the old status is
 #      archived under its own job id
 #   6  a second submitter learns nothing of the first one's jobs: results/
-#      and done/ cannot be listed or read by it, the first one's folder
+#      and done/ cannot be listed or read by it, nor a queued CSR or sidecar
+#      in incoming/ (0600 and an ACL for dcvd's user), the first one's folder
 #      cannot be removed by it; the folder's secret name is in no log or
 #      file dcvd keeps, the sidecar carries only its hash (the token)
 #   7  --unique and --expect travel in the sidecar: the record carries the
@@ -175,6 +176,16 @@ lab_check "4: stderr says it had no result in time" \
 	grep -qE "late.csr: job late-[0-9a-f]{16}: no result \(timed out after 2 s\)" "$out/late.err"
 lab_check "4: the CSR stays queued in incoming/" test -e "$spool/incoming/$(name_of late).csr"
 lab_check "4: its results folder is gone" results_empty
+# While it waits there, nobody but dcvd and its submitter can read it: mode
+# 0600 and an ACL entry for dcvd's user (the group holds the other submitters).
+lab_check "6: $S2 cannot read $S1's queued CSR in incoming/" \
+	lab_not users_as "$S2" cat "$spool/incoming/$(name_of late).csr"
+lab_check "6: ... nor its sidecar" lab_not users_as "$S2" cat "$spool/incoming/$(name_of late).yaml"
+lab_check "6: dcvd's user can read both" \
+	users_as "$USERS_D" cat "$spool/incoming/$(name_of late).csr" "$spool/incoming/$(name_of late).yaml"
+acl_of() { getfacl -cp "$spool/incoming/$(name_of late).csr" 2>/dev/null | grep -v '^$' | tr '\n' ' '; }
+acl_right() { [[ $(acl_of) == "user::rw- user:$USERS_D:r-- group::--- mask::r-- other::--- " ]] || { echo "  acl: $(acl_of)"; return 1; }; }
+lab_check "6: the queued CSR's ACL: its owner, dcvd's user reading, nobody else" acl_right
 
 # --- 5: an older done/NAME.status of the same NAME -------------------------------------
 # Run as root (who could read done/), dcvd still stopped: the NAME is known
