@@ -34,7 +34,7 @@ struct zsec_entry {
 	struct dcv_zsec_info info;
 	ldns_rr_list *keys;
 	struct zsec_waiter *waiters;
-	size_t n_waiters;
+	size_t n_waiters, cap_waiters;
 };
 
 struct dcv_zsecs {
@@ -55,7 +55,7 @@ static void zsec_finish(struct zsec_entry *e)
 	e->info.keys = e->keys;
 	e->info.fetched_ms = uv_now(e->z->loop);
 	e->waiters = NULL;
-	e->n_waiters = 0;
+	e->n_waiters = e->cap_waiters = 0;
 	/* A waiter may ask again from its callback: the list is ours now. */
 	for (size_t i = 0; i < n; i++)
 		waiters[i].cb(waiters[i].arg, &e->info);
@@ -189,10 +189,14 @@ int dcv_zsecs_get(struct dcv_zsecs *z, const struct dcv_zone *zone, uint64_t tim
 		cb(arg, &e->info);
 		return DCV_OK;
 	}
-	grown = realloc(e->waiters, (e->n_waiters + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return DCV_ENOMEM;
-	e->waiters = grown;
+	if (e->n_waiters == e->cap_waiters) {
+		/* A burst has a round per job waiting here. */
+		size_t cap = e->cap_waiters ? 2 * e->cap_waiters : 4;
+		if ((grown = realloc(e->waiters, cap * sizeof(*grown))) == NULL)
+			return DCV_ENOMEM;
+		e->waiters = grown;
+		e->cap_waiters = cap;
+	}
 	e->waiters[e->n_waiters++] = (struct zsec_waiter){cb, arg};
 	if (e->state == ZSEC_ASKING)
 		return DCV_OK;
