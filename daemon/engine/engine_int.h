@@ -188,13 +188,26 @@ struct dcv_engine {
 
 /* engine.c */
 void engine_schedule(struct dcv_engine *eng, struct dcv_job *job, uint64_t delay_ms);
-void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
-                    void (*fn)(struct dcv_job *job, int status));
 struct cfgref *cfgref_get(struct cfgref *c);
 void cfgref_put(struct cfgref *c);
 void engine_count(struct dcv_engine *eng, enum dcv_job_state from, enum dcv_job_state to);
 /* One of the things a stop waits for has finished. */
 void engine_release(struct dcv_engine *eng);
+
+/*
+ * engine_persist.c: job durable (with its status file in status_dir, and
+ * its files moved there when move) before fn(job, status) runs, in the
+ * next batch. engine_commit sends the batch in the making when none is
+ * out; engine_on_store_kick is the retry timer's callback. A job that has
+ * ended hands its status to a waiting `dcv submit` (engine_result_due,
+ * engine_deliver_result; quiet: no log line when nobody waits).
+ */
+void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
+                    void (*fn)(struct dcv_job *job, int status));
+void engine_commit(struct dcv_engine *eng);
+void engine_on_store_kick(uv_timer_t *t);
+bool engine_result_due(const struct dcv_job_record *rec);
+void engine_deliver_result(struct dcv_engine *eng, const struct dcv_job_record *rec, bool quiet);
 
 /* job.c */
 struct dcv_job *job_new(struct dcv_engine *eng);
