@@ -209,6 +209,9 @@ void engine_on_store_kick(uv_timer_t *t);
 bool engine_result_due(const struct dcv_job_record *rec);
 void engine_deliver_result(struct dcv_engine *eng, const struct dcv_job_record *rec, bool quiet);
 
+/* A job that waits for servers says so after this long, then at every doubling of the wait. */
+#define WAIT_LOG_FIRST_MS 5000
+
 /* job.c */
 struct dcv_job *job_new(struct dcv_engine *eng);
 void job_ref(struct dcv_job *job);
@@ -230,6 +233,21 @@ void job_after_failed(struct dcv_job *job, int status);
 /* The holds of a record loaded at start; the holds of a job (all its records) let go. */
 void job_take_holds(struct dcv_engine *eng, const struct dcv_job_record *rec);
 void job_release_holds(struct dcv_job *job);
+/*
+ * Fails the job from any state: persist FAILED (with cleanup when records
+ * may be out there), move its files to failed/ with the status, run the
+ * hook, then delete what it had published. The text is stored escaped.
+ */
+void job_fail(struct dcv_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The continuation of VISIBLE's persist: the hook, then the withdrawal's timer. */
+void job_after_visible(struct dcv_job *job, int status);
+/* Every record gone or handed to its other holders: WITHDRAWN (or cleanup done), persisted. */
+void job_deletes_settled(struct dcv_job *job);
+/* Wall-clock seconds, for the record's times. */
+uint64_t job_now_s(void);
+
+/* job_probe.c: a probe round for the job now, or a place in line for one. */
+void job_probe(struct dcv_job *job);
 
 /*
  * engine_sweep.c: retention (retention.h). start: the first sweep now

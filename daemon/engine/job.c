@@ -20,15 +20,7 @@
 #include "log.h"
 #include "plan.h"
 
-#define PROBE_FALLBACK_MS 1000 /* besides the zone watcher (zwatch.c) */
-#define PROBE_CAP_MS 10000
-#define RETRY_BASE_MS 1000 /* after a failed UPDATE batch */
-#define RETRY_CAP_MS 60000
-#define WITHDRAW_CAP_MS 300000 /* deletes retry this slowly at worst, forever */
-#define MAX_ROUNDS_IN_FLIGHT 512
-#define WAIT_LOG_FIRST_MS 5000 /* then at every doubling of the wait */
-
-static uint64_t now_s(void)
+uint64_t job_now_s(void)
 {
 	return (uint64_t)time(NULL);
 }
@@ -255,15 +247,8 @@ static int take_holds(struct dcv_job *job, struct dcv_why *why)
 static void send_deletes(struct dcv_job *job);
 static void hook(struct dcv_job *job, const char *event);
 
-/*
- * Fails the job from any state: persist FAILED (with cleanup when records
- * may be out there), move its files to failed/ with the status, run the
- * hook, then delete what it had published.
- */
-static void job_fail(struct dcv_job *job, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void job_fail(struct dcv_job *job, const char *fmt, ...)
+/* engine_int.h says what failing does. */
+void job_fail(struct dcv_job *job, const char *fmt, ...)
 {
 	va_list ap;
 	enum dcv_job_state was = job->rec.state;
@@ -281,7 +266,7 @@ static void job_fail(struct dcv_job *job, const char *fmt, ...)
 	job->rec.cleanup = was == DCV_JOB_PUBLISHING || was == DCV_JOB_PUBLISHED;
 	if (!job->rec.cleanup)
 		job_release_holds(job);
-	job->rec.failed = now_s();
+	job->rec.failed = job_now_s();
 	job_set_state(job, DCV_JOB_FAILED);
 	zwatch_forget(job);
 	dcv_sched_remove(&job->eng->sched, &job->due);
@@ -458,182 +443,6 @@ static void job_plan(struct dcv_job *job, const struct dcv_request *req)
 	engine_persist(job->eng, job, NULL, false, after_publishing);
 }
 
-/* --- probing ------------------------------------------------------------- */
-
-/* Keeps the last round's disagreements: they are the message if time runs out. */
-static void job_remember_round(struct dcv_job *job, const struct dcv_probe_report *rep)
-{
-	dcv_probe_disagreements(rep, 20, &job->last);
-}
-
-static void last_text(const struct dcv_job *job, char *buf, size_t size)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < job->last.n && off + 4 < size; i++)
-		off +=
-		    (size_t)snprintf(buf + off, size - off, "%s%s", i ? "; " : "", job->last.v[i]);
-	if (buf[0] == '\0')
-		snprintf(buf, size, "no answer yet");
-}
-
-/*
- * A job that waits long for a server (a lagging secondary, a server that
- * does not answer) says what it waits for, long before visible_timeout
- * fails it: after WAIT_LOG_FIRST_MS, then each time the wait has doubled,
- * so that a long wait costs a handful of lines.
- */
-static void log_waiting(struct dcv_job *job)
-{
-	uint64_t now = uv_now(job->eng->loop), waited = now - job->published_ms;
-	char text[400];
-
-	if (job->rec.state != DCV_JOB_PUBLISHED || now < job->wait_log_ms)
-		return;
-	job->wait_log_ms = now + waited;
-	last_text(job, text, sizeof(text));
-	dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
-	            "published %.1f s ago, not yet visible everywhere: %s", (double)waited / 1000.0,
-	            text);
-}
-
-static void after_visible(struct dcv_job *job, int status);
-static void after_withdrawn(struct dcv_job *job, int status);
-static void deletes_settled(struct dcv_job *job);
-static void schedule_withdrawal(struct dcv_job *job);
-
-static void probe(struct dcv_job *job);
-
-/* The zones' DNSSEC states the round found, into the record (the status file's dnssec:). */
-static void job_note_dnssec(struct dcv_job *job, const struct dcv_probe_report *rep)
-{
-	for (size_t i = 0; i < job->rec.n_rrs; i++)
-		for (size_t z = 0; z < rep->n_zsecs; z++)
-			if (dcv_config_zone(job->cfg->cfg, job->rec.rrs[i].zone) ==
-			    dcv_config_zone(job->cfg->cfg, rep->zsecs[z].zone))
-				snprintf(job->rec.rrs[i].dnssec, sizeof(job->rec.rrs[i].dnssec),
-				         "%s", rep->zsecs[z].state);
-}
-
-static void job_on_round(void *arg, const struct dcv_probe_report *rep)
-{
-	struct dcv_job *job = arg;
-	struct dcv_engine *eng = job->eng;
-	/* Besides the zone watcher's wake-up, a slow timer of the job's own. */
-	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FALLBACK_MS, PROBE_CAP_MS);
-
-	eng->rounds_in_flight--;
-	job->wait = WAIT_NONE;
-	if (eng->stopping)
-		goto out;
-	engine_metrics_probe(eng, rep);
-	if (eng->round_head != NULL) {
-		struct dcv_job *next = eng->round_head;
-		eng->round_head = next->round_next;
-		if (eng->round_head == NULL)
-			eng->round_tail = NULL;
-		next->wait = WAIT_NONE;
-		probe(next);
-	}
-	if (job->rec.state == DCV_JOB_PUBLISHED && rep->status == DCV_OK && rep->failed) {
-		/* DNSSEC: the CA's lookup fails, and waiting does not mend it. */
-		job_note_dnssec(job, rep);
-		job_fail(job, "%s", rep->why);
-		goto out;
-	}
-	if (job->rec.state == DCV_JOB_PUBLISHED && rep->status == DCV_OK && rep->done) {
-		job_note_dnssec(job, rep);
-		dcv_log_job(DCV_LOG_NOTICE, job->rec.id,
-		            "visible at %zu authoritative addresses and %zu resolvers after %.3f s",
-		            rep->n_auth_addrs, job->cfg->cfg->n_resolvers,
-		            (double)(uv_now(eng->loop) - job->received_ms) / 1000.0);
-		dcv_metrics_visible_after(&eng->metrics,
-		                          (double)(uv_now(eng->loop) - job->received_ms) / 1000.0);
-		job->rec.visible = now_s();
-		job->rec.withdraw_due = job->cfg->cfg->withdraw_after
-		                            ? job->rec.visible + job->cfg->cfg->withdraw_after
-		                            : 0;
-		job_set_state(job, DCV_JOB_VISIBLE);
-		engine_persist(eng, job, "done", true, after_visible);
-		goto out;
-	}
-	if (rep->status == DCV_OK && rep->done &&
-	    (job->rec.state == DCV_JOB_WITHDRAWING || job->rec.state == DCV_JOB_FAILED)) {
-		if (job->rec.state == DCV_JOB_WITHDRAWING) {
-			job->rec.withdrawn = now_s();
-			job_set_state(job, DCV_JOB_WITHDRAWN);
-		}
-		deletes_settled(job);
-		goto out;
-	}
-	job_remember_round(job, rep);
-	log_waiting(job);
-	if (job->rec.state == DCV_JOB_PUBLISHED && uv_now(eng->loop) >= job->deadline) {
-		char text[400];
-		last_text(job, text, sizeof(text));
-		job_fail(job, "not visible everywhere within visible_timeout (%llu s): %s",
-		         (unsigned long long)job->cfg->cfg->visible_timeout, text);
-		goto out;
-	}
-	if (job->rec.state != DCV_JOB_PUBLISHED && job->update_status != DCV_OK) {
-		/*
-		 * Deletes failed and the records are still out there (a primary
-		 * down): keep trying, backing off to WITHDRAW_CAP_MS, for ever --
-		 * the job holds no max_jobs slot meanwhile.
-		 */
-		job->deletes_due = true;
-		engine_schedule(eng, job,
-		                dcv_backoff_ms(job->attempt, RETRY_BASE_MS, WITHDRAW_CAP_MS));
-	} else {
-		/* Woken by the zone's watcher as soon as a server's serial moves. */
-		zwatch_wait(eng, job, job->fresh_change);
-		job->fresh_change = false;
-		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
-	}
-out:
-	job_unref(job);
-}
-
-static void probe(struct dcv_job *job)
-{
-	struct dcv_engine *eng = job->eng;
-
-	zwatch_forget(job);
-	dcv_sched_remove(&eng->sched, &job->due);
-	if (eng->rounds_in_flight >= MAX_ROUNDS_IN_FLIGHT) {
-		/*
-		 * Many jobs at once: in line for a round (job_on_round starts the
-		 * first) rather than rounds without bound, each holding its
-		 * queries' memory while they wait for the UDP window.
-		 */
-		dcv_log_job(DCV_LOG_DEBUG, job->rec.id, "waits in line: %d probe rounds run",
-		            MAX_ROUNDS_IN_FLIGHT);
-		job->wait = WAIT_PROBE;
-		job->round_next = NULL;
-		if (eng->round_tail != NULL)
-			eng->round_tail->round_next = job;
-		else
-			eng->round_head = job;
-		eng->round_tail = job;
-		return;
-	}
-	job->spec.expect_absent =
-	    job->rec.state == DCV_JOB_WITHDRAWING || job->rec.state == DCV_JOB_FAILED;
-	/* The serials that held the records explain a wait for them, not for their removal. */
-	job->spec.held = job->held;
-	job->spec.n_held = job->spec.expect_absent ? 0 : job->n_held;
-	job_ref(job);
-	job->wait = WAIT_PROBE;
-	if (dcv_probe_round(job->cfg->prober, &job->spec, job_on_round, job) < 0) {
-		job->wait = WAIT_NONE;
-		job_unref(job);
-		engine_schedule(eng, job, 1000);
-		return;
-	}
-	eng->rounds_in_flight++;
-}
-
 /* --- visible, withdrawal ----------------------------------------------------- */
 
 static void schedule_withdrawal(struct dcv_job *job)
@@ -643,12 +452,12 @@ static void schedule_withdrawal(struct dcv_job *job)
 		return;
 	}
 	job->attempt = 0;
-	engine_schedule(job->eng, job,
-	                (job->rec.withdraw_due > now_s() ? job->rec.withdraw_due - now_s() : 0) *
-	                    1000);
+	engine_schedule(
+	    job->eng, job,
+	    (job->rec.withdraw_due > job_now_s() ? job->rec.withdraw_due - job_now_s() : 0) * 1000);
 }
 
-static void after_visible(struct dcv_job *job, int status)
+void job_after_visible(struct dcv_job *job, int status)
 {
 	if (status < 0)
 		return;
@@ -679,15 +488,15 @@ bool job_record_shared(const struct dcv_job *job, size_t rr)
  * handed to the jobs that still hold it: WITHDRAWN (or a failed job's
  * cleanup done), persisted, and the holds let go.
  */
-static void deletes_settled(struct dcv_job *job)
+void job_deletes_settled(struct dcv_job *job)
 {
 	if (job->rec.state == DCV_JOB_WITHDRAWING) {
-		job->rec.withdrawn = now_s();
+		job->rec.withdrawn = job_now_s();
 		job_set_state(job, DCV_JOB_WITHDRAWN);
 	}
 	/* A failed job's cleanup ends: withdrawn says when, and retention ages it from then. */
 	if (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup)
-		job->rec.withdrawn = now_s();
+		job->rec.withdrawn = job_now_s();
 	job->rec.cleanup = false;
 	job_release_holds(job);
 	engine_persist(job->eng, job, job->rec.state == DCV_JOB_WITHDRAWN ? "done" : "failed",
@@ -725,10 +534,11 @@ static void send_deletes(struct dcv_job *job)
 		/* Nothing of its own to delete: every record stays with its other holders. */
 		job->updates_pending--;
 		job->wait = WAIT_NONE;
-		deletes_settled(job);
+		job_deletes_settled(job);
 		return;
 	}
-	/* Nothing queued (or all reported already): on to the probe, as job_record_done() goes. */
+	/* Nothing queued (or all reported already): on to the job_probe, as job_record_done() goes.
+	 */
 	job_record_done(job, DCV_UPDATE_DELETE, 0, DCV_OK, "");
 }
 
@@ -771,17 +581,17 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 			 * whether it is gone from every authoritative address; if
 			 * not, job_on_round retries the deletes slowly.
 			 */
-			probe(job);
+			job_probe(job);
 		return;
 	}
 	(void)rr;
 	if (op == DCV_UPDATE_ADD) {
-		job->rec.published = now_s();
+		job->rec.published = job_now_s();
 		job->published_ms = uv_now(job->eng->loop);
 		job->wait_log_ms = job->published_ms + WAIT_LOG_FIRST_MS;
 		job_set_state(job, DCV_JOB_PUBLISHED);
 	}
-	probe(job);
+	job_probe(job);
 }
 
 void job_wake(struct dcv_job *job)
@@ -790,7 +600,7 @@ void job_wake(struct dcv_job *job)
 		return;
 	if (job->rec.state == DCV_JOB_PUBLISHED || job->rec.state == DCV_JOB_WITHDRAWING ||
 	    (job->rec.state == DCV_JOB_FAILED && job->rec.cleanup && !job->deletes_due))
-		probe(job);
+		job_probe(job);
 }
 
 void job_due(struct dcv_job *job)
@@ -809,14 +619,14 @@ void job_due(struct dcv_job *job)
 			send_adds(job);
 		break;
 	case DCV_JOB_PUBLISHED:
-		probe(job);
+		job_probe(job);
 		break;
 	case DCV_JOB_VISIBLE:
-		if (job->rec.withdraw_due != 0 && now_s() >= job->rec.withdraw_due) {
+		if (job->rec.withdraw_due != 0 && job_now_s() >= job->rec.withdraw_due) {
 			job_set_state(job, DCV_JOB_WITHDRAWING);
 			engine_persist(eng, job, NULL, false, after_withdrawing);
 		} else if (job->rec.withdraw_due != 0) {
-			engine_schedule(eng, job, (job->rec.withdraw_due - now_s()) * 1000);
+			engine_schedule(eng, job, (job->rec.withdraw_due - job_now_s()) * 1000);
 		}
 		break;
 	case DCV_JOB_WITHDRAWING:
@@ -824,7 +634,7 @@ void job_due(struct dcv_job *job)
 		if (job->updates_pending == 0 && job->deletes_due)
 			send_deletes(job);
 		else
-			probe(job);
+			job_probe(job);
 		break;
 	default:
 		break;
@@ -847,7 +657,7 @@ static void make_id(struct dcv_job *job, const char *name)
 	job->eng->id_counter++;
 	/* The id is a file name too: a very long NAME is cut to fit (store.h). */
 	snprintf(job->rec.id, sizeof(job->rec.id), "%.*s~%llx%08x", DCV_JOB_ID_MAX - 17, name,
-	         (unsigned long long)now_s(), r);
+	         (unsigned long long)job_now_s(), r);
 }
 
 void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
@@ -879,7 +689,7 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 	memcpy(job->rec.token, item->sidecar.token, sizeof(job->rec.token));
 	make_id(job, item->name);
 	job->rec.state = DCV_JOB_RECEIVED;
-	job->rec.received = now_s();
+	job->rec.received = job_now_s();
 	job->has_sidecar = item->has_sidecar;
 	job->cfg = cfgref_get(eng->cfg);
 	job->deadline = uv_now(eng->loop) + job->cfg->cfg->visible_timeout * 1000;
@@ -899,7 +709,7 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 			engine_count(eng, DCV_JOB_RECEIVED, DCV_JOB_FAILED);
 			dcv_escape(job->rec.error, sizeof(job->rec.error), item->why.text,
 			           strlen(item->why.text));
-			job->rec.failed = now_s();
+			job->rec.failed = job_now_s();
 			dcv_log_job(DCV_LOG_ERR, job->rec.id, "failed: %s", job->rec.error);
 			engine_persist(eng, job, "failed", true, job_after_failed);
 			return;
@@ -926,9 +736,9 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 	/* An ended job's result was given (or is given again by resume_all()). */
 	job->result_sent = job->rec.state >= DCV_JOB_VISIBLE;
 	/* Its time since received (logs, metrics) counts from the record, not from this start. */
-	if (job->rec.received != 0 && job->rec.received <= now_s())
-		job->received_ms -= job->received_ms > (now_s() - job->rec.received) * 1000
-		                        ? (now_s() - job->rec.received) * 1000
+	if (job->rec.received != 0 && job->rec.received <= job_now_s())
+		job->received_ms -= job->received_ms > (job_now_s() - job->rec.received) * 1000
+		                        ? (job_now_s() - job->rec.received) * 1000
 		                        : job->received_ms;
 	snprintf(job->file, sizeof(job->file), "%s", file);
 	job->cfg = cfgref_get(eng->cfg);
@@ -955,7 +765,7 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 		 * crash; otherwise only the withdrawal is left to wait for.
 		 */
 		if (csr_in_active)
-			engine_persist(eng, job, "done", true, after_visible);
+			engine_persist(eng, job, "done", true, job_after_visible);
 		else
 			schedule_withdrawal(job);
 		break;
