@@ -374,6 +374,7 @@ int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **
 		goto out;
 	}
 	eng->loop = loop;
+	eng->events = (struct engine_job_events){job_record_done, job_wake};
 	dcv_metrics_init(&eng->metrics, (double)time(NULL), DCV_VERSION);
 	if ((eng->holders = holders_new()) == NULL) {
 		dcv_config_free(cfg);

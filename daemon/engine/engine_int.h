@@ -133,8 +133,22 @@ struct store_cont {
 	bool move;
 };
 
+/*
+ * How the zone batches and the zone watchers report to the jobs: set once
+ * by the engine (to job.c's functions), so that zbatch.c and zwatch.c call
+ * no job function by name and can be driven alone.
+ */
+struct engine_job_events {
+	/* One record's add or delete ended: DCV_OK, or why it failed. */
+	void (*record_done)(struct dcv_job *job, enum dcv_update_op op, size_t rr, int status,
+	                    const char *why);
+	/* A watcher saw a serial move: the job gets a round if it waits for one. */
+	void (*wake)(struct dcv_job *job);
+};
+
 struct dcv_engine {
 	uv_loop_t *loop;
+	struct engine_job_events events;
 	struct cfgref *cfg; /* current configuration */
 	struct dcv_psl *psl;
 	struct dcv_dnsio *io;
@@ -269,7 +283,7 @@ int zwatch_wait(struct dcv_engine *eng, struct dcv_job *job, bool fresh);
 void zwatch_forget(struct dcv_job *job);
 void zwatch_close_all(struct dcv_engine *eng);
 
-/* job.c: a watcher saw a serial move; the job gets a round if it waits for one */
+/* job.c: the functions behind engine_job_events */
 void job_wake(struct dcv_job *job);
 
 /* holders.c: one table per engine, loop thread only. */

@@ -219,18 +219,19 @@ static void zbatch_on_update(void *arg, int status, const struct dcv_update_outc
 			dcv_probe_memory_mark_ok(&job->memory, outcomes[o].server->text,
 			                         job->rec.rrs[flight[i].rr].owner);
 		if (ok) {
-			job_record_done(job, op, flight[i].rr, DCV_OK, "");
+			eng->events.record_done(job, op, flight[i].rr, DCV_OK, "");
 		} else if (rec_status != DCV_OK) {
 			/* Final whatever else happened: sending it again meets the same CNAME. */
-			job_record_done(job, op, flight[i].rr, rec_status, rec_why);
+			eng->events.record_done(job, op, flight[i].rr, rec_status, rec_why);
 		} else if (eng->stopping || zb->closing) {
-			job_record_done(job, op, flight[i].rr, DCV_ECANCELED, "");
+			eng->events.record_done(job, op, flight[i].rr, DCV_ECANCELED, "");
 		} else if (retry &&
 		           (op == DCV_UPDATE_DELETE || uv_now(eng->loop) < job->deadline)) {
 			if (push(zb, op, job, flight[i].rr) < 0)
-				job_record_done(job, op, flight[i].rr, DCV_ENOMEM, "out of memory");
+				eng->events.record_done(job, op, flight[i].rr, DCV_ENOMEM,
+				                        "out of memory");
 		} else {
-			job_record_done(job, op, flight[i].rr, worst, why);
+			eng->events.record_done(job, op, flight[i].rr, worst, why);
 		}
 		job_unref(job);
 	}
@@ -262,7 +263,7 @@ static void fail_queue(struct zbatch *zb, enum dcv_update_op op, int status, con
 	zb->queue[op] = NULL;
 	zb->n_queue[op] = zb->cap_queue[op] = 0;
 	for (size_t i = 0; i < n; i++) {
-		job_record_done(q[i].job, op, q[i].rr, status, why);
+		zb->eng->events.record_done(q[i].job, op, q[i].rr, status, why);
 		job_unref(q[i].job);
 	}
 	free(q);
@@ -344,8 +345,8 @@ static void zbatch_send(struct zbatch *zb)
 		         "(%llu bytes, TSIG included)",
 		         zb->zone, (unsigned long long)cfg->max_message_size);
 		for (size_t i = 0; i < n; i++) {
-			job_record_done(flight[i].job, op, flight[i].rr, rc,
-			                rc == DCV_EINVAL ? why : "out of memory");
+			eng->events.record_done(flight[i].job, op, flight[i].rr, rc,
+			                        rc == DCV_EINVAL ? why : "out of memory");
 			job_unref(flight[i].job);
 		}
 		free(flight);

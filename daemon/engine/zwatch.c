@@ -156,7 +156,7 @@ static void wake_all(struct zwatch *w)
 		struct dcv_job *job = w->head;
 		job_ref(job);
 		zwatch_forget(job);
-		job_wake(job);
+		w->eng->events.wake(job);
 		job_unref(job);
 	}
 }
