@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # dcvd_dnssec_expired.sh BUILD -- one authoritative address of a signed
 # zone serves expired signatures. BIND signs the zone and dcvd's UPDATE
-# (dnssec-policy default) at P; S is a second server of the zone, without
-# a resolver in the configuration (so the zone counts as `signed`):
+# (dnssec-policy default with inline-signing) at P; S is a second server of
+# the zone, without a resolver in the configuration (so the zone counts as
+# `signed`):
 #   waiting  while S lacks the record (NXDOMAIN) the job waits, it does not fail
 #   expired  S then loads a copy holding the record, signed by ldns-signzone
 #            with BIND's own K-files but a validity that ended yesterday:
@@ -25,7 +26,7 @@ P=$LAB_NET.1 S=$LAB_NET.2 R=$LAB_NET.3
 lab_key dcv hmac-sha256
 chmod 0640 "$LAB/keys/dcv.key"
 lab_zone_file $zone "ns1=$P" "ns2=$S"
-lab_bind_primary "$P" "$LAB_PORT" dcv $zone --signed
+lab_bind_primary "$P" "$LAB_PORT" dcv $zone --signed --inline
 lab_knot_primary "$S" "$LAB_PORT" - $zone
 lab_check "BIND signed the zone" lab_until 10 lab_serves "$P" "$LAB_PORT" $zone DNSKEY
 

@@ -339,7 +339,7 @@ _lab_opts() {
 			shift 2
 			continue
 			;;
-		--stats | --log-queries | --signed | --validate) _LAB_FLAGS[${1#--}]=1 ;;
+		--stats | --log-queries | --signed | --inline | --validate) _LAB_FLAGS[${1#--}]=1 ;;
 		--notify) mode=notify ;;
 		-?*) _lab_err "unknown option $1" || return 1 ;; # a lone "-" is KEYNAME "none"
 		*)
@@ -564,7 +564,8 @@ _lab_update_types() {
 }
 
 # lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME] [--stats] [--signed]
-# (--signed: dnssec-policy default, which signs the zone and every UPDATE)
+# [--inline] (--signed: dnssec-policy default, which signs the zone and every
+# UPDATE; --inline too: inline-signing, the signed copy kept apart)
 # named as primary of each ZONE (zone file from lab_zone_file, or a default
 # one), accepting updates signed with KEYNAME (from lab_key; "-" for none)
 # the way the README tells operators to: CNAME records at any name in the
@@ -583,7 +584,7 @@ _lab_update_types() {
 # (8053), read with lab_bind_stats. Default name bind-ADDR.
 lab_bind_primary() {
 	_lab_opts "$@" || return 1
-	_lab_flags_only lab_bind_primary stats signed || return 1
+	_lab_flags_only lab_bind_primary stats signed inline || return 1
 	(( ${#_LAB_ARGS[@]} >= 4 )) ||
 		_lab_err "usage: lab_bind_primary ADDR PORT KEYNAME ZONE... [--notify ADDR@PORT...] [--name NAME]" ||
 		return 1
@@ -632,6 +633,8 @@ lab_bind_primary() {
 			[[ $key == - ]] || echo "        update-policy { grant $key zonesub $types; };"
 			# --signed: BIND 9.18 signs the zone and every dynamic update (CSK, ECDSA P-256).
 			[[ -z ${_LAB_FLAGS[signed]:-} ]] || echo "        dnssec-policy default;"
+			# --inline (with --signed): the signed copy is a separate zone (inline-signing).
+			[[ -z ${_LAB_FLAGS[inline]:-} ]] || echo "        inline-signing yes;"
 			if ((${#notify[@]})); then
 				echo "        notify explicit;"
 				echo "        also-notify { ${notify[*]} };"
