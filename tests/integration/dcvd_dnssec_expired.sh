@@ -9,6 +9,8 @@
 #            with BIND's own K-files but a validity that ended yesterday:
 #            the job fails within 10 s, the error says DNSSEC, names S and
 #            the expiry, and the status file says dnssec: {ZONE: signed}.
+#   unsigned S then serves an unsigned copy holding another job's record:
+#            that job fails too, naming S and the missing RRSIG.
 # The oracle for the copy: dig shows S's RRSIG expiration in the past, P's
 # in the future.
 set -euo pipefail
@@ -83,5 +85,21 @@ lab_check "the status file says dnssec: {$zone: signed}" python3 - "$spool/faile
 	    print("  dnssec: %r" % (st.get("dnssec"),))
 	    sys.exit(1)
 EOF
+
+# --- unsigned: S serves a copy without signatures ----------------------------------
+"$GEN_CSRS" "$LAB/csr" 1 $zone 1 uns >/dev/null
+read -r owner target < <(dcvd_expected $zone "$LAB/csr/uns0.csr")
+dcvd_drop "$spool" "$LAB/csr/uns0.csr"
+lab_check "unsigned: P serves the signed record" \
+	lab_until 10 lab_serves "$P" "$LAB_PORT" "$owner" CNAME "$target"
+sed 's/ SOA \(.*\) hostmaster 1 / SOA \1 hostmaster 3 /' "$LAB/zones/$zone.zone" >"$LAB/knot-$S/$zone.zone"
+echo "$owner. 30 IN CNAME $target." >>"$LAB/knot-$S/$zone.zone"
+knotc -s "$LAB/knot-$S/knot.sock" zone-reload $zone >/dev/null
+lab_check "unsigned: S serves the record" lab_until 5 lab_serves "$S" "$LAB_PORT" "$owner" CNAME "$target"
+lab_check "unsigned: without an RRSIG (the oracle)" lab_not lab_serves "$S" "$LAB_PORT" "$owner" RRSIG
+lab_check "unsigned: failed within 10 s" lab_until 10 test -e "$spool/failed/uns0.status"
+err=$(dcvd_field "$spool/failed/uns0.status" error 2>/dev/null || true)
+lab_check "unsigned: the error names S and the missing RRSIG ($err)" \
+	grep -q "server $S@$LAB_PORT.*DNSSEC: .*RRSIG missing" <<<"$err"
 lab_check "dcvd still runs" kill -0 "$(lab_pid dcvd)"
 lab_finish
