@@ -2,7 +2,8 @@
  * fuzz_reply.c -- a DNS reply, as any bytes: the wire readers (wire.h),
  * the CNAME answer reader (query.h), the TSIG check against a fixed signed
  * request (tsig.h), the update's reply classification (update_read.h) and
- * the NS and address answer readers (authset_read.h).
+ * the NS and address answer readers (authset_read.h), the Extended DNS Error
+ * and the RRSIG check of signed zones (query.h, dnssec.h).
  *
  * Oracles: the readers agree with each other (skip and read of a name,
  * the question walk and the question comparison, a name's text form and
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "authset_read.h"
+#include "dnssec.h"
 #include "fuzz.h"
 #include "query.h"
 #include "tsig.h"
@@ -211,6 +213,30 @@ static void reply_addrs(const uint8_t *msg, size_t len)
 	           "read_addrs: %zu addresses from %u answers", n, DCV_WIRE_ANCOUNT(msg));
 }
 
+/*
+ * The DNSSEC readers: the Extended DNS Error (found by one, described by the
+ * other, printable text only) and the RRSIG check, which parses the reply
+ * with ldns and without keys can never call a signature valid.
+ */
+static void reply_dnssec(const uint8_t *msg, size_t len, const char *owner)
+{
+	uint16_t code = 0;
+	char text[160] = "", described[240], why[240];
+	int rc = dcv_query_read_ede(msg, len, &code, text, sizeof(text));
+	enum dcv_sigcheck c = DCV_SIG_MISSING;
+
+	dcv_query_describe_ede(msg, len, described, sizeof(described));
+	FUZZ_CHECK(rc == DCV_OK || rc == DCV_EREPLY, "read_ede: %d", rc);
+	FUZZ_CHECK((rc == DCV_OK) == (described[0] != '\0'), "read_ede %d, described '%s'", rc,
+	           described);
+	for (const char *p = text; rc == DCV_OK && *p != '\0'; p++)
+		FUZZ_CHECK(*p >= 0x20 && *p < 0x7f, "EDE text holds byte %#x", (unsigned)*p);
+	c = dcv_dnssec_check_answer(msg, len, owner, DCV_TYPE_CNAME, NULL, 1700000000, 3600, why,
+	                            sizeof(why));
+	FUZZ_CHECK(c != DCV_SIG_OK && why[0] != '\0', "RRSIG check without keys: %d (%s)", (int)c,
+	           why);
+}
+
 int fuzz_reply_one(const uint8_t *data, size_t size)
 {
 	uint8_t qname[DCV_WIRE_NAME_MAX], fixed[DCV_WIRE_NAME_MAX];
@@ -233,6 +259,7 @@ int fuzz_reply_one(const uint8_t *data, size_t size)
 		    strchr(zone, '\\') == NULL)
 			reply_ns(data, size, zone);
 	}
+	reply_dnssec(data, size, FUZZ_QNAME);
 	reply_tsig(data, size);
 	return 0;
 }

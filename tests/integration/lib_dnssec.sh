@@ -30,7 +30,7 @@ dnssec_lab() {
 	local index=${2:?} build=${3:?} zone=${4:?} signer=${5:-knot} anchor=good
 	[[ ${6:-} != --anchor ]] || anchor=${7:?--anchor good|wrong|none}
 	lab_init "$name" "$index"
-	lab_need dig python3 kdig
+	lab_need dig python3
 	DCVD=$build/dcvd DCV=$build/dcv GEN_CSRS=$build/tests/gen_csrs
 	[[ -x $DCVD && -x $DCV && -x $GEN_CSRS ]] ||
 		_lab_err "build dcvd, dcv and tests/gen_csrs first (in $build)" || return 1

@@ -145,6 +145,9 @@ static void test_wrong_key(void **state)
 	assert_int_equal(dcv_dnssec_verify(set, sigs, s.dnskeys, now, 3600, why, sizeof(why)),
 	                 DCV_SIG_NOKEY);
 	assert_non_null(strstr(why, "not in the DNSKEY set"));
+	/* No keys at all: the same. */
+	assert_int_equal(dcv_dnssec_verify(set, sigs, NULL, now, 3600, why, sizeof(why)),
+	                 DCV_SIG_NOKEY);
 	/* Same tag and algorithm, another key: the signature does not validate. */
 	ldns_rr_list_deep_free(sigs);
 	ldns_key_set_keytag(other.key, ldns_key_keytag(s.key));
