@@ -13,9 +13,9 @@
  *     (NXDOMAIN, an old serial) is only waiting, as before.
  *   - resolvers, candidates in a secure zone: asked with DO; the CNAME and
  *     the denials the walk meets before it must have AD. A SERVFAIL is
- *     asked again with CD=1: an answer then holding the record (or the
- *     denial) means it does not validate: fatal, with the Extended DNS
- *     Error of the SERVFAIL when there was one. A validated NXDOMAIN at the
+ *     asked again with CD=1: in a secure zone an answer then holding the
+ *     record (or the denial) means it does not validate: fatal, with the
+ *     Extended DNS Error of the SERVFAIL when there was one. A validated NXDOMAIN at the
  *     ADN with an NSEC is a cached denial (aggressive NSEC, RFC 8198): a
  *     reason to wait, named with its TTL.
  *
@@ -147,7 +147,11 @@ static enum probe_verdict probe_after_cd(struct item *it, const struct dcv_answe
 
 	it->obs.ok = false;
 	dcv_answer_describe(ans, seen, sizeof(seen));
-	if (ours || (denial && it->dnssec)) {
+	/*
+	 * Only in a secure zone: elsewhere validation cannot be what failed, and
+	 * a resolver whose servers did not answer may still hold an older copy.
+	 */
+	if ((ours || denial) && it->dnssec) {
 		it->obs.fatal = true;
 		snprintf(it->obs.seen, sizeof(it->obs.seen),
 		         "DNSSEC: SERVFAIL, but with CD=1 the answer is %.60s: it does not "
