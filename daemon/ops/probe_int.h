@@ -1,6 +1,7 @@
 /*
- * probe_int.h -- what probe.c and probe_dnssec.c share: the state of a
- * round of the probe (see probe.c for the state machine) and the prober.
+ * probe_int.h -- what probe.c, probe_dnssec.c, probe_serials.c and
+ * probe_text.c share: the state of a round of the probe (see probe.c for
+ * the state machine) and the prober.
  * Internal to the prober; nothing outside daemon/ops/probe*.c includes it.
  */
 #ifndef DCV_PROBE_INT_H
