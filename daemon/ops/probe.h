@@ -15,6 +15,14 @@
  *      resolver earlier would plant a negative answer in its cache for the
  *      SOA minimum: each resolver walks the candidates like the CA.
  *
+ * Signed zones (issue 12; probe_dnssec.c, zsec.h): a publishing round first
+ * learns each zone's security (one DNSKEY question per zone, cached). In a
+ * secure or signed zone step 1 asks with DO and our CNAME's RRSIG must
+ * validate now and for an hour; in a secure zone step 2 wants AD. A bad
+ * signature on a served CNAME, a bogus zone, or a resolver's SERVFAIL whose
+ * CD=1 answer holds the record sets report->failed (why says it): no use
+ * waiting. A server without the record yet only waits, as before.
+ *
  * The withdrawal check (expect_absent) asks step 1 only and wants our
  * record gone from every authoritative address. A reply that cannot be
  * read is ignored (it may be forged; the query waits for a better one) and
