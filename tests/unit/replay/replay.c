@@ -40,6 +40,8 @@ struct rp_reply {
 	uint64_t late;
 	char **answers;
 	size_t n_answers;
+	char **authority;
+	size_t n_authority;
 };
 
 struct rp_entry {
@@ -239,6 +241,11 @@ static void rp_parse_entry(size_t *i)
 		} else if (strncmp(l, "lacks ", 6) == 0) {
 			e->lacks = realloc(e->lacks, (e->n_lacks + 1) * sizeof(*e->lacks));
 			e->lacks[e->n_lacks++] = l + 6;
+		} else if (strncmp(l, "authority ", 10) == 0 && last != NULL &&
+		           last->action == RP_REPLY) {
+			last->authority = realloc(last->authority, (last->n_authority + 1) *
+			                                               sizeof(*last->authority));
+			last->authority[last->n_authority++] = l + 10;
 		} else if (strncmp(l, "answer ", 7) == 0 && last != NULL &&
 		           last->action == RP_REPLY) {
 			last->answers =
@@ -722,6 +729,12 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 			rp_die(line, "cannot read the answer \"%s\"", r->answers[i]);
 		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
 	}
+	for (size_t i = 0; r->action == RP_REPLY && i < r->n_authority; i++) {
+		ldns_rr *rr = NULL;
+		if (ldns_rr_new_frm_str(&rr, r->authority[i], 0, NULL, NULL) != LDNS_STATUS_OK)
+			rp_die(line, "cannot read the authority record \"%s\"", r->authority[i]);
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, rr);
+	}
 	if (r->signed_ok || r->forged) {
 		ldns_rr *tsig = ldns_pkt_tsig(x->query);
 		const char *secret =
@@ -838,8 +851,10 @@ uint64_t replay_run(bool (*stop)(void *arg), void *arg)
 void replay_free(void)
 {
 	for (size_t i = 0; i < rp.n_entries; i++) {
-		for (size_t r = 0; r < rp.entries[i].n_replies; r++)
+		for (size_t r = 0; r < rp.entries[i].n_replies; r++) {
 			free(rp.entries[i].replies[r].answers);
+			free(rp.entries[i].replies[r].authority);
+		}
 		free(rp.entries[i].has);
 		free(rp.entries[i].lacks);
 	}

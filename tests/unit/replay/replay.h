@@ -23,6 +23,7 @@
  *     lacks TEXT                   and must not (lacks flags: rd -- RD=0)
  *     reply RCODE [aa] [signed | forged] [late MS]
  *     answer RR                    (presentation format, one per line)
+ *     authority RR                 the same, in the authority section
  *     garbled [late MS]            a reply cut short after its question
  *     timeout                      no reply: the exchange times out
  *     neterr                       the server refuses (ICMP): DCV_ENET

@@ -1,0 +1,236 @@
+/*
+ * test_probe_replay.c -- probe.c (would the CA's check succeed?) against
+ * scripted servers: every tests/unit/ops/replay/probe-*.rpl is one test
+ * (replay.h says how a scenario reads). Besides the server entries:
+ *
+ *   config ... end                       the configuration (dcvd.yaml)
+ *   probe MD5 TARGET [absent] [memory]   the spec: our record's md5 and target;
+ *                                        absent: the withdrawal's check; memory:
+ *                                        one memory for every round
+ *   name NAME ADN CANDIDATE...           a certificate name, the candidate
+ *                                        holding our record, the CA's walk
+ *   round at MS                          a round at fake time MS
+ *   expect round I status OK|ERROR       the I-th round's report
+ *   expect round I done|auth_ok|failed yes|no
+ *   expect round I says TEXT             a substring of one of its
+ *                                        disagreement lines (dcv_probe_disagreements)
+ *   expect round I silent                no disagreement line at all
+ *   expect round I dnssec ZONE STATE     the zone's DNSSEC state in the report
+ *   expect queries SERVER TYPE NAME N
+ *
+ * Every entry must be used, and no query may go unexpected.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dcv/strv.h"
+#include "probe.h"
+#include "replay.h"
+#include "testutil.h"
+
+#define PR_MAX_ROUNDS 8
+#define PR_MAX_NAMES 4
+#define PR_MAX_CANDS 8
+
+struct pr_round {
+	uv_timer_t timer;
+	bool called;
+	int status;
+	bool done, auth_ok, failed;
+	struct dcv_strv lines;
+	char dnssec[512]; /* " ZONE=STATE" each */
+};
+
+static struct {
+	struct dcv_prober *prober;
+	struct dcv_probe_spec spec;
+	struct dcv_probe_memory memory;
+	struct dcv_probe_name names[PR_MAX_NAMES];
+	char name_text[PR_MAX_NAMES][256];
+	char cand_text[PR_MAX_NAMES][PR_MAX_CANDS][256];
+	char *cands[PR_MAX_NAMES][PR_MAX_CANDS];
+	char md5[40], target[256];
+	struct pr_round rounds[PR_MAX_ROUNDS];
+	size_t n_rounds;
+} pr;
+
+static void pr_on_round(void *arg, const struct dcv_probe_report *rep)
+{
+	struct pr_round *r = arg;
+	size_t off = 0;
+
+	r->called = true;
+	r->status = rep->status;
+	r->done = rep->done;
+	r->auth_ok = rep->auth_ok;
+	r->failed = rep->failed;
+	assert_int_equal(dcv_probe_disagreements(rep, 0, &r->lines), DCV_OK);
+	r->dnssec[0] = '\0';
+	for (size_t i = 0; i < rep->n_zsecs && off < sizeof(r->dnssec); i++)
+		off += (size_t)snprintf(r->dnssec + off, sizeof(r->dnssec) - off, " %s=%s",
+		                        rep->zsecs[i].zone, rep->zsecs[i].state);
+}
+
+static void pr_on_at(uv_timer_t *t)
+{
+	assert_int_equal(dcv_probe_round(pr.prober, &pr.spec, pr_on_round, t->data), DCV_OK);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static bool pr_yes(const char *word)
+{
+	return strcmp(word, "yes") == 0;
+}
+
+static void pr_expect(const char *line)
+{
+	char what[16] = "", a[64] = "", b[256] = "", d[256] = "", e[64] = "";
+	unsigned i = 0;
+	const struct pr_round *r = NULL;
+
+	sscanf(line, "expect %15s", what);
+	if (strcmp(what, "queries") == 0) {
+		sscanf(line, "expect queries %63s %255s %255s %63s", a, b, d, e);
+		if (replay_queries(a, b, d) != strtoul(e, NULL, 10))
+			fail_msg("%zu queries to %s for %s %s, expected %s", replay_queries(a, b, d), a,
+			         b, d, e);
+		return;
+	}
+	if (strcmp(what, "round") != 0 || sscanf(line, "expect round %u %63s", &i, a) != 2)
+		fail_msg("what is \"%s\"?", line);
+	if (i >= pr.n_rounds || !pr.rounds[i].called)
+		fail_msg("round %u never reported", i);
+	r = &pr.rounds[i];
+	sscanf(line, "expect round %*u %*s %255s %255s", b, d);
+	if (strcmp(a, "status") == 0) {
+		/* OK, or ERROR: the round could not run (its why is the one line). */
+		if ((r->status == DCV_OK) != (strcmp(b, "OK") == 0))
+			fail_msg("round %u: status %s, expected %s", i, dcv_strerror(r->status), b);
+	} else if (strcmp(a, "done") == 0 || strcmp(a, "auth_ok") == 0 || strcmp(a, "failed") == 0) {
+		bool have = a[0] == 'd' ? r->done : a[0] == 'a' ? r->auth_ok : r->failed;
+		if (have != pr_yes(b)) {
+			char all[2048] = "";
+			for (size_t k = 0; k < r->lines.n; k++)
+				snprintf(all + strlen(all), sizeof(all) - strlen(all), "\n  %s",
+				         r->lines.v[k]);
+			fail_msg("round %u: %s is %s, expected %s; it says:%s", i, a, have ? "yes" : "no",
+			         b, all);
+		}
+	} else if (strcmp(a, "says") == 0) {
+		const char *text = strstr(line, " says ") + 6;
+		bool found = false;
+		for (size_t k = 0; k < r->lines.n && !found; k++)
+			found = strstr(r->lines.v[k], text) != NULL;
+		if (!found) {
+			char all[2048] = "";
+			for (size_t k = 0; k < r->lines.n; k++)
+				snprintf(all + strlen(all), sizeof(all) - strlen(all), "\n  %s",
+				         r->lines.v[k]);
+			fail_msg("round %u says nothing with \"%s\"; it says:%s", i, text, all);
+		}
+	} else if (strcmp(a, "silent") == 0) {
+		if (r->lines.n > 0)
+			fail_msg("round %u says: %s", i, r->lines.v[0]);
+	} else if (strcmp(a, "dnssec") == 0) {
+		char want[600];
+		snprintf(want, sizeof(want), " %s=%s", b, d);
+		if (strstr(r->dnssec, want) == NULL)
+			fail_msg("round %u: dnssec [%s], expected%s", i, r->dnssec, want);
+	} else {
+		fail_msg("what is \"%s\"?", line);
+	}
+}
+
+static void pr_spec(void)
+{
+	const char *const *lines = NULL;
+	size_t n = 0;
+	char flags[2][16] = {"", ""};
+
+	lines = replay_lines("probe", &n);
+	assert_int_equal(n, 1);
+	assert_true(sscanf(lines[0], "probe %39s %255s %15s %15s", pr.md5, pr.target, flags[0],
+	                   flags[1]) >= 2);
+	pr.spec.md5_hex = pr.md5;
+	pr.spec.target = pr.target;
+	for (int f = 0; f < 2; f++) {
+		if (strcmp(flags[f], "absent") == 0)
+			pr.spec.expect_absent = true;
+		else if (strcmp(flags[f], "memory") == 0)
+			pr.spec.memory = &pr.memory;
+	}
+	lines = replay_lines("name", &n);
+	assert_true(n > 0 && n <= PR_MAX_NAMES);
+	for (size_t i = 0; i < n; i++) {
+		char adn[256] = "";
+		int used = 0;
+		const char *p = NULL;
+		size_t k = 0;
+		assert_int_equal(sscanf(lines[i], "name %255s %255s%n", pr.name_text[i], adn, &used),
+		                 2);
+		for (p = lines[i] + used; k < PR_MAX_CANDS && sscanf(p, " %255s%n", pr.cand_text[i][k],
+		                                                     &used) == 1;
+		     p += used, k++) {
+			pr.cands[i][k] = pr.cand_text[i][k];
+			if (strcmp(pr.cand_text[i][k], adn) == 0)
+				pr.names[i].adn = k;
+		}
+		pr.names[i].name = pr.name_text[i];
+		pr.names[i].candidates = pr.cands[i];
+		pr.names[i].n_candidates = k;
+	}
+	pr.spec.names = pr.names;
+	pr.spec.n_names = n;
+}
+
+static void pr_run(void **state)
+{
+	struct dcv_config *cfg = NULL;
+	struct dcv_dnsio *io = NULL;
+	const char *const *lines = NULL;
+	size_t n = 0;
+	char unused[1024];
+
+	replay_free(); /* what a failed scenario before this one left */
+	memset(&pr, 0, sizeof(pr));
+	replay_load(*state);
+	cfg = replay_config();
+	pr_spec();
+	io = dcv_dnsio_new(replay_loop(), NULL);
+	pr.prober = dcv_prober_new(io, cfg, NULL);
+	assert_non_null(pr.prober);
+	lines = replay_lines("round", &n);
+	assert_true(n > 0 && n <= PR_MAX_ROUNDS);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long at = 0;
+		struct pr_round *r = &pr.rounds[pr.n_rounds++];
+		assert_int_equal(sscanf(lines[i], "round at %llu", &at), 1);
+		uv_timer_init(replay_loop(), &r->timer);
+		r->timer.data = r;
+		uv_timer_start(&r->timer, pr_on_at, at, 0);
+	}
+	replay_run(NULL, NULL);
+	lines = replay_lines("expect", &n);
+	assert_true(n > 0);
+	for (size_t i = 0; i < n; i++)
+		pr_expect(lines[i]);
+	if (replay_unexpected()[0] != '\0')
+		fail_msg("queries no entry expected:\n%s", replay_unexpected());
+	if (replay_unused(unused, sizeof(unused)) > 0)
+		fail_msg("entries never used: %s", unused);
+	dcv_dnsio_close(io, NULL, NULL);
+	replay_run(NULL, NULL);
+	dcv_prober_free(pr.prober);
+	dcv_probe_memory_free(&pr.memory);
+	for (size_t i = 0; i < pr.n_rounds; i++)
+		dcv_strv_free(&pr.rounds[i].lines);
+	dcv_config_free(cfg);
+	replay_free();
+}
+
+int main(void)
+{
+	return replay_main("probe_replay", "probe-", pr_run);
+}
