@@ -295,6 +295,12 @@ static void json_job(FILE *f, const struct dcv_job_record *r)
 		dcv_json_cstr(f, r->rrs[i].target);
 		fputs(", \"zone\": ", f);
 		dcv_json_cstr(f, r->rrs[i].zone);
+		/* The zone's DNSSEC state as the probe found it; null before it looked. */
+		fputs(", \"dnssec\": ", f);
+		if (r->rrs[i].dnssec[0])
+			dcv_json_cstr(f, r->rrs[i].dnssec);
+		else
+			fputs("null", f);
 		fputs("}", f);
 	}
 	fputs("], \"names\": [", f);

@@ -46,14 +46,16 @@ for a in "$P" "$S"; do
 done
 lab_check "dcv check applies the same checks and agrees" \
 	"$DCV" check -c "$cfg" --timeout 10 "$LAB/csr/sig0.csr"
-# status_json: dcv status --json, which reads the job records, lists sig0 as visible.
+# status_json: dcv status --json, which reads the job records, lists sig0 as visible,
+# each of its records in a secure zone.
 # shellcheck disable=SC2317 # run through lab_check
 status_json() {
 	"$DCV" status -c "$cfg" --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 jobs = [j for j in d.get("jobs", []) if j.get("name") == "sig0"]
-if [j.get("state") for j in jobs] != ["visible"]:
+states = [r.get("dnssec") for j in jobs for r in j.get("records", [])]
+if [j.get("state") for j in jobs] != ["visible"] or states != ["secure"] * len(states) or not states:
     print("  status --json: %s" % json.dumps(d)[:600])
     sys.exit(1)'
 }
