@@ -298,3 +298,24 @@ bool dcv_escape(char *dst, size_t size, const char *src, size_t len)
 	dst[out] = '\0';
 	return changed;
 }
+
+bool dcv_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n = 0;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		if (n == 0) {
+			errno = EIO;
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}

@@ -54,6 +54,9 @@ uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
  */
 int dcv_rename_noreplace(int from_fd, const char *from, int to_fd, const char *to);
 
+/* Writes all len bytes of buf to fd (again after EINTR and short writes): false with errno on failure. */
+bool dcv_write_all(int fd, const void *buf, size_t len);
+
 /*
  * Length of the well-formed UTF-8 sequence at s (at most len bytes) whose
  * code point is printable -- not a C0 or C1 control, not DEL, not a

@@ -95,23 +95,6 @@ static int results_find(int results_fd, const char *token)
 	return fd;
 }
 
-/* Writes all of text to fd; false with errno set. */
-static bool results_write_all(int fd, const unsigned char *text, size_t len)
-{
-	ssize_t n = 0;
-
-	while (len > 0) {
-		n = write(fd, text, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		text += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 int dcv_results_put(int results_fd, const char *token, uid_t uid, const char *name,
                     const unsigned char *text, size_t len, struct dcv_why *why)
 {
@@ -165,7 +148,7 @@ int dcv_results_put(int results_fd, const char *token, uid_t uid, const char *na
 	 * and its group; the group may not be the submitter's when the folder
 	 * lost its setgid bit, and the folder's own mode is the gate.
 	 */
-	if (fchmod(fd, 0644) < 0 || !results_write_all(fd, text, len) || close(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || !dcv_write_all(fd, text, len) || close(fd) < 0) {
 		fd = -1;
 		dcv_why_set(why, "the submitter's results folder: writing %s: %s", tmp,
 		            strerror(errno));

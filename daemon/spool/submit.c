@@ -108,22 +108,6 @@ int dcv_submit_sidecar(const char *unique, const char *target, char *const *expe
 	return DCV_OK;
 }
 
-static bool submit_write_all(int fd, const unsigned char *buf, size_t len)
-{
-	ssize_t n = 0;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /*
  * A POSIX access ACL in its extended attribute's form (the kernel's
  * posix_acl_xattr, little endian): version 2, then entries of tag, perm
@@ -196,7 +180,7 @@ int dcv_submit_drop(int incoming_fd, const char *shown, const char *final, const
 			goto fail;
 	}
 	step = "write";
-	if (!submit_write_all(fd, buf, len))
+	if (!dcv_write_all(fd, buf, len))
 		goto fail;
 	step = "fsync";
 	if (fsync(fd) < 0)

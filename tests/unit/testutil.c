@@ -1,4 +1,5 @@
 /* testutil.c -- helpers for the cmocka tests. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -120,4 +121,17 @@ bool tu_rerun_as_nobody(const char *test)
 		fail_msg("%s as uid 65534 (setpriv): exit status %d", test, WEXITSTATUS(status));
 	fail_msg("%s as uid 65534 (setpriv): killed by signal %d", test, WTERMSIG(status));
 	return false;
+}
+
+size_t tu_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de = NULL;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
 }

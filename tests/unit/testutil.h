@@ -13,6 +13,9 @@
 /* The folder made by tests/data/gen-csrs.sh (env DCV_TEST_DATA). */
 const char *tu_data_dir(void);
 
+/* Entries in a folder, . and .. aside (fails the test when it cannot be read). */
+size_t tu_count_entries(const char *dir);
+
 /* Runs a shell command; fails the test unless it exits 0. */
 void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

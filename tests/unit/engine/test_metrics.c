@@ -178,19 +178,6 @@ static void on_closed(void *arg)
 	*(bool *)arg = true;
 }
 
-static size_t files_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
 static void test_writer(void **state)
 {
 	char dir[] = "/tmp/test_metrics.XXXXXX";
@@ -230,7 +217,7 @@ static void test_writer(void **state)
 	assert_string_equal(got, want);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0644);
-	assert_int_equal(files_in(dir), 1);
+	assert_int_equal(tu_count_entries(dir), 1);
 	free(want);
 	dcv_metrics_free(&m);
 	unlink(path);
@@ -270,7 +257,7 @@ static void test_writer_close_in_flight(void **state)
 	fclose(f);
 	got[n] = '\0';
 	assert_true(has_line(got, "dcvd_store_errors_total 7"));
-	assert_int_equal(files_in(dir), 1);
+	assert_int_equal(tu_count_entries(dir), 1);
 	dcv_metrics_free(&m);
 	unlink(path);
 	rmdir(dir);

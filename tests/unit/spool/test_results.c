@@ -61,19 +61,6 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-static size_t entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de = NULL;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
 static void test_tokens(void **state)
 {
 	char a[DCV_JOB_TOKEN_LEN + 1], b[DCV_JOB_TOKEN_LEN + 1];
@@ -109,19 +96,19 @@ static void test_put(void **state)
 	assert_int_equal(
 	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x\n", 2, &why),
 	    DCV_ECANCELED);
-	assert_int_equal(entries(f->dir), 0);
+	assert_int_equal(tu_count_entries(f->dir), 0);
 	/* A folder named by the token itself (what a reader of the sidecar knows) is not it. */
 	snprintf(other, sizeof(other), "%s/%s", f->dir, TOKEN);
 	assert_int_equal(mkdir(other, 0770), 0);
 	assert_int_equal(
 	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x\n", 2, &why),
 	    DCV_ECANCELED);
-	assert_int_equal(entries(other), 0);
+	assert_int_equal(tu_count_entries(other), 0);
 	assert_int_equal(mkdir(path, 0770), 0);
 	assert_int_equal(dcv_results_put(f->fd, TOKEN, getuid(), "job1",
 	                                 (const unsigned char *)"state: visible\n", 15, &why),
 	                 DCV_OK);
-	assert_int_equal(entries(other), 0);
+	assert_int_equal(tu_count_entries(other), 0);
 	snprintf(path, sizeof(path), "%s/%s/job1.status", f->dir, SECRET);
 	assert_string_equal(slurp(path), "state: visible\n");
 	assert_int_equal(lstat(path, &st), 0);
@@ -132,7 +119,7 @@ static void test_put(void **state)
 	                 DCV_OK);
 	assert_string_equal(slurp(path), "state: failed\n");
 	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
-	assert_int_equal(entries(path), 1);
+	assert_int_equal(tu_count_entries(path), 1);
 	/* Bad tokens and names never reach the file system. */
 	assert_int_equal(
 	    dcv_results_put(f->fd, "..", getuid(), "job1", (const unsigned char *)"x", 1, &why),
@@ -158,7 +145,7 @@ static void test_put_owner(void **state)
 	                 DCV_EPERM);
 	assert_non_null(strstr(why.text, "belongs to uid"));
 	assert_null(strstr(why.text, TOKEN));
-	assert_int_equal(entries(path), 0);
+	assert_int_equal(tu_count_entries(path), 0);
 }
 
 /* Planted symlinks: the folder itself, the final name, the temporary name. */
@@ -177,7 +164,7 @@ static void test_put_symlinks(void **state)
 	assert_int_equal(
 	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x\n", 2, &why),
 	    DCV_EPERM);
-	assert_int_equal(entries(target), 0);
+	assert_int_equal(tu_count_entries(target), 0);
 	assert_int_equal(unlink(path), 0);
 	/* A file where the folder should be. */
 	tu_run("touch '%s'", path);
@@ -201,7 +188,7 @@ static void test_put_symlinks(void **state)
 	n = readlink(link, got, sizeof(got));
 	assert_true(n < 0 && errno == EINVAL); /* a regular file now, not the symlink */
 	assert_string_equal(slurp(link), "mine\n");
-	assert_int_equal(entries(path), 1);
+	assert_int_equal(tu_count_entries(path), 1);
 }
 
 static void set_age(const char *path, time_t seconds_ago)
@@ -240,13 +227,13 @@ static void test_sweep(void **state)
 	dcv_results_sweep(f->fd, time(NULL), 3 * 86400, &sw);
 	assert_int_equal(sw.removed, 0);
 	assert_int_equal(sw.kept, 2);
-	assert_int_equal(entries(f->dir), 2);
+	assert_int_equal(tu_count_entries(f->dir), 2);
 
 	dcv_results_sweep(f->fd, time(NULL) + 2 * 86400, DCV_RESULTS_MAX_AGE_S, &sw);
 	assert_int_equal(sw.removed, 2);
 	assert_int_equal(sw.failed, 0);
-	assert_int_equal(entries(f->dir), 0);
-	assert_int_equal(entries(victim), 1);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+	assert_int_equal(tu_count_entries(victim), 1);
 	tu_run("rm -rf '%s'", victim);
 }
 

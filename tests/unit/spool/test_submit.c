@@ -94,19 +94,6 @@ static void test_sidecar_text(void **state)
 	free(buf);
 }
 
-static size_t count_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de = NULL;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
 static void test_drop(void **state)
 {
 	char dir[] = "/tmp/dcv-submit-XXXXXX", path[128], got[16] = "";
@@ -134,7 +121,7 @@ static void test_drop(void **state)
 	assert_non_null(fgets(got, sizeof(got), f));
 	fclose(f);
 	assert_string_equal(got, "one");
-	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(tu_count_entries(dir), 1);
 	/* A folder that cannot be written: DCV_EIO naming it, nothing left. */
 	close(fd);
 	fd = open("/proc", O_RDONLY | O_DIRECTORY);
