@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -117,6 +118,36 @@ static inline void tu_expect_absent(const struct dcv_strv *sv, const char *needl
 	for (size_t i = 0; i < sv->n; i++)
 		if (strstr(sv->v[i], needle) != NULL)
 			fail_msg("message %zu contains a secret (or part of one)", i);
+}
+
+/* A configuration file: top, then one zone with one keyless remote (one warning: unsigned updates).
+ */
+static inline const char *tu_put_config(const char *name, const char *top)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	         "%s"
+	         "remote:\n"
+	         "  - id: p\n"
+	         "    address: 127.0.0.1\n"
+	         "zone:\n"
+	         "  - domain: example.test\n"
+	         "    primary: p\n",
+	         top);
+	return tu_put(name, 0600, text);
+}
+
+/* Loads path, which must load with no error (warnings are the caller's to check). */
+static inline struct dcv_config *tu_load_config_ok(const char *path)
+{
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+
+	assert_int_equal(dcv_config_load(path, &cfg, &errors), DCV_OK);
+	tu_expect_n(&errors, 0);
+	dcv_strv_free(&errors);
+	return cfg;
 }
 
 #endif

@@ -12,37 +12,9 @@
 #include "testutil.h"
 #include "tufiles.h"
 
-/* A configuration with one zone and one keyless remote (one warning: unsigned updates). */
-static const char *put_config(const char *name, const char *top)
-{
-	char text[1024];
-
-	snprintf(text, sizeof(text),
-	         "%s"
-	         "remote:\n"
-	         "  - id: p\n"
-	         "    address: 127.0.0.1\n"
-	         "zone:\n"
-	         "  - domain: example.test\n"
-	         "    primary: p\n",
-	         top);
-	return tu_put(name, 0600, text);
-}
-
-static struct dcv_config *load_ok(const char *path)
-{
-	struct dcv_config *cfg = NULL;
-	struct dcv_strv errors = {0};
-
-	assert_int_equal(dcv_config_load(path, &cfg, &errors), DCV_OK);
-	tu_expect_n(&errors, 0);
-	dcv_strv_free(&errors);
-	return cfg;
-}
-
 static void test_keep_default(void **state)
 {
-	struct dcv_config *cfg = load_ok(put_config("default.yaml", ""));
+	struct dcv_config *cfg = tu_load_config_ok(tu_put_config("default.yaml", ""));
 
 	(void)state;
 	assert_int_equal(cfg->keep, 30 * 86400);
@@ -65,7 +37,7 @@ static void test_keep_durations(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dcv_config *cfg = NULL;
 		snprintf(top, sizeof(top), "withdraw_after: 0\nkeep: %s\n", cases[i].text);
-		cfg = load_ok(put_config("durations.yaml", top));
+		cfg = tu_load_config_ok(tu_put_config("durations.yaml", top));
 		assert_int_equal(cfg->keep, cases[i].secs);
 		/* withdraw_after 0 (records kept): nothing to warn about. */
 		assert_int_equal(tu_find(&cfg->warnings, cfg->file, "2:7", "keep"), -1);
@@ -75,7 +47,7 @@ static void test_keep_durations(void **state)
 
 static void test_keep_errors(void **state)
 {
-	const char *path = put_config("bad.yaml", "ttl: 60\nkeep: 3x\n");
+	const char *path = tu_put_config("bad.yaml", "ttl: 60\nkeep: 3x\n");
 	struct dcv_config *cfg = NULL;
 	struct dcv_strv errors = {0};
 
@@ -84,7 +56,7 @@ static void test_keep_errors(void **state)
 	assert_null(cfg);
 	tu_expect(&errors, path, "2:7", "keep: '3x' is not a duration");
 	dcv_strv_free(&errors);
-	path = put_config("bad2.yaml", "keep: -1\n");
+	path = tu_put_config("bad2.yaml", "keep: -1\n");
 	assert_int_equal(dcv_config_load(path, &cfg, &errors), DCV_ECONFIG);
 	tu_expect(&errors, path, "1:7", "keep: '-1' is not a duration");
 	dcv_strv_free(&errors);
@@ -96,8 +68,8 @@ static void test_keep_shorter_than_withdraw_after(void **state)
 	const char *path = NULL;
 
 	(void)state;
-	path = put_config("short.yaml", "withdraw_after: 10s\nkeep: 3s\n");
-	cfg = load_ok(path);
+	path = tu_put_config("short.yaml", "withdraw_after: 10s\nkeep: 3s\n");
+	cfg = tu_load_config_ok(path);
 	assert_int_equal(cfg->keep, 3);
 	tu_expect(&cfg->warnings, path, "2:7",
 	          "keep (3s) is shorter than withdraw_after (10s): keep counts from a job's "
@@ -105,8 +77,8 @@ static void test_keep_shorter_than_withdraw_after(void **state)
 	dcv_config_free(cfg);
 
 	/* The default withdraw_after (7d) against a keep of a day, in the units it divides. */
-	path = put_config("day.yaml", "keep: 1d\n");
-	cfg = load_ok(path);
+	path = tu_put_config("day.yaml", "keep: 1d\n");
+	cfg = tu_load_config_ok(path);
 	tu_expect(&cfg->warnings, path, "1:7", "keep (1d) is shorter than withdraw_after (7d)");
 	dcv_config_free(cfg);
 
@@ -115,8 +87,8 @@ static void test_keep_shorter_than_withdraw_after(void **state)
 	                                    "withdraw_after: 1h\nkeep: 2h\n",
 	                                    "withdraw_after: 1h\nkeep: 0\n"};
 	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
-		path = put_config("quiet.yaml", quiet[i]);
-		cfg = load_ok(path);
+		path = tu_put_config("quiet.yaml", quiet[i]);
+		cfg = tu_load_config_ok(path);
 		assert_int_equal(tu_find(&cfg->warnings, path, "2:7", "keep"), -1);
 		dcv_config_free(cfg);
 	}

@@ -11,36 +11,9 @@
 #include "testutil.h"
 #include "tufiles.h"
 
-static const char *put_config(const char *name, const char *top)
-{
-	char text[1024];
-
-	snprintf(text, sizeof(text),
-	         "%s"
-	         "remote:\n"
-	         "  - id: p\n"
-	         "    address: 127.0.0.1\n"
-	         "zone:\n"
-	         "  - domain: example.test\n"
-	         "    primary: p\n",
-	         top);
-	return tu_put(name, 0600, text);
-}
-
-static struct dcv_config *load_ok(const char *path)
-{
-	struct dcv_config *cfg = NULL;
-	struct dcv_strv errors = {0};
-
-	assert_int_equal(dcv_config_load(path, &cfg, &errors), DCV_OK);
-	tu_expect_n(&errors, 0);
-	dcv_strv_free(&errors);
-	return cfg;
-}
-
 static void test_default_none(void **state)
 {
-	struct dcv_config *cfg = load_ok(put_config("none.yaml", ""));
+	struct dcv_config *cfg = tu_load_config_ok(tu_put_config("none.yaml", ""));
 
 	(void)state;
 	assert_null(cfg->metrics_file);
@@ -55,8 +28,8 @@ static void test_good_path(void **state)
 
 	(void)state;
 	snprintf(top, sizeof(top), "metrics_file: %s/dcvd.prom\n", tu_dir);
-	path = put_config("good.yaml", top);
-	cfg = load_ok(path);
+	path = tu_put_config("good.yaml", top);
+	cfg = tu_load_config_ok(path);
 	assert_non_null(cfg->metrics_file);
 	assert_string_equal(cfg->metrics_file, tu_path("dcvd.prom"));
 	assert_int_equal(tu_find(&cfg->warnings, path, NULL, "metrics_file"), -1);
@@ -71,12 +44,12 @@ static void test_warnings(void **state)
 
 	(void)state;
 	snprintf(top, sizeof(top), "ttl: 60\nmetrics_file: %s/dcvd.txt\n", tu_dir);
-	path = put_config("txt.yaml", top);
-	cfg = load_ok(path);
+	path = tu_put_config("txt.yaml", top);
+	cfg = tu_load_config_ok(path);
 	tu_expect(&cfg->warnings, path, "2:15", "does not end in .prom");
 	dcv_config_free(cfg);
-	path = put_config("nodir.yaml", "metrics_file: /nonexistent/dcvd/dcvd.prom\n");
-	cfg = load_ok(path);
+	path = tu_put_config("nodir.yaml", "metrics_file: /nonexistent/dcvd/dcvd.prom\n");
+	cfg = tu_load_config_ok(path);
 	tu_expect(&cfg->warnings, path, "1:15",
 	          "metrics_file: folder /nonexistent/dcvd is not a directory here: No such file");
 	dcv_config_free(cfg);
@@ -84,7 +57,7 @@ static void test_warnings(void **state)
 
 static void test_relative_is_an_error(void **state)
 {
-	const char *path = put_config("rel.yaml", "metrics_file: dcvd.prom\n");
+	const char *path = tu_put_config("rel.yaml", "metrics_file: dcvd.prom\n");
 	struct dcv_config *cfg = NULL;
 	struct dcv_strv errors = {0};
 
