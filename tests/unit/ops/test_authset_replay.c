@@ -172,7 +172,6 @@ static void as_run(void **state)
 	const char *const *lines = NULL;
 	size_t n = 0;
 	unsigned long long ttl = 0, timeout = 0;
-	char unused[1024];
 
 	replay_free(); /* what a failed scenario before this one left */
 	memset(&as, 0, sizeof(as));
@@ -204,10 +203,7 @@ static void as_run(void **state)
 	assert_true(n > 0);
 	for (size_t i = 0; i < n; i++)
 		as_expect(lines[i]);
-	if (replay_unexpected()[0] != '\0')
-		fail_msg("queries no entry expected:\n%s", replay_unexpected());
-	if (replay_unused(unused, sizeof(unused)) > 0)
-		fail_msg("entries never used: %s", unused);
+	replay_check_script();
 	dcv_authsets_free(as.sets);
 	dcv_dnsio_close(io, NULL, NULL);
 	replay_run(NULL, NULL);

@@ -94,8 +94,8 @@ static void pr_expect(const char *line)
 	if (strcmp(what, "queries") == 0) {
 		sscanf(line, "expect queries %63s %255s %255s %63s", a, b, d, e);
 		if (replay_queries(a, b, d) != strtoul(e, NULL, 10))
-			fail_msg("%zu queries to %s for %s %s, expected %s", replay_queries(a, b, d), a,
-			         b, d, e);
+			fail_msg("%zu queries to %s for %s %s, expected %s",
+			         replay_queries(a, b, d), a, b, d, e);
 		return;
 	}
 	if (strcmp(what, "round") != 0 || sscanf(line, "expect round %u %63s", &i, a) != 2)
@@ -108,15 +108,16 @@ static void pr_expect(const char *line)
 		/* OK, or ERROR: the round could not run (its why is the one line). */
 		if ((r->status == DCV_OK) != (strcmp(b, "OK") == 0))
 			fail_msg("round %u: status %s, expected %s", i, dcv_strerror(r->status), b);
-	} else if (strcmp(a, "done") == 0 || strcmp(a, "auth_ok") == 0 || strcmp(a, "failed") == 0) {
+	} else if (strcmp(a, "done") == 0 || strcmp(a, "auth_ok") == 0 ||
+	           strcmp(a, "failed") == 0) {
 		bool have = a[0] == 'd' ? r->done : a[0] == 'a' ? r->auth_ok : r->failed;
 		if (have != pr_yes(b)) {
 			char all[2048] = "";
 			for (size_t k = 0; k < r->lines.n; k++)
 				snprintf(all + strlen(all), sizeof(all) - strlen(all), "\n  %s",
 				         r->lines.v[k]);
-			fail_msg("round %u: %s is %s, expected %s; it says:%s", i, a, have ? "yes" : "no",
-			         b, all);
+			fail_msg("round %u: %s is %s, expected %s; it says:%s", i, a,
+			         have ? "yes" : "no", b, all);
 		}
 	} else if (strcmp(a, "says") == 0) {
 		const char *text = strstr(line, " says ") + 6;
@@ -168,10 +169,10 @@ static void pr_spec(void)
 		int used = 0;
 		const char *p = NULL;
 		size_t k = 0;
-		assert_int_equal(sscanf(lines[i], "name %255s %255s%n", pr.name_text[i], adn, &used),
-		                 2);
-		for (p = lines[i] + used; k < PR_MAX_CANDS && sscanf(p, " %255s%n", pr.cand_text[i][k],
-		                                                     &used) == 1;
+		assert_int_equal(
+		    sscanf(lines[i], "name %255s %255s%n", pr.name_text[i], adn, &used), 2);
+		for (p = lines[i] + used;
+		     k < PR_MAX_CANDS && sscanf(p, " %255s%n", pr.cand_text[i][k], &used) == 1;
 		     p += used, k++) {
 			pr.cands[i][k] = pr.cand_text[i][k];
 			if (strcmp(pr.cand_text[i][k], adn) == 0)
@@ -191,7 +192,6 @@ static void pr_run(void **state)
 	struct dcv_dnsio *io = NULL;
 	const char *const *lines = NULL;
 	size_t n = 0;
-	char unused[1024];
 
 	replay_free(); /* what a failed scenario before this one left */
 	memset(&pr, 0, sizeof(pr));
@@ -216,10 +216,7 @@ static void pr_run(void **state)
 	assert_true(n > 0);
 	for (size_t i = 0; i < n; i++)
 		pr_expect(lines[i]);
-	if (replay_unexpected()[0] != '\0')
-		fail_msg("queries no entry expected:\n%s", replay_unexpected());
-	if (replay_unused(unused, sizeof(unused)) > 0)
-		fail_msg("entries never used: %s", unused);
+	replay_check_script();
 	dcv_dnsio_close(io, NULL, NULL);
 	replay_run(NULL, NULL);
 	dcv_prober_free(pr.prober);

@@ -88,6 +88,8 @@ size_t replay_unused(char *buf, size_t size);
 struct dcv_config;
 struct dcv_config *replay_config(void);
 int replay_main(const char *group, const char *prefix, void (*run)(void **state));
+/* Fails the test when a query went unexpected or an entry was never used. */
+void replay_check_script(void);
 
 /* Frees what replay_load() made. */
 void replay_free(void);

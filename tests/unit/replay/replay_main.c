@@ -32,6 +32,16 @@ struct dcv_config *replay_config(void)
 	return cfg;
 }
 
+void replay_check_script(void)
+{
+	char unused[1024];
+
+	if (replay_unexpected()[0] != '\0')
+		fail_msg("queries no entry expected:\n%s", replay_unexpected());
+	if (replay_unused(unused, sizeof(unused)) > 0)
+		fail_msg("entries never used: %s", unused);
+}
+
 int replay_main(const char *group, const char *prefix, void (*run)(void **state))
 {
 	const char *src = getenv("DCV_SOURCE_DIR");
