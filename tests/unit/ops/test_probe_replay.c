@@ -220,6 +220,7 @@ static void pr_run(void **state)
 	dcv_dnsio_close(io, NULL, NULL);
 	replay_run(NULL, NULL);
 	dcv_prober_free(pr.prober);
+	replay_run(NULL, NULL); /* its timer's close, which frees it */
 	dcv_probe_memory_free(&pr.memory);
 	for (size_t i = 0; i < pr.n_rounds; i++)
 		dcv_strv_free(&pr.rounds[i].lines);
