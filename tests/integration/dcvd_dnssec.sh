@@ -77,11 +77,11 @@ for try in 1 2 3; do
 	out=$("$DCV" check -c "$cfg" --timeout 3 "$LAB/csr/neg0.csr" 2>&1) && rc=0 || rc=$?
 	((rc != 0)) && grep -q 'from an NSEC the resolver has cached' <<<"$out" && break
 	echo "cached: check $try did not name the cached NSEC yet:"
-	sed 's/^/  | /' <<<"$out"
+	printf '  | %s\n' "${out//$'\n'/$'\n'  | }"
 done
 lab_check "cached: dcv check does not call it visible (exit $rc)" test "$rc" -ne 0
 # shellcheck disable=SC2317 # run through lab_check
-names_nsec() { grep -q 'from an NSEC the resolver has cached' <<<"$out" || { sed 's/^/  | /' <<<"$out"; return 1; }; }
+names_nsec() { grep -q 'from an NSEC the resolver has cached' <<<"$out" || { printf '  | %s\n' "${out//$'\n'/$'\n'  | }"; return 1; }; }
 lab_check "cached: it names the cached NSEC" names_nsec
 lab_check "cached: not as a DNSSEC failure" lab_not grep -q 'DNSSEC' <<<"$out"
 "$DCV" withdraw -c "$cfg" --timeout 10 "$LAB/csr/neg0.csr" >/dev/null
