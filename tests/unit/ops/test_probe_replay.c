@@ -9,13 +9,20 @@
  *                                        one memory for every round
  *   name NAME ADN CANDIDATE...           a certificate name, the candidate
  *                                        holding our record, the CA's walk
+ *   held ZONE SERIAL                     the serial the primary held the record in
+ *                                        (spec.held: the reasons of a wait)
  *   round at MS                          a round at fake time MS
+ *   serials at MS ZONE MAXAGE            dcv_prober_serials() (the watchers' question)
+ *   primary at MS ZONE                   dcv_prober_primary_serial()
  *   expect round I status OK|ERROR       the I-th round's report
  *   expect round I done|auth_ok|failed yes|no
  *   expect round I says TEXT             a substring of one of its
  *                                        disagreement lines (dcv_probe_disagreements)
  *   expect round I silent                no disagreement line at all
  *   expect round I dnssec ZONE STATE     the zone's DNSSEC state in the report
+ *   expect serials I status OK|ERROR     the I-th serials call (file order)
+ *   expect serials I has ADDR=SERIAL     one address's serial (ADDR=- when it gave none)
+ *   expect primary I serial N|ERROR      the I-th primary serial call
  *   expect queries SERVER TYPE NAME N
  *
  * Every entry must be used, and no query may go unexpected.
@@ -43,8 +50,24 @@ struct pr_round {
 	char dnssec[512]; /* " ZONE=STATE" each */
 };
 
+/* A serials or primary call and what it got. */
+struct pr_serials {
+	uv_timer_t timer;
+	bool primary;
+	char zone[256];
+	uint64_t max_age;
+	bool called;
+	int status;
+	char got[512]; /* " ADDR=SERIAL" each, ADDR=- when unknown; " =SERIAL" for the primary */
+};
+
 static struct {
 	struct dcv_prober *prober;
+	const struct dcv_config *cfg;
+	struct pr_serials serials[PR_MAX_ROUNDS];
+	size_t n_serials;
+	struct dcv_probe_held held[2];
+	char held_zone[2][256];
 	struct dcv_probe_spec spec;
 	struct dcv_probe_memory memory;
 	struct dcv_probe_name names[PR_MAX_NAMES];
@@ -79,6 +102,82 @@ static void pr_on_at(uv_timer_t *t)
 	uv_close((uv_handle_t *)t, NULL);
 }
 
+static void pr_on_serials(void *arg, int status, size_t n, const struct dcv_addr *addrs,
+                          const uint32_t *serials, const bool *known)
+{
+	struct pr_serials *c = arg;
+	size_t off = 0;
+
+	c->called = true;
+	c->status = status;
+	for (size_t i = 0; i < n && off < sizeof(c->got); i++) {
+		if (known[i])
+			off += (size_t)snprintf(c->got + off, sizeof(c->got) - off, " %s=%u",
+			                        addrs[i].text, (unsigned)serials[i]);
+		else
+			off += (size_t)snprintf(c->got + off, sizeof(c->got) - off, " %s=-",
+			                        addrs[i].text);
+	}
+}
+
+static void pr_on_primary(void *arg, int status, uint32_t serial)
+{
+	struct pr_serials *c = arg;
+
+	c->called = true;
+	c->status = status;
+	snprintf(c->got, sizeof(c->got), " =%u", (unsigned)serial);
+}
+
+static void pr_on_serials_at(uv_timer_t *t)
+{
+	struct pr_serials *c = t->data;
+	const struct dcv_zone *zone = dcv_config_zone(pr.cfg, c->zone);
+
+	assert_non_null(zone);
+	if (c->primary)
+		assert_int_equal(dcv_prober_primary_serial(pr.prober, zone, 0, pr_on_primary, c),
+		                 DCV_OK);
+	else
+		assert_int_equal(dcv_prober_serials(pr.prober, zone, c->max_age, pr_on_serials, c),
+		                 DCV_OK);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+/* The I-th call of a kind (serials and primary counted apart, in file order). */
+static const struct pr_serials *pr_nth_serials(bool primary, unsigned i)
+{
+	for (size_t k = 0; k < pr.n_serials; k++)
+		if (pr.serials[k].primary == primary && i-- == 0)
+			return &pr.serials[k];
+	fail_msg("no %s call number %u", primary ? "primary" : "serials", i);
+	return NULL;
+}
+
+static void pr_expect_serials(const char *line)
+{
+	char what[16] = "", a[64] = "", b[256] = "";
+	unsigned i = 0;
+	const struct pr_serials *c = NULL;
+	char want[300];
+
+	sscanf(line, "expect %15s %u %63s %255s", what, &i, a, b);
+	c = pr_nth_serials(strcmp(what, "primary") == 0, i);
+	if (!c->called)
+		fail_msg("%s %u never answered", what, i);
+	if (strcmp(a, "status") == 0 || strcmp(b, "ERROR") == 0) {
+		bool ok = strcmp(b, "OK") == 0;
+		if ((c->status == DCV_OK) != ok)
+			fail_msg("%s %u: status %s, expected %s", what, i, dcv_strerror(c->status),
+			         b);
+		return;
+	}
+	snprintf(want, sizeof(want), " %s%s", strcmp(a, "serial") == 0 ? "=" : "", b);
+	if (c->status != DCV_OK || strstr(c->got, want) == NULL)
+		fail_msg("%s %u: [%s] (%s), expected%s", what, i, c->got, dcv_strerror(c->status),
+		         want);
+}
+
 static bool pr_yes(const char *word)
 {
 	return strcmp(word, "yes") == 0;
@@ -91,6 +190,10 @@ static void pr_expect(const char *line)
 	const struct pr_round *r = NULL;
 
 	sscanf(line, "expect %15s", what);
+	if (strcmp(what, "serials") == 0 || strcmp(what, "primary") == 0) {
+		pr_expect_serials(line);
+		return;
+	}
 	if (strcmp(what, "queries") == 0) {
 		sscanf(line, "expect queries %63s %255s %255s %63s", a, b, d, e);
 		if (replay_queries(a, b, d) != strtoul(e, NULL, 10))
@@ -184,6 +287,15 @@ static void pr_spec(void)
 	}
 	pr.spec.names = pr.names;
 	pr.spec.n_names = n;
+	lines = replay_lines("held", &n);
+	assert_true(n <= 2);
+	for (size_t i = 0; i < n; i++) {
+		unsigned serial = 0;
+		assert_int_equal(sscanf(lines[i], "held %255s %u", pr.held_zone[i], &serial), 2);
+		pr.held[i] = (struct dcv_probe_held){pr.held_zone[i], serial};
+	}
+	pr.spec.held = n ? pr.held : NULL;
+	pr.spec.n_held = n;
 }
 
 static void pr_run(void **state)
@@ -201,8 +313,23 @@ static void pr_run(void **state)
 	io = dcv_dnsio_new(replay_loop(), NULL);
 	pr.prober = dcv_prober_new(io, cfg, NULL);
 	assert_non_null(pr.prober);
+	pr.cfg = cfg;
+	for (int kind = 0; kind < 2; kind++) {
+		lines = replay_lines(kind ? "primary" : "serials", &n);
+		for (size_t i = 0; i < n && pr.n_serials < PR_MAX_ROUNDS; i++) {
+			struct pr_serials *c = &pr.serials[pr.n_serials++];
+			unsigned long long at = 0, max_age = 0;
+			c->primary = kind == 1;
+			assert_true(sscanf(lines[i], "%*s at %llu %255s %llu", &at, c->zone,
+			                   &max_age) >= 2);
+			c->max_age = max_age;
+			uv_timer_init(replay_loop(), &c->timer);
+			c->timer.data = c;
+			uv_timer_start(&c->timer, pr_on_serials_at, at, 0);
+		}
+	}
 	lines = replay_lines("round", &n);
-	assert_true(n > 0 && n <= PR_MAX_ROUNDS);
+	assert_true(n <= PR_MAX_ROUNDS);
 	for (size_t i = 0; i < n; i++) {
 		unsigned long long at = 0;
 		struct pr_round *r = &pr.rounds[pr.n_rounds++];
