@@ -54,7 +54,8 @@ uint64_t dcv_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
  */
 int dcv_rename_noreplace(int from_fd, const char *from, int to_fd, const char *to);
 
-/* Writes all len bytes of buf to fd (again after EINTR and short writes): false with errno on failure. */
+/* Writes all len bytes of buf to fd (again after EINTR and short writes): false with errno on
+ * failure. */
 bool dcv_write_all(int fd, const void *buf, size_t len);
 
 /*
