@@ -14,6 +14,7 @@
 #include "dcv/err.h"
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 struct metrics_write {
 	uv_work_t work;
@@ -57,7 +58,6 @@ static void metrics_write_work(uv_work_t *req)
 {
 	struct metrics_write *wr = req->data;
 	char tmp[4200];
-	size_t off = 0;
 	int fd = -1;
 
 	if (metrics_tmp_path(wr->path, tmp, sizeof(tmp)) < 0) {
@@ -77,16 +77,10 @@ static void metrics_write_work(uv_work_t *req)
 		wr->failed = "chmod";
 		goto out;
 	}
-	while (off < wr->len) {
-		ssize_t n = write(fd, wr->text + off, wr->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			wr->err = errno;
-			wr->failed = "write";
-			goto out;
-		}
-		off += (size_t)n;
+	if (!dcv_write_all(fd, wr->text, wr->len)) {
+		wr->err = errno;
+		wr->failed = "write";
+		goto out;
 	}
 	if (fsync(fd) < 0) {
 		wr->err = errno;

@@ -154,22 +154,11 @@ static void say_failed(const struct dcv_store *st, const struct store_dir *dir, 
 /* Sets the mode (the umask may have taken bits away) and writes buf; what failed in *what. */
 static int fill_fd(int fd, const unsigned char *buf, size_t len, const char **what)
 {
-	size_t done = 0;
-	ssize_t n = 0;
-
 	*what = "chmod";
 	if (fchmod(fd, FILE_MODE) < 0)
 		return DCV_EIO;
 	*what = "write";
-	while (done < len) {
-		n = write(fd, buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return DCV_EIO;
-		done += (size_t)n;
-	}
-	return DCV_OK;
+	return dcv_write_all(fd, buf, len) ? DCV_OK : DCV_EIO;
 }
 
 int store_write_file(struct dcv_store *st, const struct store_dir *dir, const char *name,
