@@ -58,6 +58,10 @@ int dcv_rename_noreplace(int from_fd, const char *from, int to_fd, const char *t
  * failure. */
 bool dcv_write_all(int fd, const void *buf, size_t len);
 
+/* t (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" (UTC); the number itself if it cannot be.
+ */
+void dcv_utc_text(uint64_t t, char *out, size_t size);
+
 /*
  * Length of the well-formed UTF-8 sequence at s (at most len bytes) whose
  * code point is printable -- not a C0 or C1 control, not DEL, not a

@@ -27,15 +27,6 @@
 #include "util.h"
 #include "yin.h"
 
-static void iso(uint64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void age(uint64_t seconds, char *buf, size_t size)
 {
 	if (seconds < 120)
@@ -215,7 +206,7 @@ static void print_report(const struct dcv_config *cfg, struct dcv_job_record *re
 		       counts[s]);
 	printf("\n");
 	if (oldest != NULL) {
-		iso(oldest->received, when, sizeof(when));
+		dcv_utc_text(oldest->received, when, sizeof(when));
 		age(now > oldest->received ? now - oldest->received : 0, how_long,
 		    sizeof(how_long));
 		printf("oldest job in flight: %s (%s), received %s, %s ago\n", oldest->id,
@@ -227,7 +218,7 @@ static void print_report(const struct dcv_config *cfg, struct dcv_job_record *re
 		const struct dcv_job_record *r = &recs[i];
 		if (!in_flight(r) && r->state != DCV_JOB_FAILED)
 			continue;
-		iso(r->received, when, sizeof(when));
+		dcv_utc_text(r->received, when, sizeof(when));
 		printf("%-11s %s  %s.%s  received %s%s%s%s\n", dcv_job_state_name(r->state), r->id,
 		       r->name, r->ext, when, r->error[0] ? "  error: " : "", r->error,
 		       r->cleanup ? "  (records still being deleted)" : "");
@@ -245,7 +236,7 @@ static void json_time(FILE *f, const char *key, uint64_t t, bool first)
 		fputs("null", f);
 		return;
 	}
-	iso(t, when, sizeof(when));
+	dcv_utc_text(t, when, sizeof(when));
 	dcv_json_cstr(f, when);
 }
 

@@ -12,6 +12,7 @@
 
 #include "dcv/err.h"
 #include "dnssec.h"
+#include "util.h"
 
 const char *dcv_zsec_name(enum dcv_zsec s)
 {
@@ -45,15 +46,6 @@ const char *dcv_sigcheck_name(enum dcv_sigcheck c)
 	}
 }
 
-static void dnssec_utc(uint32_t t, char *out, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, size, "%u", (unsigned)t);
-}
-
 /* Whether serial time a lies before b (RFC 1982 on 32 bits, as RRSIG times are). */
 static bool dnssec_before(uint32_t a, uint32_t b)
 {
@@ -73,8 +65,8 @@ static enum dcv_sigcheck dnssec_one(const ldns_rr_list *rrset, const ldns_rr *si
 	char from[32], until[32];
 	ldns_status st;
 
-	dnssec_utc(inception, from, sizeof(from));
-	dnssec_utc(expiration, until, sizeof(until));
+	dcv_utc_text(inception, from, sizeof(from));
+	dcv_utc_text(expiration, until, sizeof(until));
 	st = ldns_verify_rrsig_keylist_notime(rrset, sig, keys, NULL);
 	snprintf(detail, size, "RRSIG key %u alg %u valid %s to %s", tag, alg, from, until);
 	if (st == LDNS_STATUS_CRYPTO_NO_MATCHING_KEYTAG_DNSKEY ||

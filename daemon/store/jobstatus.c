@@ -29,16 +29,6 @@ const char *dcv_job_status_state(const struct dcv_job_record *rec)
 	}
 }
 
-static void iso_time(uint64_t t, char *out, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	/* dcv_job_record_check() keeps t within four-digit years. */
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, size, "%" PRIu64, t);
-}
-
 static void emit_records(struct yout *y, const struct dcv_job_record *rec)
 {
 	char line[1024];
@@ -138,7 +128,7 @@ static int status_emit(const struct dcv_job_record *rec, bool with_token, unsign
 	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
 		if (times[i] == 0)
 			continue;
-		iso_time(times[i], when, sizeof(when));
+		dcv_utc_text(times[i], when, sizeof(when));
 		yout_kv(&y, time_keys[i], when);
 	}
 	/* Last, so that `dcv submit` can check it and leave it out of what it prints. */
