@@ -13,6 +13,30 @@
 /* The folder made by tests/data/gen-csrs.sh (env DCV_TEST_DATA). */
 const char *tu_data_dir(void);
 
+/* The next value of a xorshift32 sequence in *x (not 0): repeatable random input for tests. */
+static inline uint32_t tu_xorshift32(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/*
+ * Fills buf with a random length (below size) of characters drawn from
+ * alphabet (alphabet_len of them), both from the sequence in *x; returns
+ * that length.
+ */
+static inline size_t tu_random_text(uint32_t *x, unsigned char *buf, size_t size,
+                                    const char *alphabet, size_t alphabet_len)
+{
+	size_t len = tu_xorshift32(x) % size;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)alphabet[tu_xorshift32(x) % alphabet_len];
+	return len;
+}
+
 /* Entries in a folder, . and .. aside (fails the test when it cannot be read). */
 size_t tu_count_entries(const char *dir);
 

@@ -1176,10 +1176,7 @@ static void test_mutations(void **state)
 
 		memcpy(buf, base, len);
 		for (int k = 0; k < 1 + round % 4 && len > 0; k++) {
-			x ^= x << 13;
-			x ^= x >> 17;
-			x ^= x << 5;
-			size_t at = x % len;
+			size_t at = tu_xorshift32(&x) % len;
 			switch ((x >> 8) % 4) {
 			case 0: /* replace */
 				buf[at] =

@@ -239,16 +239,7 @@ static void test_garbage(void **state)
 		size_t len = 0;
 		const char *path = NULL;
 
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		len = x % sizeof(buf);
-		for (size_t i = 0; i < len; i++) {
-			x ^= x << 13;
-			x ^= x >> 17;
-			x ^= x << 5;
-			buf[i] = (unsigned char)alphabet[x % (sizeof(alphabet) - 1)];
-		}
+		len = tu_random_text(&x, buf, sizeof(buf), alphabet, sizeof(alphabet) - 1);
 		if (round % 2)
 			memcpy(buf, "key:\n", len < 5 ? len : 5);
 		path = tu_put_bytes("garbage.key", 0600, buf, len);

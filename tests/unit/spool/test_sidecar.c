@@ -334,16 +334,7 @@ static void test_garbage(void **state)
 	for (int round = 0; round < 5000; round++) {
 		size_t len = 0;
 
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		len = x % sizeof(buf);
-		for (size_t i = 0; i < len; i++) {
-			x ^= x << 13;
-			x ^= x >> 17;
-			x ^= x << 5;
-			buf[i] = (unsigned char)alphabet[x % (sizeof(alphabet) - 1)];
-		}
+		len = tu_random_text(&x, buf, sizeof(buf), alphabet, sizeof(alphabet) - 1);
 		if (dcv_sidecar_parse("g.yaml", buf, len, &sc, &why) == DCV_OK) {
 			dcv_sidecar_free(&sc);
 			continue;
