@@ -164,7 +164,7 @@ static int add_name(struct dcv_strv *names, const unsigned char *data, int len, 
 		dcv_why_set(why, "a name in the request contains a NUL byte");
 		goto out;
 	}
-	name = strndup((const char *)data, (size_t)len);
+	name = dcv_memdup_text(data, (size_t)len);
 	rc = DCV_ENOMEM;
 	if (name == NULL)
 		goto out;

@@ -322,6 +322,17 @@ bool dcv_write_all(int fd, const void *buf, size_t len)
 	return true;
 }
 
+char *dcv_memdup_text(const void *p, size_t len)
+{
+	char *s = len < SIZE_MAX ? malloc(len + 1) : NULL;
+
+	if (s != NULL) {
+		memcpy(s, p, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
 void dcv_utc_text(uint64_t t, char *out, size_t size)
 {
 	time_t tt = (time_t)t;

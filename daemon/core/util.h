@@ -58,6 +58,16 @@ int dcv_rename_noreplace(int from_fd, const char *from, int to_fd, const char *t
  * failure. */
 bool dcv_write_all(int fd, const void *buf, size_t len);
 
+/*
+ * A malloc'd copy of the len bytes at p with a NUL after them (NULL when out
+ * of memory); the caller frees it. Unlike strndup() it never looks past len:
+ * p may be memory with no NUL anywhere after it, such as a value in LMDB's
+ * map, whose page may be the last of the file (reading on is SIGBUS), or a
+ * field of a DER buffer. Copied NUL bytes stay, so C string functions see
+ * the text up to the first.
+ */
+char *dcv_memdup_text(const void *p, size_t len);
+
 /* t (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" (UTC); the number itself if it cannot be.
  */
 void dcv_utc_text(uint64_t t, char *out, size_t size);

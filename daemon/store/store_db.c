@@ -559,8 +559,9 @@ static int holders_check(struct db *db, const struct recs *recs)
 			}
 			have = grown;
 		}
-		have[n_have].key = strndup(k.mv_data, k.mv_size);
-		have[n_have].val = strndup(v.mv_data, v.mv_size);
+		/* Not strndup(): it may read on past the value, off the end of the file. */
+		have[n_have].key = dcv_memdup_text(k.mv_data, k.mv_size);
+		have[n_have].val = dcv_memdup_text(v.mv_data, v.mv_size);
 		if (have[n_have++].val == NULL || have[n_have - 1].key == NULL)
 			mrc = ENOMEM;
 	}

@@ -105,7 +105,7 @@ static char *db_lines(const char *db)
 	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
 	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
 	for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-		val = strndup(v.mv_data, v.mv_size);
+		val = dcv_memdup_text(v.mv_data, v.mv_size);
 		for (p = val; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
 			dcv_strv_pushf(&lines, "%.*s %.*s\n", (int)k.mv_size, (char *)k.mv_data,
 			               (int)(nl - p), p);
