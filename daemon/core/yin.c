@@ -287,6 +287,9 @@ int dcv_yin_parse(struct dcv_yin *y, const char *name, const unsigned char *buf,
 	}
 	rc = DCV_OK;
 out:
+	/* An error that could not be reported must not pass for a reported one. */
+	if (rc == DCV_EINVAL && y->oom)
+		rc = DCV_ENOMEM;
 	yaml_parser_delete(&parser);
 	return rc;
 }
