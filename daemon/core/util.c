@@ -118,8 +118,10 @@ int dcv_read_fd(int fd, size_t max, unsigned char **buf, size_t *len, struct dcv
 
 	/* One spare byte tells "exactly max" from "more than max". */
 	data = malloc(max + 2);
-	if (data == NULL)
+	if (data == NULL) {
+		dcv_why_set(why, "out of memory for %zu bytes", max + 2);
 		goto out;
+	}
 	for (;;) {
 		got = read(fd, data + have, max + 1 - have);
 		if (got < 0 && errno == EINTR)

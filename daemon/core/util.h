@@ -30,7 +30,7 @@ void dcv_ascii_lower(char *s);
  * being read; the file is opened non-blocking so that a FIFO cannot hang
  * the caller. path "-" reads standard input up to max bytes.
  * Errors: DCV_EIO (with strerror), DCV_ETOOBIG, DCV_EINVAL (not a regular
- * file), DCV_ENOMEM. The caller frees *buf.
+ * file), DCV_ENOMEM; each with why. The caller frees *buf.
  */
 int dcv_read_file(const char *path, size_t max, unsigned char **buf, size_t *len,
                   struct dcv_why *why);
