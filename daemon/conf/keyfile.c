@@ -518,6 +518,9 @@ int dcv_keyfile_load(const char *path, const char *want_id, struct dcv_tsig_key 
 		goto out;
 	rc = decode(key, path, out, why);
 out:
+	/* The parsers return DCV_ENOMEM without a message; the contract promises one. */
+	if (rc == DCV_ENOMEM)
+		dcv_why_set(why, "%s: out of memory", path);
 	if (rc < 0)
 		dcv_tsig_key_clear(out);
 	if (buf != NULL) {
