@@ -1,0 +1,167 @@
+/* failalloc.c -- the wrapped allocators and the torture driver (failalloc.h). */
+#include "failalloc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcv/err.h"
+#include "testutil.h"
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+int __real_vasprintf(char **out, const char *fmt, va_list ap);
+FILE *__real_open_memstream(char **ptr, size_t *size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
+int __wrap_asprintf(char **out, const char *fmt, ...);
+FILE *__wrap_open_memstream(char **ptr, size_t *size);
+
+/* The allocations counted in this run, and the one to fail (0: none). */
+static size_t fa_calls;
+static size_t fa_fail_at;
+static bool fa_did_fail;
+
+/* Counts one allocation; true when it is the one to fail (errno is then ENOMEM). */
+static bool fa_should_fail(void)
+{
+	fa_calls++;
+	if (fa_fail_at == 0 || fa_calls != fa_fail_at)
+		return false;
+	fa_did_fail = true;
+	errno = ENOMEM;
+	return true;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return fa_should_fail() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return fa_should_fail() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+	return fa_should_fail() ? NULL : __real_realloc(p, size);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return fa_should_fail() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return fa_should_fail() ? NULL : __real_strndup(s, n);
+}
+
+int __wrap_vasprintf(char **out, const char *fmt, va_list ap)
+{
+	/* glibc leaves *out undefined on failure; callers must not read it. */
+	return fa_should_fail() ? -1 : __real_vasprintf(out, fmt, ap);
+}
+
+int __wrap_asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (fa_should_fail())
+		return -1;
+	va_start(ap, fmt);
+	rc = __real_vasprintf(out, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+FILE *__wrap_open_memstream(char **ptr, size_t *size)
+{
+	return fa_should_fail() ? NULL : __real_open_memstream(ptr, size);
+}
+
+size_t fa_count(void)
+{
+	return fa_calls;
+}
+
+bool fa_fired(void)
+{
+	return fa_did_fail;
+}
+
+void fa_printf(struct fa_result *res, const char *fmt, ...)
+{
+	size_t used = strlen(res->digest);
+	va_list ap;
+
+	if (used + 1 >= sizeof(res->digest))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(res->digest + used, sizeof(res->digest) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* One run of the scenario with allocation fail_at failing (0: none). */
+static void fa_run(fa_scenario run, void *state, size_t fail_at, struct fa_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	fa_calls = 0;
+	fa_did_fail = false;
+	fa_fail_at = fail_at;
+	run(state, res);
+	fa_fail_at = 0;
+}
+
+static bool fa_accepted(int rc, const int *accept, size_t n_accept)
+{
+	if (accept == NULL || n_accept == 0)
+		return rc == DCV_ENOMEM;
+	for (size_t i = 0; i < n_accept; i++)
+		if (rc == accept[i])
+			return true;
+	return false;
+}
+
+size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, const int *accept,
+                  size_t n_accept)
+{
+	static struct fa_result want, got;
+	size_t n;
+
+	fa_run(run, state, 0, &want);
+	n = fa_calls;
+	if (want.rc != want_rc)
+		fail_msg("%s: unarmed run gave %d (%s), not %d", name, want.rc,
+		         dcv_strerror(want.rc), want_rc);
+	if (n == 0)
+		fail_msg("%s: the scenario allocates nothing through our code", name);
+	for (size_t i = 1; i <= n; i++) {
+		fa_run(run, state, i, &got);
+		if (!fa_did_fail)
+			fail_msg("%s: allocation %zu of %zu never came (the scenario is not "
+			         "repeatable)",
+			         name, i, n);
+		if (got.rc == want.rc && strcmp(got.digest, want.digest) == 0)
+			continue;
+		if (got.rc != want.rc && fa_accepted(got.rc, accept, n_accept))
+			continue;
+		fail_msg("%s: with allocation %zu of %zu failing: code %d (%s), digest\n  '%s'\n"
+		         "expected %d (%s), digest\n  '%s'",
+		         name, i, n, got.rc, dcv_strerror(got.rc), got.digest, want.rc,
+		         dcv_strerror(want.rc), want.digest);
+	}
+	print_message("%s: %zu allocations, each failed once\n", name, n);
+	return n;
+}
