@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <ldns/ldns.h>
 
@@ -23,6 +24,7 @@
 #define REPLAY_T0 1000000
 #define REPLAY_DEFAULT_TIMEOUT_MS 7500 /* dnsio's default tries: 0.5 + 1 + 2 + 4 s of UDP */
 #define REPLAY_MAX_REPLIES 8
+#define REPLAY_MAX_KEYS 4 /* zonekey lines; and dnskey, rrsig lines of one reply */
 
 enum rp_action {
 	RP_REPLY,
@@ -42,6 +44,24 @@ struct rp_reply {
 	size_t n_answers;
 	char **authority;
 	size_t n_authority;
+	bool ad;
+	int ede; /* -1: no Extended DNS Error option */
+	char ede_text[128];
+	char dnskeys[REPLAY_MAX_KEYS][64]; /* zonekey names whose DNSKEY the answer holds */
+	size_t n_dnskeys;
+	struct {
+		char key[64];
+		long from_min,
+		    until_min; /* validity, minutes from now (real time, as dnssec.c's) */
+	} rrsigs[REPLAY_MAX_KEYS];
+	size_t n_rrsigs;
+};
+
+/* A DNSSEC key made for the scenario (zonekey NAME ZONE). */
+struct rp_zonekey {
+	char name[64];
+	ldns_key *key;
+	ldns_rr *dnskey;
 };
 
 struct rp_entry {
@@ -131,6 +151,8 @@ static struct {
 	char *section;
 	const char **picked;
 	char tsig_name[256], tsig_alg[64], tsig_secret[256];
+	struct rp_zonekey keys[REPLAY_MAX_KEYS];
+	size_t n_keys;
 	const char *path;
 } rp = {.now = REPLAY_T0};
 
@@ -189,6 +211,7 @@ static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_ac
 		rp_die(line, "more than %d replies in one entry", REPLAY_MAX_REPLIES);
 	r = &e->replies[e->n_replies++];
 	r->action = action;
+	r->ede = -1;
 	for (char *w = strtok_r(words, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
 		if (strcmp(w, "aa") == 0)
 			r->aa = true;
@@ -196,6 +219,8 @@ static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_ac
 			r->signed_ok = true;
 		else if (strcmp(w, "forged") == 0)
 			r->forged = true;
+		else if (strcmp(w, "ad") == 0)
+			r->ad = true;
 		else if (strcmp(w, "late") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL)
 			r->late = strtoull(w, NULL, 10);
 		else if (action == RP_REPLY && isupper((unsigned char)w[0]))
@@ -203,6 +228,159 @@ static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_ac
 		else
 			rp_die(line, "what is \"%s\"?", w);
 	}
+}
+
+/* --- DNSSEC keys, DNSKEY and RRSIG records, Extended DNS Errors ------------- */
+
+static const struct rp_zonekey *rp_zonekey(const char *name, int line)
+{
+	for (size_t i = 0; i < rp.n_keys; i++)
+		if (strcmp(rp.keys[i].name, name) == 0)
+			return &rp.keys[i];
+	rp_die(line, "no zonekey %s", name);
+}
+
+/* zonekey NAME ZONE: a fresh ECDSA P-256 zone key whose owner is ZONE. */
+static void rp_parse_zonekey(const char *l, int line)
+{
+	struct rp_zonekey *k = &rp.keys[rp.n_keys];
+	char zone[256] = "";
+	ldns_rdf *owner = NULL;
+
+	if (rp.n_keys == REPLAY_MAX_KEYS || sscanf(l, "zonekey %63s %255s", k->name, zone) != 2)
+		rp_die(line, "zonekey NAME ZONE (at most %d)", REPLAY_MAX_KEYS);
+	k->key = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	owner = ldns_dname_new_frm_str(zone);
+	if (k->key == NULL || owner == NULL)
+		rp_die(line, "ldns could not make a key for %s", zone);
+	ldns_key_set_pubkey_owner(k->key, owner);
+	ldns_key_set_flags(k->key, LDNS_KEY_ZONE_KEY);
+	k->dnskey = ldns_key2rr(k->key);
+	if (k->dnskey == NULL)
+		rp_die(line, "ldns could not write the DNSKEY of %s", zone);
+	ldns_rr_set_ttl(k->dnskey, 300);
+	ldns_key_set_keytag(k->key, ldns_calc_keytag(k->dnskey)); /* the RRSIGs name it */
+	rp.n_keys++;
+}
+
+/*
+ * The lines after a reply that add DNSSEC to it:
+ *   dnskey KEY                        KEY's DNSKEY record in the answer
+ *   rrsig KEY [from MIN] [until MIN]  every RRset of the answer signed by KEY,
+ *                                     valid from now + MIN minutes (default -60)
+ *                                     until now + MIN minutes (default 30 days)
+ *   ede CODE [TEXT]                   an Extended DNS Error option (RFC 8914)
+ * False when l is none of them.
+ */
+static bool rp_parse_dnssec(struct rp_reply *r, const char *l, int line)
+{
+	char key[64] = "", w1[16] = "", w2[16] = "";
+	long v1 = 0, v2 = 0;
+	int used = 0;
+
+	if (sscanf(l, "dnskey %63s", key) == 1) {
+		if (r->n_dnskeys == REPLAY_MAX_KEYS)
+			rp_die(line, "too many dnskey lines");
+		rp_zonekey(key, line);
+		snprintf(r->dnskeys[r->n_dnskeys++], sizeof(r->dnskeys[0]), "%s", key);
+	} else if (sscanf(l, "rrsig %63s", key) == 1) {
+		int n = sscanf(l, "rrsig %*s %15s %ld %15s %ld", w1, &v1, w2, &v2);
+		size_t s = r->n_rrsigs;
+		if (s == REPLAY_MAX_KEYS)
+			rp_die(line, "too many rrsig lines");
+		rp_zonekey(key, line);
+		snprintf(r->rrsigs[s].key, sizeof(r->rrsigs[s].key), "%s", key);
+		r->rrsigs[s].from_min = -60;
+		r->rrsigs[s].until_min = 30 * 24 * 60;
+		for (int k = 0; k + 1 < (n > 0 ? n : 0); k += 2) {
+			const char *w = k ? w2 : w1;
+			long v = k ? v2 : v1;
+			if (strcmp(w, "from") == 0)
+				r->rrsigs[s].from_min = v;
+			else if (strcmp(w, "until") == 0)
+				r->rrsigs[s].until_min = v;
+			else
+				rp_die(line, "rrsig KEY [from MIN] [until MIN]");
+		}
+		r->n_rrsigs++;
+	} else if (sscanf(l, "ede %d%n", &r->ede, &used) == 1) {
+		while (l[used] == ' ')
+			used++;
+		snprintf(r->ede_text, sizeof(r->ede_text), "%s", l + used);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* Signs every RRset of the answer section with the rrsig lines' keys. */
+static void rp_sign_answer(ldns_pkt *p, const struct rp_reply *r, int line)
+{
+	ldns_rr_list *answer = ldns_rr_list_clone(ldns_pkt_answer(p));
+	size_t n = ldns_rr_list_rr_count(answer);
+
+	for (size_t s = 0; s < r->n_rrsigs; s++) {
+		const struct rp_zonekey *k = rp_zonekey(r->rrsigs[s].key, line);
+		ldns_key_list *keys = ldns_key_list_new();
+		uint32_t now = (uint32_t)time(NULL);
+
+		ldns_key_set_inception(k->key, now + (uint32_t)(r->rrsigs[s].from_min * 60));
+		ldns_key_set_expiration(k->key, now + (uint32_t)(r->rrsigs[s].until_min * 60));
+		ldns_key_list_push_key(keys, k->key);
+		for (size_t i = 0; i < n; i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(answer, i);
+			ldns_rr_list *set = ldns_rr_list_new(), *sigs = NULL;
+			bool first = ldns_rr_get_type(rr) != LDNS_RR_TYPE_RRSIG;
+			for (size_t j = 0; j < n && first; j++) {
+				const ldns_rr *o = ldns_rr_list_rr(answer, j);
+				bool same =
+				    ldns_rr_get_type(o) == ldns_rr_get_type(rr) &&
+				    ldns_dname_compare(ldns_rr_owner(o), ldns_rr_owner(rr)) == 0;
+				if (same && j < i)
+					first = false; /* signed with the first of its set */
+				else if (same)
+					ldns_rr_list_push_rr(set, ldns_rr_clone(o));
+			}
+			if (first && (sigs = ldns_sign_public(set, keys)) == NULL)
+				rp_die(line, "ldns could not sign with %s", k->name);
+			for (size_t j = 0; sigs != NULL && j < ldns_rr_list_rr_count(sigs); j++)
+				ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+				                 ldns_rr_clone(ldns_rr_list_rr(sigs, j)));
+			ldns_rr_list_deep_free(sigs);
+			ldns_rr_list_deep_free(set);
+		}
+		/* The key stays the scenario's (ldns_key_list_pop_key of the last one frees twice). */
+		ldns_key_list_set_key_count(keys, 0);
+		ldns_key_list_free(keys);
+	}
+	ldns_rr_list_deep_free(answer);
+}
+
+/* Appends an OPT record with the reply's Extended DNS Error to wire (not after a TSIG). */
+static uint8_t *rp_add_ede(uint8_t *wire, size_t *len, const struct rp_reply *r, int line)
+{
+	size_t text = strlen(r->ede_text), opt = 4 + 2 + text, at = *len;
+	uint8_t *grown = NULL;
+
+	if (r->signed_ok || r->forged || wire[10] != 0 || wire[11] != 0)
+		rp_die(line, "ede: a reply with additional records or a TSIG");
+	grown = realloc(wire, at + 11 + opt);
+	if (grown == NULL)
+		rp_die(line, "out of memory");
+	wire = grown;
+	memcpy(wire + at, (const uint8_t[]){0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0}, 9);
+	wire[at + 9] = (uint8_t)(opt >> 8);
+	wire[at + 10] = (uint8_t)opt;
+	wire[at + 11] = 0;
+	wire[at + 12] = 15; /* EDE */
+	wire[at + 13] = (uint8_t)((2 + text) >> 8);
+	wire[at + 14] = (uint8_t)(2 + text);
+	wire[at + 15] = (uint8_t)(r->ede >> 8);
+	wire[at + 16] = (uint8_t)r->ede;
+	memcpy(wire + at + 17, r->ede_text, text);
+	wire[11] = 1; /* ARCOUNT */
+	*len = at + 11 + opt;
+	return wire;
 }
 
 static void rp_parse_entry(size_t *i)
@@ -251,6 +429,9 @@ static void rp_parse_entry(size_t *i)
 			last->answers =
 			    realloc(last->answers, (last->n_answers + 1) * sizeof(*last->answers));
 			last->answers[last->n_answers++] = l + 7;
+		} else if (last != NULL && last->action == RP_REPLY &&
+		           rp_parse_dnssec(last, l, line)) {
+			continue;
 		} else
 			rp_die(line, "in an entry: \"%s\"", l);
 	}
@@ -295,6 +476,8 @@ void replay_load(const char *path)
 		         sscanf(rp.lines[i], "tsig %255s %63s %255s", rp.tsig_name, rp.tsig_alg,
 		                rp.tsig_secret) != 3)
 			rp_die(rp.line_no[i], "tsig NAME ALGORITHM BASE64");
+		else if (strncmp(rp.lines[i], "zonekey ", 8) == 0)
+			rp_parse_zonekey(rp.lines[i], rp.line_no[i]);
 	}
 }
 
@@ -720,6 +903,8 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 	ldns_pkt_set_opcode(p, ldns_pkt_get_opcode(x->query));
 	ldns_pkt_set_rd(p, ldns_pkt_rd(x->query));
 	ldns_pkt_set_aa(p, r->aa);
+	ldns_pkt_set_ad(p, r->ad);
+	ldns_pkt_set_cd(p, ldns_pkt_cd(x->query));
 	ldns_pkt_set_rcode(p, (uint8_t)r->rcode);
 	for (size_t i = 0; i < ldns_rr_list_rr_count(qs); i++)
 		ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, ldns_rr_clone(ldns_rr_list_rr(qs, i)));
@@ -729,6 +914,11 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 			rp_die(line, "cannot read the answer \"%s\"", r->answers[i]);
 		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
 	}
+	for (size_t i = 0; i < r->n_dnskeys; i++)
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER,
+		                 ldns_rr_clone(rp_zonekey(r->dnskeys[i], line)->dnskey));
+	if (r->n_rrsigs > 0)
+		rp_sign_answer(p, r, line);
 	for (size_t i = 0; r->action == RP_REPLY && i < r->n_authority; i++) {
 		ldns_rr *rr = NULL;
 		if (ldns_rr_new_frm_str(&rr, r->authority[i], 0, NULL, NULL) != LDNS_STATUS_OK)
@@ -751,6 +941,8 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 		/* One answer announced, none there: cut short after the question. */
 		wire[7] = 1;
 	}
+	if (r->ede >= 0)
+		wire = rp_add_ede(wire, len, r, line);
 	ldns_pkt_free(p);
 	return wire;
 }
@@ -870,6 +1062,10 @@ void replay_free(void)
 	free(rp.unexpected);
 	free(rp.section);
 	free(rp.picked);
+	for (size_t i = 0; i < rp.n_keys; i++) {
+		ldns_key_deep_free(rp.keys[i].key);
+		ldns_rr_free(rp.keys[i].dnskey);
+	}
 	while (rp.n_events > 0) {
 		struct rp_event e = rp.events[--rp.n_events];
 		if (e.x != NULL)

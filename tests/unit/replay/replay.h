@@ -16,14 +16,20 @@
  * (the test reads the others through replay_section() and replay_lines()):
  *
  *   tsig NAME ALGORITHM BASE64     the key replies marked "signed" carry
+ *   zonekey KEY ZONE               a DNSSEC key (ECDSA P-256) made for the run
  *
  *   entry SERVER TYPE NAME [times N | always]
  *     has TEXT                     the query must hold TEXT (ldns's text
  *                                  form, blanks collapsed, case aside)
  *     lacks TEXT                   and must not (lacks flags: rd -- RD=0)
- *     reply RCODE [aa] [signed | forged] [late MS]
+ *     reply RCODE [aa] [ad] [signed | forged] [late MS]
  *     answer RR                    (presentation format, one per line)
  *     authority RR                 the same, in the authority section
+ *     dnskey KEY                   KEY's DNSKEY record in the answer
+ *     rrsig KEY [from M] [until M] every answer RRset signed by KEY, valid
+ *                                  from now + M minutes (-60) to now + M
+ *                                  (30 days), in real time as RRSIG checks are
+ *     ede CODE [TEXT]              an Extended DNS Error (EDNS option 15)
  *     garbled [late MS]            a reply cut short after its question
  *     timeout                      no reply: the exchange times out
  *     neterr                       the server refuses (ICMP): DCV_ENET
