@@ -50,6 +50,11 @@
 #define SUBMIT_NAME_TRIES 8
 /* The results folder's times are renewed this often while waiting (the sweep takes a day). */
 #define SUBMIT_TOUCH_MS (3600 * 1000)
+/*
+ * How often the wait looks whether its folder is still linked: inotify says
+ * IN_DELETE_SELF only once the last descriptor is closed, and dir_fd is ours.
+ */
+#define SUBMIT_GONE_CHECK_MS 1000
 
 struct submit_args {
 	const char *config;
@@ -393,6 +398,7 @@ static void submit_wait(struct submit_run *r)
 	uint64_t touch_at = start + SUBMIT_TOUCH_MS, wait_ms = 0;
 	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct pollfd pfd = {r->inotify_fd, POLLIN, 0};
+	struct stat st;
 	const char *why = NULL;
 	bool gone = false;
 	ssize_t n = 0;
@@ -403,6 +409,7 @@ static void submit_wait(struct submit_run *r)
 			why = "interrupted";
 			break;
 		}
+		gone |= fstat(r->dir_fd, &st) == 0 && st.st_nlink == 0;
 		if (gone) {
 			why = "the results folder was removed";
 			break;
@@ -416,7 +423,8 @@ static void submit_wait(struct submit_run *r)
 			futimens(r->dir_fd, NULL);
 			touch_at = now + SUBMIT_TOUCH_MS;
 		}
-		wait_ms = touch_at - now;
+		wait_ms =
+		    touch_at - now < SUBMIT_GONE_CHECK_MS ? touch_at - now : SUBMIT_GONE_CHECK_MS;
 		if (r->a.timeout_s > 0 && deadline - now < wait_ms)
 			wait_ms = deadline - now;
 		if (poll(&pfd, 1, (int)wait_ms) <= 0)
@@ -529,7 +537,8 @@ int dcv_cli_submit_main(int argc, char **argv)
 	status = submit_run_files(&r, argc, argv);
 out:
 	submit_remove_results(&r);
-	if (fflush(stdout) != 0 && status == 0) {
+	/* ferror too: submit_one flushes each NAME, and a failure there leaves nothing to flush. */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && status == 0) {
 		fprintf(stderr, "dcv: cannot write to standard output\n");
 		status = 1;
 	}
