@@ -143,8 +143,8 @@ size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, c
 	fa_run(run, state, 0, &want);
 	n = fa_calls;
 	if (want.rc != want_rc)
-		fail_msg("%s: unarmed run gave %d (%s), not %d", name, want.rc,
-		         dcv_strerror(want.rc), want_rc);
+		fail_msg("%s: unarmed run gave %d (%s), not %d: '%s'", name, want.rc,
+		         dcv_strerror(want.rc), want_rc, want.digest);
 	if (n == 0)
 		fail_msg("%s: the scenario allocates nothing through our code", name);
 	for (size_t i = 1; i <= n; i++) {
