@@ -1,5 +1,4 @@
 /* yout.c -- libyaml emitter wrapper with sticky errors. */
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,14 +119,6 @@ void yout_plain(struct yout *y, const char *s)
 	scalar(y, s, YAML_PLAIN_SCALAR_STYLE, 1);
 }
 
-void yout_uint(struct yout *y, uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	yout_plain(y, buf);
-}
-
 void yout_bool(struct yout *y, bool v)
 {
 	yout_plain(y, v ? "true" : "false");
@@ -176,12 +167,6 @@ void yout_kv(struct yout *y, const char *key, const char *value)
 {
 	yout_str(y, key);
 	yout_str(y, value);
-}
-
-void yout_kv_uint(struct yout *y, const char *key, uint64_t value)
-{
-	yout_str(y, key);
-	yout_uint(y, value);
 }
 
 int yout_end(struct yout *y)

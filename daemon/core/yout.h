@@ -31,7 +31,6 @@ void yout_begin_mem(struct yout *y);
 void yout_str(struct yout *y, const char *s);     /* a scalar, quoted as needed */
 void yout_literal(struct yout *y, const char *s); /* multi-line text as a | block */
 void yout_plain(struct yout *y, const char *s);   /* a plain scalar: numbers, true */
-void yout_uint(struct yout *y, uint64_t v);
 void yout_bool(struct yout *y, bool v);
 void yout_map(struct yout *y);
 void yout_seq(struct yout *y);
@@ -41,7 +40,6 @@ void yout_end_seq(struct yout *y);
 
 /* key: string value */
 void yout_kv(struct yout *y, const char *key, const char *value);
-void yout_kv_uint(struct yout *y, const char *key, uint64_t value);
 
 /*
  * Ends the document and the stream and frees the emitter. Returns 0 or -1.
