@@ -20,6 +20,7 @@
 
 #include "dnsio.h"
 #include "replay.h"
+#include "replay_int.h"
 
 #define REPLAY_T0 1000000
 #define REPLAY_DEFAULT_TIMEOUT_MS 7500 /* dnsio's default tries: 0.5 + 1 + 2 + 4 s of UDP */
@@ -68,7 +69,8 @@ struct rp_entry {
 	char server[64];
 	char type[16];
 	char name[256];
-	long uses; /* -1: always */
+	long uses;      /* -1: always */
+	uint64_t until; /* fake ms since the start from which it no longer matches (0: never) */
 	int line;
 	char **has; /* texts the query must contain (ldns_pkt2str, blanks collapsed) */
 	size_t n_has;
@@ -95,6 +97,7 @@ enum rp_event_kind {
 	EV_DONE,  /* ends the exchange with status now (cancel, neterr) */
 	EV_CLOSE, /* a closed timer's callback */
 	EV_IO_CLOSED,
+	EV_CALL, /* a deferred call of replay_uv.c (thread-pool work, a file event) */
 };
 
 struct rp_event {
@@ -106,6 +109,8 @@ struct rp_event {
 	uv_handle_t *handle;
 	uv_close_cb close_cb;
 	struct dcv_dnsio *io;
+	void (*fn)(void *arg); /* EV_CALL */
+	void *arg;
 };
 
 struct dcv_dnsio {
@@ -397,6 +402,8 @@ static void rp_parse_entry(size_t *i)
 	if (sscanf(rp.lines[*i], "entry %63s %15s %255s %15s %15s", e->server, e->type, e->name,
 	           times, count) < 3)
 		rp_die(e->line, "entry SERVER TYPE NAME [times N | always]");
+	if (strstr(rp.lines[*i], " until ") != NULL)
+		e->until = strtoull(strstr(rp.lines[*i], " until ") + 7, NULL, 10);
 	if (strcmp(times, "always") == 0)
 		e->uses = -1;
 	else if (strcmp(times, "times") == 0)
@@ -504,7 +511,7 @@ const char *replay_section(const char *name)
 
 const char *const *replay_lines(const char *word, size_t *n)
 {
-	size_t len = strlen(word), cap = 0;
+	size_t len = word != NULL ? strlen(word) : 0, cap = 0;
 
 	free(rp.picked);
 	rp.picked = NULL;
@@ -517,12 +524,17 @@ const char *const *replay_lines(const char *word, size_t *n)
 				i++;
 			continue;
 		}
-		if (strncmp(l, word, len) == 0 && l[len] == ' ') {
+		if (word == NULL || (strncmp(l, word, len) == 0 && l[len] == ' ')) {
 			rp.picked = rp_grow(rp.picked, &cap, *n, sizeof(*rp.picked));
 			rp.picked[(*n)++] = l;
 		}
 	}
 	return rp.picked;
+}
+
+void replay_forget_queries(void)
+{
+	rp.n_log = 0;
 }
 
 size_t replay_queries(const char *server, const char *type, const char *name)
@@ -599,6 +611,7 @@ int uv_timer_init(uv_loop_t *loop, uv_timer_t *t)
 
 	t->loop = loop;
 	t->type = UV_TIMER;
+	t->flags = 0;
 	if (rt == NULL) {
 		rp.timers = rp_grow(rp.timers, &rp.cap_timers, rp.n_timers, sizeof(*rp.timers));
 		rt = &rp.timers[rp.n_timers++];
@@ -634,6 +647,8 @@ int uv_is_active(const uv_handle_t *h)
 {
 	const struct rp_timer *rt = h->type == UV_TIMER ? rp_timer((const uv_timer_t *)h) : NULL;
 
+	if (h->type != UV_TIMER)
+		return replay_uv_active(h);
 	return rt != NULL && rt->active;
 }
 
@@ -641,10 +656,35 @@ void uv_close(uv_handle_t *h, uv_close_cb cb)
 {
 	struct rp_timer *rt = h->type == UV_TIMER ? rp_timer((uv_timer_t *)h) : NULL;
 
-	if (rt == NULL)
-		rp_die(0, "uv_close of a handle replay does not know (only timers are faked)");
-	*rt = rp.timers[--rp.n_timers];
+	if (h->flags & RP_HANDLE_CLOSING)
+		rp_die(0, "uv_close of a handle closed already (libuv asserts)");
+	if (rt != NULL)
+		*rt = rp.timers[--rp.n_timers];
+	else if (!replay_uv_forget(h))
+		rp_die(0, "uv_close of a handle replay does not know (timers, file events)");
+	h->flags |= RP_HANDLE_CLOSING;
 	rp_push((struct rp_event){.kind = EV_CLOSE, .at = rp.now, .handle = h, .close_cb = cb});
+}
+
+int uv_is_closing(const uv_handle_t *h)
+{
+	return (h->flags & (RP_HANDLE_CLOSING | RP_HANDLE_CLOSED)) != 0;
+}
+
+void replay_defer(uint64_t delay_ms, void (*fn)(void *arg), void *arg)
+{
+	rp_push((struct rp_event){.kind = EV_CALL, .at = rp.now + delay_ms, .fn = fn, .arg = arg});
+}
+
+bool replay_undefer(void (*fn)(void *arg), void *arg)
+{
+	for (size_t i = 0; i < rp.n_events; i++)
+		if (rp.events[i].kind == EV_CALL && rp.events[i].fn == fn &&
+		    rp.events[i].arg == arg) {
+			rp.events[i] = rp.events[--rp.n_events];
+			return true;
+		}
+	return false;
 }
 
 /* --- the fake dnsio ------------------------------------------------------------ */
@@ -825,16 +865,19 @@ int dcv_dnsio_exchange(struct dcv_dnsio *io, const struct dcv_addr *server, cons
 	for (size_t i = 0; i < rp.n_entries && x->entry == NULL; i++) {
 		struct rp_entry *e = &rp.entries[i];
 		char why[240];
-		if (e->uses != 0 && strcmp(e->server, q.server) == 0 &&
-		    strcasecmp(e->type, q.type) == 0 && rp_same_name(e->name, q.name)) {
+		if (e->uses != 0 && (e->until == 0 || rp.now - REPLAY_T0 < e->until) &&
+		    strcmp(e->server, q.server) == 0 && strcasecmp(e->type, q.type) == 0 &&
+		    rp_same_name(e->name, q.name)) {
 			x->entry = e;
 			if (e->uses > 0)
 				e->uses--;
 			if (!rp_query_fits(e, x->query, why, sizeof(why))) {
-				char note[700];
+				/* With the query's text: what it holds instead. */
+				char note[2600], *text = rp_query_text(x->query);
 				snprintf(note, sizeof(note),
-				         "%s %s %s (entry of line %d): the query %s\n", q.server,
-				         q.type, q.name, e->line, why);
+				         "%s %s %s (entry of line %d): the query %s: %.1800s\n",
+				         q.server, q.type, q.name, e->line, why, text);
+				free(text);
 				rp_note_unexpected(note);
 			}
 		}
@@ -983,8 +1026,13 @@ static void rp_run_event(struct rp_event ev)
 		rp_end(ev.x, ev.status, NULL, 0);
 		break;
 	case EV_CLOSE:
+		/* Marked before the callback, which may free the handle. */
+		ev.handle->flags |= RP_HANDLE_CLOSED;
 		if (ev.close_cb != NULL)
 			ev.close_cb(ev.handle);
+		break;
+	case EV_CALL:
+		ev.fn(ev.arg);
 		break;
 	case EV_IO_CLOSED:
 		if (ev.io->closed != NULL)
@@ -997,6 +1045,11 @@ static void rp_run_event(struct rp_event ev)
 }
 
 uint64_t replay_run(bool (*stop)(void *arg), void *arg)
+{
+	return replay_run_until(UINT64_MAX, stop, arg);
+}
+
+uint64_t replay_run_until(uint64_t at, bool (*stop)(void *arg), void *arg)
 {
 	uint64_t start = rp.now;
 
@@ -1013,8 +1066,16 @@ uint64_t replay_run(bool (*stop)(void *arg), void *arg)
 			     (rp.timers[i].due == rp.timers[tm].due &&
 			      rp.timers[i].seq < rp.timers[tm].seq)))
 				tm = (long)i;
-		if (ev < 0 && tm < 0)
+		if (ev < 0 && tm < 0) {
+			if (at != UINT64_MAX)
+				rp.now = at;
 			break;
+		}
+		/* Nothing more is due by at: the clock stops there. */
+		if ((ev < 0 || rp.events[ev].at > at) && (tm < 0 || rp.timers[tm].due > at)) {
+			rp.now = at;
+			break;
+		}
 		if (tm >= 0 && (ev < 0 || rp.timers[tm].due < rp.events[ev].at ||
 		                (rp.timers[tm].due == rp.events[ev].at &&
 		                 rp.timers[tm].seq < rp.events[ev].seq))) {
@@ -1073,6 +1134,7 @@ void replay_free(void)
 	}
 	free(rp.events);
 	free(rp.timers);
+	replay_uv_free();
 	memset(&rp, 0, sizeof(rp));
 	rp.now = REPLAY_T0;
 }

@@ -18,7 +18,7 @@
  *   tsig NAME ALGORITHM BASE64     the key replies marked "signed" carry
  *   zonekey KEY ZONE               a DNSSEC key (ECDSA P-256) made for the run
  *
- *   entry SERVER TYPE NAME [times N | always]
+ *   entry SERVER TYPE NAME [times N | always] [until MS]
  *     has TEXT                     the query must hold TEXT (ldns's text
  *                                  form, blanks collapsed, case aside)
  *     lacks TEXT                   and must not (lacks flags: rd -- RD=0)
@@ -38,14 +38,14 @@
  * SERVER is IP@PORT, TYPE a query type (CNAME, SOA, NS, A, ...) or UPDATE,
  * NAME the question's name. A query matches the first entry, in file
  * order, with its server, type and name (case and trailing dot aside) that
- * has uses left (one unless `times` or `always`), so several entries for
- * one query play in sequence. Every reply line of an entry is delivered,
- * each `late` ms after the query (0 by default); the exchange ends at the
- * first reply its accept callback takes, or at its timeout with the last
- * rejection (or DCV_ETIMEOUT). "forged" signs with a key of the same name
- * and another secret. A query no entry matches is recorded as unexpected
- * (replay_unexpected()) and times out; so is a matched query that lacks a
- * `has` TEXT of its entry or holds a `lacks` TEXT (answered all the same).
+ * has uses left (one unless `times` or `always`) and whose `until` (fake
+ * ms since the start, e.g. "a secondary lags for 5 minutes") has not
+ * come, so several entries for one query play in sequence. Every reply line of an entry is
+ * delivered, each `late` ms after the query (0 by default); the exchange ends at the first reply
+ * its accept callback takes, or at its timeout with the last rejection (or DCV_ETIMEOUT). "forged"
+ * signs with a key of the same name and another secret. A query no entry matches is recorded as
+ * unexpected (replay_unexpected()) and times out; so is a matched query that lacks a `has` TEXT of
+ * its entry or holds a `lacks` TEXT (answered all the same).
  */
 #ifndef DCV_REPLAY_H
 #define DCV_REPLAY_H
@@ -67,17 +67,35 @@ uv_loop_t *replay_loop(void);
  * event; NULL: never) or nothing is left. Returns the fake time that passed.
  */
 uint64_t replay_run(bool (*stop)(void *arg), void *arg);
+/* The same, but the clock stops at the fake time at (absolute ms): later events wait. */
+uint64_t replay_run_until(uint64_t at, bool (*stop)(void *arg), void *arg);
+
+/*
+ * replay_uv.c fakes the rest of libuv a daemon's engine uses: the thread
+ * pool (uv_queue_work runs the work and then after_work_cb as one event,
+ * at the time it was queued; uv_cancel before it ran gives UV_ECANCELED)
+ * and file events (uv_fs_event_*: nothing is watched for real). A test
+ * makes a file event happen: every started watcher of path gets
+ * cb(name, UV_RENAME) as an event. Returns how many watchers will.
+ */
+size_t replay_fs_event(const char *path, const char *name);
 
 /* Lines of the first top-level block "NAME ... end" (e.g. config), joined with '\n'; NULL if none.
  */
 const char *replay_section(const char *name);
 
-/* Top-level lines that start with word (e.g. "record"), in order; *n set. Valid until the next
- * load. */
+/*
+ * Top-level lines that start with word (e.g. "record"), in order, or every
+ * top-level line of more than one word (word NULL: a script of steps); *n
+ * set. Valid until the next call or load.
+ */
 const char *const *replay_lines(const char *word, size_t *n);
 
 /* How many queries went to server (IP@PORT) for type and name so far (NULL: any). */
 size_t replay_queries(const char *server, const char *type, const char *name);
+
+/* replay_queries() counts from here on. */
+void replay_forget_queries(void);
 
 /* Queries no entry matched, described one per line ("" when none). */
 const char *replay_unexpected(void);
@@ -94,6 +112,13 @@ size_t replay_unused(char *buf, size_t size);
 struct dcv_config;
 struct dcv_config *replay_config(void);
 int replay_main(const char *group, const char *prefix, void (*run)(void **state));
+/*
+ * The same for the scenarios in DCV_SOURCE_DIR/dir (replay_main: tests/unit/ops/replay), with a
+ * setup and a teardown per scenario (NULL: none; cmocka runs the teardown after a failure too).
+ */
+int replay_main_dir(const char *group, const char *dir, const char *prefix,
+                    void (*run)(void **state), int (*setup)(void **state),
+                    int (*teardown)(void **state));
 /* Fails the test when a query went unexpected or an entry was never used. */
 void replay_check_script(void);
 

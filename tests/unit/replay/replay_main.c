@@ -44,6 +44,13 @@ void replay_check_script(void)
 
 int replay_main(const char *group, const char *prefix, void (*run)(void **state))
 {
+	return replay_main_dir(group, "tests/unit/ops/replay", prefix, run, NULL, NULL);
+}
+
+int replay_main_dir(const char *group, const char *sub, const char *prefix,
+                    void (*run)(void **state), int (*setup)(void **state),
+                    int (*teardown)(void **state))
+{
 	const char *src = getenv("DCV_SOURCE_DIR");
 	char dir[4096];
 	struct dirent **names = NULL;
@@ -51,7 +58,7 @@ int replay_main(const char *group, const char *prefix, void (*run)(void **state)
 	int n = 0, rc = 1;
 	size_t k = 0;
 
-	snprintf(dir, sizeof(dir), "%s/tests/unit/ops/replay", src ? src : ".");
+	snprintf(dir, sizeof(dir), "%s/%s", src ? src : ".", sub);
 	n = scandir(dir, &names, NULL, alphasort);
 	if (n < 0) {
 		fprintf(stderr, "%s: %s: cannot read the scenarios\n", group, dir);
@@ -65,8 +72,11 @@ int replay_main(const char *group, const char *prefix, void (*run)(void **state)
 		    strcmp(f + len - 4, ".rpl") == 0) {
 			char *path = malloc(strlen(dir) + len + 2);
 			sprintf(path, "%s/%s", dir, f);
-			tests[k++] =
-			    (struct CMUnitTest){.name = f, .test_func = run, .initial_state = path};
+			tests[k++] = (struct CMUnitTest){.name = f,
+			                                 .test_func = run,
+			                                 .setup_func = setup,
+			                                 .teardown_func = teardown,
+			                                 .initial_state = path};
 		}
 	}
 	if (k == 0)

@@ -1,0 +1,476 @@
+/*
+ * test_engine_replay.c -- dcvd's engine (engine.c, job.c, job_probe.c,
+ * zbatch.c, zwatch.c, engine_persist.c, engine_sweep.c, holders.c) on a
+ * real spool and store in a temporary folder, its DNS scripted and its
+ * clocks faked by the replay library (replay.h): minutes of polling and
+ * backoff run in milliseconds, the same way every time. Every
+ * tests/unit/engine/replay/NAME.rpl is one test. Besides the server entries
+ * (replay.h) and a configuration (config ... end, where @SPOOL@ stands
+ * for the spool's path), a scenario is a script of steps, run in order:
+ *
+ *   drop FILE [as NAME]         copies replay/FILE (a CSR) into incoming/NAME
+ *                               (default FILE) and makes incoming/'s file event
+ *   start engine                dcv_engine_new() and dcv_engine_start()
+ *   stop engine                 dcv_engine_stop(), run until it says stopped
+ *   run DURATION                fake time moves on (500ms, 30s, 5m, 2h, 3d)
+ *   run until job NAME STATE [within DURATION]
+ *   run until sent SERVER TYPE QNAME [N] [within DURATION]
+ *                               until N (1) such queries went out
+ *   run until file PATH has TEXT [within DURATION]
+ *                               the condition is checked after every event; it
+ *                               must come true within DURATION (default 1h)
+ *   expect job NAME STATE|gone  the newest live job of NAME (spool name)
+ *   expect jobs N               live jobs (listed in the engine)
+ *   expect file PATH [has|lacks TEXT]   PATH under the spool
+ *   expect nofile PATH
+ *   expect log TEXT             a line of the log so far holds TEXT
+ *   expect nolog TEXT
+ *   expect queries SERVER TYPE QNAME [<=|>=]N   since the start or the last
+ *   forget queries              (which starts the count again)
+ *
+ * Wall-clock time (time(), which the engine uses for its records and
+ * withdraw_after, and gettimeofday(), which ldns signs the replies with)
+ * is faked too: it starts at 2027-01-15 08:00 UTC and
+ * moves with the fake loop clock. The log (stderr) goes to a file, shown
+ * when a scenario fails. At its end a scenario stops a running engine,
+ * and every entry must have been used and no query unexpected.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dcv/strv.h"
+#include "engine.h"
+#include "engine_int.h"
+#include "log.h"
+#include "replay.h"
+#include "testutil.h"
+
+#define WALL_T0 1800000000 /* 2027-01-15T08:00:00Z */
+#define LOOP_T0 1000000    /* replay.h: the fake loop clock's start */
+
+static struct {
+	char dir[64];      /* the scenario's temporary folder */
+	char spool[128];   /* dir/spool */
+	char log[128];     /* dir/log.txt */
+	char source[4096]; /* the scenario file's folder */
+	struct dcv_engine *eng;
+	bool stopped;
+	bool passed; /* the scenario ran to its end: its log is not shown */
+	int saved_stderr;
+} er = {.saved_stderr = -1};
+
+/* The engine's wall clock, on the fake loop's. */
+time_t time(time_t *t)
+{
+	time_t now = (time_t)(WALL_T0 + (uv_now(replay_loop()) - LOOP_T0) / 1000);
+
+	if (t != NULL)
+		*t = now;
+	return now;
+}
+
+/* The same for ldns, which signs the replayed replies' TSIG with it. */
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	uint64_t ms = uv_now(replay_loop()) - LOOP_T0;
+
+	(void)tz;
+	tv->tv_sec = (time_t)(WALL_T0 + ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return 0;
+}
+
+/* --- helpers ------------------------------------------------------------------ */
+
+static uint64_t er_duration(const char *text)
+{
+	char *end = NULL;
+	unsigned long long v = strtoull(text, &end, 10);
+
+	if (end == text)
+		fail_msg("what duration is \"%s\"?", text);
+	if (strcmp(end, "ms") == 0 || *end == '\0')
+		return v;
+	if (strcmp(end, "s") == 0)
+		return v * 1000;
+	if (strcmp(end, "m") == 0)
+		return v * 60000;
+	if (strcmp(end, "h") == 0)
+		return v * 3600000;
+	if (strcmp(end, "d") == 0)
+		return v * 86400000;
+	fail_msg("what duration is \"%s\"?", text);
+	return 0;
+}
+
+/* The whole of a file (malloc'd, NUL-terminated), or NULL when it cannot be read. */
+static char *er_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, got = 0;
+
+	if (f == NULL)
+		return NULL;
+	do {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+	} while (got > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+static char *er_spool_file(const char *rel)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
+	return er_slurp(path);
+}
+
+/* The newest live job of spool name NAME (the engine's list has the newest first). */
+static const struct dcv_job *er_job(const char *name)
+{
+	for (const struct dcv_job *j = er.eng ? er.eng->jobs : NULL; j != NULL; j = j->next)
+		if (strcmp(j->rec.name, name) == 0)
+			return j;
+	return NULL;
+}
+
+static const char *er_job_state(const char *name)
+{
+	const struct dcv_job *j = er_job(name);
+
+	return j != NULL ? dcv_job_state_name(j->rec.state) : "gone";
+}
+
+static void er_restore_stderr(void)
+{
+	if (er.saved_stderr < 0)
+		return;
+	fflush(stderr);
+	dup2(er.saved_stderr, STDERR_FILENO);
+	close(er.saved_stderr);
+	er.saved_stderr = -1;
+}
+
+/* --- conditions for run until ------------------------------------------------ */
+
+struct er_cond {
+	char what[16];
+	char a[256], b[256], c[256];
+	size_t n;
+};
+
+static bool er_cond_true(void *arg)
+{
+	const struct er_cond *c = arg;
+	char *text = NULL;
+	bool yes = false;
+
+	if (strcmp(c->what, "job") == 0)
+		return strcmp(er_job_state(c->a), c->b) == 0;
+	if (strcmp(c->what, "sent") == 0)
+		return replay_queries(c->a, c->b, c->c) >= c->n;
+	text = er_spool_file(c->a);
+	yes = text != NULL && strstr(text, c->b) != NULL;
+	free(text);
+	return yes;
+}
+
+static void er_stopped(void *arg)
+{
+	(void)arg;
+	er.stopped = true;
+}
+
+static bool er_is_stopped(void *arg)
+{
+	(void)arg;
+	return er.stopped;
+}
+
+/* --- the steps -------------------------------------------------------------------- */
+
+static void er_start(void)
+{
+	const char *section = replay_section("config");
+	char path[256], *yaml = NULL, *at = NULL, *s = NULL;
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+	struct dcv_why why = {""};
+	FILE *f = NULL;
+
+	assert_null(er.eng);
+	assert_non_null(section);
+	yaml = strdup(section);
+	snprintf(path, sizeof(path), "%s/dcvd.yaml", er.dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* @SPOOL@ -> the spool's path, wherever it appears. */
+	for (s = yaml; (at = strstr(s, "@SPOOL@")) != NULL; s = at + 7) {
+		fwrite(s, 1, (size_t)(at - s), f);
+		fputs(er.spool, f);
+	}
+	fputs(s, f);
+	fclose(f);
+	free(yaml);
+	if (dcv_config_load(path, &cfg, &errors) < 0)
+		fail_msg("config: %s", errors.n ? errors.v[0] : "?");
+	dcv_strv_free(&errors);
+	if (dcv_engine_new(replay_loop(), cfg, &er.eng, &why) < 0)
+		fail_msg("dcv_engine_new: %s", why.text);
+	assert_int_equal(dcv_engine_start(er.eng), DCV_OK);
+	er.stopped = false;
+}
+
+static void er_stop(void)
+{
+	assert_non_null(er.eng);
+	er.stopped = false;
+	dcv_engine_stop(er.eng, er_stopped, NULL);
+	replay_run_until(uv_now(replay_loop()) + 10000, er_is_stopped, NULL);
+	if (!er.stopped)
+		fail_msg("the engine did not stop within 10 s");
+	er.eng = NULL;
+	/* The handles' last close callbacks (the engine frees itself in one). */
+	replay_run_until(uv_now(replay_loop()) + 1000, NULL, NULL);
+}
+
+static void er_drop(const char *line)
+{
+	char file[256] = "", as[16] = "", name[256] = "", from[4600], to[4400];
+	char *data = NULL;
+	FILE *f = NULL;
+
+	assert_true(sscanf(line, "drop %255s %15s %255s", file, as, name) >= 1);
+	snprintf(from, sizeof(from), "%s/%s", er.source, file);
+	snprintf(to, sizeof(to), "%s/incoming/%s", er.spool, name[0] ? name : file);
+	data = er_slurp(from);
+	if (data == NULL)
+		fail_msg("drop: cannot read %s", from);
+	f = fopen(to, "w");
+	if (f == NULL)
+		fail_msg("drop: cannot write %s: %s", to, strerror(errno));
+	fputs(data, f);
+	fclose(f);
+	free(data);
+	snprintf(to, sizeof(to), "%s/incoming", er.spool);
+	replay_fs_event(to, name[0] ? name : file);
+}
+
+static void er_run(const char *line)
+{
+	struct er_cond c;
+	char within[32] = "";
+	const char *w = strstr(line, " within ");
+	uint64_t limit = 3600000, start = uv_now(replay_loop());
+
+	memset(&c, 0, sizeof(c));
+	if (w != NULL) {
+		sscanf(w, " within %31s", within);
+		limit = er_duration(within);
+	}
+	if (strncmp(line, "run until ", 10) != 0) {
+		sscanf(line, "run %31s", within);
+		replay_run_until(start + er_duration(within), NULL, NULL);
+		return;
+	}
+	sscanf(line, "run until %15s", c.what);
+	if (strcmp(c.what, "job") == 0) {
+		assert_int_equal(sscanf(line, "run until job %255s %255s", c.a, c.b), 2);
+	} else if (strcmp(c.what, "sent") == 0) {
+		c.n = 1;
+		assert_true(
+		    sscanf(line, "run until sent %255s %255s %255s %zu", c.a, c.b, c.c, &c.n) >= 3);
+	} else if (strcmp(c.what, "file") == 0) {
+		const char *has = strstr(line, " has ");
+		assert_int_equal(sscanf(line, "run until file %255s", c.a), 1);
+		assert_non_null(has);
+		snprintf(c.b, sizeof(c.b), "%.*s",
+		         (int)(w != NULL ? (size_t)(w - has - 5) : strlen(has + 5)), has + 5);
+	} else {
+		fail_msg("run until what? \"%s\"", line);
+	}
+	replay_run_until(start + limit, er_cond_true, &c);
+	if (!er_cond_true(&c))
+		fail_msg("\"%s\": not so after %llu ms (job %s is %s); unexpected queries:\n%s",
+		         line, (unsigned long long)(uv_now(replay_loop()) - start), c.a,
+		         er_job_state(c.a), replay_unexpected());
+}
+
+static void er_expect_file(const char *line)
+{
+	char rel[256] = "", how[8] = "";
+	char *text = NULL;
+	const char *needle = NULL;
+
+	sscanf(line, "expect file %255s %7s", rel, how);
+	text = er_spool_file(rel);
+	if (text == NULL)
+		fail_msg("%s: no such file in the spool", rel);
+	if (how[0] != '\0') {
+		needle = strstr(line, how) + strlen(how) + 1;
+		if (strcmp(how, "has") == 0 && strstr(text, needle) == NULL)
+			fail_msg("%s lacks \"%s\":\n%s", rel, needle, text);
+		if (strcmp(how, "lacks") == 0 && strstr(text, needle) != NULL)
+			fail_msg("%s holds \"%s\":\n%s", rel, needle, text);
+	}
+	free(text);
+}
+
+static void er_expect(const char *line)
+{
+	char what[16] = "", a[256] = "", b[256] = "", c[256] = "";
+	size_t n = 0;
+
+	sscanf(line, "expect %15s", what);
+	if (strcmp(what, "job") == 0) {
+		assert_int_equal(sscanf(line, "expect job %255s %255s", a, b), 2);
+		if (strcmp(er_job_state(a), b) != 0)
+			fail_msg("job %s is %s, expected %s", a, er_job_state(a), b);
+	} else if (strcmp(what, "jobs") == 0) {
+		size_t live = 0;
+		assert_int_equal(sscanf(line, "expect jobs %zu", &n), 1);
+		for (const struct dcv_job *j = er.eng ? er.eng->jobs : NULL; j; j = j->next)
+			live++;
+		assert_int_equal(live, n);
+	} else if (strcmp(what, "file") == 0) {
+		er_expect_file(line);
+	} else if (strcmp(what, "nofile") == 0) {
+		char *text = NULL;
+		sscanf(line, "expect nofile %255s", a);
+		text = er_spool_file(a);
+		if (text != NULL)
+			fail_msg("%s is there:\n%s", a, text);
+	} else if (strcmp(what, "log") == 0 || strcmp(what, "nolog") == 0) {
+		char *log = er_slurp(er.log);
+		const char *needle = line + strlen("expect ") + strlen(what) + 1;
+		bool found = log != NULL && strstr(log, needle) != NULL;
+		free(log);
+		if (found != (strcmp(what, "log") == 0))
+			fail_msg("the log %s \"%s\"", found ? "holds" : "lacks", needle);
+	} else if (strcmp(what, "queries") == 0) {
+		char cmp[16] = "";
+		size_t got = 0;
+		assert_int_equal(
+		    sscanf(line, "expect queries %255s %255s %255s %15s", a, b, c, cmp), 4);
+		got = replay_queries(a, b, c);
+		n = strtoul(cmp + strspn(cmp, "<>="), NULL, 10);
+		if (strncmp(cmp, "<=", 2) == 0   ? got > n
+		    : strncmp(cmp, ">=", 2) == 0 ? got < n
+		                                 : got != n)
+			fail_msg("%zu queries to %s for %s %s, expected %s", got, a, b, c, cmp);
+	} else {
+		fail_msg("expect what? \"%s\"", line);
+	}
+}
+
+static void er_step(const char *line)
+{
+	if (strncmp(line, "drop ", 5) == 0)
+		er_drop(line);
+	else if (strcmp(line, "start engine") == 0)
+		er_start();
+	else if (strcmp(line, "stop engine") == 0)
+		er_stop();
+	else if (strncmp(line, "run ", 4) == 0)
+		er_run(line);
+	else if (strncmp(line, "expect ", 7) == 0)
+		er_expect(line);
+	else if (strcmp(line, "forget queries") == 0)
+		replay_forget_queries();
+	else if (strncmp(line, "tsig ", 5) != 0)
+		fail_msg("what step is \"%s\"?", line);
+}
+
+/* --- one scenario ----------------------------------------------------------------- */
+
+static int er_setup(void **state)
+{
+	const char *path = *state;
+	const char *slash = strrchr(path, '/');
+	int fd = -1;
+
+	snprintf(er.source, sizeof(er.source), "%.*s", (int)(slash - path), path);
+	snprintf(er.dir, sizeof(er.dir), "/tmp/dcv-engrep-XXXXXX");
+	if (mkdtemp(er.dir) == NULL)
+		return -1;
+	snprintf(er.spool, sizeof(er.spool), "%s/spool", er.dir);
+	snprintf(er.log, sizeof(er.log), "%s/log.txt", er.dir);
+	er.eng = NULL;
+	er.passed = false;
+	replay_free(); /* what a failed scenario before this one left */
+	dcv_log_init("dcvd", DCV_LOG_DEBUG);
+	fflush(stderr);
+	er.saved_stderr = dup(STDERR_FILENO);
+	fd = open(er.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	if (er.saved_stderr < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int er_teardown(void **state)
+{
+	char *log = NULL;
+
+	er_restore_stderr();
+	/* A failed scenario's log, cmocka's message at its end, or any with DCV_ENGREP_LOG set. */
+	if ((!er.passed || getenv("DCV_ENGREP_LOG") != NULL) && (log = er_slurp(er.log)) != NULL)
+		fprintf(stderr, "---- %s: log ----\n%s---- end ----\n", (char *)*state, log);
+	free(log);
+	tu_run("rm -rf '%s'", er.dir);
+	return 0;
+}
+
+static void er_scenario(void **state)
+{
+	const char *const *lines = NULL;
+	char **steps = NULL;
+	size_t n = 0;
+
+	replay_load(*state);
+	lines = replay_lines(NULL, &n);
+	/* Copied: the steps ask replay_lines() and replay_section() again. */
+	steps = calloc(n ? n : 1, sizeof(*steps));
+	for (size_t i = 0; i < n; i++)
+		steps[i] = strdup(lines[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(steps[i], "expect ", 7) != 0 && strncmp(steps[i], "tsig ", 5) != 0) {
+			char note[300];
+			int len = snprintf(note, sizeof(note), "step: %.280s\n", steps[i]);
+			if (write(STDERR_FILENO, note, (size_t)len) < 0)
+				fail_msg("cannot write the log");
+		}
+		er_step(steps[i]);
+	}
+	if (er.eng != NULL)
+		er_stop();
+	replay_check_script();
+	for (size_t i = 0; i < n; i++)
+		free(steps[i]);
+	free(steps);
+	replay_free();
+	er.passed = true;
+}
+
+int main(void)
+{
+	return replay_main_dir("engine_replay", "tests/unit/engine/replay", "", er_scenario,
+	                       er_setup, er_teardown);
+}
