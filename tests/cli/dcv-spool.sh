@@ -8,7 +8,8 @@
 # names the file, job or folder and the reason.
 #
 # dcvd runs once, for a few seconds, with its primary on a closed port, to
-# leave real job records (one in flight, one failed) for `dcv status`.
+# leave real job records (two in flight, one failed) for `dcv status`; it
+# reports to a notify socket here (READY, WATCHDOG, RELOADING, STOPPING).
 # The unprivileged cases run as uid 65534 (setpriv) and need root; without
 # root they are not run, and the script says so.
 set -uo pipefail
@@ -64,6 +65,9 @@ zone:
   - domain: example.test
     primary: bind
     nameservers: [127.0.0.1@9]
+  - domain: test
+    primary: bind
+    nameservers: [127.0.0.1@9]
 resolver: [127.0.0.1@9]
 EOF
 	chmod 0644 "$1"
@@ -114,21 +118,53 @@ fi
 # --- dcv status on dcvd's records ---------------------------------------------
 spool=$tmp/s
 config "$tmp/s.yaml" "$spool"
-"$dcvd" -c "$tmp/s.yaml" >"$tmp/dcvd.log" 2>&1 &
+# The notify socket: every datagram dcvd sends, one line each, until it is told to stop.
+python3 - "$tmp/notify" "$tmp/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+with open(sys.argv[2], "w", buffering=1) as out:
+    while True:
+        m = s.recv(4096).decode()
+        out.write(m.replace("\n", " ") + "\n")
+        if m.startswith("STOPPING=1"):
+            break
+PY
+bg_pids+=($!)
+for _ in $(seq 50); do [ -S "$tmp/notify" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$tmp/notify WATCHDOG_USEC=200000 "$dcvd" -c "$tmp/s.yaml" >"$tmp/dcvd.log" 2>&1 &
 dcvd_pid=$!
 bg_pids+=("$dcvd_pid")
 for _ in $(seq 50); do [ -d "$spool/incoming" ] && break; sleep 0.1; done
-# rsa.pem: two names in example.test (one zone, two records); ec.pem: in no zone (fails).
-run 0 "$dcv" submit -c "$tmp/s.yaml" "$data/good/rsa.pem" "$data/good/ec.pem"
+# rsa.pem: two names, one record at example.test; two0.csr: two records in
+# the zone test (a.test and b.test are names of their own); ec.pem: in no
+# zone (fails).
+openssl req -new -key "$data/keys/ec" -subj /CN=a.test -addext subjectAltName=DNS:a.test,DNS:b.test \
+	-out "$tmp/two0.csr" 2>"$tmp/err" || fail "openssl req: $(cat "$tmp/err")"
+run 0 "$dcv" submit -c "$tmp/s.yaml" "$data/good/rsa.pem" "$data/good/ec.pem" "$tmp/two0.csr"
 for _ in $(seq 50); do
-	[ -n "$(ls "$spool/failed/"*.status 2>/dev/null)" ] && [ -n "$(ls "$spool/active" 2>/dev/null)" ] && break
+	[ -n "$(ls "$spool/failed/"*.status 2>/dev/null)" ] && [ "$(ls "$spool/active" 2>/dev/null | wc -l)" -eq 2 ] && break
 	sleep 0.1
 done
+# A burst of SIGHUPs (some come during a reload and ask for one more, some
+# merge): every reload that starts ends, loaded and READY=1 again.
+for _ in $(seq 20); do kill -HUP "$dcvd_pid"; done
+sleep 1
 kill "$dcvd_pid"
 wait "$dcvd_pid" 2>/dev/null
+wait "${bg_pids[-2]}" 2>/dev/null
+grep -qx 'READY=1' "$tmp/notify.log" || fail "no READY=1: $(cat "$tmp/notify.log")"
+grep -qx 'STOPPING=1' "$tmp/notify.log" || fail "no STOPPING=1: $(cat "$tmp/notify.log")"
+reloads=$(grep -cx 'RELOADING=1' "$tmp/notify.log")
+[ "$reloads" -ge 1 ] && [ "$(grep -cx 'READY=1' "$tmp/notify.log")" -eq $((reloads + 1)) ] &&
+	[ "$(grep -c "reload: $tmp/s.yaml loaded" "$tmp/dcvd.log")" -eq "$reloads" ] ||
+	fail "SIGHUPs: $reloads reloads started; notify: $(sort "$tmp/notify.log" | uniq -c); log: $(grep reload "$tmp/dcvd.log")"
+# WATCHDOG_USEC 0.2 s: a WATCHDOG=1 every 0.1 s over more than a second.
+[ "$(grep -cx 'WATCHDOG=1' "$tmp/notify.log")" -ge 5 ] || fail "too few WATCHDOG=1: $(sort "$tmp/notify.log" | uniq -c)"
 run 0 "$dcv" status -c "$tmp/s.yaml"
-prints "spool $spool: 2 jobs, 0 files waiting in incoming/"
-grep -Eq '^oldest job in flight: rsa-[0-9a-f]{16}~[0-9a-f]+ \(publishing\), received ' "$tmp/out" ||
+prints "spool $spool: 3 jobs, 0 files waiting in incoming/"
+grep -Eq '^oldest job in flight: (rsa|two0)-[0-9a-f]{16}~[0-9a-f]+ \(publishing\), received ' "$tmp/out" ||
 	fail "no oldest job in flight: $(cat "$tmp/out")"
 grep -Eq "^failed +ec-[0-9a-f]{16}~[0-9a-f]+  ec-[0-9a-f]{16}\.pem  received .*  error: name 'mail.example.com' lies in no configured zone$" "$tmp/out" ||
 	fail "no failed line: $(cat "$tmp/out")"
@@ -136,7 +172,7 @@ run 0 "$dcv" status -c "$tmp/s.yaml" --json
 python3 - "$tmp/out" "$data/good/rsa.expect" <<'PY' || fail "status --json of dcvd's records: $(cat "$tmp/out")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["source"] == "records" and d["counts"]["publishing"] == 1 and d["counts"]["failed"] == 1, d
+assert d["source"] == "records" and d["counts"]["publishing"] == 2 and d["counts"]["failed"] == 1, d
 rsa = [j for j in d["jobs"] if j["name"].startswith("rsa-")][0]
 assert rsa["zones"] == ["example.test"], rsa["zones"]
 md5 = [l.split()[1] for l in open(sys.argv[2]) if l.startswith("md5 ")][0]
@@ -144,7 +180,11 @@ md5 = [l.split()[1] for l in open(sys.argv[2]) if l.startswith("md5 ")][0]
 assert [r["owner"] for r in rsa["records"]] == ["_%s.example.test." % md5], rsa["records"]
 assert [n["name"] for n in rsa["names"]] == ["www.example.test", "example.test"], rsa["names"]
 assert all(r["dnssec"] is None and r["ttl"] == 300 for r in rsa["records"]), rsa["records"]
-assert d["oldest_in_flight"] == rsa["job"] and rsa["submitter"] == "root" and rsa["uid"] == 0, rsa
+assert rsa["submitter"] == "root" and rsa["uid"] == 0, rsa
+two = [j for j in d["jobs"] if j["name"].startswith("two0-")][0]
+assert two["zones"] == ["test"] and [r["zone"] for r in two["records"]] == ["test", "test"], two
+assert sorted(r["owner"].split(".", 1)[1] for r in two["records"]) == ["a.test.", "b.test."], two
+assert d["oldest_in_flight"] in (rsa["job"], two["job"]), d["oldest_in_flight"]
 ec = [j for j in d["jobs"] if j["name"].startswith("ec-")][0]
 assert ec["state"] == "failed" and "lies in no configured zone" in ec["error"], ec
 assert ec["times"]["failed"] is not None and ec["records"] == [], ec
@@ -215,6 +255,23 @@ prints "spool $o: 75 jobs, 0 files waiting in incoming/"
 grep -qF 'failed      bad~2  bad.der  received 2026-01-02T03:04:05Z  error: it "broke"' "$tmp/out" ||
 	fail "the failed line of bad~2: $(cat "$tmp/out")"
 grep -q 'many' "$tmp/out" && fail "withdrawn jobs listed: $(grep many "$tmp/out" | head -3)"
+# The age of the oldest job in flight, in the unit that suits it (a status
+# file whose step is one in flight is odd, but it is read as it says).
+g=$tmp/g
+config "$tmp/g.yaml" "$g"
+mkdir -p "$g/state" "$g/done" "$g/failed"
+: >"$g/state/data.mdb"
+for age in "30:30 s" "300:5 min" "10800:3 h" "259200:3 days"; do
+	when=$(date -u -d "@$(($(date +%s) - ${age%%:*}))" +%Y-%m-%dT%H:%M:%SZ)
+	printf 'step: withdrawing\njob: w~1\nfile: w.pem\nreceived: %s\n' "$when" >"$g/done/w.status"
+	printf 'step: received\njob: r~2\nfile: r.pem\nreceived: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$g/done/r.status"
+	run 0 "$dcv" status -c "$tmp/g.yaml"
+	grep -Eq "^oldest job in flight: w~1 \(withdrawing\), received $when, (${age#*:}|$((${age%%:*} + 1)) s) ago$" "$tmp/out" ||
+		fail "age ${age#*:}: $(cat "$tmp/out")"
+	grep -q '^withdrawing w~1  w.pem  received' "$tmp/out" && grep -Eq '^received +r~2  r.pem' "$tmp/out" ||
+		fail "the jobs in flight are not listed: $(cat "$tmp/out")"
+done
+
 # A damaged job database: dcv says which file and why, and lists nothing.
 printf 'not an LMDB file, just text long enough to be read as one: %0400d\n' 0 >"$o/state/data.mdb"
 : >"$o/state/lock.mdb"
@@ -226,7 +283,7 @@ says "dcv: $o/state/data.mdb: "
 f=$data/good/rsa.pem
 for args in "$f" "-c $tmp/a.yaml --spool $tmp/a $f" "--spool $tmp/a --timeout 5 $f" \
 	"--spool $tmp/a --wait --timeout x $f" "--spool $tmp/a --wait --timeout -1 $f" \
-	"--spool $tmp/a --wait --timeout 31536001 $f" "--spool $tmp/a --wait --timeout 5s $f" \
+	"--spool $tmp/a --wait --timeout 31536001 $f" "--spool $tmp/a --wait --timeout 99999999999999999999999 $f" "--spool $tmp/a --wait --timeout 5s $f" \
 	"--spool $tmp/a --unique a-b $f" "--spool $tmp/a" "--spool $tmp/a --bogus $f"; do
 	# shellcheck disable=SC2086
 	run 2 "$dcv" submit $args
@@ -284,6 +341,13 @@ md5=$(awk '$1=="md5"{print $2}' "$data/good/rsa.expect")
 run 1 "$dcv" submit --spool "$c" --expect "_$md5.www.example.test. CNAME wrong.sectigo.com." "$f"
 says "dcv: $f: "
 [ "$(ls -A "$c/incoming")" = "" ] || fail "a file whose --expect is wrong was dropped"
+# The right --expect lines (dcv records is the oracle here: cli-dcv checks it): dropped, in the sidecar.
+mapfile -t expect_lines < <("$dcv" records "$f")
+run 0 "$dcv" submit --spool "$c" --expect "${expect_lines[0]}" "$f"
+name=$(cat "$tmp/out")
+grep -qxF -- "- ${expect_lines[0]}" "$c/incoming/$name.yaml" || grep -qxF -- "- '${expect_lines[0]}'" "$c/incoming/$name.yaml" ||
+	fail "the --expect line is not in the sidecar: $(cat "$c/incoming/$name.yaml")"
+rm -f "$c/incoming/"*
 # The mixed IP SAN: its warning, and dropped all the same.
 run 0 "$dcv" submit --spool "$c" --unique Ab12 --target comodoca.com "$data/good/mixed.pem"
 says "dcv: $data/good/mixed.pem: warning: IP address 192.0.2.7 cannot be validated"
