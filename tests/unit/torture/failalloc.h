@@ -31,7 +31,7 @@
 /* What a scenario returns: its code, and a digest of its output when it succeeded. */
 struct fa_result {
 	int rc;
-	char digest[4096]; /* text the scenario writes (snprintf: no allocation) */
+	char digest[16384]; /* text the scenario writes (snprintf: no allocation) */
 };
 
 /*
