@@ -30,7 +30,8 @@ struct zsec_entry {
 	bool cd;             /* the question in flight has CD=1 */
 	uint64_t timeout_ms; /* of the questions of this lookup */
 	struct dcv_addr server;
-	char ede[200]; /* the SERVFAIL's Extended DNS Error, described */
+	size_t server_i; /* which of the candidates (zsec_server) is asked */
+	char ede[200];   /* the SERVFAIL's Extended DNS Error, described */
 	struct dcv_zsec_info info;
 	ldns_rr_list *keys;
 	struct zsec_waiter *waiters;
@@ -64,6 +65,32 @@ static void zsec_finish(struct zsec_entry *e)
 
 static int zsec_ask(struct zsec_entry *e);
 
+/*
+ * The i-th server to ask for the zone's DNSKEY: the resolvers in order, or
+ * without resolvers every address of every primary (the failover order of
+ * the UPDATEs), so that one silent address does not leave the zone's state
+ * unknown. False past the last.
+ */
+static bool zsec_server(const struct zsec_entry *e, size_t i, struct dcv_addr *out)
+{
+	const struct dcv_config *cfg = e->z->cfg;
+
+	if (cfg->n_resolvers > 0) {
+		if (i >= cfg->n_resolvers)
+			return false;
+		*out = cfg->resolvers[i];
+		return true;
+	}
+	for (size_t p = 0; p < e->zone->n_primaries; p++) {
+		if (i < e->zone->primaries[p]->n_addrs) {
+			*out = e->zone->primaries[p]->addrs[i];
+			return true;
+		}
+		i -= e->zone->primaries[p]->n_addrs;
+	}
+	return false;
+}
+
 /* The DNSKEY RRset of the zone in a reply (cloned), or NULL when there is none. */
 static ldns_rr_list *zsec_keys_of(const struct zsec_entry *e, const uint8_t *msg, size_t len)
 {
@@ -88,6 +115,13 @@ static void zsec_on_answer(void *arg, int status, const uint8_t *msg, size_t len
 	ldns_rr_list *keys = NULL;
 	int rcode = -1;
 
+	/* No answer from this one (silent, unreachable): the next one, if any. */
+	if ((status == DCV_ETIMEOUT || status == DCV_ENET) &&
+	    zsec_server(e, e->server_i + 1, &(struct dcv_addr){0})) {
+		e->server_i++;
+		if (zsec_ask(e) == DCV_OK)
+			return;
+	}
 	if (status < 0) {
 		info->state = DCV_ZSEC_UNKNOWN;
 		snprintf(info->why, sizeof(info->why),
@@ -145,7 +179,8 @@ static int zsec_ask(struct zsec_entry *e)
 	size_t len = 0;
 	int rc = DCV_OK;
 
-	e->server = cfg->n_resolvers > 0 ? cfg->resolvers[0] : e->zone->primaries[0]->addrs[0];
+	if (!zsec_server(e, e->server_i, &e->server))
+		return DCV_EINVAL;
 	rc = dcv_query_build_flags(e->zone->domain, DCV_TYPE_DNSKEY, flags, buf, sizeof(buf), &len);
 	if (rc == DCV_OK)
 		rc = dcv_dnsio_exchange(e->z->io, &e->server, buf, len, 0, e->timeout_ms, NULL,
@@ -204,6 +239,7 @@ int dcv_zsecs_get(struct dcv_zsecs *z, const struct dcv_zone *zone, uint64_t tim
 	e->keys = NULL;
 	memset(&e->info, 0, sizeof(e->info));
 	e->cd = false;
+	e->server_i = 0;
 	e->timeout_ms = timeout_ms;
 	e->state = ZSEC_ASKING;
 	rc = zsec_ask(e);

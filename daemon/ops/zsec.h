@@ -2,15 +2,17 @@
  * zsec.h -- which configured zones count as secure (issue 12), asked the
  * way the CA's validating resolvers see them, and their DNSKEY sets.
  *
- * With resolvers configured, the first one is asked for the zone's DNSKEY
- * (RD, DO): AD set: secure. SERVFAIL: asked again with CD=1, and a DNSKEY
- * in that answer means the chain is broken (bogus: the CA's lookup fails);
- * a CD=1 answer without one leaves the zone insecure, and a CD=1 question
- * that fails again leaves it unknown. Any other answer: insecure. With no
- * resolver, the zone's first primary is asked (RD=0, DO): a DNSKEY at the
- * apex makes the zone `signed`, whose signatures are checked all the same.
- * A question without an answer (time-out, network error) leaves the zone
- * unknown, with the reason, and is asked again by the next caller.
+ * With resolvers configured, they are asked in order, until one answers,
+ * for the zone's DNSKEY (RD, DO): AD set: secure. SERVFAIL: asked again
+ * with CD=1, and a DNSKEY in that answer means the chain is broken
+ * (bogus: the CA's lookup fails); a CD=1 answer without one leaves the
+ * zone insecure, and a CD=1 question that fails again leaves it unknown.
+ * Any other answer: insecure. With no resolver, the zone's primaries are
+ * asked (RD=0, DO), each address in failover order until one answers: a
+ * DNSKEY at the apex makes the zone `signed`, whose signatures are checked
+ * all the same. A question no server answers (time-out, network error)
+ * leaves the zone unknown, with the last reason, and is asked again by
+ * the next caller.
  *
  * A result is kept for ttl_ms (the probe's authset_ttl), so that a zone
  * costs one DNSKEY query per resolver lookup, not one per job or round.
