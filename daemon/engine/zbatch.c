@@ -242,6 +242,9 @@ static void zbatch_on_update(void *arg, int status, const struct dcv_update_outc
 		zbatch_maybe_free(zb);
 		return;
 	}
+	/* Every record ended for good (its job's deadline passed): nothing to retry. */
+	if (retry && zb->n_queue[0] + zb->n_queue[1] == 0)
+		return;
 	if (retry) {
 		uint64_t delay = dcv_backoff_ms(zb->failures++, RETRY_BASE_MS, RETRY_CAP_MS);
 		log_info("zone %s: retrying %zu records in %.1f s", zb->zone,
