@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <uv.h>
+
+#include "log.h"
 #include "results.h"
 #include "testutil.h"
 
@@ -237,6 +240,325 @@ static void test_sweep(void **state)
 	tu_run("rm -rf '%s'", victim);
 }
 
+/* Names dcvd never passes, and a temporary or final name that is in the way. */
+static void test_put_in_the_way(void **state)
+{
+	struct fix *f = *state;
+	struct dcv_why why = {""};
+	char path[256], name[DCV_JOB_NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
+	assert_int_equal(mkdir(path, 0770), 0);
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), name, (const unsigned char *)"x", 1, &why),
+	    DCV_EINVAL);
+	assert_string_equal(why.text, "the submitter's results folder: unusable token or name");
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), "", (const unsigned char *)"x", 1, &why),
+	    DCV_EINVAL);
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), ".job", (const unsigned char *)"x", 1, &why),
+	    DCV_EINVAL);
+	assert_int_equal(tu_count_entries(path), 0);
+	/* A folder at the temporary's name: it is not removed, and nothing is written. */
+	snprintf(path, sizeof(path), "%s/%s/.job1.status.tmp", f->dir, SECRET);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x", 1, &why),
+	    DCV_EIO);
+	assert_string_equal(why.text, "the submitter's results folder: cannot create "
+	                              ".job1.status.tmp: File exists");
+	assert_int_equal(rmdir(path), 0);
+	/* A folder with something in it at the final name: rename fails, the temporary goes. */
+	snprintf(path, sizeof(path), "%s/%s/job1.status", f->dir, SECRET);
+	assert_int_equal(mkdir(path, 0700), 0);
+	tu_run("touch '%s/keep'", path);
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x", 1, &why),
+	    DCV_EIO);
+	assert_string_equal(why.text,
+	                    "the submitter's results folder: rename into place: Is a directory");
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
+	assert_int_equal(tu_count_entries(path), 1);
+	assert_null(strstr(why.text, SECRET));
+}
+
+/* As uid 65534: a results folder dcvd may not list, a submitter's folder it may not write. */
+static void test_put_denied(void **state)
+{
+	struct fix *f = *state;
+	struct dcv_results_swept sw;
+	struct dcv_why why = {""};
+	char path[256];
+
+	if (tu_rerun_as_nobody("test_put_denied"))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
+	assert_int_equal(mkdir(path, 0500), 0);
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x", 1, &why),
+	    DCV_EPERM);
+	assert_string_equal(why.text, "the submitter's results folder: cannot create "
+	                              ".job1.status.tmp: Permission denied");
+	assert_int_equal(tu_count_entries(path), 0);
+	/* results/ itself unreadable: no folder can be found, and the sweep says why. */
+	assert_int_equal(chmod(f->dir, 0300), 0);
+	assert_int_equal(
+	    dcv_results_put(f->fd, TOKEN, getuid(), "job1", (const unsigned char *)"x", 1, &why),
+	    DCV_EPERM);
+	assert_string_equal(why.text, "the submitter's results folder: Permission denied");
+	dcv_results_sweep(f->fd, time(NULL) + 2 * 86400, DCV_RESULTS_MAX_AGE_S, &sw);
+	assert_int_equal(sw.failed, 1);
+	assert_int_equal(sw.removed, 0);
+	assert_string_equal(sw.why.text, "cannot list it: Permission denied");
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	assert_int_equal(chmod(path, 0700), 0);
+}
+
+/* What the sweep cannot remove is counted, with the first reason; the rest goes. */
+static void test_sweep_failures(void **state)
+{
+	struct fix *f = *state;
+	struct dcv_results_swept sw;
+	char path[256];
+
+	/* A subfolder with files in it: one level only, so the folder stays. */
+	snprintf(path, sizeof(path), "%s/deep", f->dir);
+	assert_int_equal(mkdir(path, 0770), 0);
+	tu_run("mkdir '%s/sub' && touch '%s/sub/file' '%s/other'", path, path, path);
+	snprintf(path, sizeof(path), "%s/plain", f->dir);
+	tu_run("touch '%s'", path);
+	dcv_results_sweep(f->fd, time(NULL) + 2 * 86400, DCV_RESULTS_MAX_AGE_S, &sw);
+	assert_int_equal(sw.failed, 1);
+	assert_int_equal(sw.removed, 1);
+	assert_string_equal(sw.why.text, "Directory not empty");
+	assert_int_equal(tu_count_entries(f->dir), 1);
+	snprintf(path, sizeof(path), "%s/deep", f->dir);
+	assert_int_equal(tu_count_entries(path), 1); /* sub, with its file; "other" went */
+}
+
+/* As uid 65534: entries of results/ that this user cannot open or remove. */
+static void test_sweep_denied(void **state)
+{
+	struct fix *f = *state;
+	struct dcv_results_swept sw;
+	char path[256];
+
+	if (tu_rerun_as_nobody("test_sweep_denied"))
+		return;
+	snprintf(path, sizeof(path), "%s/closed", f->dir);
+	assert_int_equal(mkdir(path, 0770), 0);
+	tu_run("touch '%s/a' && chmod 000 '%s'", path, path);
+	snprintf(path, sizeof(path), "%s/locked", f->dir);
+	assert_int_equal(mkdir(path, 0770), 0);
+	tu_run("touch '%s/a' && chmod 500 '%s'", path, path);
+	dcv_results_sweep(f->fd, time(NULL) + 2 * 86400, DCV_RESULTS_MAX_AGE_S, &sw);
+	assert_int_equal(sw.failed, 2);
+	assert_int_equal(sw.removed, 0);
+	assert_string_equal(sw.why.text, "Permission denied");
+	assert_int_equal(tu_count_entries(f->dir), 2);
+	/* results/ itself read-only: a plain file in it stays too. */
+	tu_run(
+	    "chmod 700 '%s/closed' '%s/locked' && rm -rf '%s/closed' '%s/locked' && touch '%s/f' "
+	    "&& chmod 500 '%s'",
+	    f->dir, f->dir, f->dir, f->dir, f->dir, f->dir);
+	dcv_results_sweep(f->fd, time(NULL) + 2 * 86400, DCV_RESULTS_MAX_AGE_S, &sw);
+	assert_int_equal(sw.failed, 1);
+	assert_string_equal(sw.why.text, "Permission denied");
+	assert_int_equal(chmod(f->dir, 0700), 0);
+}
+
+/* ---- the loop side: dcv_results_open, _deliver, _start, _close ---- */
+
+static int saved_stderr = -1;
+static char logpath[128];
+
+/* log.c writes to stderr: it goes to a file for the test, read back with log_text(). */
+static void log_capture(const char *dir)
+{
+	int fd = -1;
+
+	snprintf(logpath, sizeof(logpath), "%s.log", dir);
+	dcv_log_init("test_results", DCV_LOG_DEBUG);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	assert_true(saved_stderr >= 0 && fd >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	close(fd);
+}
+
+/* The log so far (and stderr back when done). */
+static char *log_text(bool done)
+{
+	char *text = slurp(logpath);
+
+	if (done) {
+		fflush(stderr);
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+		unlink(logpath);
+	}
+	return text;
+}
+
+static void on_closed(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void test_open_and_deliver(void **state)
+{
+	struct fix *f = *state;
+	struct dcv_results *r = NULL;
+	struct dcv_why why = {""};
+	char spool[128], path[256], *text = NULL;
+	struct stat st;
+	uv_loop_t loop;
+	bool closed = false;
+	int spool_fd = -1;
+
+	snprintf(spool, sizeof(spool), "%s/spool", f->dir);
+	assert_int_equal(mkdir(spool, 0755), 0);
+	spool_fd = open(spool, O_RDONLY | O_DIRECTORY);
+	assert_true(spool_fd >= 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	log_capture(f->dir);
+	/* A file where results/ should be: the folder is named, with the reason. */
+	tu_run("touch '%s/results'", spool);
+	assert_int_equal(dcv_results_open(&loop, spool_fd, spool, "root", &r, &why), DCV_EIO);
+	assert_null(r);
+	snprintf(path, sizeof(path), "spool folder %s/results: Not a directory", spool);
+	assert_string_equal(why.text, path);
+	tu_run("rm '%s/results'", spool);
+	/* Made with its mode whatever the umask; no warning then. */
+	assert_int_equal(dcv_results_open(&loop, spool_fd, spool, "root", &r, &why), DCV_OK);
+	snprintf(path, sizeof(path), "%s/results", spool);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, DCV_RESULTS_MODE);
+	dcv_results_start(r);
+	/* Delivered into the submitter's folder; a missing folder is said unless quiet. */
+	snprintf(path, sizeof(path), "%s/results/%s", spool, SECRET);
+	assert_int_equal(mkdir(path, 0770), 0);
+	dcv_results_deliver(r, "job~1", TOKEN, getuid(), "job1", (unsigned char *)strdup("one\n"),
+	                    4, false);
+	dcv_results_deliver(r, "job~2", "00000000000000000000000000000000", getuid(), "job2",
+	                    (unsigned char *)strdup("two\n"), 4, false);
+	dcv_results_deliver(r, "job~3", "00000000000000000000000000000000", getuid(), "job3",
+	                    (unsigned char *)strdup("three\n"), 6, true);
+	dcv_results_deliver(r, "job~4", TOKEN, getuid() + 1, "job4",
+	                    (unsigned char *)strdup("four\n"), 5, false);
+	/* Not a token: dropped at once, nothing queued. */
+	dcv_results_deliver(r, "job~5", "../x", getuid(), "job5", (unsigned char *)strdup("x"), 1,
+	                    false);
+	dcv_results_close(r, on_closed, &closed);
+	dcv_results_close(r, on_closed, &closed); /* twice: the second does nothing */
+	/* After the close: dropped. */
+	dcv_results_deliver(r, "job~6", TOKEN, getuid(), "job6", (unsigned char *)strdup("x"), 1,
+	                    false);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	text = log_text(false);
+	/* Quiet, dropped or after the close: never logged. */
+	assert_null(strstr(text, "job~3"));
+	assert_null(strstr(text, "job~5"));
+	assert_null(strstr(text, "job~6"));
+	assert_null(strstr(text, TOKEN));
+	assert_null(strstr(text, SECRET));
+	assert_null(strstr(text, "mode"));
+	/*
+	 * Which of the first four ran before the close is the pool's business;
+	 * what ran is whole: job1.status holds all of its text or is not
+	 * there, no temporary is left, and nothing is written for another uid.
+	 */
+	snprintf(path, sizeof(path), "%s/results/%s/job1.status", spool, SECRET);
+	text = slurp(path);
+	assert_true(text == NULL || strcmp(text, "one\n") == 0);
+	snprintf(path, sizeof(path), "%s/results/%s", spool, SECRET);
+	assert_true(tu_count_entries(path) <= 1);
+	snprintf(path, sizeof(path), "%s/results/%s/job6.status", spool, SECRET);
+	assert_null(slurp(path));
+	log_text(true);
+	close(spool_fd);
+}
+
+/* Every delivery runs when nothing closes early; an existing results/ with another mode is said. */
+static void test_deliver_logged(void **state)
+{
+	struct fix *f = *state;
+	struct dcv_results *r = NULL;
+	struct dcv_why why = {""};
+	char spool[128], path[256], want[512], *text = NULL;
+	struct stat st;
+	uv_loop_t loop;
+	bool closed = false;
+	int spool_fd = -1;
+
+	snprintf(spool, sizeof(spool), "%s/spool", f->dir);
+	tu_run("mkdir -p '%s/results' && chmod 0755 '%s/results'", spool, spool);
+	spool_fd = open(spool, O_RDONLY | O_DIRECTORY);
+	assert_true(spool_fd >= 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	log_capture(f->dir);
+	/* dcv-submit: no such group here, or another gid; "root" is gid 0 on every host. */
+	tu_run("chgrp 1 '%s/results' 2>/dev/null || true", spool);
+	assert_int_equal(dcv_results_open(&loop, spool_fd, spool, "root", &r, &why), DCV_OK);
+	snprintf(path, sizeof(path), "%s/results/%s", spool, SECRET);
+	assert_int_equal(mkdir(path, 0770), 0);
+	dcv_results_deliver(r, "job~1", TOKEN, getuid(), "job1", (unsigned char *)strdup("one\n"),
+	                    4, false);
+	dcv_results_deliver(r, "job~2", "00000000000000000000000000000000", getuid(), "job2",
+	                    (unsigned char *)strdup("two\n"), 4, false);
+	dcv_results_deliver(r, "job~3", "00000000000000000000000000000000", getuid(), "job3",
+	                    (unsigned char *)strdup("three\n"), 6, true);
+	dcv_results_deliver(r, "job~4", TOKEN, getuid() + 1, "job4",
+	                    (unsigned char *)strdup("four\n"), 5, false);
+	/* Until all four are done (the pool runs them in any order). */
+	for (int i = 0; i < 500; i++) {
+		text = log_text(false);
+		if (text != NULL && strstr(text, "job~4") != NULL &&
+		    strstr(text, "job~2") != NULL && strstr(text, "job~1") != NULL)
+			break;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	dcv_results_close(r, on_closed, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	text = log_text(false);
+	snprintf(want, sizeof(want),
+	         "spool %s/results: mode 755, expected 3730 (see dcvd.tmpfiles); others can list "
+	         "it, and so find every submitter's results folder; the group cannot make results "
+	         "folders; submitters can remove each other's folders",
+	         spool);
+	assert_non_null(strstr(text, want));
+	snprintf(path, sizeof(path), "%s/results", spool);
+	if (stat(path, &st) == 0 && st.st_gid == 1) {
+		snprintf(want, sizeof(want),
+		         "spool %s/results: group gid 1, expected root (gid 0; see dcvd.tmpfiles); "
+		         "its members cannot wait for results",
+		         spool);
+		assert_non_null(strstr(text, want));
+	}
+	assert_non_null(strstr(text, "job job~1: status given to its submitter"));
+	assert_non_null(strstr(text, "job job~2: its submitter no longer waits for the result (no "
+	                             "results folder); the status stays in the spool"));
+	assert_null(strstr(text, "job~3"));
+	assert_non_null(strstr(text,
+	                       "job job~4: status not given to its submitter: the submitter's "
+	                       "results folder belongs to uid"));
+	assert_null(strstr(text, TOKEN));
+	assert_null(strstr(text, SECRET));
+	snprintf(path, sizeof(path), "%s/results/%s/job1.status", spool, SECRET);
+	assert_string_equal(slurp(path), "one\n");
+	log_text(true);
+	close(spool_fd);
+}
+
 int main(void)
 {
 	if (dcv_results_token_of(SECRET, TOKEN) < 0)
@@ -247,6 +569,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_put_owner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_symlinks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_in_the_way, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_denied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_denied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_and_deliver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_logged, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
