@@ -33,7 +33,12 @@ struct hold_entry {
 	char target[256];
 	struct holder *holders;
 	size_t n, cap;
-	char *deleting; /* id of the job whose delete of it is out, or NULL */
+	/*
+	 * Id of the job whose delete of it is out ("" when none). Kept in the
+	 * entry, not allocated: marking it cannot fail, and a lost mark would
+	 * let another job's add race the delete, which removes the record.
+	 */
+	char deleting[DCV_JOB_ID_MAX + 1];
 };
 
 struct dcv_holders {
@@ -78,7 +83,6 @@ static void entry_free(struct hold_entry *e)
 	for (size_t i = 0; i < e->n; i++)
 		free(e->holders[i].id);
 	free(e->holders);
-	free(e->deleting);
 	free(e->key);
 	free(e);
 }
@@ -206,17 +210,17 @@ bool holders_being_deleted(struct dcv_holders *h, const struct dcv_job_record_rr
 {
 	const struct hold_entry *e = lookup(h, rr);
 
-	return e != NULL && e->deleting != NULL && strcmp(e->deleting, id) != 0;
+	return e != NULL && e->deleting[0] != '\0' && strcmp(e->deleting, id) != 0;
 }
 
 void holders_deleting(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id)
 {
 	struct hold_entry *e = lookup(h, rr);
 
-	if (e == NULL || (e->deleting != NULL && strcmp(e->deleting, id) == 0))
+	if (e == NULL)
 		return;
-	free(e->deleting);
-	e->deleting = strdup(id); /* without memory: no wait for others, as before */
+	/* Ids are at most DCV_JOB_ID_MAX bytes (dcv_job_record_check): never cut. */
+	snprintf(e->deleting, sizeof(e->deleting), "%s", id);
 }
 
 void holders_release(struct dcv_holders *h, const struct dcv_job_record_rr *rr, const char *id)
@@ -233,11 +237,9 @@ void holders_release(struct dcv_holders *h, const struct dcv_job_record_rr *rr, 
 		free(e->holders[i].id);
 		e->holders[i] = e->holders[--e->n];
 	}
-	if (e->deleting != NULL && strcmp(e->deleting, id) == 0) {
-		free(e->deleting);
-		e->deleting = NULL;
-	}
-	if (e->n == 0 && e->deleting == NULL) {
+	if (strcmp(e->deleting, id) == 0)
+		e->deleting[0] = '\0';
+	if (e->n == 0 && e->deleting[0] == '\0') {
 		*p = e->next;
 		entry_free(e);
 		h->n_entries--;
