@@ -134,6 +134,16 @@ static bool fa_accepted(int rc, const int *accept, size_t n_accept)
 	return false;
 }
 
+/* Where to start showing two digests: a little before their first difference. */
+static size_t fa_near_difference(const struct fa_result *a, const struct fa_result *b)
+{
+	size_t i = 0;
+
+	while (a->digest[i] != '\0' && a->digest[i] == b->digest[i])
+		i++;
+	return i > 200 ? i - 200 : 0;
+}
+
 size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, const int *accept,
                   size_t n_accept)
 {
@@ -157,10 +167,11 @@ size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, c
 			continue;
 		if (got.rc != want.rc && fa_accepted(got.rc, accept, n_accept))
 			continue;
-		fail_msg("%s: with allocation %zu of %zu failing: code %d (%s), digest\n  '%s'\n"
-		         "expected %d (%s), digest\n  '%s'",
-		         name, i, n, got.rc, dcv_strerror(got.rc), got.digest, want.rc,
-		         dcv_strerror(want.rc), want.digest);
+		fail_msg("%s: with allocation %zu of %zu failing: code %d (%s), digest from byte "
+		         "%zu\n  '%.600s'\nexpected %d (%s), digest from there\n  '%.600s'",
+		         name, i, n, got.rc, dcv_strerror(got.rc), fa_near_difference(&got, &want),
+		         got.digest + fa_near_difference(&got, &want), want.rc,
+		         dcv_strerror(want.rc), want.digest + fa_near_difference(&got, &want));
 	}
 	print_message("%s: %zu allocations, each failed once\n", name, n);
 	return n;
