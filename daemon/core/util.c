@@ -335,6 +335,32 @@ char *dcv_memdup_text(const void *p, size_t len)
 	return s;
 }
 
+int dcv_dir_open(int at, const char *name, mode_t mode, bool *created, bool *setid_lost)
+{
+	const mode_t setid = S_ISUID | S_ISGID;
+	int fd = -1, err = 0;
+
+	*created = false;
+	*setid_lost = false;
+	if (mkdirat(at, name, mode & ~setid) == 0)
+		*created = true;
+	else if (errno != EEXIST)
+		goto out;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !*created || fchmod(fd, mode) == 0)
+		goto out;
+	err = errno;
+	if (err == EPERM && (mode & setid) != 0 && fchmod(fd, mode & ~setid) == 0) {
+		*setid_lost = true;
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	errno = err;
+out:
+	return fd;
+}
+
 void dcv_utc_text(uint64_t t, char *out, size_t size)
 {
 	time_t tt = (time_t)t;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dcv/err.h"
 
@@ -67,6 +68,19 @@ bool dcv_write_all(int fd, const void *buf, size_t len);
  * the text up to the first.
  */
 char *dcv_memdup_text(const void *p, size_t len);
+
+/*
+ * Opens the folder name below at (O_DIRECTORY, O_NOFOLLOW), creating it
+ * first when it is missing (*created says which). A folder it creates gets
+ * exactly mode, set by fchmod() since mkdir() applies the umask and may
+ * drop the setgid bit. The set-id bits never go to mkdirat(): systemd's
+ * RestrictSUIDSGID= (dcvd.service has it) refuses every mkdir whose mode
+ * holds one with EPERM, even for a folder that exists. Where fchmod() of
+ * them is refused too, the new folder keeps mode without them and
+ * *setid_lost is set, for the caller to warn. Returns the descriptor, or -1
+ * with errno set.
+ */
+int dcv_dir_open(int at, const char *name, mode_t mode, bool *created, bool *setid_lost);
 
 /* t (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" (UTC); the number itself if it cannot be.
  */

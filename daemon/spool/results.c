@@ -325,7 +325,7 @@ int dcv_results_open(uv_loop_t *loop, int spool_fd, const char *spool_path, cons
                      struct dcv_results **out, struct dcv_why *why)
 {
 	struct dcv_results *r = calloc(1, sizeof(*r));
-	bool created = false;
+	bool created = false, setid_lost = false;
 	int rc = DCV_ENOMEM;
 
 	*out = NULL;
@@ -338,14 +338,14 @@ int dcv_results_open(uv_loop_t *loop, int spool_fd, const char *spool_path, cons
 		goto fail;
 	}
 	rc = DCV_EIO;
-	if (mkdirat(spool_fd, DCV_RESULTS_DIR, DCV_RESULTS_MODE) == 0)
-		created = true;
-	else if (errno != EEXIST)
+	r->fd = dcv_dir_open(spool_fd, DCV_RESULTS_DIR, DCV_RESULTS_MODE, &created, &setid_lost);
+	if (r->fd < 0)
 		goto fail_errno;
-	r->fd = openat(spool_fd, DCV_RESULTS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	/* mkdir() applies the umask and may drop the setgid and sticky bits. */
-	if (r->fd < 0 || (created && fchmod(r->fd, DCV_RESULTS_MODE) < 0))
-		goto fail_errno;
+	if (setid_lost)
+		log_warn("spool %s: made without its setgid bit (refused here, as dcvd.service's "
+		         "RestrictSUIDSGID= does); let systemd-tmpfiles make the spool "
+		         "(dcvd.tmpfiles)",
+		         r->path);
 	results_check_mode(r->fd, r->path, group);
 	uv_timer_init(loop, &r->sweep_timer);
 	r->sweep_timer.data = r;

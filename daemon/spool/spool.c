@@ -105,25 +105,17 @@ void dcv_spool_item_free(struct dcv_spool_item *item)
 static int dir_open(int at, const char *name, const char *shown, mode_t mode, bool *created,
                     struct dcv_why *why)
 {
-	int fd = -1;
+	bool setid_lost = false;
+	int fd = dcv_dir_open(at, name, mode, created, &setid_lost);
 
-	*created = false;
-	if (mkdirat(at, name, mode) == 0)
-		*created = true;
-	else if (errno != EEXIST)
-		goto fail;
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		goto fail;
-	/* mkdir() applies the umask and may drop the setgid bit: set the mode we mean. */
-	if (*created && fchmod(fd, mode) < 0)
-		goto fail;
+		dcv_why_set(why, "spool folder %s: %s", shown, strerror(errno));
+	else if (setid_lost)
+		log_warn("spool %s: made without its setgid bit (refused here, as dcvd.service's "
+		         "RestrictSUIDSGID= does): new files do not get the folder's group; let "
+		         "systemd-tmpfiles make the spool (dcvd.tmpfiles)",
+		         shown);
 	return fd;
-fail:
-	dcv_why_set(why, "spool folder %s: %s", shown, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 /*

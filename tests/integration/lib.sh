@@ -51,7 +51,8 @@
 #   29        dcvd_dnssec_expired.sh (one address serves expired signatures)
 #   30        dcvd_dnssec_bind.sh (dcvd_dnssec.sh with BIND's dnssec-policy as the signer)
 #   33        dcvd_submit.sh (dcv submit --wait as a submitter; results/ privacy)
-#   34..249   free
+#   34        dcvd_unit_sandbox.sh (dcvd.service booted by systemd in a namespace: its sandbox)
+#   35..249   free
 #   250       ../demo.sh (the README's first command)
 #
 # Everything the servers write (configuration, zones, journals, logs) lives in
