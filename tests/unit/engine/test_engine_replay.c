@@ -23,6 +23,7 @@
  *   expect jobs N               live jobs (listed in the engine)
  *   expect file PATH [has|lacks TEXT]   PATH under the spool
  *   expect nofile PATH
+ *   expect count DIR N          entries in the spool's folder DIR
  *   expect log TEXT             a line of the log so far holds TEXT
  *   expect nolog TEXT
  *   expect queries SERVER TYPE QNAME [<=|>=]N   since the start or the last
@@ -356,6 +357,12 @@ static void er_expect(const char *line)
 		text = er_spool_file(a);
 		if (text != NULL)
 			fail_msg("%s is there:\n%s", a, text);
+	} else if (strcmp(what, "count") == 0) {
+		char dir[4400];
+		assert_int_equal(sscanf(line, "expect count %255s %zu", a, &n), 2);
+		snprintf(dir, sizeof(dir), "%s/%s", er.spool, a);
+		if (tu_count_entries(dir) != n)
+			fail_msg("%s holds %zu entries, expected %zu", a, tu_count_entries(dir), n);
 	} else if (strcmp(what, "log") == 0 || strcmp(what, "nolog") == 0) {
 		char *log = er_slurp(er.log);
 		const char *needle = line + strlen("expect ") + strlen(what) + 1;
