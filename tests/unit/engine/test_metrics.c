@@ -4,12 +4,14 @@
  * series; and the writer: the file appears whole, no temporary file stays.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "testutil.h"
 
@@ -171,7 +173,142 @@ static void test_outcomes(void **state)
 	assert_string_equal(dcv_metrics_update_rcode(DCV_ETIMEOUT), "timeout");
 }
 
+/* Every update outcome has its label: the rcodes by name, the rest in words. */
+static void test_update_rcodes(void **state)
+{
+	static const struct {
+		int status;
+		const char *label;
+	} cases[] = {
+	    {DCV_OK, "NOERROR"},         {DCV_ECONFLICT, "NOERROR"},
+	    {DCV_EREFUSED, "REFUSED"},   {DCV_ENOTAUTH, "NOTAUTH"},
+	    {DCV_ENOTZONE, "NOTZONE"},   {DCV_ESERVFAIL, "SERVFAIL"},
+	    {DCV_EBADSIG, "BADSIG"},     {DCV_EBADKEY, "BADKEY"},
+	    {DCV_EBADTIME, "BADTIME"},   {DCV_ENOTREADY, "notready"},
+	    {DCV_ERCODE, "rcode"},       {DCV_ETIMEOUT, "timeout"},
+	    {DCV_ENET, "network"},       {DCV_ETSIG, "tsig"},
+	    {DCV_EREPLY, "malformed"},   {DCV_ENOTSERVED, "notserved"},
+	    {DCV_ECANCELED, "canceled"}, {DCV_ENOMEM, "error"},
+	    {DCV_EIO, "error"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(dcv_metrics_update_rcode(cases[i].status), cases[i].label);
+	assert_string_equal(dcv_metrics_query_outcome("not authoritative (referral to x.)"),
+	                    "referral");
+	assert_string_equal(dcv_metrics_query_outcome("NOTIMP"), "rcode");
+	assert_string_equal(dcv_metrics_query_outcome("RCODE23"), "rcode");
+	assert_string_equal(dcv_metrics_query_outcome(""), "error");
+	assert_string_equal(dcv_metrics_query_outcome("Refused"), "error");
+}
+
+/*
+ * Every family with values in it, and the odd inputs of the counters: a
+ * negative time, a move to the same state, a gauge already at 0, more
+ * label values than the family has, no version. promtool (the prometheus
+ * package) is the oracle for the text as a whole.
+ */
+static void test_every_family(void **state)
+{
+	const char *upd[] = {"192.0.2.1@53", "add", "NOERROR", "ignored"};
+	const char *qry[] = {"192.0.2.2@53", "authoritative", "answer"};
+	char dir[] = "/tmp/test_metrics.XXXXXX", path[64];
+	struct dcv_metrics m;
+	char *text = NULL;
+	FILE *f = NULL;
+
+	(void)state;
+	dcv_metrics_init(&m, 1700000000, NULL);
+	dcv_metrics_visible_after(&m, -5); /* a clock that went back: 0 */
+	dcv_metrics_job_moved(&m, DCV_JOB_VISIBLE, DCV_JOB_WITHDRAWING); /* the gauge stays at 0 */
+	dcv_metrics_job_moved(&m, DCV_JOB_WITHDRAWING, DCV_JOB_WITHDRAWN);
+	dcv_metrics_job_moved(&m, DCV_JOB_PUBLISHING, DCV_JOB_FAILED);
+	dcv_metrics_job_moved(&m, DCV_JOB_FAILED, DCV_JOB_FAILED);      /* no second finish */
+	dcv_metrics_job_moved(&m, DCV_JOB_FAILED, DCV_JOB_STATE_COUNT); /* gone: none */
+	assert_int_equal(dcv_metrics_count(&m.updates, upd, 4), DCV_OK);
+	assert_int_equal(dcv_metrics_count(&m.queries, qry, 3), DCV_OK);
+	m.spool_refused = 1;
+	m.store_errors = 1;
+	text = format(&m);
+	assert_true(has_line(text, "dcvd_build_info{version=\"\"} 1"));
+	assert_true(has_line(text, "dcvd_job_visible_seconds_bucket{le=\"0.05\"} 1"));
+	assert_true(has_line(text, "dcvd_job_visible_seconds_sum 0.000000"));
+	assert_true(has_line(text, "dcvd_jobs{state=\"withdrawing\"} 0"));
+	assert_true(has_line(text, "dcvd_jobs{state=\"withdrawn\"} 1"));
+	assert_true(has_line(text, "dcvd_jobs{state=\"failed\"} 0"));
+	assert_true(has_line(text, "dcvd_jobs_finished_total{result=\"withdrawn\"} 1"));
+	assert_true(has_line(text, "dcvd_jobs_finished_total{result=\"failed\"} 1"));
+	assert_true(has_line(
+	    text, "dcvd_updates_total{server=\"192.0.2.1@53\",op=\"add\",rcode=\"NOERROR\"} 1"));
+	assert_true(has_line(text,
+	                     "dcvd_queries_total{server=\"192.0.2.2@53\",role=\"authoritative\","
+	                     "outcome=\"answer\"} 1"));
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dcvd.prom", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	/* promtool says nothing and exits 0 for a clean file. */
+	assert_string_equal(tu_run_line("promtool check metrics < '%s' 2>&1; echo rc=$?", path),
+	                    "rc=0");
+	tu_run("rm -rf '%s'", dir);
+	free(text);
+	dcv_metrics_free(&m);
+}
+
 /* --- the writer ----------------------------------------------------------------- */
+
+static int saved_stderr = -1;
+static char logpath[64];
+
+/* log.c writes to stderr: into a file for the test, read back with log_text(). */
+static void log_capture(const char *dir)
+{
+	int fd = -1;
+
+	snprintf(logpath, sizeof(logpath), "%s.log", dir);
+	dcv_log_init("test_metrics", DCV_LOG_DEBUG);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	assert_true(saved_stderr >= 0 && fd >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	close(fd);
+}
+
+/* The log so far, in a static buffer (and stderr back when done). */
+static const char *log_text(bool done)
+{
+	static char buf[16384];
+	FILE *f = fopen(logpath, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	if (done) {
+		fflush(stderr);
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+		unlink(logpath);
+	}
+	return buf;
+}
+
+/* How many times needle is in haystack. */
+static int count_of(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
 
 static void on_closed(void *arg)
 {
@@ -263,6 +400,128 @@ static void test_writer_close_in_flight(void **state)
 	rmdir(dir);
 }
 
+/* Runs the loop until the log holds text (or 5 s pass). */
+static bool run_until_logged(uv_loop_t *loop, const char *text)
+{
+	for (int i = 0; i < 500; i++) {
+		if (strstr(log_text(false), text) != NULL)
+			return true;
+		uv_run(loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * A folder that is missing, then made: the failure is logged once (not at
+ * each retry), and once more when the file is written again; a directory
+ * at the name: the rename fails and no temporary stays; a name too long.
+ */
+static void test_writer_failures(void **state)
+{
+	char dir[] = "/tmp/test_metrics.XXXXXX";
+	char path[128], sub[100], want[256];
+	struct dcv_metrics m;
+	struct dcv_metrics_writer *w = NULL;
+	uv_loop_t loop;
+	bool closed = false;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(path, sizeof(path), "%s/dcvd.prom", sub);
+	uv_loop_init(&loop);
+	log_capture(dir);
+	dcv_metrics_init(&m, 5, "x");
+	w = dcv_metrics_writer_new(&loop, path, &m);
+	assert_non_null(w);
+	snprintf(want, sizeof(want),
+	         "metrics_file %s: cannot create it: No such file or directory; trying again at "
+	         "each write",
+	         path);
+	assert_true(run_until_logged(&loop, want));
+	/* Touched twice in one turn: one more write (failing again, not logged again). */
+	dcv_metrics_writer_touch(w);
+	dcv_metrics_writer_touch(w);
+	dcv_metrics_writer_touch(NULL);
+	for (int i = 0; i < 150; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	assert_int_equal(count_of(log_text(false), "cannot create it"), 1);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	dcv_metrics_writer_touch(w);
+	snprintf(want, sizeof(want), "metrics_file %s: written again", path);
+	assert_true(run_until_logged(&loop, want));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(tu_count_entries(sub), 1);
+	/* The same path: nothing to do. Another: a directory with a file in it. */
+	assert_int_equal(dcv_metrics_writer_path(w, path), DCV_OK);
+	snprintf(path, sizeof(path), "%s/taken.prom", sub);
+	tu_run("mkdir '%s' && touch '%s/x'", path, path);
+	assert_int_equal(dcv_metrics_writer_path(w, path), DCV_OK);
+	snprintf(want, sizeof(want),
+	         "metrics_file %s: cannot rename it: Is a directory; trying again at each write",
+	         path);
+	assert_true(run_until_logged(&loop, want));
+	assert_int_equal(tu_count_entries(sub), 2); /* dcvd.prom and taken.prom: no temporary */
+	/* Back to dcvd.prom, which is written again. */
+	snprintf(path, sizeof(path), "%s/dcvd.prom", sub);
+	assert_int_equal(dcv_metrics_writer_path(w, path), DCV_OK);
+	dcv_metrics_writer_close(w, on_closed, &closed);
+	dcv_metrics_writer_close(w, on_closed, &closed); /* twice: nothing more */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(count_of(log_text(false), "written again"), 2);
+	log_text(true);
+	dcv_metrics_free(&m);
+	tu_run("rm -rf '%s'", dir);
+}
+
+/*
+ * A path so long that the temporary's name cannot be made (config.c puts
+ * no limit on it): the failure is logged once and the writer goes on and
+ * closes. The log line itself is cut at log.c's 2 KiB, path and all.
+ */
+static void test_writer_long_name(void **state)
+{
+	char dir[] = "/tmp/test_metrics.XXXXXX", *longpath = NULL;
+	struct dcv_metrics m;
+	struct dcv_metrics_writer *w = NULL;
+	uv_loop_t loop;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	uv_loop_init(&loop);
+	log_capture(dir);
+	dcv_metrics_init(&m, 5, "x");
+	longpath = malloc(4300);
+	assert_non_null(longpath);
+	memset(longpath, 'a', 4299);
+	longpath[0] = '/';
+	longpath[4299] = '\0';
+	w = dcv_metrics_writer_new(&loop, longpath, &m);
+	assert_non_null(w);
+	longpath[60] = '\0';
+	assert_true(run_until_logged(&loop, longpath));
+	longpath[60] = 'a';
+	dcv_metrics_writer_touch(w);
+	for (int i = 0; i < 150; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	assert_int_equal(count_of(log_text(false), "metrics_file /aaaa"), 1);
+	dcv_metrics_writer_close(w, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	log_text(true);
+	free(longpath);
+	dcv_metrics_free(&m);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +530,10 @@ int main(void)
 	    cmocka_unit_test(test_label_escaping),
 	    cmocka_unit_test(test_series_bounded),
 	    cmocka_unit_test(test_outcomes),
+	    cmocka_unit_test(test_update_rcodes),
+	    cmocka_unit_test(test_every_family),
+	    cmocka_unit_test(test_writer_failures),
+	    cmocka_unit_test(test_writer_long_name),
 	    cmocka_unit_test(test_writer),
 	    cmocka_unit_test(test_writer_close_in_flight),
 	};
