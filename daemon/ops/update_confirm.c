@@ -260,8 +260,13 @@ static void confirm_fill(struct run *r)
 		if (r->confirm_ok[i] || r->rec_status[i] != DCV_OK)
 			continue;
 		q = calloc(1, sizeof(*q));
-		if (q == NULL ||
-		    dcv_query_build(up->recs[i].owner, DCV_TYPE_CNAME, false, buf, sizeof(buf),
+		if (q == NULL) {
+			/* No answer of the server's: the remote fails so, not as unconfirmed. */
+			upd_failf(r, DCV_ENOMEM, "out of memory for the query about %s",
+			          up->recs[i].owner);
+			break;
+		}
+		if (dcv_query_build(up->recs[i].owner, DCV_TYPE_CNAME, false, buf, sizeof(buf),
 		                    &len) < 0 ||
 		    dcv_wire_from_text(up->recs[i].owner, q->qname, &q->qname_len) < 0) {
 			free(q);
@@ -282,9 +287,11 @@ static void confirm_fill(struct run *r)
 		up->refs++;
 		r->confirm_pending++;
 	}
-	if (--r->confirm_pending == 0 && r->state == RUN_CHECK)
+	if (--r->confirm_pending > 0 || r->state == RUN_DONE)
+		return;
+	if (r->state == RUN_CHECK)
 		check_done(r);
-	else if (r->confirm_pending == 0)
+	else
 		confirm_done(r);
 }
 
