@@ -30,10 +30,13 @@ FILE *__wrap_open_memstream(char **ptr, size_t *size);
 static size_t fa_calls;
 static size_t fa_fail_at;
 static bool fa_did_fail;
+static bool fa_paused;
 
 /* Counts one allocation; true when it is the one to fail (errno is then ENOMEM). */
 static bool fa_should_fail(void)
 {
+	if (fa_paused)
+		return false;
 	fa_calls++;
 	if (fa_fail_at == 0 || fa_calls != fa_fail_at)
 		return false;
@@ -91,6 +94,11 @@ FILE *__wrap_open_memstream(char **ptr, size_t *size)
 	return fa_should_fail() ? NULL : __real_open_memstream(ptr, size);
 }
 
+void fa_pause(bool paused)
+{
+	fa_paused = paused;
+}
+
 size_t fa_count(void)
 {
 	return fa_calls;
@@ -120,8 +128,10 @@ static void fa_run(fa_scenario run, void *state, size_t fail_at, struct fa_resul
 	fa_calls = 0;
 	fa_did_fail = false;
 	fa_fail_at = fail_at;
+	fa_paused = false;
 	run(state, res);
 	fa_fail_at = 0;
+	fa_paused = false;
 }
 
 static bool fa_accepted(int rc, const int *accept, size_t n_accept)

@@ -50,6 +50,13 @@ typedef void (*fa_scenario)(void *state, struct fa_result *res);
 size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, const int *accept,
                   size_t n_accept);
 
+/*
+ * While paused, allocations are neither counted nor failed: for a
+ * scenario's set-up and tear-down through our code (a configuration a test
+ * library loads, say), which is not what the scenario tortures.
+ */
+void fa_pause(bool paused);
+
 /* Allocations counted since the last fa_torture() run began (for scenarios' own checks). */
 size_t fa_count(void);
 
