@@ -522,20 +522,73 @@ static void test_writer_long_name(void **state)
 	rmdir(dir);
 }
 
+/* What the file at path holds (a static buffer; "" when there is none). */
+static const char *file_text(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+/* A change while a write is in the pool: written after it, a coalescing period later. */
+static void test_writer_dirty(void **state)
+{
+	char dir[] = "/tmp/test_metrics.XXXXXX", path[100];
+	struct dcv_metrics m;
+	struct dcv_metrics_writer *w = NULL;
+	uv_loop_t loop;
+	bool closed = false;
+	uint64_t start = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dcvd.prom", dir);
+	uv_loop_init(&loop);
+	dcv_metrics_init(&m, 5, "x");
+	w = dcv_metrics_writer_new(&loop, path, &m);
+	assert_non_null(w);
+	/* The first write is queued; its completion needs another turn of the loop. */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	m.spool_refused = 4;
+	dcv_metrics_writer_touch(w);
+	dcv_metrics_writer_touch(w);
+	uv_update_time(&loop);
+	start = uv_now(&loop);
+	for (int i = 0; i < 300 && !has_line(file_text(path), "dcvd_spool_refused_total 4"); i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	assert_true(has_line(file_text(path), "dcvd_spool_refused_total 4"));
+	/* Not at once: a coalescing period after the first write started (some slack). */
+	uv_update_time(&loop);
+	assert_true(uv_now(&loop) - start >= DCV_METRICS_COALESCE_MS - 100);
+	dcv_metrics_writer_close(w, on_closed, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(tu_count_entries(dir), 1);
+	dcv_metrics_free(&m);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_families),
-	    cmocka_unit_test(test_histogram),
-	    cmocka_unit_test(test_label_escaping),
-	    cmocka_unit_test(test_series_bounded),
-	    cmocka_unit_test(test_outcomes),
-	    cmocka_unit_test(test_update_rcodes),
-	    cmocka_unit_test(test_every_family),
-	    cmocka_unit_test(test_writer_failures),
-	    cmocka_unit_test(test_writer_long_name),
-	    cmocka_unit_test(test_writer),
-	    cmocka_unit_test(test_writer_close_in_flight),
+	    cmocka_unit_test(test_families),         cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_label_escaping),   cmocka_unit_test(test_series_bounded),
+	    cmocka_unit_test(test_outcomes),         cmocka_unit_test(test_update_rcodes),
+	    cmocka_unit_test(test_every_family),     cmocka_unit_test(test_writer_failures),
+	    cmocka_unit_test(test_writer_long_name), cmocka_unit_test(test_writer_dirty),
+	    cmocka_unit_test(test_writer),           cmocka_unit_test(test_writer_close_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

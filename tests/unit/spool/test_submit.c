@@ -161,13 +161,47 @@ static void test_result(void **state)
 	                                     sizeof(state_), error, sizeof(error)));
 }
 
+/* Results that are not ours, or odd: never taken, whatever the token inside. */
+static void test_result_odd(void **state)
+{
+	const char *token = "00112233445566778899aabbccddeeff";
+	static const char nul[] = "state: visible\n\0token: 00112233445566778899aabbccddeeff\n";
+	static const char *const odd[] = {
+	    /* The token's line must follow another: a file of the token alone is not a status. */
+	    "token: 00112233445566778899aabbccddeeff\n",
+	    /* Not a mapping; the token as a key's value inside a nested map; a sequence. */
+	    "- token: 00112233445566778899aabbccddeeff\n",
+	    "job:\n  token: 00112233445566778899aabbccddeeff\n",
+	    "state: visible\ntoken: [00112233445566778899aabbccddeeff]\n",
+	    /* Not YAML. */
+	    "state: [visible\ntoken: 00112233445566778899aabbccddeeff\n",
+	};
+	char state_[16] = "x", error[64] = "x";
+	size_t shown = 0;
+
+	(void)state;
+	assert_false(dcv_submit_result_parse(nul, sizeof(nul) - 1, token, &shown, state_,
+	                                     sizeof(state_), error, sizeof(error)));
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		assert_false(dcv_submit_result_parse(odd[i], strlen(odd[i]), token, &shown, state_,
+		                                     sizeof(state_), error, sizeof(error)));
+	/* A state that is no scalar, and a value longer than its buffer: cut, still ours. */
+	assert_true(dcv_submit_result_parse(
+	    "state: [a]\nerror: "
+	    "0123456789012345678901234567890123456789012345678901234567890123456789\n"
+	    "token: 00112233445566778899aabbccddeeff\n",
+	    129, token, &shown, state_, sizeof(state_), error, sizeof(error)));
+	assert_string_equal(state_, "");
+	assert_int_equal(strlen(error), sizeof(error) - 1);
+	assert_int_equal(shown, 129 - 40);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_sidecar_text),
-	    cmocka_unit_test(test_drop),
-	    cmocka_unit_test(test_result),
+	    cmocka_unit_test(test_names),      cmocka_unit_test(test_sidecar_text),
+	    cmocka_unit_test(test_drop),       cmocka_unit_test(test_result),
+	    cmocka_unit_test(test_result_odd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
