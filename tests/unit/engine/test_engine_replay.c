@@ -6,12 +6,18 @@
  * backoff run in milliseconds, the same way every time. Every
  * tests/unit/engine/replay/NAME.rpl is one test. Besides the server entries
  * (replay.h) and a configuration (config ... end, where @SPOOL@ stands
- * for the spool's path), a scenario is a script of steps, run in order:
+ * for the spool's path, in the steps too), a scenario is a script of
+ * steps, run in order:
  *
  *   drop FILE [as NAME]         copies replay/FILE (a CSR) into incoming/NAME
- *                               (default FILE) and makes incoming/'s file event
+ *                               (default FILE) and makes incoming/'s file event;
+ *                               a NAME with a '/' is a path under the spool
  *   start engine                dcv_engine_new() and dcv_engine_start()
- *   stop engine                 dcv_engine_stop(), run until it says stopped
+ *   stop engine                 dcv_engine_stop(), run until it says stopped and
+ *                               every handle it had is closed (nothing pending)
+ *   reload engine               dcv_engine_reload() with the block reload ... end
+ *   slow pool DURATION          thread-pool work takes that long from now on
+ *   clock +|-DURATION           the wall clock steps (NTP), the loop's does not
  *   run DURATION                fake time moves on (500ms, 30s, 5m, 2h, 3d)
  *   run until job NAME STATE [within DURATION]
  *   run until sent SERVER TYPE QNAME [N] [within DURATION]
@@ -64,14 +70,17 @@ static struct {
 	char source[4096]; /* the scenario file's folder */
 	struct dcv_engine *eng;
 	bool stopped;
-	bool passed; /* the scenario ran to its end: its log is not shown */
+	bool passed;          /* the scenario ran to its end: its log is not shown */
+	int64_t wall_step_ms; /* clock steps */
 	int saved_stderr;
 } er = {.saved_stderr = -1};
 
 /* The engine's wall clock, on the fake loop's. */
 time_t time(time_t *t)
 {
-	time_t now = (time_t)(WALL_T0 + (uv_now(replay_loop()) - LOOP_T0) / 1000);
+	time_t now =
+	    (time_t)(WALL_T0 +
+	             ((int64_t)(uv_now(replay_loop()) - LOOP_T0) + er.wall_step_ms) / 1000);
 
 	if (t != NULL)
 		*t = now;
@@ -81,7 +90,7 @@ time_t time(time_t *t)
 /* The same for ldns, which signs the replayed replies' TSIG with it. */
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
-	uint64_t ms = uv_now(replay_loop()) - LOOP_T0;
+	uint64_t ms = (uint64_t)((int64_t)(uv_now(replay_loop()) - LOOP_T0) + er.wall_step_ms);
 
 	(void)tz;
 	tv->tv_sec = (time_t)(WALL_T0 + ms / 1000);
@@ -199,6 +208,12 @@ static void er_stopped(void *arg)
 	er.stopped = true;
 }
 
+static bool er_is_idle(void *arg)
+{
+	(void)arg;
+	return replay_pending() == 0;
+}
+
 static bool er_is_stopped(void *arg)
 {
 	(void)arg;
@@ -207,16 +222,15 @@ static bool er_is_stopped(void *arg)
 
 /* --- the steps -------------------------------------------------------------------- */
 
-static void er_start(void)
+/* The configuration of block name (config, reload), @SPOOL@ replaced; fails the test if bad. */
+static struct dcv_config *er_config(const char *name)
 {
-	const char *section = replay_section("config");
+	const char *section = replay_section(name);
 	char path[256], *yaml = NULL, *at = NULL, *s = NULL;
 	struct dcv_config *cfg = NULL;
 	struct dcv_strv errors = {0};
-	struct dcv_why why = {""};
 	FILE *f = NULL;
 
-	assert_null(er.eng);
 	assert_non_null(section);
 	yaml = strdup(section);
 	snprintf(path, sizeof(path), "%s/dcvd.yaml", er.dir);
@@ -233,7 +247,15 @@ static void er_start(void)
 	if (dcv_config_load(path, &cfg, &errors) < 0)
 		fail_msg("config: %s", errors.n ? errors.v[0] : "?");
 	dcv_strv_free(&errors);
-	if (dcv_engine_new(replay_loop(), cfg, &er.eng, &why) < 0)
+	return cfg;
+}
+
+static void er_start(void)
+{
+	struct dcv_why why = {""};
+
+	assert_null(er.eng);
+	if (dcv_engine_new(replay_loop(), er_config("config"), &er.eng, &why) < 0)
 		fail_msg("dcv_engine_new: %s", why.text);
 	assert_int_equal(dcv_engine_start(er.eng), DCV_OK);
 	er.stopped = false;
@@ -248,8 +270,11 @@ static void er_stop(void)
 	if (!er.stopped)
 		fail_msg("the engine did not stop within 10 s");
 	er.eng = NULL;
-	/* The handles' last close callbacks (the engine frees itself in one). */
-	replay_run_until(uv_now(replay_loop()) + 1000, NULL, NULL);
+	/* The last close callbacks (the engine frees itself in one); then nothing may be left. */
+	replay_run_until(uv_now(replay_loop()) + 60000, er_is_idle, NULL);
+	if (replay_pending() > 0)
+		fail_msg("%zu events or timers left a minute after the engine stopped",
+		         replay_pending());
 }
 
 static void er_drop(const char *line)
@@ -260,7 +285,10 @@ static void er_drop(const char *line)
 
 	assert_true(sscanf(line, "drop %255s %15s %255s", file, as, name) >= 1);
 	snprintf(from, sizeof(from), "%s/%s", er.source, file);
-	snprintf(to, sizeof(to), "%s/incoming/%s", er.spool, name[0] ? name : file);
+	if (strchr(name, '/') != NULL)
+		snprintf(to, sizeof(to), "%s/%s", er.spool, name);
+	else
+		snprintf(to, sizeof(to), "%s/incoming/%s", er.spool, name[0] ? name : file);
 	data = er_slurp(from);
 	if (data == NULL)
 		fail_msg("drop: cannot read %s", from);
@@ -270,6 +298,8 @@ static void er_drop(const char *line)
 	fputs(data, f);
 	fclose(f);
 	free(data);
+	if (strchr(name, '/') != NULL)
+		return; /* not incoming/: no file event */
 	snprintf(to, sizeof(to), "%s/incoming", er.spool);
 	replay_fs_event(to, name[0] ? name : file);
 }
@@ -400,6 +430,12 @@ static void er_step(const char *line)
 		er_expect(line);
 	else if (strcmp(line, "forget queries") == 0)
 		replay_forget_queries();
+	else if (strcmp(line, "reload engine") == 0)
+		dcv_engine_reload(er.eng, er_config("reload"));
+	else if (strncmp(line, "slow pool ", 10) == 0)
+		replay_work_delay(er_duration(line + 10));
+	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
+		er.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
 	else if (strncmp(line, "tsig ", 5) != 0)
 		fail_msg("what step is \"%s\"?", line);
 }
@@ -420,6 +456,7 @@ static int er_setup(void **state)
 	snprintf(er.log, sizeof(er.log), "%s/log.txt", er.dir);
 	er.eng = NULL;
 	er.passed = false;
+	er.wall_step_ms = 0;
 	replay_free(); /* what a failed scenario before this one left */
 	dcv_log_init("dcvd", DCV_LOG_DEBUG);
 	fflush(stderr);
@@ -454,8 +491,15 @@ static void er_scenario(void **state)
 	lines = replay_lines(NULL, &n);
 	/* Copied: the steps ask replay_lines() and replay_section() again. */
 	steps = calloc(n ? n : 1, sizeof(*steps));
-	for (size_t i = 0; i < n; i++)
-		steps[i] = strdup(lines[i]);
+	for (size_t i = 0; i < n; i++) {
+		/* @SPOOL@ in a step (a log line that names the spool) is its path too. */
+		const char *at = strstr(lines[i], "@SPOOL@");
+		if (at == NULL)
+			steps[i] = strdup(lines[i]);
+		else if (asprintf(&steps[i], "%.*s%s%s", (int)(at - lines[i]), lines[i], er.spool,
+		                  at + 7) < 0)
+			fail_msg("out of memory");
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(steps[i], "expect ", 7) != 0 && strncmp(steps[i], "tsig ", 5) != 0) {
 			char note[300];

@@ -532,6 +532,15 @@ const char *const *replay_lines(const char *word, size_t *n)
 	return rp.picked;
 }
 
+size_t replay_pending(void)
+{
+	size_t n = rp.n_events;
+
+	for (size_t i = 0; i < rp.n_timers; i++)
+		n += rp.timers[i].active;
+	return n;
+}
+
 void replay_forget_queries(void)
 {
 	rp.n_log = 0;

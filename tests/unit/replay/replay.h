@@ -79,6 +79,8 @@ uint64_t replay_run_until(uint64_t at, bool (*stop)(void *arg), void *arg);
  * cb(name, UV_RENAME) as an event. Returns how many watchers will.
  */
 size_t replay_fs_event(const char *path, const char *name);
+/* Each work request queued from now on takes ms of fake time (a slow disk; 0 by default). */
+void replay_work_delay(uint64_t ms);
 
 /* Lines of the first top-level block "NAME ... end" (e.g. config), joined with '\n'; NULL if none.
  */
@@ -93,6 +95,9 @@ const char *const *replay_lines(const char *word, size_t *n);
 
 /* How many queries went to server (IP@PORT) for type and name so far (NULL: any). */
 size_t replay_queries(const char *server, const char *type, const char *name);
+
+/* Events waiting and timers running: 0 once everything was closed or ran out. */
+size_t replay_pending(void);
 
 /* replay_queries() counts from here on. */
 void replay_forget_queries(void);

@@ -7,8 +7,9 @@
  * with UV_ECANCELED, one that ran already cannot be canceled (UV_EBUSY);
  * a file event's callback never runs after uv_fs_event_stop() or
  * uv_close(). The work itself runs on the loop thread when its turn comes
- * (at the time it was queued): the pool's threads only ever run work that
- * the loop handed over, and nothing here waits for them.
+ * (at the time it was queued, or replay_work_delay() later: a slow disk):
+ * the pool's threads only ever run work that the loop handed over, and
+ * nothing here waits for them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct rp_fired {
 static struct {
 	struct rp_watch *v;
 	size_t n, cap;
+	uint64_t work_ms; /* how long the pool takes over each work request */
 } rpu;
 
 /* --- the thread pool ------------------------------------------------------ */
@@ -61,8 +63,13 @@ int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
 	req->loop = loop;
 	req->work_cb = work_cb;
 	req->after_work_cb = after_work_cb;
-	replay_defer(0, rpu_work_run, req);
+	replay_defer(rpu.work_ms, rpu_work_run, req);
 	return 0;
+}
+
+void replay_work_delay(uint64_t ms)
+{
+	rpu.work_ms = ms;
 }
 
 int uv_cancel(uv_req_t *req)
@@ -180,5 +187,6 @@ size_t replay_fs_event(const char *path, const char *name)
 void replay_uv_free(void)
 {
 	free(rpu.v);
+	/* Also the delay: the next scenario starts with a fast pool. */
 	memset(&rpu, 0, sizeof(rpu));
 }
