@@ -39,6 +39,7 @@ struct authset {
 	char (*ns)[DCV_NAME_TEXT_MAX]; /* NS names, for address queries */
 	size_t n_ns;
 	size_t pending;
+	bool oom; /* a query or an answer of this fetch lacked memory: the set is not whole */
 	struct waiter *waiters;
 	size_t n_waiters;
 };
@@ -112,6 +113,22 @@ static int add_addr(struct authset *set, const uint8_t *rdata, uint16_t rdlength
 	set->addrs = grown;
 	dcv_addr_from_sockaddr((struct sockaddr *)&ss, &set->addrs[set->n_addrs++]);
 	return DCV_OK;
+}
+
+/*
+ * How a fetch ends once its queries are done: out of memory, if any of
+ * them was (a set missing addresses would be probed as if whole); else OK
+ * with addresses, DCV_ENET when a query failed and none came.
+ */
+static int fetch_status(struct authset *set)
+{
+	if (set->oom) {
+		snprintf(set->why, sizeof(set->why),
+		         "zone %s: out of memory while finding its name servers",
+		         set->zone->domain);
+		return DCV_ENOMEM;
+	}
+	return set->n_addrs > 0 ? DCV_OK : set->why[0] ? DCV_ENET : DCV_OK;
 }
 
 static void finish_fetch(struct authset *set, int status)
@@ -219,18 +236,18 @@ static void on_fetch(void *arg, int status, const uint8_t *msg, size_t len,
 		/* Address answers: the A/AAAA of that NS name (or its CNAME's target) only. */
 		rc = dcv_authset_read_addrs(msg, len, add_addr_cb, set);
 	}
-	if (rc < 0 && set->why[0] == '\0')
+	if (rc == DCV_ENOMEM)
+		set->oom = true;
+	else if (rc < 0 && set->why[0] == '\0')
 		snprintf(set->why, sizeof(set->why),
 		         "zone %s: bad answer while finding its name "
 		         "servers",
 		         set->zone->domain);
 	if (--set->pending == 0) {
-		if (set->state == SET_FETCH_NS && set->n_ns > 0)
+		if (set->state == SET_FETCH_NS && set->n_ns > 0 && !set->oom)
 			fetch_addrs(set);
 		else
-			finish_fetch(set, set->n_addrs > 0 ? DCV_OK
-			                  : set->why[0]    ? DCV_ENET
-			                                   : DCV_OK);
+			finish_fetch(set, fetch_status(set));
 	}
 	free(q);
 }
@@ -285,6 +302,8 @@ static int ask(struct authset *set, const struct dcv_addr *server, const char *q
 		q = NULL;
 	}
 out:
+	if (rc == DCV_ENOMEM)
+		set->oom = true;
 	free(q);
 	return rc;
 }
@@ -306,22 +325,34 @@ static void fetch_addrs(struct authset *set)
 		}
 	}
 	if (--set->pending == 0)
-		finish_fetch(set, set->n_addrs > 0 ? DCV_OK : DCV_ENET);
+		finish_fetch(set, set->oom           ? fetch_status(set)
+		                  : set->n_addrs > 0 ? DCV_OK
+		                                     : DCV_ENET);
 }
 
 static void start_fetch(struct authset *set)
 {
+	int rc = DCV_OK;
+
 	free(set->addrs);
 	free(set->ns);
 	set->addrs = NULL;
 	set->ns = NULL;
 	set->n_addrs = set->n_ns = 0;
 	set->why[0] = '\0';
+	set->oom = false;
 	set->state = SET_FETCH_NS;
 	set->pending = 1;
-	ask(set, &set->zone->primaries[0]->addrs[0], set->zone->domain, DCV_TYPE_NS, false);
-	if (--set->pending == 0)
-		finish_fetch(set, DCV_ENOMEM);
+	rc = ask(set, &set->zone->primaries[0]->addrs[0], set->zone->domain, DCV_TYPE_NS, false);
+	if (--set->pending > 0)
+		return;
+	/* The NS query could not be sent: the fetch ends with why. */
+	if (rc == DCV_ENOMEM)
+		rc = fetch_status(set);
+	else
+		snprintf(set->why, sizeof(set->why), "zone %s: finding its name servers: %s",
+		         set->zone->domain, dcv_strerror(rc));
+	finish_fetch(set, rc);
 }
 
 struct dcv_authsets *dcv_authsets_new(struct dcv_dnsio *io, const struct dcv_config *cfg,
