@@ -302,7 +302,7 @@ static int sweep_as_nobody(const char *want)
 	struct dcv_why why;
 	uv_loop_t loop;
 	int status = 0, rc = 0;
-	pid_t pid = fork();
+	pid_t pid = (fflush(NULL), fork());
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -314,12 +314,13 @@ static int sweep_as_nobody(const char *want)
 			_exit(3);
 		}
 		rc = sweep(&loop, st, KEEP, &sw);
+		/* exit(), not _exit(): a coverage build writes this process's counts too. */
 		if (rc == DCV_OK && sw.deleted == 0 && sw.errors == 1 && sw.problems.n == 1 &&
 		    strstr(sw.problems.v[0], want) != NULL)
-			_exit(0);
+			exit(0);
 		fprintf(stderr, "sweep as nobody: %d, deleted %zu, errors %zu: %s\n", rc,
 		        sw.deleted, sw.errors, sw.problems.n ? sw.problems.v[0] : "(no problem)");
-		_exit(1);
+		exit(1);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -377,6 +378,32 @@ static void test_sweep_permission(void **state)
 	assert_false(there("done/acc.csr") || there("done/acc.status"));
 	dcv_job_record_free(&rec);
 	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void age_file(const char *rel, uint64_t secs);
+
+/* A stale dot-file that dcvd may not remove (incoming/ is not its own) is named, and stays. */
+static void test_sweep_dot_permission(void **state)
+{
+	struct dcv_store *st = NULL;
+	char want[600];
+	uv_loop_t loop;
+
+	(void)state;
+	if (geteuid() != 0)
+		tu_skip("not root: cannot sweep as another user");
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	dcv_store_close(st);
+	assert_int_equal(mkdir(tu_path("incoming"), 0755), 0);
+	tu_put("incoming/.stuck.csr", 0640, "half");
+	age_file("incoming/.stuck.csr", 2 * 86400);
+	tu_run("chown -R nobody:nogroup '%s' && chown root:root '%s'", tu_dir, tu_path("incoming"));
+	snprintf(want, sizeof(want), "%s: cannot remove the stale dot-file: Permission denied",
+	         tu_path("incoming/.stuck.csr"));
+	assert_int_equal(sweep_as_nobody(want), 0);
+	assert_true(there("incoming/.stuck.csr"));
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -474,12 +501,168 @@ static void test_sweep_waits_for_batches(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * Folders that are not folders: done/ a file keeps the records of the
+ * expired jobs (their files are not known to be gone), named with the
+ * reason; incoming/ a file is named too. A NAME.status that is a folder
+ * says no job: NAME.* are left, the job's own ID.* go with its record.
+ */
+static void test_sweep_not_folders(void **state)
+{
+	struct dcv_job_record a, b;
+	struct dcv_store_sweep sw;
+	struct dcv_store *st = NULL;
+	char want[600];
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	job(&a, "nf~1", DCV_JOB_WITHDRAWN, KEEP + 5, -1);
+	arrive(&loop, st, &a, "failed", false);
+	dcv_store_close(st);
+	tu_put("done", 0640, "not a folder");
+	tu_put("incoming", 0640, "not a folder either");
+	st = open_store(&loop);
+	assert_int_equal(sweep(&loop, st, KEEP, &sw), DCV_OK);
+	assert_int_equal(sw.deleted, 0);
+	assert_int_equal(sw.errors, 2);
+	tu_expect_n(&sw.problems, 2);
+	snprintf(want, sizeof(want),
+	         "%s: cannot open the folder: Not a directory; the records of the jobs there are "
+	         "kept",
+	         tu_path("done"));
+	assert_string_equal(sw.problems.v[0], want);
+	snprintf(want, sizeof(want), "%s: cannot open the folder: Not a directory",
+	         tu_path("incoming"));
+	assert_string_equal(sw.problems.v[1], want);
+	dcv_store_sweep_clear(&sw);
+	assert_string_equal(db_keys("jobs"), "nf~1");
+	assert_true(there("failed/nf.csr") && there("failed/nf.status"));
+	dcv_store_close(st);
+
+	/* done/ back as a folder whose b.status is a folder: b.* stay, b~1.* and the record go. */
+	assert_int_equal(unlink(tu_path("done")), 0);
+	assert_int_equal(unlink(tu_path("incoming")), 0);
+	st = open_store(&loop);
+	job(&b, "b~1", DCV_JOB_WITHDRAWN, KEEP + 5, -1);
+	arrive(&loop, st, &b, "done", false);
+	assert_int_equal(rename(tu_path("done/b.status"), tu_path("done/b~1.status")), 0);
+	assert_int_equal(mkdir(tu_path("done/b.status"), 0750), 0);
+	assert_int_equal(sweep(&loop, st, KEEP, &sw), DCV_OK);
+	assert_int_equal(sw.deleted, 2);
+	assert_int_equal(sw.errors, 0);
+	dcv_store_sweep_clear(&sw);
+	assert_string_equal(db_keys("jobs"), "");
+	assert_false(there("done/b~1.status") || there("failed/nf.csr"));
+	assert_true(there("done/b.csr") && there("done/b.status"));
+	dcv_job_record_free(&a);
+	dcv_job_record_free(&b);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * Messages beyond DCV_SWEEP_MESSAGES_MAX are counted, not kept; a dot-file
+ * dated in the future is not stale; of two young jobs the earlier expiry
+ * is the next.
+ */
+static void test_sweep_many_messages(void **state)
+{
+	struct dcv_job_record y1, y2;
+	struct dcv_store_sweep sw;
+	struct dcv_store *st = NULL;
+	char rel[64];
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	assert_int_equal(mkdir(tu_path("incoming"), 0770), 0);
+	for (int i = 0; i < DCV_SWEEP_MESSAGES_MAX + 3; i++) {
+		snprintf(rel, sizeof(rel), "incoming/.stale%02d.csr", i);
+		tu_put(rel, 0640, "half");
+		age_file(rel, 2 * 86400);
+	}
+	tu_put("incoming/.future.csr", 0640, "half");
+	{
+		struct timespec ts[2] = {{(time_t)now + 3600, 0}, {(time_t)now + 3600, 0}};
+		assert_int_equal(utimensat(AT_FDCWD, tu_path("incoming/.future.csr"), ts, 0), 0);
+	}
+	job(&y1, "y1~1", DCV_JOB_WITHDRAWN, 10, -1);
+	arrive(&loop, st, &y1, "done", false);
+	job(&y2, "y2~1", DCV_JOB_WITHDRAWN, 20, -1);
+	arrive(&loop, st, &y2, "done", false);
+	assert_int_equal(sweep(&loop, st, KEEP, &sw), DCV_OK);
+	assert_int_equal(sw.dotfiles, DCV_SWEEP_MESSAGES_MAX + 3);
+	tu_expect_n(&sw.notes, DCV_SWEEP_MESSAGES_MAX);
+	assert_int_equal(sw.messages_dropped, 3);
+	assert_int_equal(tu_count_entries(tu_path("incoming")), 1);
+	assert_true(there("incoming/.future.csr"));
+	assert_int_equal(sw.young, 2);
+	assert_int_equal(sw.next_expiry, y2.withdrawn + KEEP + 1);
+	dcv_store_sweep_clear(&sw);
+	dcv_job_record_free(&y1);
+	dcv_job_record_free(&y2);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A store that cannot be read fails the sweep: no record, no file and no dot-file is deleted. */
+static void test_sweep_store_unreadable(void **state)
+{
+	struct dcv_job_record a;
+	struct dcv_store_batch *b = NULL;
+	struct dcv_store_sweep sw;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	assert_int_equal(mkdir(tu_path("incoming"), 0770), 0);
+	tu_put("incoming/.stale.csr", 0640, "half");
+	age_file("incoming/.stale.csr", 2 * 86400);
+	job(&a, "u~1", DCV_JOB_WITHDRAWN, KEEP + 5, -1);
+	arrive(&loop, st, &a, "done", false);
+	tu_run("cp '%s' '%s'", tu_path("state/data.mdb"), tu_path("data.mdb.good"));
+	tu_run("head -c 8192 /dev/urandom | dd of='%s' conv=notrunc status=none",
+	       tu_path("state/data.mdb"));
+	b = dcv_store_batch_new(st);
+	memset(&sw, 0, sizeof(sw));
+	sw.now = now;
+	sw.keep = KEEP;
+	sw.dot_age = 86400;
+	assert_int_equal(dcv_store_batch_sweep(b, &sw), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_ESTATE);
+	assert_non_null(strstr(why.text, tu_path("state/data.mdb")));
+	assert_non_null(strstr(why.text, "cannot open the job database"));
+	assert_int_equal(sw.deleted, 0);
+	assert_int_equal(sw.dotfiles, 0);
+	dcv_store_sweep_clear(&sw);
+	assert_true(there("incoming/.stale.csr") && there("done/u.csr") && there("done/u.status"));
+	/* The file back: the record and the files were all kept. */
+	assert_int_equal(rename(tu_path("data.mdb.good"), tu_path("state/data.mdb")), 0);
+	assert_string_equal(db_keys("jobs"), "u~1");
+	dcv_job_record_free(&a);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_sweep_jobs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_not_folders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_many_messages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_store_unreadable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_permission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_dot_permission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_dotfiles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_waits_for_batches, setup, teardown),
 	};
