@@ -238,7 +238,6 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 void job_due(struct dcv_job *job);
 void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int status,
                      const char *why);
-bool job_is_final(const struct dcv_job *job);
 bool job_record_shared(const struct dcv_job *job, size_t rr);
 /* Takes a final job that cannot be persisted off the list (its record could not be saved). */
 void job_drop(struct dcv_job *job);

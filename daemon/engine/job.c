@@ -25,13 +25,6 @@ uint64_t job_now_s(void)
 	return (uint64_t)time(NULL);
 }
 
-bool job_is_final(const struct dcv_job *job)
-{
-	return job->rec.state == DCV_JOB_WITHDRAWN ||
-	       (job->rec.state == DCV_JOB_FAILED && !job->rec.cleanup) ||
-	       (job->rec.state == DCV_JOB_VISIBLE && job->rec.withdraw_due == 0);
-}
-
 /* --- lifetime ------------------------------------------------------------ */
 
 struct dcv_job *job_new(struct dcv_engine *eng)
