@@ -429,6 +429,68 @@ rc=$?
 says "no result (interrupted after "
 [ -z "$(ls -A "$c/results")" ] || fail "SIGTERM: the results folder was left"
 
+# --- dcv records and show: options and standard output -----------------------------
+run 0 "$dcv" records --help
+prints "usage: dcv records"
+run 0 "$dcv" help
+prints "usage: dcv records"
+run 0 "$dcv" version
+grep -Eq '^dcv [0-9]+\.[0-9]+' "$tmp/out" || fail "dcv version: $(cat "$tmp/out")"
+run 2 "$dcv" records --ttl 2147483648 "$f"
+says "dcv: --ttl '2147483648': not a number of seconds from 0 to 2147483647"
+if [ -w /dev/full ]; then
+	"$dcv" records "$f" >/dev/full 2>"$tmp/err"
+	[ $? -eq 1 ] || fail "records >/dev/full: want exit 1"
+	says "dcv: cannot write to standard output"
+	"$dcv" show "$f" >/dev/full 2>"$tmp/err"
+	[ $? -eq 1 ] || fail "show >/dev/full: want exit 1"
+	says "dcv: $f: cannot write the output"
+fi
+
+# --- dcv publish and check against a server that never answers ----------------------
+# UDP: read and dropped; TCP: accepted and never answered.
+python3 - "$tmp/silent.port" <<'PY' &
+import socket, sys, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+port = u.getsockname()[1]
+t = socket.socket()
+t.bind(("127.0.0.1", port))
+t.listen(64)
+open(sys.argv[1] + ".tmp", "w").write(str(port))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+u.settimeout(0.2)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        u.recv(4096)
+    except OSError:
+        pass
+PY
+bg_pids+=($!)
+for _ in $(seq 50); do [ -s "$tmp/silent.port" ] && break; sleep 0.1; done
+port=$(cat "$tmp/silent.port")
+config "$tmp/silent.yaml" "$tmp/unused"
+sed -i "s/127.0.0.1@9/127.0.0.1@$port/g" "$tmp/silent.yaml"
+run 2 "$dcv" publish -c "$tmp/silent.yaml" --timeout 0 "$f"
+says "dcv: --timeout '0': seconds, more than 0 and at most 86400"
+run 2 "$dcv" publish -c "$tmp/silent.yaml" --timeout 1x "$f"
+says "dcv: --timeout '1x': seconds, more than 0 and at most 86400"
+# A file that cannot be read fails alone; the warning of another is said; the silent primary named.
+run 1 "$dcv" publish -c "$tmp/silent.yaml" --timeout 2 "$tmp/nofile.csr" "$data/good/mixed.pem"
+says "dcv: $tmp/nofile.csr: cannot open: No such file or directory"
+says "dcv: $data/good/mixed.pem: warning: IP address 192.0.2.7 cannot be validated"
+says "dcv: $data/good/mixed.pem: zone example.test: primary bind (127.0.0.1@$port): no success within"
+# 25 names, each unanswered: 20 lines, then how many more, then the verdict.
+openssl req -new -key "$data/keys/ec" -subj /CN=n1.example.test \
+	-addext "subjectAltName=$(seq -s, -f 'DNS:n%g.example.test' 1 25)" -out "$tmp/many.csr" 2>"$tmp/err" ||
+	fail "openssl req: $(cat "$tmp/err")"
+run 1 "$dcv" check -c "$tmp/silent.yaml" --timeout 2 "$tmp/many.csr"
+[ "$(grep -c "^dcv: $tmp/many.csr: server 127.0.0.1@$port asked .*: timed out$" "$tmp/err")" -eq 20 ] ||
+	fail "check: want 20 lines of timed out queries: $(cat "$tmp/err")"
+grep -Eq "^dcv: $tmp/many.csr: \.\.\. and [0-9]+ more$" "$tmp/err" || fail "check: no '... and N more': $(cat "$tmp/err")"
+says "dcv: $tmp/many.csr: still not visible everywhere after 2 s"
+
 [ $root -eq 1 ] || echo "cli-dcv-spool: not root: the cases as uid 65534 were not run"
 [ $fails -eq 0 ] && echo "cli-dcv-spool: all passed"
 exit $((fails > 0))
