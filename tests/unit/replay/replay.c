@@ -40,6 +40,7 @@ struct rp_reply {
 	bool aa;
 	bool signed_ok;
 	bool forged;
+	int tsig_error; /* an unsigned TSIG with this error (BADSIG 16, ...); 0: none */
 	uint64_t late;
 	char **answers;
 	size_t n_answers;
@@ -207,6 +208,17 @@ static int rp_rcode(const char *name, int line)
 	return t->id;
 }
 
+/* RFC 8945's TSIG error codes by name. */
+static int rp_tsig_error_code(const char *name, int line)
+{
+	static const char *const names[] = {"BADSIG", "BADKEY", "BADTIME"};
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 16 + i;
+	rp_die(line, "tsigerror BADSIG, BADKEY or BADTIME, not %s", name);
+}
+
 static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_action action)
 {
 	struct rp_reply *r = NULL;
@@ -224,6 +236,8 @@ static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_ac
 			r->signed_ok = true;
 		else if (strcmp(w, "forged") == 0)
 			r->forged = true;
+		else if (strcmp(w, "tsigerror") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL)
+			r->tsig_error = rp_tsig_error_code(w, line);
 		else if (strcmp(w, "ad") == 0)
 			r->ad = true;
 		else if (strcmp(w, "late") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL)
@@ -359,6 +373,30 @@ static void rp_sign_answer(ldns_pkt *p, const struct rp_reply *r, int line)
 		ldns_key_list_free(keys);
 	}
 	ldns_rr_list_deep_free(answer);
+}
+
+/*
+ * A TSIG error as servers send it (RFC 8945 5.3.2): the query's key,
+ * algorithm, time and fudge, no MAC, the error code; unsigned.
+ */
+static void rp_tsig_error(ldns_pkt *p, const ldns_pkt *q, int error, int line)
+{
+	ldns_rr *qt = ldns_pkt_tsig(q), *t = ldns_rr_new();
+	static const uint8_t none[2] = {0, 0};
+
+	if (qt == NULL || t == NULL || ldns_rr_rd_count(qt) < 7)
+		rp_die(line, "tsigerror: the query is not signed");
+	ldns_rr_set_owner(t, ldns_rdf_clone(ldns_rr_owner(qt)));
+	ldns_rr_set_type(t, LDNS_RR_TYPE_TSIG);
+	ldns_rr_set_class(t, LDNS_RR_CLASS_ANY);
+	ldns_rr_set_ttl(t, 0);
+	for (size_t i = 0; i < 3; i++) /* algorithm, time signed, fudge */
+		ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, i)));
+	ldns_rr_push_rdf(t, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2, none));
+	ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 4))); /* original id */
+	ldns_rr_push_rdf(t, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, (uint16_t)error));
+	ldns_rr_push_rdf(t, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2, none));
+	ldns_pkt_set_tsig(p, t);
 }
 
 /* Appends an OPT record with the reply's Extended DNS Error to wire (not after a TSIG). */
@@ -987,6 +1025,8 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 		                       ldns_rr_rdf(tsig, 3)) != LDNS_STATUS_OK)
 			rp_die(line, "ldns could not sign the reply");
 	}
+	if (r->tsig_error > 0)
+		rp_tsig_error(p, x->query, r->tsig_error, line);
 	if (ldns_pkt2wire(&wire, p, len) != LDNS_STATUS_OK)
 		rp_die(line, "ldns could not write the reply");
 	if (r->action == RP_GARBLED && *len >= 12) {
