@@ -86,7 +86,14 @@ static void report(struct round *r)
 	r->state = ROUND_REPORT;
 	memset(&rep, 0, sizeof(rep));
 	obs = calloc(r->n_items ? r->n_items : 1, sizeof(*obs));
-	for (size_t i = 0; obs != NULL && i < r->n_items; i++) {
+	zsecs = calloc(r->n_zones ? r->n_zones : 1, sizeof(*zsecs));
+	if (obs == NULL || zsecs == NULL) {
+		/* A report without its observations or DNSSEC states would be taken as whole. */
+		rep.status = DCV_ENOMEM;
+		snprintf(rep.why, sizeof(rep.why), "out of memory for the probe round's report");
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_items; i++) {
 		const struct item *it = &r->items[i];
 		obs[i] = it->obs;
 		if (!it->obs.resolver && !it->fixed && it->zone < r->n_zones) {
@@ -103,13 +110,13 @@ static void report(struct round *r)
 	rep.resolvers_asked = r->p->cfg->n_resolvers > 0 && rep.auth_ok && !r->spec->expect_absent;
 	rep.done = rep.auth_ok && (r->spec->expect_absent || r->resolvers_ok);
 	rep.obs = obs;
-	rep.n_obs = obs ? r->n_items : 0;
+	rep.n_obs = r->n_items;
 	rep.n_auth_addrs = count_auth_addrs(r);
 	rep.held = r->spec->held;
 	rep.n_held = r->spec->held != NULL ? r->spec->n_held : 0;
-	zsecs = calloc(r->n_zones ? r->n_zones : 1, sizeof(*zsecs));
 	probe_dnssec_report(r, &rep, zsecs);
 	rep.done &= !rep.failed;
+out:
 	r->p->pending--;
 	r->cb(r->arg, &rep);
 	free(zsecs);
@@ -244,10 +251,14 @@ static void probe_remember_item(struct item *it)
 	m = &r->spec->memory->memos[it->memo];
 	m->ok = it->obs.ok;
 	m->sig_ok = it->obs.ok && it->dnssec;
-	m->serial_known = za->serial_known[it->addr];
-	m->serial = za->serials[it->addr];
+	/* The serials may be missing (no memory for them: ask_serials()). */
+	m->serial_known = za->serial_known != NULL && za->serial_known[it->addr];
+	m->serial = m->serial_known ? za->serials[it->addr] : 0;
 	free(m->seen);
 	m->seen = it->obs.ok ? NULL : strdup(it->obs.seen);
+	/* A wrong answer is recalled with its text or not at all: then it is asked again. */
+	if (!it->obs.ok && m->seen == NULL)
+		m->serial_known = false;
 }
 
 /* true when memory answers for the item, so it needs no query this round. */
@@ -266,7 +277,8 @@ static bool recall(struct item *it)
 		snprintf(it->obs.seen, sizeof(it->obs.seen), "as expected (earlier round)");
 		return true;
 	}
-	if (m->serial_known && za->serial_known[it->addr] && m->serial == za->serials[it->addr]) {
+	if (m->serial_known && za->serial_known != NULL && za->serial_known[it->addr] &&
+	    m->serial == za->serials[it->addr]) {
 		it->obs.ok = false;
 		snprintf(it->obs.seen, sizeof(it->obs.seen), "%.250s", m->seen ? m->seen : "wrong");
 		return true;
@@ -606,8 +618,16 @@ static void ask_serials(struct zone_addrs *za)
 	za->serials = calloc(za->n ? za->n : 1, sizeof(*za->serials));
 	za->serial_known = calloc(za->n ? za->n : 1, sizeof(*za->serial_known));
 	za->reqs = calloc(za->n ? za->n : 1, sizeof(*za->reqs));
-	if (za->serials == NULL || za->serial_known == NULL || za->reqs == NULL)
+	if (za->serials == NULL || za->serial_known == NULL || za->reqs == NULL) {
+		/* Not one without the others: the round then asks without serials. */
+		free(za->serials);
+		free(za->serial_known);
+		free(za->reqs);
+		za->serials = NULL;
+		za->serial_known = NULL;
+		za->reqs = NULL;
 		return;
+	}
 	for (size_t a = 0; a < za->n; a++) {
 		za->reqs[a] = (struct serial_req){za, a};
 		r->zones_waiting++;

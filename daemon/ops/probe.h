@@ -170,7 +170,8 @@ int dcv_probe_round(struct dcv_prober *p, const struct dcv_probe_spec *spec, dcv
  * The SOA serials of a zone at each of its authoritative addresses, none
  * older than max_age_ms (shared with the rounds' own serials). known[i]
  * false: address i did not answer. status < 0: the addresses themselves
- * could not be found. cb may run from inside this call. DCV_ENOMEM only.
+ * could not be found, or DCV_ENOMEM: not every address could be asked.
+ * cb may run from inside this call. DCV_ENOMEM only.
  */
 typedef void (*dcv_prober_serials_cb)(void *arg, int status, size_t n, const struct dcv_addr *addrs,
                                       const uint32_t *serials, const bool *known);

@@ -87,9 +87,12 @@ static void on_serials_set(void *arg, int status, const struct dcv_addr *addrs, 
 	for (size_t i = 0; i < n; i++) {
 		q->ones[i] = (struct serials_one){q, i};
 		q->waiting++;
+		/* Not asked is not "did not answer" (known false): the whole call fails. */
 		if (dcv_authsets_serial(q->p->sets, q->zone, &q->addrs[i], q->max_age_ms,
-		                        on_one_serial, &q->ones[i]) < 0)
+		                        on_one_serial, &q->ones[i]) < 0) {
 			q->waiting--;
+			q->status = DCV_ENOMEM;
+		}
 	}
 	serials_release(q);
 }
