@@ -408,11 +408,11 @@ int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, 
 /* ---- loads ---- */
 
 /*
- * One record of a load: parsed into recs, or reported (and, when fixing,
- * queued in damaged for removal).
+ * One record of a load: parsed into recs, or reported (*damaged then set:
+ * the caller removes it when fixing).
  */
 static int load_one(struct db *db, const MDB_val *k, const MDB_val *v, struct recs *recs,
-                    struct dcv_strv *errors, struct dcv_strv *damaged)
+                    struct dcv_strv *errors, bool *damaged)
 {
 	struct dcv_job_record *grown = NULL, *rec = NULL;
 	char id[DCV_JOB_ID_MAX * 4 + 1], file[PATH_MAX + 1100];
@@ -442,14 +442,7 @@ static int load_one(struct db *db, const MDB_val *k, const MDB_val *v, struct re
 		goto out;
 	rc = dcv_strv_pushf(errors, "%s (damaged record%s)", why.text,
 	                    db->rdonly ? "" : ": removed");
-	/* Keys are ids (at most DCV_JOB_ID_MAX bytes), so a longer one is damage too. */
-	if (rc == DCV_OK && !db->rdonly) {
-		snprintf(id, sizeof(id), "%.*s", (int)k->mv_size, (const char *)k->mv_data);
-		if (strlen(id) != k->mv_size)
-			rc = dcv_strv_push(damaged, "");
-		else
-			rc = dcv_strv_push(damaged, id);
-	}
+	*damaged = rc == DCV_OK;
 out:
 	return rc;
 }
@@ -585,21 +578,6 @@ static int holders_check(struct db *db, const struct recs *recs)
 	return mrc;
 }
 
-/* Removes the damaged records' keys (a key that is no string could not be removed by name). */
-static int drop_damaged(struct db *db, const struct dcv_strv *damaged)
-{
-	MDB_val k;
-	int mrc = 0;
-
-	for (size_t i = 0; i < damaged->n && mrc == 0; i++) {
-		k.mv_size = strlen(damaged->v[i]);
-		k.mv_data = damaged->v[i];
-		if (k.mv_size > 0 && (mrc = mdb_del(db->txn, db->jobs, &k, NULL)) == MDB_NOTFOUND)
-			mrc = 0;
-	}
-	return mrc;
-}
-
 /* Begins the load's transaction; a reader follows a map that dcvd has grown meanwhile. */
 static int load_begin(struct db *db)
 {
@@ -615,9 +593,9 @@ static int load_begin(struct db *db)
 int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs_out, size_t *n,
                   struct dcv_strv *errors, struct dcv_why *why)
 {
-	struct dcv_strv damaged = {NULL, 0, 0};
 	struct recs recs = {NULL, 0, 0};
 	MDB_cursor *cur = NULL;
+	bool damaged = false;
 	struct db db;
 	MDB_val k, v;
 	int mrc = 0, rc = db_open(&db, st, !fix, why);
@@ -634,17 +612,24 @@ int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs_o
 		goto out;
 	if (mrc == 0)
 		mrc = mdb_cursor_open(db.txn, db.jobs, &cur);
-	for (int op = MDB_FIRST; mrc == 0 && rc == DCV_OK; op = MDB_NEXT)
-		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) == 0)
-			rc = load_one(&db, &k, &v, &recs, errors, &damaged);
+	for (int op = MDB_FIRST; mrc == 0 && rc == DCV_OK; op = MDB_NEXT) {
+		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		damaged = false;
+		rc = load_one(&db, &k, &v, &recs, errors, &damaged);
+		/*
+		 * Removed through the cursor, not by name: a damaged key may hold a
+		 * NUL byte. The next MDB_NEXT gives the record after it.
+		 */
+		if (rc == DCV_OK && damaged && fix)
+			mrc = mdb_cursor_del(cur, 0);
+	}
 	if (cur != NULL)
 		mdb_cursor_close(cur);
 	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
 	if (rc < 0 || mrc != 0 || !fix)
 		goto out;
-	mrc = drop_damaged(&db, &damaged);
-	if (mrc == 0)
-		mrc = holders_check(&db, &recs);
+	mrc = holders_check(&db, &recs);
 	if (mrc == 0)
 		mrc = mdb_txn_commit(db.txn);
 	db.txn = NULL;
@@ -654,7 +639,6 @@ out:
 	if (rc == DCV_OK && mrc != 0)
 		rc = db_fail(&db, mrc, "cannot read the job records", why);
 	db_close(&db);
-	dcv_strv_free(&damaged);
 	if (rc == DCV_OK) {
 		*recs_out = recs.v;
 		*n = recs.n;
