@@ -1,0 +1,413 @@
+/*
+ * test_store_faults.c -- the job store's failures that store.h promises to
+ * name (docs/decisions.md, "The job store on LMDB"): a spool, state/ or
+ * data.mdb dcvd may not write (run as uid 65534, since root may write
+ * anything), a reader without write access to lock.mdb, a data.mdb damaged
+ * under a running store, damaged records whose keys are no ids, a batch
+ * over a damaged record; and what is not refused: names that only look like
+ * job logs of the old format, leftovers of status files that are not
+ * regular files. Each failure must give its code and a message naming the
+ * file and the reason, and lose nothing: the records are read back through
+ * LMDB (mdb_dump's view) or a new store's load afterwards.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <uv.h>
+
+#include "store.h"
+#include "store_int.h"
+#include "tubatch.h"
+#include "tufiles.h"
+#include "tustore.h"
+
+static int setup(void **state)
+{
+	return tu_dir_setup(state);
+}
+
+static int teardown(void **state)
+{
+	/* Whatever a test left read-only, the teardown must be able to remove. */
+	if (tu_dir[0] != '\0')
+		tu_run("chmod -R u+rwX '%s'", tu_dir);
+	return tu_dir_teardown(state);
+}
+
+/* One batch writing the records f000~1 .. f<n-1>~1 at generation gen. */
+static int write_recs(uv_loop_t *loop, struct dcv_store *st, unsigned n, uint64_t gen,
+                      struct dcv_why *why)
+{
+	struct dcv_store_batch *b = dcv_store_batch_new(st);
+	char id[32];
+
+	for (unsigned u = 0; u < n; u++) {
+		struct dcv_job_record rec;
+
+		snprintf(id, sizeof(id), "f%03u~1", u);
+		tu_rec_make(&rec, id, gen, 1, 1);
+		assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+		dcv_job_record_free(&rec);
+	}
+	return run_batch(loop, b, why);
+}
+
+/* The records a new store loads from tu_dir must be f000~1 .. f<n-1>~1 of generation gen. */
+static void expect_recs(uv_loop_t *loop, unsigned n, uint64_t gen)
+{
+	struct dcv_store *st = open_store(loop);
+	struct dcv_job_record *recs = NULL;
+	size_t got = 0;
+	char id[32];
+
+	recs = load_clean(st, &got);
+	assert_int_equal(got, n);
+	for (unsigned u = 0; u < n; u++) {
+		struct dcv_job_record want;
+
+		snprintf(id, sizeof(id), "f%03u~1", u);
+		tu_rec_make(&want, id, gen, 1, 1);
+		/* The load gives them in key order, which is this order. */
+		tu_rec_equal(&recs[u], &want, true);
+		dcv_job_record_free(&want);
+	}
+	dcv_job_records_free(recs, got);
+	dcv_store_close(st);
+}
+
+/* Sets key of the jobs database to val (len bytes), through LMDB, as mdb_load would. */
+static void jobs_put(const void *key, size_t key_len, const void *val, size_t len)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = {key_len, (void *)key}, v = {len, (void *)val};
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_open(env, tu_path("state"), MDB_NOTLS, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "jobs", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The number of keys in the jobs database, through LMDB. */
+static size_t jobs_count(void)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_stat ms;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_open(env, tu_path("state"), MDB_NOTLS | MDB_RDONLY, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "jobs", 0, &dbi), 0);
+	assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return ms.ms_entries;
+}
+
+/*
+ * As a user who may not write (uid 65534; root writes anyway): a spool
+ * where state/ cannot be made, a state/ where the environment cannot be
+ * made, a data.mdb that cannot be opened for writing -- at start and under
+ * a running store --, and a reader without write access to lock.mdb.
+ */
+static void test_not_writable(void **state)
+{
+	struct dcv_strv errors = {NULL, 0, 0};
+	struct dcv_job_record *recs = NULL;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	char want[700];
+	uv_loop_t loop;
+	size_t n = 0;
+
+	if (tu_rerun_as_nobody("test_not_writable"))
+		return;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	/* The spool read-only: state/ cannot be made. */
+	assert_int_equal(chmod(tu_dir, 0555), 0);
+	assert_int_equal(dcv_store_open(&loop, tu_dir, &st, &why), DCV_EIO);
+	assert_null(st);
+	snprintf(want, sizeof(want), "%s: cannot create the folder: Permission denied",
+	         tu_path("state"));
+	assert_string_equal(why.text, want);
+	assert_false(exists(tu_path("state")));
+	/* state/ read-only: LMDB cannot make its files. */
+	assert_int_equal(chmod(tu_dir, 0750), 0);
+	assert_int_equal(mkdir(tu_path("state"), 0550), 0);
+	assert_int_equal(dcv_store_open(&loop, tu_dir, &st, &why), DCV_EIO);
+	snprintf(want, sizeof(want), "%s: cannot open the job database: Permission denied",
+	         tu_path("state/data.mdb"));
+	assert_string_equal(why.text, want);
+	assert_int_equal(tu_count_entries(tu_path("state")), 0);
+
+	/* Writable: ten records. Then data.mdb read-only: no start, and nothing lost. */
+	assert_int_equal(chmod(tu_path("state"), 0750), 0);
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 10, 1, &why), DCV_OK);
+	dcv_store_close(st);
+	assert_int_equal(chmod(tu_path("state/data.mdb"), 0440), 0);
+	assert_int_equal(dcv_store_open(&loop, tu_dir, &st, &why), DCV_EIO);
+	assert_string_equal(why.text, want);
+	assert_int_equal(chmod(tu_path("state/data.mdb"), 0640), 0);
+	expect_recs(&loop, 10, 1);
+
+	/* Read-only under a running store: the batch fails, naming the file; later it works. */
+	st = open_store(&loop);
+	assert_int_equal(chmod(tu_path("state/data.mdb"), 0440), 0);
+	assert_int_equal(write_recs(&loop, st, 12, 2, &why), DCV_EIO);
+	assert_string_equal(why.text, want);
+	assert_int_equal(chmod(tu_path("state/data.mdb"), 0640), 0);
+	expect_recs(&loop, 10, 1);
+	assert_int_equal(write_recs(&loop, st, 12, 3, &why), DCV_OK);
+	dcv_store_close(st);
+	expect_recs(&loop, 12, 3);
+
+	/* A reader who may not write lock.mdb: DCV_EPERM, naming data.mdb and the reason. */
+	assert_int_equal(chmod(tu_path("state/lock.mdb"), 0440), 0);
+	assert_int_equal(dcv_store_read(tu_dir, &recs, &n, &errors), DCV_EPERM);
+	assert_null(recs);
+	tu_expect_n(&errors, 1);
+	assert_string_equal(errors.v[0], want);
+	dcv_strv_free(&errors);
+	/* state/ that may not be entered: the folder is named. */
+	assert_int_equal(chmod(tu_path("state/lock.mdb"), 0640), 0);
+	assert_int_equal(chmod(tu_path("state"), 0), 0);
+	assert_int_equal(dcv_store_read(tu_dir, &recs, &n, &errors), DCV_EIO);
+	tu_expect_n(&errors, 1);
+	snprintf(want, sizeof(want), "%s: cannot open the folder: Permission denied",
+	         tu_path("state"));
+	assert_string_equal(errors.v[0], want);
+	dcv_strv_free(&errors);
+	assert_int_equal(chmod(tu_path("state"), 0750), 0);
+	expect_recs(&loop, 12, 3);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Names that only look like the old format's job logs do not stop a start. */
+static void test_old_names_lookalikes(void **state)
+{
+	static const char *const harmless[] = {
+	    "0123456789abcdeg.log", /* not 16 hex digits */
+	    "0123456789abcdef.txt", "abc.log", ".hidden.job", ".job", "job"};
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	char want[700];
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(mkdir(tu_path("state"), 0750), 0);
+	for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "state/%s", harmless[i]);
+		tu_put(rel, 0640, "x");
+	}
+	st = open_store(&loop);
+	dcv_store_close(st);
+	/* A real one among them: refused, by name. */
+	tu_put("state/x.job", 0640, "x");
+	assert_int_equal(dcv_store_open(&loop, tu_dir, &st, &why), DCV_ESTATE);
+	snprintf(want, sizeof(want), "%s: job record file of the format before LMDB",
+	         tu_path("state/x.job"));
+	assert_non_null(strstr(why.text, want));
+	assert_null(strstr(why.text, "more such files"));
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * Leftovers of status files a crash cut short (.NAME.status.tmp in done/
+ * and failed/) go at load; what only looks like one stays.
+ */
+static void test_status_leftovers(void **state)
+{
+	struct dcv_job_record *recs = NULL;
+	struct dcv_store *st = NULL;
+	uv_loop_t loop;
+	size_t n = 0;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(mkdir(tu_path("done"), 0750), 0);
+	assert_int_equal(mkdir(tu_path("failed"), 0750), 0);
+	tu_put("done/.a.status.tmp", 0640, "state: act");
+	tu_put("failed/.b.status.tmp", 0640, "");
+	assert_int_equal(mkdir(tu_path("done/.dir.status.tmp"), 0750), 0);
+	tu_put("done/c.status.tmp", 0640, "not a dot-file");
+	tu_put("done/.status.tmp", 0640, "no NAME");
+	tu_put("done/.d.status.tmpx", 0640, "another suffix");
+	st = open_store(&loop);
+	recs = load_clean(st, &n);
+	assert_int_equal(n, 0);
+	dcv_job_records_free(recs, n);
+	assert_false(exists(tu_path("done/.a.status.tmp")));
+	assert_false(exists(tu_path("failed/.b.status.tmp")));
+	assert_true(exists(tu_path("done/.dir.status.tmp")));
+	assert_true(exists(tu_path("done/c.status.tmp")));
+	assert_true(exists(tu_path("done/.status.tmp")));
+	assert_true(exists(tu_path("done/.d.status.tmpx")));
+	assert_int_equal(tu_count_entries(tu_path("done")), 4);
+	assert_int_equal(tu_count_entries(tu_path("failed")), 0);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * A second load reads the environment again; one damaged meanwhile fails
+ * with DCV_ESTATE and the message in errors, naming data.mdb.
+ */
+static void test_load_again(void **state)
+{
+	struct dcv_strv errors = {NULL, 0, 0};
+	struct dcv_job_record *recs = NULL;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	char want[700];
+	uv_loop_t loop;
+	size_t n = 0;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 5, 4, &why), DCV_OK);
+	/* After a batch, each load reads the environment again. */
+	for (int i = 0; i < 2; i++) {
+		recs = load_clean(st, &n);
+		assert_int_equal(n, 5);
+		dcv_job_records_free(recs, n);
+	}
+	tu_run("cp '%s' '%s'", tu_path("state/data.mdb"), tu_path("data.mdb.good"));
+	tu_run("head -c 8192 /dev/urandom | dd of='%s' conv=notrunc status=none",
+	       tu_path("state/data.mdb"));
+	assert_int_equal(dcv_store_load(st, &recs, &n, &errors), DCV_ESTATE);
+	assert_null(recs);
+	tu_expect_n(&errors, 1);
+	snprintf(want, sizeof(want),
+	         "%s: cannot open the job database: ", tu_path("state/data.mdb"));
+	assert_non_null(strstr(errors.v[0], want));
+	assert_non_null(strstr(errors.v[0], "dcvd does not start on it"));
+	dcv_strv_free(&errors);
+	dcv_store_close(st);
+	assert_int_equal(rename(tu_path("data.mdb.good"), tu_path("state/data.mdb")), 0);
+	expect_recs(&loop, 5, 4);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * Damaged records whose keys are no job ids (a NUL byte in the key, a key
+ * longer than any id) or name another job: reported and removed at load,
+ * and so not reported again at the next.
+ */
+static void test_damaged_keys(void **state)
+{
+	struct dcv_strv errors = {NULL, 0, 0};
+	struct dcv_job_record *recs = NULL, rec;
+	struct dcv_store *st = NULL;
+	unsigned char *text = NULL;
+	char long_key[DCV_JOB_ID_MAX + 40];
+	struct dcv_why why;
+	uv_loop_t loop;
+	size_t n = 0, len = 0;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 3, 5, &why), DCV_OK);
+	dcv_store_close(st);
+	tu_rec_make(&rec, "f001~1", 5, 1, 1);
+	assert_int_equal(dcv_job_record_emit(&rec, &text, &len), DCV_OK);
+	dcv_job_record_free(&rec);
+	jobs_put("nul\0key", 7, "garbage", 7);
+	memset(long_key, 'k', sizeof(long_key));
+	jobs_put(long_key, sizeof(long_key), "garbage", 7);
+	/* f001~1's record under a key one byte longer. */
+	jobs_put("f001~10", 7, text, len);
+	free(text);
+	assert_int_equal(jobs_count(), 6);
+
+	st = open_store(&loop);
+	assert_int_equal(dcv_store_load(st, &recs, &n, &errors), DCV_OK);
+	assert_int_equal(n, 3);
+	dcv_job_records_free(recs, n);
+	tu_dump("first load", &errors);
+	tu_expect_n(&errors, 3);
+	for (size_t i = 0; i < errors.n; i++)
+		assert_non_null(strstr(errors.v[i], "(damaged record: removed)"));
+	assert_non_null(strstr(errors.v[0], "(job f001~10): the record's id is f001~1"));
+	assert_non_null(strstr(errors.v[1], "(job kkkk"));
+	assert_non_null(strstr(errors.v[2], "(job nul\\x00key)"));
+	dcv_strv_free(&errors);
+	dcv_store_close(st);
+	/* Removed, as said: the next load finds only the three records. */
+	assert_int_equal(jobs_count(), 3);
+	expect_recs(&loop, 3, 5);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * A batch over a damaged record (its text does not parse, so what it held
+ * is not known) replaces it or forgets it; the holders are those of the
+ * records, as the next load's check finds (nothing to fix).
+ */
+static void test_batch_over_damage(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_store_stats stats;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 4, 6, &why), DCV_OK);
+	jobs_put("f001~1", 6, "dcv-job 1\nid f001~1\n", 20);
+	jobs_put("f003~1", 6, "garbage", 7);
+	assert_int_equal(write_recs(&loop, st, 2, 7, &why), DCV_OK);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_forget(b, "f003~1"), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	dcv_store_close(st);
+	assert_int_equal(jobs_count(), 3);
+	/* f000, f001 of generation 7; f002 of 6. */
+	st = open_store(&loop);
+	{
+		struct dcv_job_record *recs = NULL, want;
+		size_t n = 0;
+
+		recs = load_clean(st, &n);
+		assert_int_equal(n, 3);
+		tu_rec_make(&want, "f001~1", 7, 1, 1);
+		tu_rec_equal(&recs[1], &want, true);
+		dcv_job_record_free(&want);
+		tu_rec_make(&want, "f002~1", 6, 1, 1);
+		tu_rec_equal(&recs[2], &want, true);
+		dcv_job_record_free(&want);
+		dcv_job_records_free(recs, n);
+	}
+	dcv_store_stats(st, &stats);
+	assert_int_equal(stats.holders_fixed, 0);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_not_writable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_old_names_lookalikes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_leftovers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_again, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_over_damage, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
