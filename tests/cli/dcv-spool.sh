@@ -84,6 +84,20 @@ for args in "" "--bogus" "-c" "-c x extra" "-v"; do
 	says "dcvd -c CONFIG"
 done
 
+# --check: the configuration read, nothing started; a missing one: exit 2, named.
+config "$tmp/k.yaml" "$tmp/k"
+run 0 "$dcvd" --check -c "$tmp/k.yaml"
+prints "configuration OK"
+[ -e "$tmp/k" ] && fail "dcvd --check made the spool"
+run 2 "$dcvd" -c "$tmp/none.yaml"
+says "dcvd: $tmp/none.yaml: cannot open: No such file or directory"
+# A spool that cannot be made (a file is in the way): said, exit 1.
+touch "$tmp/k"
+run 1 "$dcvd" -c "$tmp/k.yaml"
+says "$tmp/k"
+says "Not a directory"
+rm -f "$tmp/k"
+
 # --- dcv status: usage and configuration -------------------------------------
 config "$tmp/a.yaml" "$tmp/a"
 for args in "" "--json" "-c" "-c $tmp/a.yaml --json --json" "-c $tmp/a.yaml -c $tmp/a.yaml" \
@@ -148,16 +162,26 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 # A burst of SIGHUPs (some come during a reload and ask for one more, some
-# merge): every reload that starts ends, loaded and READY=1 again.
+# merge): every reload that starts ends, loaded (or refused) and READY=1 again.
 for _ in $(seq 20); do kill -HUP "$dcvd_pid"; done
 sleep 1
+# A configuration that does not load: refused with its reason, the running one kept.
+cp "$tmp/s.yaml" "$tmp/s.yaml.good"
+printf 'spool: %s\nbogus_key: 1\n' "$spool" >"$tmp/s.yaml"
+kill -HUP "$dcvd_pid"
+for _ in $(seq 50); do grep -q 'refused; keeping' "$tmp/dcvd.log" && break; sleep 0.1; done
+grep -q "dcvd: error: reload: $tmp/s.yaml refused; keeping the running configuration" "$tmp/dcvd.log" &&
+	grep -q "dcvd: error: reload: $tmp/s.yaml:2:1: .*bogus_key" "$tmp/dcvd.log" ||
+	fail "reload of a bad configuration: $(grep reload "$tmp/dcvd.log" | tail -3)"
+mv "$tmp/s.yaml.good" "$tmp/s.yaml"
+sleep 0.3
 kill "$dcvd_pid"
 wait "$dcvd_pid" 2>/dev/null
 wait "${bg_pids[-2]}" 2>/dev/null
 grep -qx 'READY=1' "$tmp/notify.log" || fail "no READY=1: $(cat "$tmp/notify.log")"
 grep -qx 'STOPPING=1' "$tmp/notify.log" || fail "no STOPPING=1: $(cat "$tmp/notify.log")"
-reloads=$(grep -cx 'RELOADING=1' "$tmp/notify.log")
-[ "$reloads" -ge 1 ] && [ "$(grep -cx 'READY=1' "$tmp/notify.log")" -eq $((reloads + 1)) ] &&
+reloads=$(($(grep -cx 'RELOADING=1' "$tmp/notify.log") - 1)) # the last: refused
+[ "$reloads" -ge 1 ] && [ "$(grep -cx 'READY=1' "$tmp/notify.log")" -eq $((reloads + 2)) ] &&
 	[ "$(grep -c "reload: $tmp/s.yaml loaded" "$tmp/dcvd.log")" -eq "$reloads" ] ||
 	fail "SIGHUPs: $reloads reloads started; notify: $(sort "$tmp/notify.log" | uniq -c); log: $(grep reload "$tmp/dcvd.log")"
 # WATCHDOG_USEC 0.2 s: a WATCHDOG=1 every 0.1 s over more than a second.
