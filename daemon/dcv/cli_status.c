@@ -71,14 +71,25 @@ static const char *status_value(const struct dcv_yin_node *root, const char *key
 	return "";
 }
 
-/* A record with what the status file at path says (job, file, step, error, received). */
+/* The UTC time text at key of a status file as seconds, or 0 when missing or not one. */
+static uint64_t status_time(const struct dcv_yin_node *root, const char *key)
+{
+	struct tm tm = {0};
+	const char *end = strptime(status_value(root, key), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	return end != NULL && *end == '\0' ? (uint64_t)timegm(&tm) : 0;
+}
+
+/*
+ * A record with what the status file at path says: job, file, step,
+ * error, the hashes and every time (jobstatus.c writes them all).
+ */
 static bool status_record(const char *path, struct dcv_job_record *rec)
 {
 	struct dcv_strv errors = {0};
 	struct dcv_yin y = {0};
 	unsigned char *buf = NULL;
 	const char *file = NULL, *dot = NULL;
-	struct tm tm = {0};
 	size_t len = 0;
 	bool ok = false;
 
@@ -94,12 +105,15 @@ static bool status_record(const char *path, struct dcv_job_record *rec)
 	snprintf(rec->name, sizeof(rec->name), "%.*s", dot ? (int)(dot - file) : 0, file);
 	snprintf(rec->ext, sizeof(rec->ext), "%s", dot ? dot + 1 : "");
 	snprintf(rec->error, sizeof(rec->error), "%s", status_value(y.root, "error"));
-	if (strptime(status_value(y.root, "received"), "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
-		rec->received = (uint64_t)timegm(&tm);
+	snprintf(rec->md5, sizeof(rec->md5), "%s", status_value(y.root, "md5"));
+	snprintf(rec->sha256, sizeof(rec->sha256), "%s", status_value(y.root, "sha256"));
+	rec->received = status_time(y.root, "received");
+	rec->published = status_time(y.root, "published");
 	/* Whether it was visible tells a withdrawal's state from a job's first steps. */
-	memset(&tm, 0, sizeof(tm));
-	if (strptime(status_value(y.root, "visible"), "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
-		rec->visible = (uint64_t)timegm(&tm);
+	rec->visible = status_time(y.root, "visible");
+	rec->withdraw_due = status_time(y.root, "withdraw_due");
+	rec->withdrawn = status_time(y.root, "withdrawn");
+	rec->failed = status_time(y.root, "failed");
 	ok = true;
 out:
 	dcv_yin_free(&y);
