@@ -224,6 +224,20 @@ if [ $root -eq 1 ]; then
 	prints "no job in flight"
 	grep -q "^failed .*error: name 'mail.example.com' lies in no configured zone" "$tmp/out" ||
 		fail "no failed line from the status files: $(cat "$tmp/out")"
+	# --json: what the status file holds, the same as dcvd's record says (read as root above).
+	"$dcv" status -c "$tmp/s.yaml" --json >"$tmp/records.json" 2>/dev/null
+	setpriv --reuid=65534 --regid=65534 --groups=0 "$dcv" status -c "$tmp/s.yaml" --json >"$tmp/out" 2>"$tmp/err" ||
+		fail "status --json from the status files: exit $?"
+	python3 - "$tmp/out" "$tmp/records.json" <<'PY' || fail "status --json from the status files: $(cat "$tmp/out")"
+import json, sys
+got = json.load(open(sys.argv[1]))
+rec = [j for j in json.load(open(sys.argv[2]))["jobs"] if j["state"] == "failed"][0]
+assert got["source"] == "status files" and len(got["jobs"]) == 1, got
+job = got["jobs"][0]
+for k in ("job", "file", "state", "step", "error", "md5", "sha256"):
+    assert job[k] == rec[k], (k, job[k], rec[k])
+assert job["times"] == rec["times"], (job["times"], rec["times"])
+PY
 	# Without the group, not even the folder: said, exit 1.
 	run 1 nobody "$dcv" status -c "$tmp/s.yaml"
 	says "dcv: $spool/state: cannot open the folder: Permission denied"
@@ -240,7 +254,7 @@ st() { # FOLDER NAME TEXT
 }
 # shellcheck disable=SC1010 # "done" is the folder's name
 {
-st done ok.status $'state: visible\nstep: visible\njob: ok~1\nfile: ok.pem\nreceived: \'2026-01-02T03:04:05Z\'\nvisible: \'2026-01-02T03:05:05Z\'\n'
+st done ok.status $'state: visible\nstep: visible\njob: ok~1\nfile: ok.pem\nreceived: \'2026-01-02T03:04:05Z\'\nvisible: \'2026-01-02T03:05:05Z\'\npublished: 2026-01-02T03:04:55Z\nwithdraw_due: 2026-01-03T03:05:05Z\nwithdrawn: 2026-01-02T03:04:05Zjunk\n'
 st failed bad.status $'state: failed\nstep: failed\njob: bad~2\nfile: bad.der\nerror: "it \\"broke\\"\\n"\nreceived: 2026-01-02T03:04:05Z\n'
 st failed noext.status $'step: failed\njob: noext~3\nfile: noext\n'
 st failed notime.status $'step: failed\njob: notime~4\nfile: notime.csr\nreceived: yesterday\n'
@@ -267,6 +281,9 @@ assert set(jobs) == want, sorted(set(jobs) ^ want)
 assert d["counts"]["withdrawn"] == 70 and d["counts"]["failed"] == 4 and d["counts"]["visible"] == 1, d["counts"]
 assert jobs["ok~1"]["times"]["received"] == "2026-01-02T03:04:05Z", jobs["ok~1"]
 assert jobs["ok~1"]["times"]["visible"] == "2026-01-02T03:05:05Z", jobs["ok~1"]
+assert jobs["ok~1"]["times"]["published"] == "2026-01-02T03:04:55Z", jobs["ok~1"]
+assert jobs["ok~1"]["times"]["withdraw_due"] == "2026-01-03T03:05:05Z", jobs["ok~1"]
+assert jobs["ok~1"]["times"]["withdrawn"] is None, jobs["ok~1"]  # not a time: trailing text
 assert jobs["ok~1"]["file"] == "ok.pem" and jobs["ok~1"]["name"] == "ok", jobs["ok~1"]
 assert jobs["bad~2"]["error"] == 'it "broke"\n' and jobs["bad~2"]["file"] == "bad.der", jobs["bad~2"]
 assert jobs["noext~3"]["name"] == "" and jobs["noext~3"]["file"] == ".", jobs["noext~3"]
