@@ -12,7 +12,8 @@
  *   drop FILE [as NAME]         copies replay/FILE (a CSR) into incoming/NAME
  *                               (default FILE) and makes incoming/'s file event;
  *                               a NAME with a '/' is a path under the spool
- *   start engine                dcv_engine_new() and dcv_engine_start()
+ *   start engine [with reload]  dcv_engine_new() and dcv_engine_start() (with the
+ *                               configuration of the reload block)
  *   stop engine                 dcv_engine_stop(), run until it says stopped and
  *                               every handle it had is closed (nothing pending)
  *   reload engine               dcv_engine_reload() with the block reload ... end
@@ -31,6 +32,7 @@
  *   expect nofile PATH
  *   expect count DIR N          entries in the spool's folder DIR
  *   expect log TEXT             a line of the log so far holds TEXT
+ *   expect logs [<=|>=]N TEXT   so many lines of the log hold TEXT
  *   expect nolog TEXT
  *   expect queries SERVER TYPE QNAME [<=|>=]N   since the start or the last
  *   forget queries              (which starts the count again)
@@ -250,12 +252,12 @@ static struct dcv_config *er_config(const char *name)
 	return cfg;
 }
 
-static void er_start(void)
+static void er_start(const char *block)
 {
 	struct dcv_why why = {""};
 
 	assert_null(er.eng);
-	if (dcv_engine_new(replay_loop(), er_config("config"), &er.eng, &why) < 0)
+	if (dcv_engine_new(replay_loop(), er_config(block), &er.eng, &why) < 0)
 		fail_msg("dcv_engine_new: %s", why.text);
 	assert_int_equal(dcv_engine_start(er.eng), DCV_OK);
 	er.stopped = false;
@@ -393,6 +395,20 @@ static void er_expect(const char *line)
 		snprintf(dir, sizeof(dir), "%s/%s", er.spool, a);
 		if (tu_count_entries(dir) != n)
 			fail_msg("%s holds %zu entries, expected %zu", a, tu_count_entries(dir), n);
+	} else if (strcmp(what, "logs") == 0) {
+		char cmp[16] = "", *log = er_slurp(er.log);
+		const char *needle = NULL;
+		size_t got = 0;
+		assert_int_equal(sscanf(line, "expect logs %15s", cmp), 1);
+		needle = strstr(line, cmp) + strlen(cmp) + 1;
+		for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+			got++;
+		free(log);
+		n = strtoul(cmp + strspn(cmp, "<>="), NULL, 10);
+		if (strncmp(cmp, "<=", 2) == 0   ? got > n
+		    : strncmp(cmp, ">=", 2) == 0 ? got < n
+		                                 : got != n)
+			fail_msg("%zu log lines hold \"%s\", expected %s", got, needle, cmp);
 	} else if (strcmp(what, "log") == 0 || strcmp(what, "nolog") == 0) {
 		char *log = er_slurp(er.log);
 		const char *needle = line + strlen("expect ") + strlen(what) + 1;
@@ -421,7 +437,9 @@ static void er_step(const char *line)
 	if (strncmp(line, "drop ", 5) == 0)
 		er_drop(line);
 	else if (strcmp(line, "start engine") == 0)
-		er_start();
+		er_start("config");
+	else if (strcmp(line, "start engine with reload") == 0)
+		er_start("reload");
 	else if (strcmp(line, "stop engine") == 0)
 		er_stop();
 	else if (strncmp(line, "run ", 4) == 0)
