@@ -554,7 +554,9 @@ void job_record_done(struct dcv_job *job, enum dcv_update_op op, size_t rr, int 
 	if (--job->updates_pending > 0 || job->eng->stopping)
 		return;
 	job->wait = WAIT_NONE;
-	job->attempt = 0;
+	/* Deletes that failed keep the count: they are sent again backing off (job_probe.c). */
+	if (job->update_status == DCV_OK)
+		job->attempt = 0;
 	job->fresh_change = true;
 	if (op == DCV_UPDATE_ADD && job->rec.state != DCV_JOB_PUBLISHING) {
 		/* It failed meanwhile: now that its adds are settled, take them back. */

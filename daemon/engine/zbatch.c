@@ -309,6 +309,8 @@ static void zbatch_send(struct zbatch *zb)
 		return;
 	if (zone == NULL) {
 		snprintf(why, sizeof(why), "zone %s is no longer in the configuration", zb->zone);
+		log_err("%s: %zu queued records cannot be sent", why,
+		        zb->n_queue[DCV_UPDATE_ADD] + zb->n_queue[DCV_UPDATE_DELETE]);
 		fail_queue(zb, DCV_UPDATE_ADD, DCV_ENOZONE, why);
 		fail_queue(zb, DCV_UPDATE_DELETE, DCV_ENOZONE, why);
 		return;
