@@ -426,6 +426,8 @@ answer() {
 	wrongtoken) printf 'state: visible\ntoken: %s\n' "00000000000000000000000000000000" >"$dir/$nm.status" ;;
 	symlink) ln -s /etc/passwd "$dir/$nm.status" ;;
 	fifo) mkfifo "$dir/$nm.status" ;;
+	huge) { printf 'state: visible\nerror: '; head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' x; printf '\ntoken: %s\n' "$tok"; } >"$dir/$nm.status" ;;
+	folder) mkdir "$dir/$nm.status" ;;
 	remove) rm -rf "$dir" ;;
 	esac
 	echo "$dir" >"$tmp/answered"
@@ -456,6 +458,25 @@ wait_case symlink 3 --timeout 1
 says "no result (timed out after 1 s)"
 wait_case fifo 3 --timeout 1
 says "no result (timed out after 1 s)"
+wait_case huge 3 --timeout 1
+says "no result (timed out after 1 s)"
+# A folder at the status's name: ignored, and the results folder cannot be removed (said).
+rm -f "$c/incoming/"*
+answer folder &
+bg_pids+=($!)
+run 3 "$dcv" submit --spool "$c" --wait --timeout 1 "$f"
+wait "${bg_pids[-1]}"
+says "dcv: cannot remove the results folder: Directory not empty (dcvd removes it after a day)"
+rm -rf "${c:?}/results/"*
+# Two files, one answered: the other alone is late (exit 3), the first one printed.
+rm -f "$c/incoming/"*
+answer visible &
+bg_pids+=($!)
+run 3 "$dcv" submit --spool "$c" --wait --timeout 2 "$f" "$data/good/ec.pem"
+wait "${bg_pids[-1]}"
+[ "$(grep -c 'no result (timed out after 2 s)' "$tmp/err")" -eq 1 ] || fail "two files, one answered: $(cat "$tmp/err")"
+grep -qx "state: visible" "$tmp/out" || fail "two files, one answered: no result printed: $(cat "$tmp/out")"
+[ -z "$(ls -A "$c/results")" ] || fail "two files: the results folder was left"
 wait_case remove 3 --timeout 20
 says "dcv: $f: job $name: no result (the results folder was removed after "
 # A signal: the wait ends, the folder goes, exit 3.
