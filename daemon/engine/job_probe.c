@@ -97,12 +97,28 @@ static void job_note_dnssec(struct dcv_job *job, const struct dcv_probe_report *
 				         "%s", rep->zsecs[z].state);
 }
 
+/*
+ * The slowest the job's own timer asks: PROBE_CAP_MS, or its zone's
+ * poll_max when that is longer -- a provider that rate-limits its
+ * servers is asked about once per poll_max, by the watcher and the jobs.
+ */
+static uint64_t job_probe_cap_ms(const struct dcv_job *job)
+{
+	const struct dcv_config *cfg = job->cfg->cfg;
+	const struct dcv_zone *z =
+	    job->rec.n_rrs > 0 ? dcv_config_zone(cfg, job->rec.rrs[0].zone) : NULL;
+	uint64_t s = z != NULL && z->poll_max > 0 ? z->poll_max : cfg->poll_max;
+
+	return s * 1000 > PROBE_CAP_MS ? s * 1000 : PROBE_CAP_MS;
+}
+
 static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 {
 	struct dcv_job *job = arg;
 	struct dcv_engine *eng = job->eng;
 	/* Besides the zone watcher's wake-up, a slow timer of the job's own. */
-	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FALLBACK_MS, PROBE_CAP_MS);
+	uint64_t cap = job_probe_cap_ms(job);
+	uint64_t delay = dcv_backoff_ms(job->attempt++, PROBE_FALLBACK_MS, cap);
 
 	eng->rounds_in_flight--;
 	job->wait = WAIT_NONE;
@@ -163,7 +179,7 @@ static void job_on_round(void *arg, const struct dcv_probe_report *rep)
 		/* Woken by the zone's watcher as soon as a server's serial moves. */
 		zwatch_wait(eng, job, job->fresh_change);
 		job->fresh_change = false;
-		engine_schedule(eng, job, delay > PROBE_CAP_MS ? PROBE_CAP_MS : delay);
+		engine_schedule(eng, job, delay > cap ? cap : delay);
 	}
 out:
 	job_unref(job);
