@@ -11,9 +11,11 @@
  * LMDB (mdb_dump's view) or a new store's load afterwards.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -399,6 +401,93 @@ static void test_batch_over_damage(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * A file system that refuses to grow a file (RLIMIT_FSIZE: writes past the
+ * limit fail with EFBIG, as on a full disk they fail with ENOSPC): a commit
+ * that cannot write its pages fails the batch, naming data.mdb and the
+ * reason, and leaves nothing of itself -- no record, no status file, no
+ * move; a status file that cannot be written fails its batch naming it and
+ * leaves no temporary file. With the limit lifted the same work succeeds.
+ */
+static void test_file_too_large(void **state)
+{
+	struct rlimit old, small;
+	struct dcv_store_batch *b = NULL;
+	struct dcv_job_record rec;
+	struct dcv_store *st = NULL;
+	struct stat sb;
+	struct dcv_why why;
+	char want[700];
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 5, 8, &why), DCV_OK);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	tu_put("active/f004.csr", 0640, "csr");
+	assert_int_equal(stat(tu_path("state/data.mdb"), &sb), 0);
+
+	/* data.mdb may not grow: 2,000 more records do not fit in it. */
+	small = old;
+	small.rlim_cur = (rlim_t)sb.st_size;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	b = dcv_store_batch_new(st);
+	for (unsigned u = 0; u < 2000; u++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "g%04u~1", u);
+		tu_rec_make(&rec, id, 9, 2, 2);
+		assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+		dcv_job_record_free(&rec);
+	}
+	tu_rec_make(&rec, "f004~1", 9, 1, 1);
+	assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(dcv_store_batch_move(b, "active/f004.csr", "done/f004.csr"), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	snprintf(want, sizeof(want), "%s: cannot commit 2001 job records",
+	         tu_path("state/data.mdb"));
+	assert_non_null(strstr(why.text, want));
+	assert_non_null(strstr(why.text, "File too large"));
+	assert_false(exists(tu_path("done/f004.status")));
+	assert_false(exists(tu_path("done/f004.csr")));
+	assert_true(exists(tu_path("active/f004.csr")));
+	dcv_store_close(st);
+	expect_recs(&loop, 5, 8);
+
+	/* A status file that cannot be written: named, no temporary file left, the move not made.
+	 */
+	st = open_store(&loop);
+	small.rlim_cur = 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(dcv_store_batch_move(b, "active/f004.csr", "done/f004.csr"), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	print_message("status file too large: %s\n", why.text);
+	assert_non_null(strstr(why.text, tu_path("done/")));
+	assert_non_null(strstr(why.text, "f004.status"));
+	assert_non_null(strstr(why.text, "write failed: File too large"));
+	assert_int_equal(tu_count_entries(tu_path("done")), 0);
+	assert_true(exists(tu_path("active/f004.csr")));
+
+	/* The limit lifted: the same work is done. */
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(dcv_store_batch_move(b, "active/f004.csr", "done/f004.csr"), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	assert_true(exists(tu_path("done/f004.status")) && exists(tu_path("done/f004.csr")));
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +497,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_again, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_over_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_file_too_large, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
