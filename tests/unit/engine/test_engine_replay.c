@@ -18,6 +18,7 @@
  *                               every handle it had is closed (nothing pending)
  *   reload engine               dcv_engine_reload() with the block reload ... end
  *   slow pool DURATION          thread-pool work takes that long from now on
+ *   remove PATH                 deletes PATH under the spool (a lost status file)
  *   clock +|-DURATION           the wall clock steps (NTP), the loop's does not
  *   run DURATION                fake time moves on (500ms, 30s, 5m, 2h, 3d)
  *   run until job NAME STATE [within DURATION]
@@ -432,6 +433,15 @@ static void er_expect(const char *line)
 	}
 }
 
+static void er_remove(const char *rel)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
+	if (unlink(path) != 0)
+		fail_msg("remove %s: %s", rel, strerror(errno));
+}
+
 static void er_step(const char *line)
 {
 	if (strncmp(line, "drop ", 5) == 0)
@@ -450,6 +460,8 @@ static void er_step(const char *line)
 		replay_forget_queries();
 	else if (strcmp(line, "reload engine") == 0)
 		dcv_engine_reload(er.eng, er_config("reload"));
+	else if (strncmp(line, "remove ", 7) == 0)
+		er_remove(line + 7);
 	else if (strncmp(line, "slow pool ", 10) == 0)
 		replay_work_delay(er_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
