@@ -5,9 +5,11 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -580,15 +582,66 @@ static void test_writer_dirty(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A write that fails (RLIMIT_FSIZE: EFBIG, as a full disk would fail it):
+ * logged, no temporary left, the old file kept whole.
+ */
+static void test_writer_write_fails(void **state)
+{
+	char dir[] = "/tmp/test_metrics.XXXXXX", path[100], want[200];
+	struct dcv_metrics m;
+	struct dcv_metrics_writer *w = NULL;
+	struct rlimit old, small;
+	void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+	uv_loop_t loop;
+	bool closed = false;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dcvd.prom", dir);
+	tu_run("echo 'dcvd_up 1' > '%s'", path);
+	uv_loop_init(&loop);
+	log_capture(dir);
+	dcv_metrics_init(&m, 5, "x");
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 512; /* the text is some kilobytes */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	w = dcv_metrics_writer_new(&loop, path, &m);
+	assert_non_null(w);
+	snprintf(want, sizeof(want),
+	         "metrics_file %s: cannot write it: File too large; trying again at each write",
+	         path);
+	assert_true(run_until_logged(&loop, want));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_xfsz);
+	assert_int_equal(tu_count_entries(dir), 1);
+	assert_string_equal(file_text(path), "dcvd_up 1\n");
+	dcv_metrics_writer_close(w, on_closed, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	log_text(true);
+	dcv_metrics_free(&m);
+	tu_run("rm -rf '%s'", dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_families),         cmocka_unit_test(test_histogram),
-	    cmocka_unit_test(test_label_escaping),   cmocka_unit_test(test_series_bounded),
-	    cmocka_unit_test(test_outcomes),         cmocka_unit_test(test_update_rcodes),
-	    cmocka_unit_test(test_every_family),     cmocka_unit_test(test_writer_failures),
-	    cmocka_unit_test(test_writer_long_name), cmocka_unit_test(test_writer_dirty),
-	    cmocka_unit_test(test_writer),           cmocka_unit_test(test_writer_close_in_flight),
+	    cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_label_escaping),
+	    cmocka_unit_test(test_series_bounded),
+	    cmocka_unit_test(test_outcomes),
+	    cmocka_unit_test(test_update_rcodes),
+	    cmocka_unit_test(test_every_family),
+	    cmocka_unit_test(test_writer_failures),
+	    cmocka_unit_test(test_writer_long_name),
+	    cmocka_unit_test(test_writer_dirty),
+	    cmocka_unit_test(test_writer_write_fails),
+	    cmocka_unit_test(test_writer),
+	    cmocka_unit_test(test_writer_close_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

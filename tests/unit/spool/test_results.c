@@ -6,9 +6,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -283,6 +285,33 @@ static void test_put_in_the_way(void **state)
 	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
 	assert_int_equal(tu_count_entries(path), 1);
 	assert_null(strstr(why.text, SECRET));
+}
+
+/* A write that fails (RLIMIT_FSIZE: EFBIG, as a full disk would fail it): said, no temporary left.
+ */
+static void test_put_write_fails(void **state)
+{
+	struct fix *f = *state;
+	static unsigned char big[8192];
+	struct dcv_why why = {""};
+	struct rlimit old, small;
+	void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, SECRET);
+	assert_int_equal(mkdir(path, 0770), 0);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(dcv_results_put(f->fd, TOKEN, getuid(), "job1", big, sizeof(big), &why),
+	                 DCV_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_xfsz);
+	assert_string_equal(
+	    why.text, "the submitter's results folder: writing .job1.status.tmp: File too large");
+	assert_int_equal(tu_count_entries(path), 0);
 }
 
 /* As uid 65534: a results folder dcvd may not list, a submitter's folder it may not write. */
@@ -571,6 +600,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_in_the_way, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_denied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_write_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sweep_denied, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_and_deliver, setup, teardown),

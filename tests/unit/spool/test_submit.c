@@ -5,6 +5,8 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,47 @@ static void test_drop(void **state)
 	tu_run("rm -rf '%s'", dir);
 }
 
+/*
+ * A write that fails (RLIMIT_FSIZE: EFBIG, as a full disk would fail it)
+ * and a rename that fails: DCV_EIO naming the file and the call, no
+ * dot-file left.
+ */
+static void test_drop_failures(void **state)
+{
+	char dir[] = "/tmp/dcv-submit-XXXXXX", want[200];
+	static unsigned char big[8192];
+	struct dcv_why why = {""};
+	struct rlimit old, small;
+	void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+	int fd = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(dcv_submit_drop(fd, dir, "a.csr", big, sizeof(big), &why), DCV_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	snprintf(want, sizeof(want), "%s/.a.csr.tmp: write: File too large", dir);
+	assert_string_equal(why.text, want);
+	assert_int_equal(tu_count_entries(dir), 0);
+	/* A final name in a folder that is not there (dcv never makes one): the rename fails. */
+	tu_run("mkdir '%s/.sub'", dir);
+	assert_int_equal(dcv_submit_drop(fd, dir, "sub/a.csr", big, 10, &why), DCV_EIO);
+	snprintf(want, sizeof(want), "%s/sub/a.csr: rename: No such file or directory", dir);
+	assert_string_equal(why.text, want);
+	assert_int_equal(tu_count_entries(dir), 1);
+	snprintf(want, sizeof(want), "%s/.sub", dir);
+	assert_int_equal(tu_count_entries(want), 0);
+	close(fd);
+	signal(SIGXFSZ, old_xfsz);
+	tu_run("rm -rf '%s'", dir);
+}
+
 static void test_result(void **state)
 {
 	const char *token = "00112233445566778899aabbccddeeff";
@@ -199,9 +242,9 @@ static void test_result_odd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),      cmocka_unit_test(test_sidecar_text),
-	    cmocka_unit_test(test_drop),       cmocka_unit_test(test_result),
-	    cmocka_unit_test(test_result_odd),
+	    cmocka_unit_test(test_names),  cmocka_unit_test(test_sidecar_text),
+	    cmocka_unit_test(test_drop),   cmocka_unit_test(test_drop_failures),
+	    cmocka_unit_test(test_result), cmocka_unit_test(test_result_odd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
