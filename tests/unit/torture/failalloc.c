@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,14 @@ char *__wrap_strndup(const char *s, size_t n);
 int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
 int __wrap_asprintf(char **out, const char *fmt, ...);
 FILE *__wrap_open_memstream(char **ptr, size_t *size);
+int __wrap_RAND_bytes(unsigned char *buf, int num);
 
 /* The allocations counted in this run, and the one to fail (0: none). */
 static size_t fa_calls;
 static size_t fa_fail_at;
 static bool fa_did_fail;
 static bool fa_paused;
+static uint32_t fa_random = 1;
 
 /* Counts one allocation; true when it is the one to fail (errno is then ENOMEM). */
 static bool fa_should_fail(void)
@@ -99,6 +102,17 @@ void fa_pause(bool paused)
 	fa_paused = paused;
 }
 
+/*
+ * Our own randomness (retry jitter, DNS ids) repeats in every run, so that
+ * a run makes the same allocations as the one before it until one fails.
+ */
+int __wrap_RAND_bytes(unsigned char *buf, int num)
+{
+	for (int i = 0; i < num; i++)
+		buf[i] = (unsigned char)tu_xorshift32(&fa_random);
+	return 1;
+}
+
 size_t fa_count(void)
 {
 	return fa_calls;
@@ -129,6 +143,7 @@ static void fa_run(fa_scenario run, void *state, size_t fail_at, struct fa_resul
 	fa_did_fail = false;
 	fa_fail_at = fail_at;
 	fa_paused = false;
+	fa_random = 2463534242u;
 	run(state, res);
 	fa_fail_at = 0;
 	fa_paused = false;

@@ -20,7 +20,10 @@
  * DCV_ENOMEM alone). Leaks and use-after-free on those paths are found by
  * ASan/LSan in the sanitized build (a leak fails the program at exit).
  * Every allocation index is failed, none sampled: the scenarios are chosen
- * small enough for that (a few hundred allocations at most).
+ * small enough for that (a few hundred allocations at most). So that every
+ * run makes the same allocations as the unarmed one until its failure,
+ * RAND_bytes() is wrapped too (our retry jitter and DNS ids): it gives the
+ * same bytes in every run.
  */
 #ifndef DCV_FAILALLOC_H
 #define DCV_FAILALLOC_H
