@@ -488,6 +488,89 @@ static void test_file_too_large(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * A status file replaced (the rename way: written to .NAME.status.tmp,
+ * renamed over) that cannot be written: the batch names the file, the old
+ * status stays as it was, and no temporary file is left.
+ */
+static void test_replace_too_large(void **state)
+{
+	struct rlimit old, small;
+	struct dcv_store_batch *b = NULL;
+	struct dcv_job_record rec;
+	struct dcv_store *st = NULL;
+	unsigned char *before = NULL, *after = NULL;
+	size_t len = 0, len2 = 0;
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	st = open_store(&loop);
+	tu_rec_make(&rec, "r~1", 10, 1, 1);
+	rec.state = DCV_JOB_PUBLISHED;
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	before = slurp(tu_path("done/r.status"), &len);
+	rec.state = DCV_JOB_VISIBLE;
+	small = old;
+	small.rlim_cur = 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	print_message("replacing: %s\n", why.text);
+	assert_non_null(strstr(why.text, tu_path("done/")));
+	assert_non_null(strstr(why.text, "write failed: File too large"));
+	after = slurp(tu_path("done/r.status"), &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(before, after, len);
+	assert_int_equal(tu_count_entries(tu_path("done")), 1);
+	free(before);
+	free(after);
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Moves into more folders than the store's first table holds, one of them two levels down. */
+static void test_many_folders(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_store *st = NULL;
+	char from[64], to[64];
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	assert_int_equal(mkdir(tu_path("done"), 0750), 0);
+	b = dcv_store_batch_new(st);
+	for (int i = 0; i < 12; i++) {
+		snprintf(from, sizeof(from), "active/a%02d.csr", i);
+		tu_put(from, 0640, "csr");
+		snprintf(to, sizeof(to), i < 11 ? "m%02d/a.csr" : "done/deep/a.csr", i);
+		assert_int_equal(dcv_store_batch_move(b, from, to), DCV_OK);
+	}
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	for (int i = 0; i < 11; i++) {
+		snprintf(to, sizeof(to), "m%02d", i);
+		assert_int_equal(mode_of(tu_path(to)), 0750);
+		snprintf(to, sizeof(to), "m%02d/a.csr", i);
+		assert_true(exists(tu_path(to)));
+	}
+	assert_int_equal(mode_of(tu_path("done/deep")), 0750);
+	assert_true(exists(tu_path("done/deep/a.csr")));
+	assert_int_equal(tu_count_entries(tu_path("active")), 0);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +581,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_over_damage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_file_too_large, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replace_too_large, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_folders, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
