@@ -302,7 +302,7 @@ static void on_deadline(uv_timer_t *t)
 		if (job->failed || job->done)
 			continue;
 		if (job->last.n == 0)
-			cli_job_fail(job, "not done within the timeout of %.0f s (%s)",
+			cli_job_fail(job, "not done within the timeout of %g s (%s)",
 			             (double)cli->timeout_ms / 1000.0,
 			             cli->state == CLI_UPDATING ? "updating" : "probing");
 		for (size_t l = 0; l < job->last.n && l < MAX_LINES_PER_FILE; l++)
@@ -310,7 +310,7 @@ static void on_deadline(uv_timer_t *t)
 		if (job->last.n > MAX_LINES_PER_FILE)
 			cli_job_fail(job, "... and %zu more", job->last.n - MAX_LINES_PER_FILE);
 		if (job->last.n > 0)
-			cli_job_fail(job, "still not %s after %.0f s",
+			cli_job_fail(job, "still not %s after %g s",
 			             cli->op == OP_WITHDRAW ? "gone" : "visible everywhere",
 			             (double)cli->timeout_ms / 1000.0);
 	}
