@@ -552,6 +552,17 @@ run 1 "$dcv" check -c "$tmp/silent.yaml" --timeout 2 "$tmp/many.csr"
 	fail "check: want 20 lines of timed out queries: $(cat "$tmp/err")"
 grep -Eq "^dcv: $tmp/many.csr: \.\.\. and [0-9]+ more$" "$tmp/err" || fail "check: no '... and N more': $(cat "$tmp/err")"
 says "dcv: $tmp/many.csr: still not visible everywhere after 2 s"
+# A file that fails at once is not reported again at the deadline; a timeout under a second is said as given.
+run 1 "$dcv" check -c "$tmp/silent.yaml" --timeout 0.25 "$tmp/nofile.csr" "$f"
+[ "$(grep -c "^dcv: $tmp/nofile.csr: " "$tmp/err")" -eq 1 ] || fail "check: the missing file said more than once: $(cat "$tmp/err")"
+grep -Eq "^dcv: $f: (not done within the timeout of 0.25 s \(probing\)|still not visible everywhere after 0.25 s)$" "$tmp/err" ||
+	fail "check --timeout 0.25: $(cat "$tmp/err")"
+# Nothing to publish: the file's reason alone, exit 1.
+run 1 "$dcv" publish -c "$tmp/silent.yaml" --timeout 2 "$tmp/nofile.csr"
+[ "$(grep -vc 'warning: .*dcv.key' "$tmp/err")" -eq 1 ] || fail "publish of nothing: $(cat "$tmp/err")"
+says "dcv: $tmp/nofile.csr: cannot open: No such file or directory"
+run 1 "$dcv" withdraw -c "$tmp/silent.yaml" --timeout 0.5 "$f"
+says "dcv: $f: zone example.test: primary bind (127.0.0.1@$port): no success within 0.5 s"
 
 [ $root -eq 1 ] || echo "cli-dcv-spool: not root: the cases as uid 65534 were not run"
 [ $fails -eq 0 ] && echo "cli-dcv-spool: all passed"
