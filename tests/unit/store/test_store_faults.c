@@ -571,6 +571,60 @@ static void test_many_folders(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * Status files blocked by folders: a folder where the temporary file of a
+ * replacement would go, and a folder where the status file goes. Each
+ * fails its batch naming the file and the reason; what was there stays.
+ */
+static void test_status_blocked(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_job_record rec;
+	struct dcv_store *st = NULL;
+	unsigned char *before = NULL, *after = NULL;
+	size_t len = 0, len2 = 0;
+	struct dcv_why why;
+	char want[700];
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	tu_rec_make(&rec, "s~1", 11, 1, 1);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	before = slurp(tu_path("done/s.status"), &len);
+	assert_int_equal(mkdir(tu_path("done/.s.status.tmp"), 0750), 0);
+	rec.state = DCV_JOB_VISIBLE;
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	snprintf(want, sizeof(want), "%s: open failed: Is a directory",
+	         tu_path("done/.s.status.tmp"));
+	assert_string_equal(why.text, want);
+	after = slurp(tu_path("done/s.status"), &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(before, after, len);
+	free(after);
+	assert_int_equal(rmdir(tu_path("done/.s.status.tmp")), 0);
+
+	/* done/t.status a folder: the file cannot be renamed over it. */
+	tu_rec_make(&rec, "t~1", 11, 1, 1);
+	assert_int_equal(mkdir(tu_path("done/t.status"), 0750), 0);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	snprintf(want, sizeof(want), "%s: rename into place failed: Is a directory",
+	         tu_path("done/t.status"));
+	assert_string_equal(why.text, want);
+	assert_int_equal(tu_count_entries(tu_path("done")), 2);
+	assert_int_equal(tu_count_entries(tu_path("done/t.status")), 0);
+	free(before);
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +637,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_file_too_large, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replace_too_large, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_folders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_blocked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
