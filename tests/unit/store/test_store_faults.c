@@ -609,6 +609,7 @@ static void test_status_blocked(void **state)
 	assert_int_equal(rmdir(tu_path("done/.s.status.tmp")), 0);
 
 	/* done/t.status a folder: the file cannot be renamed over it. */
+	dcv_job_record_free(&rec);
 	tu_rec_make(&rec, "t~1", 11, 1, 1);
 	assert_int_equal(mkdir(tu_path("done/t.status"), 0750), 0);
 	b = dcv_store_batch_new(st);
