@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include <ldns/ldns.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "dnsio.h"
 #include "replay.h"
@@ -47,7 +49,9 @@ struct rp_reply {
 	char **authority;
 	size_t n_authority;
 	bool ad;
-	int ede; /* -1: no Extended DNS Error option */
+	bool badtime;     /* badtime S: a signed BADTIME report */
+	long server_skew; /* its server's clock, seconds from ours */
+	int ede;          /* -1: no Extended DNS Error option */
 	char ede_text[128];
 	char dnskeys[REPLAY_MAX_KEYS][64]; /* zonekey names whose DNSKEY the answer holds */
 	size_t n_dnskeys;
@@ -240,7 +244,10 @@ static void rp_parse_reply(struct rp_entry *e, char *words, int line, enum rp_ac
 			r->tsig_error = rp_tsig_error_code(w, line);
 		else if (strcmp(w, "ad") == 0)
 			r->ad = true;
-		else if (strcmp(w, "late") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL)
+		else if (strcmp(w, "badtime") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL) {
+			r->badtime = true;
+			r->server_skew = strtol(w, NULL, 10);
+		} else if (strcmp(w, "late") == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL)
 			r->late = strtoull(w, NULL, 10);
 		else if (action == RP_REPLY && isupper((unsigned char)w[0]))
 			r->rcode = rp_rcode(w, line);
@@ -368,7 +375,7 @@ static void rp_sign_answer(ldns_pkt *p, const struct rp_reply *r, int line)
 			ldns_rr_list_deep_free(sigs);
 			ldns_rr_list_deep_free(set);
 		}
-		/* The key stays the scenario's (ldns_key_list_pop_key of the last one frees twice). */
+		/* The key stays ours (popping a list's last key frees its array twice). */
 		ldns_key_list_set_key_count(keys, 0);
 		ldns_key_list_free(keys);
 	}
@@ -399,30 +406,145 @@ static void rp_tsig_error(ldns_pkt *p, const ldns_pkt *q, int error, int line)
 	ldns_pkt_set_tsig(p, t);
 }
 
-/* Appends an OPT record with the reply's Extended DNS Error to wire (not after a TSIG). */
-static uint8_t *rp_add_ede(uint8_t *wire, size_t *len, const struct rp_reply *r, int line)
+/*
+ * The reply's Extended DNS Error as the data of its OPT record (ldns
+ * writes it before a TSIG, which then covers it).
+ */
+static void rp_set_ede(ldns_pkt *p, const struct rp_reply *r, int line)
 {
-	size_t text = strlen(r->ede_text), opt = 4 + 2 + text, at = *len;
-	uint8_t *grown = NULL;
+	size_t text = strlen(r->ede_text);
+	uint8_t opt[4 + 2 + sizeof(r->ede_text)];
+	ldns_rdf *data = NULL;
 
-	if (r->signed_ok || r->forged || wire[10] != 0 || wire[11] != 0)
-		rp_die(line, "ede: a reply with additional records or a TSIG");
-	grown = realloc(wire, at + 11 + opt);
+	opt[0] = 0;
+	opt[1] = 15; /* EDE */
+	opt[2] = (uint8_t)((2 + text) >> 8);
+	opt[3] = (uint8_t)(2 + text);
+	opt[4] = (uint8_t)(r->ede >> 8);
+	opt[5] = (uint8_t)r->ede;
+	memcpy(opt + 6, r->ede_text, text);
+	data = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6 + text, opt);
+	if (data == NULL)
+		rp_die(line, "out of memory");
+	ldns_pkt_set_edns_udp_size(p, 1232);
+	ldns_pkt_set_edns_do(p, true);
+	ldns_pkt_set_edns_data(p, data);
+}
+
+/* --- signed BADTIME reports ---------------------------------------------------- */
+
+static void rp_put(uint8_t **p, const void *data, size_t n)
+{
+	memcpy(*p, data, n);
+	*p += n;
+}
+
+static void rp_put16(uint8_t **p, unsigned v)
+{
+	rp_put(p, (const uint8_t[]){(uint8_t)(v >> 8), (uint8_t)v}, 2);
+}
+
+static void rp_put48(uint8_t **p, uint64_t v)
+{
+	for (int shift = 40; shift >= 0; shift -= 8)
+		*(*p)++ = (uint8_t)(v >> shift);
+}
+
+/* The canonical (lower-case, uncompressed) wire form of name into out; its length. */
+static size_t rp_name_wire(const char *name, uint8_t *out, int line)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(name);
+	size_t n = 0;
+
+	if (d == NULL)
+		rp_die(line, "bad name %s", name);
+	ldns_dname2canonical(d);
+	n = ldns_rdf_size(d);
+	memcpy(out, ldns_rdf_data(d), n);
+	ldns_rdf_deep_free(d);
+	return n;
+}
+
+/*
+ * Appends a BADTIME report's TSIG record (RFC 8945 5.2.3) to wire: the
+ * request's time signed, the server's time (ours plus skew) in the other
+ * data, signed with the scenario's key (HMAC over the request MAC, the
+ * reply and the TSIG variables). ldns cannot sign with an error set.
+ */
+static uint8_t *rp_add_badtime(uint8_t *wire, size_t *len, const struct dcv_dnsio_xchg *x,
+                               const struct rp_reply *r, int line)
+{
+	ldns_rr *tsig = ldns_pkt_tsig(x->query);
+	const ldns_rdf *req_mac = tsig ? ldns_rr_rdf(tsig, 3) : NULL;
+	uint8_t name[256], alg[256], vars[600], other[6], mac[EVP_MAX_MD_SIZE], secret[256];
+	uint8_t *p = NULL, *grown = NULL;
+	size_t name_len = rp_name_wire(rp.tsig_name, name, line);
+	size_t alg_len = rp_name_wire(rp.tsig_alg, alg, line);
+	uint64_t signed_at = ldns_rdf2native_time_t(ldns_rr_rdf(tsig, 1));
+	unsigned mac_len = 0, other_len = 6;
+	const EVP_MD *md = strncasecmp(rp.tsig_alg, "hmac-sha256", 11) == 0   ? EVP_sha256()
+	                   : strncasecmp(rp.tsig_alg, "hmac-sha512", 11) == 0 ? EVP_sha512()
+	                                                                      : NULL;
+
+	if (req_mac == NULL || rp.tsig_name[0] == '\0' || md == NULL || r->signed_ok || r->forged ||
+	    r->tsig_error)
+		rp_die(line, "badtime needs a signed query, a tsig line (hmac-sha256 or -512) and "
+		             "no signed, forged or tsigerror");
+	p = other;
+	rp_put48(&p, (uint64_t)time(NULL) + (uint64_t)r->server_skew);
+	{
+		/* The MAC input: request MAC (size and bytes), reply, TSIG variables. */
+		size_t n = ldns_rdf_size(req_mac), vlen = 0;
+		size_t b64 = strlen(rp.tsig_secret);
+		int secret_len =
+		    b64 < 4 * (sizeof(secret) / 3)
+		        ? EVP_DecodeBlock(secret, (const uint8_t *)rp.tsig_secret, (int)b64)
+		        : -1;
+		/* EVP_DecodeBlock counts the bytes of the padding, too. */
+		for (size_t k = b64; secret_len > 0 && k > 0 && rp.tsig_secret[k - 1] == '='; k--)
+			secret_len--;
+		uint8_t *in = malloc(n + *len + sizeof(vars));
+		if (in == NULL || secret_len <= 0)
+			rp_die(line, "cannot sign the BADTIME report");
+		p = vars;
+		rp_put(&p, name, name_len);
+		rp_put16(&p, LDNS_RR_CLASS_ANY);
+		rp_put(&p, (const uint8_t[]){0, 0, 0, 0}, 4);
+		rp_put(&p, alg, alg_len);
+		rp_put48(&p, signed_at);
+		rp_put16(&p, 300);
+		rp_put16(&p, 18);
+		rp_put16(&p, other_len);
+		rp_put(&p, other, other_len);
+		vlen = (size_t)(p - vars);
+		memcpy(in, ldns_rdf_data(req_mac), n);
+		memcpy(in + n, wire, *len);
+		memcpy(in + n + *len, vars, vlen);
+		if (HMAC(md, secret, secret_len, in, n + *len + vlen, mac, &mac_len) == NULL)
+			rp_die(line, "HMAC failed");
+		free(in);
+	}
+	grown = realloc(wire, *len + name_len + 10 + alg_len + 16 + mac_len + other_len);
 	if (grown == NULL)
 		rp_die(line, "out of memory");
 	wire = grown;
-	memcpy(wire + at, (const uint8_t[]){0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0}, 9);
-	wire[at + 9] = (uint8_t)(opt >> 8);
-	wire[at + 10] = (uint8_t)opt;
-	wire[at + 11] = 0;
-	wire[at + 12] = 15; /* EDE */
-	wire[at + 13] = (uint8_t)((2 + text) >> 8);
-	wire[at + 14] = (uint8_t)(2 + text);
-	wire[at + 15] = (uint8_t)(r->ede >> 8);
-	wire[at + 16] = (uint8_t)r->ede;
-	memcpy(wire + at + 17, r->ede_text, text);
-	wire[11] = 1; /* ARCOUNT */
-	*len = at + 11 + opt;
+	p = wire + *len;
+	rp_put(&p, name, name_len);
+	rp_put16(&p, LDNS_RR_TYPE_TSIG);
+	rp_put16(&p, LDNS_RR_CLASS_ANY);
+	rp_put(&p, (const uint8_t[]){0, 0, 0, 0}, 4);
+	rp_put16(&p, (unsigned)(alg_len + 16 + mac_len + other_len));
+	rp_put(&p, alg, alg_len);
+	rp_put48(&p, signed_at);
+	rp_put16(&p, 300);
+	rp_put16(&p, mac_len);
+	rp_put(&p, mac, mac_len);
+	rp_put16(&p, ldns_pkt_id(x->query));
+	rp_put16(&p, 18);
+	rp_put16(&p, other_len);
+	rp_put(&p, other, other_len);
+	*len = (size_t)(p - wire);
+	wire[11]++; /* ARCOUNT (the replies here have no other additional record) */
 	return wire;
 }
 
@@ -1015,6 +1137,8 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 			rp_die(line, "cannot read the authority record \"%s\"", r->authority[i]);
 		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, rr);
 	}
+	if (r->ede >= 0)
+		rp_set_ede(p, r, line);
 	if (r->signed_ok || r->forged) {
 		ldns_rr *tsig = ldns_pkt_tsig(x->query);
 		const char *secret =
@@ -1033,8 +1157,8 @@ static uint8_t *rp_build(const struct dcv_dnsio_xchg *x, const struct rp_reply *
 		/* One answer announced, none there: cut short after the question. */
 		wire[7] = 1;
 	}
-	if (r->ede >= 0)
-		wire = rp_add_ede(wire, len, r, line);
+	if (r->badtime)
+		wire = rp_add_badtime(wire, len, x, r, line);
 	ldns_pkt_free(p);
 	return wire;
 }

@@ -22,9 +22,11 @@
  *     has TEXT                     the query must hold TEXT (ldns's text
  *                                  form, blanks collapsed, case aside)
  *     lacks TEXT                   and must not (lacks flags: rd -- RD=0)
- *     reply RCODE [aa] [ad] [signed | forged | tsigerror E] [late MS]
+ *     reply RCODE [aa] [ad] [signed | forged | tsigerror E | badtime S] [late MS]
  *                                  (tsigerror: an unsigned TSIG with error E,
- *                                  BADSIG, BADKEY or BADTIME, as servers send)
+ *                                  BADSIG, BADKEY or BADTIME, as servers send;
+ *                                  badtime: a signed BADTIME report, the
+ *                                  server's clock S seconds from ours)
  *     answer RR                    (presentation format, one per line)
  *     authority RR                 the same, in the authority section
  *     dnskey KEY                   KEY's DNSKEY record in the answer
