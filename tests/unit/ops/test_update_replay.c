@@ -54,6 +54,7 @@ static const struct {
     {"ETSIG", DCV_ETSIG},
     {"EBADSIG", DCV_EBADSIG},
     {"EBADKEY", DCV_EBADKEY},
+    {"EBADTIME", DCV_EBADTIME},
     {"EREFUSED", DCV_EREFUSED},
     {"ENOTAUTH", DCV_ENOTAUTH},
     {"ENOTZONE", DCV_ENOTZONE},
