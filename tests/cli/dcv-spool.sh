@@ -561,8 +561,48 @@ grep -Eq "^dcv: $f: (not done within the timeout of 0.25 s \(probing\)|still not
 run 1 "$dcv" publish -c "$tmp/silent.yaml" --timeout 2 "$tmp/nofile.csr"
 [ "$(grep -vc 'warning: .*dcv.key' "$tmp/err")" -eq 1 ] || fail "publish of nothing: $(cat "$tmp/err")"
 says "dcv: $tmp/nofile.csr: cannot open: No such file or directory"
+# One file in two zones: each zone's failure is said.
+openssl req -new -key "$data/keys/ec" -subj /CN=a.test -addext subjectAltName=DNS:a.test,DNS:www.example.test \
+	-out "$tmp/zones2.csr" 2>"$tmp/err" || fail "openssl req: $(cat "$tmp/err")"
+run 1 "$dcv" publish -c "$tmp/silent.yaml" --timeout 1 "$tmp/zones2.csr"
+says "dcv: $tmp/zones2.csr: zone example.test: primary bind (127.0.0.1@$port): no success within"
+says "dcv: $tmp/zones2.csr: zone test: primary bind (127.0.0.1@$port): no success within"
 run 1 "$dcv" withdraw -c "$tmp/silent.yaml" --timeout 0.5 "$f"
 says "dcv: $f: zone example.test: primary bind (127.0.0.1@$port): no success within 0.5 s"
+
+# A server that refuses everything (an UPDATE's zone section copied back, RCODE 5, no TSIG).
+python3 - "$tmp/refuse.port" <<'PY' &
+import os, socket, struct, sys, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+open(sys.argv[1] + ".tmp", "w").write(str(u.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+u.settimeout(0.2)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        m, a = u.recvfrom(65535)
+    except OSError:
+        continue
+    qid, flags = struct.unpack("!HH", m[:4])
+    p = 12
+    while m[p] != 0:
+        p += m[p] + 1
+    u.sendto(struct.pack("!HHHHHH", qid, 0x8000 | (flags & 0x7800) | 5, 1, 0, 0, 0) + m[12:p + 5], a)
+PY
+bg_pids+=($!)
+for _ in $(seq 50); do [ -s "$tmp/refuse.port" ] && break; sleep 0.1; done
+rport=$(cat "$tmp/refuse.port")
+config "$tmp/refuse.yaml" "$tmp/unused"
+sed -i "s/127.0.0.1@9/127.0.0.1@$rport/g" "$tmp/refuse.yaml"
+run 1 "$dcv" publish -c "$tmp/refuse.yaml" --timeout 2 "$tmp/zones2.csr"
+for z in example.test test; do
+	says "dcv: $tmp/zones2.csr: zone $z: primary bind (127.0.0.1@$rport): REFUSED: the server will not let key 'dcv' update zone $z (not a primary for it, or its update policy forbids it) (the reply carried no TSIG)"
+done
+run 1 "$dcv" check -c "$tmp/refuse.yaml" --timeout 1 "$tmp/zones2.csr"
+says "dcv: $tmp/zones2.csr: server 127.0.0.1@$rport asked "
+says ".a.test. for a.test: REFUSED"
+says "dcv: $tmp/zones2.csr: still not visible everywhere after 1 s"
 
 [ $root -eq 1 ] || echo "cli-dcv-spool: not root: the cases as uid 65534 were not run"
 [ $fails -eq 0 ] && echo "cli-dcv-spool: all passed"
