@@ -226,7 +226,9 @@ static int holder_edit(struct db *db, const char *key, size_t key_len, const cha
 	mrc = ENOMEM;
 	if (buf == NULL)
 		goto out;
-	for (p = v.mv_data, end = p + v.mv_size; p != NULL && p < end; p = nl + 1) {
+	/* A value that lost its last newline (damage) ends at end, not past it. */
+	for (p = v.mv_data, end = p + v.mv_size; p != NULL && p < end;
+	     p = nl != NULL ? nl + 1 : end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 		c = line_cmp(p, n, line, line_len);
@@ -243,8 +245,6 @@ static int holder_edit(struct db *db, const char *key, size_t key_len, const cha
 			buf[at + n] = '\n';
 			at += n + 1;
 		}
-		if (nl == NULL)
-			break;
 	}
 	if (!done) {
 		memcpy(buf + at, line, line_len);
