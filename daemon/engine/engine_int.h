@@ -160,6 +160,7 @@ struct dcv_engine {
 	size_t n_live;        /* not final */
 	size_t n_by_state[DCV_JOB_STATE_COUNT];
 	uint64_t id_counter;
+	uint64_t id_last; /* the last job id's time and random part (job.c, make_id) */
 	/* zones */
 	struct zbatch *zbatches;
 	struct zwatch *zwatches;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -639,20 +640,31 @@ void job_due(struct dcv_job *job)
 /* --- how jobs begin: a spool item, or a record at start ------------------- */
 
 /*
- * NAME~<seconds><random>: readable in logs, ordered by time, and unique
- * across restarts too (a counter alone would repeat after a restart within
- * the same second and overwrite an older job's record).
+ * NAME~<seconds><microseconds, 20 bits><random, 12 bits>: readable in logs,
+ * unique across restarts too (a counter alone would repeat after a restart
+ * within the same second and overwrite an older job's record), and ordered
+ * by time also within one second, never repeating or going back within one
+ * run: the newest record of a NAME is the one whose id sorts last, which is
+ * how its status file is rebuilt at start (engine.c, refresh_status).
  */
 static void make_id(struct dcv_job *job, const char *name)
 {
+	struct dcv_engine *eng = job->eng;
+	struct timeval tv;
+	uint64_t stamp = 0;
 	uint32_t r = 0;
 
+	gettimeofday(&tv, NULL);
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint32_t)job->eng->id_counter * 2654435761u;
-	job->eng->id_counter++;
+		r = (uint32_t)eng->id_counter * 2654435761u;
+	eng->id_counter++;
+	stamp = (uint64_t)tv.tv_sec << 32 | (uint64_t)tv.tv_usec << 12 | (r & 0xfff);
+	if (stamp <= eng->id_last)
+		stamp = eng->id_last + 1;
+	eng->id_last = stamp;
 	/* The id is a file name too: a very long NAME is cut to fit (store.h). */
 	snprintf(job->rec.id, sizeof(job->rec.id), "%.*s~%llx%08x", DCV_JOB_ID_MAX - 17, name,
-	         (unsigned long long)job_now_s(), r);
+	         (unsigned long long)(stamp >> 32), (unsigned)(stamp & 0xffffffffu));
 }
 
 void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)

@@ -31,6 +31,8 @@
  *   expect jobs N               live jobs (listed in the engine)
  *   expect file PATH [has|lacks TEXT]   PATH under the spool
  *   expect nofile PATH
+ *   save PATH                   keeps PATH's text (under the spool) ...
+ *   expect same PATH            ... which PATH must hold again
  *   expect count DIR N          entries in the spool's folder DIR
  *   expect log TEXT             a line of the log so far holds TEXT
  *   expect logs [<=|>=]N TEXT   so many lines of the log hold TEXT
@@ -76,6 +78,7 @@ static struct {
 	bool passed;          /* the scenario ran to its end: its log is not shown */
 	int64_t wall_step_ms; /* clock steps */
 	int saved_stderr;
+	char *saved; /* "save FILE": its text then, for "expect same FILE" */
 } er = {.saved_stderr = -1};
 
 /* The engine's wall clock, on the fake loop's. */
@@ -384,6 +387,14 @@ static void er_expect(const char *line)
 		assert_int_equal(live, n);
 	} else if (strcmp(what, "file") == 0) {
 		er_expect_file(line);
+	} else if (strcmp(what, "same") == 0) {
+		char *now = er_spool_file(line + strlen("expect same "));
+
+		if (er.saved == NULL || now == NULL || strcmp(er.saved, now) != 0)
+			fail_msg("%s is not as saved:\n---- saved ----\n%s---- now ----\n%s",
+			         line + strlen("expect same "), er.saved ? er.saved : "(nothing)\n",
+			         now ? now : "(no such file)\n");
+		free(now);
 	} else if (strcmp(what, "nofile") == 0) {
 		char *text = NULL;
 		sscanf(line, "expect nofile %255s", a);
@@ -462,7 +473,11 @@ static void er_step(const char *line)
 		dcv_engine_reload(er.eng, er_config("reload"));
 	else if (strncmp(line, "remove ", 7) == 0)
 		er_remove(line + 7);
-	else if (strncmp(line, "slow pool ", 10) == 0)
+	else if (strncmp(line, "save ", 5) == 0) {
+		free(er.saved);
+		if ((er.saved = er_spool_file(line + 5)) == NULL)
+			fail_msg("save %s: no such file in the spool", line + 5);
+	} else if (strncmp(line, "slow pool ", 10) == 0)
 		replay_work_delay(er_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
 		er.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
@@ -507,6 +522,8 @@ static int er_teardown(void **state)
 	if ((!er.passed || getenv("DCV_ENGREP_LOG") != NULL) && (log = er_slurp(er.log)) != NULL)
 		fprintf(stderr, "---- %s: log ----\n%s---- end ----\n", (char *)*state, log);
 	free(log);
+	free(er.saved);
+	er.saved = NULL;
 	tu_run("rm -rf '%s'", er.dir);
 	return 0;
 }
