@@ -82,8 +82,11 @@ static void expect_recs(uv_loop_t *loop, unsigned n, uint64_t gen)
 	dcv_store_close(st);
 }
 
-/* Sets key of the jobs database to val (len bytes), through LMDB, as mdb_load would. */
-static void jobs_put(const void *key, size_t key_len, const void *val, size_t len)
+/*
+ * Sets key of database db to val (len bytes), through LMDB, as mdb_load
+ * would; val NULL deletes the key, key NULL empties the database.
+ */
+static void db_set(const char *db, const void *key, size_t key_len, const void *val, size_t len)
 {
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
@@ -94,10 +97,59 @@ static void jobs_put(const void *key, size_t key_len, const void *val, size_t le
 	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
 	assert_int_equal(mdb_env_open(env, tu_path("state"), MDB_NOTLS, 0640), 0);
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "jobs", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	if (key == NULL)
+		assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+	else if (val == NULL)
+		assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+	else
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
+}
+
+static void jobs_put(const void *key, size_t key_len, const void *val, size_t len)
+{
+	db_set("jobs", key, key_len, val, len);
+}
+
+/* The holders database as "KEY=VALUE" joined by '|' (newlines as '/n'); static buffer. */
+static const char *holders_dump(void)
+{
+	static char out[16384];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t at = 0;
+
+	out[0] = '\0';
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_open(env, tu_path("state"), MDB_NOTLS | MDB_RDONLY, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "holders", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+		at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%.*s=", at ? "|" : "",
+		                       (int)k.mv_size, (const char *)k.mv_data);
+		for (size_t i = 0; i < v.mv_size && at + 3 < sizeof(out); i++) {
+			char c = ((const char *)v.mv_data)[i];
+			if (c == '\n') {
+				out[at++] = '/';
+				out[at++] = 'n';
+			} else {
+				out[at++] = c;
+			}
+		}
+		out[at] = '\0';
+		assert_true(at + 300 < sizeof(out));
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return out;
 }
 
 /* The number of keys in the jobs database, through LMDB. */
@@ -331,22 +383,24 @@ static void test_damaged_keys(void **state)
 	jobs_put("nul\0key", 7, "garbage", 7);
 	memset(long_key, 'k', sizeof(long_key));
 	jobs_put(long_key, sizeof(long_key), "garbage", 7);
-	/* f001~1's record under a key one byte longer. */
+	/* f001~1's record under a key one byte longer, and under another key of its length. */
 	jobs_put("f001~10", 7, text, len);
+	jobs_put("f009~1", 6, text, len);
 	free(text);
-	assert_int_equal(jobs_count(), 6);
+	assert_int_equal(jobs_count(), 7);
 
 	st = open_store(&loop);
 	assert_int_equal(dcv_store_load(st, &recs, &n, &errors), DCV_OK);
 	assert_int_equal(n, 3);
 	dcv_job_records_free(recs, n);
 	tu_dump("first load", &errors);
-	tu_expect_n(&errors, 3);
+	tu_expect_n(&errors, 4);
 	for (size_t i = 0; i < errors.n; i++)
 		assert_non_null(strstr(errors.v[i], "(damaged record: removed)"));
 	assert_non_null(strstr(errors.v[0], "(job f001~10): the record's id is f001~1"));
-	assert_non_null(strstr(errors.v[1], "(job kkkk"));
-	assert_non_null(strstr(errors.v[2], "(job nul\\x00key)"));
+	assert_non_null(strstr(errors.v[1], "(job f009~1): the record's id is f001~1"));
+	assert_non_null(strstr(errors.v[2], "(job kkkk"));
+	assert_non_null(strstr(errors.v[3], "(job nul\\x00key)"));
 	dcv_strv_free(&errors);
 	dcv_store_close(st);
 	/* Removed, as said: the next load finds only the three records. */
@@ -626,6 +680,100 @@ static void test_status_blocked(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A visible record id with one rr (owner from id) listed twice. */
+static void held(struct dcv_job_record *rec, const char *id)
+{
+	tu_rec_make(rec, id, 12, 2, 1);
+	rec->state = DCV_JOB_VISIBLE;
+	rec->cleanup = false;
+	snprintf(rec->rrs[0].owner, sizeof(rec->rrs[0].owner), "_%.8s.%.*s.example.test.", rec->md5,
+	         (int)strcspn(id, "~"), id);
+	rec->rrs[1] = rec->rrs[0];
+}
+
+static int write_one(uv_loop_t *loop, struct dcv_store *st, const struct dcv_job_record *rec,
+                     bool forget)
+{
+	struct dcv_store_batch *b = dcv_store_batch_new(st);
+	struct dcv_why why;
+
+	if (forget)
+		assert_int_equal(dcv_store_batch_forget(b, rec->id), DCV_OK);
+	else
+		assert_int_equal(dcv_store_batch_record(b, rec), DCV_OK);
+	return run_batch(loop, b, &why);
+}
+
+/*
+ * The holders database: an rr a record lists twice is held once; a batch
+ * copes with a holders value that lost its last newline, a key that is
+ * missing, a record whose old text is damaged (what it held is added, not
+ * doubled); and a load puts back a wiped holders database, counting every
+ * key it fixed.
+ */
+static void test_holders_damage(void **state)
+{
+	struct dcv_job_record rec, many[12];
+	struct dcv_store_stats stats;
+	char *before = NULL;
+	struct dcv_store *st = NULL;
+	char key[600], want[1200];
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	held(&rec, "h~1");
+	snprintf(key, sizeof(key), "%s/%s", rec.rrs[0].zone, rec.rrs[0].owner);
+	snprintf(want, sizeof(want), "%s=%s h~1/n", key, rec.rrs[0].target);
+	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
+	assert_string_equal(holders_dump(), want);
+
+	/* Its value without the last newline: the forget still drops the line and the key. */
+	snprintf(want, sizeof(want), "%s h~1", rec.rrs[0].target);
+	db_set("holders", key, strlen(key), want, strlen(want));
+	assert_int_equal(write_one(&loop, st, &rec, true), DCV_OK);
+	assert_string_equal(holders_dump(), "");
+
+	/* The key missing when the record goes: nothing to drop, no error. */
+	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
+	db_set("holders", key, strlen(key), NULL, 0);
+	assert_int_equal(write_one(&loop, st, &rec, true), DCV_OK);
+	assert_string_equal(holders_dump(), "");
+
+	/* The old text damaged: the record written again holds its rr once. */
+	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
+	jobs_put("h~1", 3, "garbage", 7);
+	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
+	snprintf(want, sizeof(want), "%s=%s h~1/n", key, rec.rrs[0].target);
+	assert_string_equal(holders_dump(), want);
+
+	/* Twelve more holders, then the holders database wiped: the load puts all thirteen back. */
+	for (int i = 0; i < 12; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "k%02d~1", i);
+		held(&many[i], id);
+		assert_int_equal(write_one(&loop, st, &many[i], false), DCV_OK);
+	}
+	dcv_store_close(st);
+	before = strdup(holders_dump());
+	assert_non_null(before);
+	assert_non_null(strstr(before, " h~1/n"));
+	assert_non_null(strstr(before, "k11~1/n"));
+	db_set("holders", NULL, 0, NULL, 0);
+	assert_string_equal(holders_dump(), "");
+	st = open_store(&loop);
+	dcv_store_stats(st, &stats);
+	assert_int_equal(stats.holders_fixed, 13);
+	assert_string_equal(holders_dump(), before);
+	free(before);
+	dcv_store_close(st);
+	for (int i = 0; i < 12; i++)
+		dcv_job_record_free(&many[i]);
+	dcv_job_record_free(&rec);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +787,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_replace_too_large, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_folders, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_blocked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_holders_damage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
