@@ -48,6 +48,9 @@ enum tcp_mode {
 	T_WRONG_ID_FIRST,
 	T_SHORT_CLOSE, /* length prefix 100 bytes too large, then close */
 	T_SILENT,
+	T_CLOSE,       /* closes as soon as the query is in: not a byte of reply */
+	T_RESET,       /* the same with a reset (RST): a read error, not EOF */
+	T_EMPTY_FIRST, /* a message of length 0, then the reply */
 };
 
 #define MAX_SEEN 4096
@@ -397,6 +400,19 @@ static void conn_query(struct conn *c, const uint8_t *q, size_t len)
 	switch (r->tcp_mode) {
 	case T_SILENT:
 		return;
+	case T_CLOSE:
+		conn_close(c);
+		return;
+	case T_RESET:
+		if (!c->closing) {
+			c->closing = true;
+			uv_tcp_close_reset(&c->h, conn_handle_closed);
+			uv_close((uv_handle_t *)&c->drip, conn_handle_closed);
+		}
+		return;
+	case T_EMPTY_FIRST:
+		conn_queue(c, out, 0, 0);
+		break;
 	case T_WRONG_ID_FIRST:
 		n = make_reply(q, len, out, M_BAD, V_WRONG_ID);
 		conn_queue(c, out, n, n);
@@ -1108,6 +1124,101 @@ static void test_tcp_short_then_close(void **state)
 	assert_int_equal(t->r.tcp_seen, 2);
 }
 
+/* A server that closes (or resets) the connection before a byte of reply; tries again. */
+static void tcp_closes(struct t *t, enum tcp_mode mode, const char *why)
+{
+	char expect[160];
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.tcp_mode = mode;
+	new_io(t, 0, 40, 2, 1000, 2);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	snprintf(expect, sizeof(expect), "%s: %s", t->r.addr.text, why);
+	check_status(&t->res[0], DCV_ENET, expect);
+	assert_int_equal(t->r.tcp_conns, 2);
+	assert_int_equal(stats(t).tcp_tries, 2);
+}
+
+static void test_tcp_close_at_once(void **state)
+{
+	tcp_closes(*state, T_CLOSE, "connection closed before a usable reply");
+}
+
+static void test_tcp_reset(void **state)
+{
+	tcp_closes(*state, T_RESET, "connection reset by peer");
+}
+
+/* A message of length 0 before the reply is dropped; the reply is taken. */
+static void test_tcp_empty_message_first(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.tcp_mode = T_EMPTY_FIRST;
+	new_io(t, 0, 500, 2, 2000, 1);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_ok(&t->res[0], M_TCP);
+	assert_int_equal(stats(t).dropped, 1);
+}
+
+/* TC over UDP, then no reply over TCP either: the timeout counts both. */
+static void test_tc_then_tcp_silent(void **state)
+{
+	struct t *t = *state;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	t->r.udp_mode = U_TC;
+	t->r.tcp_mode = T_SILENT;
+	new_io(t, 0, 200, 2, 100, 2);
+	assert_int_equal(start_ex(t, 0, 0, 0, 0, false, NULL), DCV_OK);
+	wait_done(t, 1, 3000);
+	check_status(&t->res[0], DCV_ETIMEOUT, "no reply after 1 UDP try and 2 TCP tries");
+}
+
+/* Arguments dcv_dnsio_exchange() refuses; the defaults of options left 0 or absent. */
+static void test_bad_arguments(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_stats st;
+	struct dcv_addr unix_addr = {0};
+	uint8_t q[64];
+	size_t n = make_query(q, 7, "x.example.test", 0);
+
+	t->io = dcv_dnsio_new(&t->loop, NULL);
+	assert_non_null(t->io);
+	assert_ptr_equal(dcv_dnsio_loop(t->io), &t->loop);
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, false));
+	unix_addr.ss.ss_family = AF_UNIX;
+	assert_int_equal(dcv_dnsio_exchange(t->io, &t->r.addr, q, n, 0, 0, NULL, NULL, NULL, NULL),
+	                 DCV_EINVAL);
+	assert_int_equal(
+	    dcv_dnsio_exchange(t->io, &t->r.addr, q, 11, 0, 0, NULL, on_done, &t->res[0], NULL),
+	    DCV_EINVAL);
+	assert_int_equal(
+	    dcv_dnsio_exchange(t->io, &unix_addr, q, n, 0, 0, NULL, on_done, &t->res[0], NULL),
+	    DCV_EINVAL);
+	assert_int_equal(
+	    dcv_dnsio_exchange(NULL, &t->r.addr, q, n, 0, 0, NULL, on_done, &t->res[0], NULL),
+	    DCV_EINVAL);
+	/* Outside an accept callback there is no reply to reject: nothing happens. */
+	dcv_dnsio_reject_why(t->io, "not now");
+	dcv_dnsio_reject_why(NULL, "not now");
+	dcv_dnsio_get_stats(t->io, &st);
+	assert_int_equal(st.started, 0);
+	/* Closed: refused too; a second close does nothing. */
+	dcv_dnsio_close(t->io, on_closed, t);
+	dcv_dnsio_close(t->io, on_closed, t);
+	assert_int_equal(
+	    dcv_dnsio_exchange(t->io, &t->r.addr, q, n, 0, 0, NULL, on_done, &t->res[0], NULL),
+	    DCV_EINVAL);
+	assert_true(run_until(t, cond_io_closed, 1000));
+	assert_int_equal(t->closed_calls, 1);
+	assert_int_equal(t->n_done, 0);
+}
+
 /* TC over UDP, but nothing listens on TCP. */
 static void test_tcp_refused(void **state)
 {
@@ -1759,6 +1870,11 @@ int main(void)
 	    T(test_tcp_wrong_id_first),
 	    T(test_tcp_two_messages_one_write),
 	    T(test_tcp_short_then_close),
+	    T(test_tcp_close_at_once),
+	    T(test_tcp_reset),
+	    T(test_tcp_empty_message_first),
+	    T(test_tc_then_tcp_silent),
+	    T(test_bad_arguments),
 	    T(test_tcp_refused),
 	    T(test_tcp_silent),
 	    T(test_large_query_tcp),
