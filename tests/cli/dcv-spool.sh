@@ -570,6 +570,13 @@ says "dcv: $tmp/zones2.csr: zone test: primary bind (127.0.0.1@$port): no succes
 run 1 "$dcv" withdraw -c "$tmp/silent.yaml" --timeout 0.5 "$f"
 says "dcv: $f: zone example.test: primary bind (127.0.0.1@$port): no success within 0.5 s"
 
+# No resolver in the configuration: nobody to wait for after the authoritative servers.
+grep -v '^resolver:' "$tmp/silent.yaml" >"$tmp/nores.yaml"
+run 1 "$dcv" check -c "$tmp/nores.yaml" --timeout 1 "$f" "$tmp/zones2.csr"
+grep -q 'resolvers not asked yet' "$tmp/err" && fail "check without resolvers waits for them: $(cat "$tmp/err")"
+says "dcv: $f: still not visible everywhere after 1 s"
+says "dcv: $tmp/zones2.csr: still not visible everywhere after 1 s"
+
 # A server that refuses everything (an UPDATE's zone section copied back, RCODE 5, no TSIG).
 python3 - "$tmp/refuse.port" <<'PY' &
 import os, socket, struct, sys, time
