@@ -626,6 +626,37 @@ static void test_writer_write_fails(void **state)
 	tu_run("rm -rf '%s'", dir);
 }
 
+/* A relative path: the temporary is made beside it, in the working folder. */
+static void test_writer_relative(void **state)
+{
+	char dir[] = "/tmp/test_metrics.XXXXXX", cwd[4096];
+	struct dcv_metrics m;
+	struct dcv_metrics_writer *w = NULL;
+	uv_loop_t loop;
+	bool closed = false;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	uv_loop_init(&loop);
+	dcv_metrics_init(&m, 5, "x");
+	m.store_errors = 5;
+	w = dcv_metrics_writer_new(&loop, "rel.prom", &m);
+	assert_non_null(w);
+	dcv_metrics_writer_close(w, on_closed, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(tu_count_entries(dir), 1);
+	tu_run("test -s '%s/rel.prom'", dir);
+	assert_string_equal(tu_run_line("grep -c '^dcvd_store_errors_total 5$' '%s/rel.prom'", dir),
+	                    "1");
+	dcv_metrics_free(&m);
+	tu_run("rm -rf '%s'", dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +671,7 @@ int main(void)
 	    cmocka_unit_test(test_writer_long_name),
 	    cmocka_unit_test(test_writer_dirty),
 	    cmocka_unit_test(test_writer_write_fails),
+	    cmocka_unit_test(test_writer_relative),
 	    cmocka_unit_test(test_writer),
 	    cmocka_unit_test(test_writer_close_in_flight),
 	};
