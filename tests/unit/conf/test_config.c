@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,83 @@ static void test_many_errors(void **state)
 		}
 	}
 	dcv_strv_free(&errors);
+}
+
+/* Numbers past 64 bits, a control character in a key file's name, names too long. */
+static void test_more_errors(void **state)
+{
+	static const char text[] =
+	    "max_jobs: 99999999999999999999999\n" /* 1 */
+	    "key:\n"                              /* 2 */
+	    "  - id: k\n"                         /* 3 */
+	    "    algorithm: hmac-sha256\n"        /* 4 */
+	    "    file: \"k\\tx\"\n"               /* 5 */
+	    "remote:\n"                           /* 6 */
+	    "  - id: p\n"                         /* 7 */
+	    "    address: 127.0.0.1\n"            /* 8 */
+	    "zone:\n"                             /* 9 */
+	    "  - domain: "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test\n" /* 10 */
+	    "    primary: p\n"                                                        /* 11 */
+	    "  - domain: "
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n" /* 12 */
+	    "    primary: p\n";                                                 /* 13 */
+	static const struct {
+		const char *pos, *text;
+	} want[] = {
+	    {"1:11", "max_jobs: 99999999999999999999999 is out of range (1 to 4294967295)"},
+	    {"5:11", "key 'k': file: 'k?x' holds a control character"},
+	    {"10:13", "zone: domain 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+	    {"12:13", "zone: domain 'bbbbbbbb"},
+	};
+	const char *path = tu_put("more.yaml", 0600, text);
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+
+	assert_int_equal(load(path, &cfg, &errors), DCV_ECONFIG);
+	tu_expect_n(&errors, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		tu_expect(&errors, path, want[i].pos, want[i].text);
+	assert_non_null(strstr(errors.v[2], "is not a domain name"));
+	assert_non_null(strstr(errors.v[3], "is not a domain name"));
+	dcv_strv_free(&errors);
+}
+
+/*
+ * A hook that is no executable here is only a warning (the file may be
+ * installed later); a metrics file right under / has its folder.
+ */
+static void test_hook_not_executable(void **state)
+{
+	char text[512], msg[512];
+	const char *hook = tu_put("hook.sh", 0644, "#!/bin/sh\n");
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+
+	snprintf(text, sizeof(text),
+	         "hook: %s\n"                             /* 1 */
+	         "metrics_file: /dcv-test-metrics.prom\n" /* 2 */
+	         "remote:\n"                              /* 3 */
+	         "  - id: p\n"                            /* 4 */
+	         "    address: 127.0.0.1\n"               /* 5 */
+	         "    key: k\n"                           /* 6 */
+	         "key:\n"                                 /* 7 */
+	         "  - id: k\n"                            /* 8 */
+	         "    algorithm: hmac-sha256\n"           /* 9 */
+	         "    secret: c2VjcmV0\n",                /* 10 */
+	         hook);
+	const char *path = tu_put("hook.yaml", 0600, text);
+	assert_int_equal(load(path, &cfg, &errors), DCV_OK);
+	tu_expect_n(&cfg->warnings, 2);
+	tu_expect(&cfg->warnings, path, "1:1", "no zone is configured: every name will be refused");
+	snprintf(msg, sizeof(msg), "hook: %s is not an executable file here: %s", hook,
+	         strerror(EACCES));
+	tu_expect(&cfg->warnings, path, "1:7", msg);
+	assert_string_equal(cfg->metrics_file, "/dcv-test-metrics.prom");
+	dcv_config_free(cfg);
 }
 
 /* YAML itself: syntax errors with libyaml's text, and what we refuse. */
@@ -798,7 +876,7 @@ static const char *uid_text(const struct dcv_zone *z)
 }
 
 /* Groups made by temp_group(), removed at exit. */
-static char temp_groups[2][32];
+static char temp_groups[3][32];
 
 /* The lock lib_users.sh takes around useradd and groupadd. */
 #define ACCOUNTS_LOCK "l=/run/lock; [ -d $l ] || l=${TMPDIR:-/tmp}; flock $l/dcvdt-accounts.lock "
@@ -1115,6 +1193,52 @@ static void test_submitters_empty_group(void **state)
 	dcv_config_free(cfg);
 }
 
+/*
+ * A group whose member list names someone who is no user (a stale line of
+ * /etc/group): a warning naming the group and the name, not an error; the
+ * group's real members still count.
+ */
+static void test_submitters_stale_member(void **state)
+{
+	const char *group = temp_group(2, "s", "root");
+	char name[64], text[1024], msg[512];
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+
+	if (group == NULL)
+		tu_skip("not root: cannot make a group with a stale member");
+	snprintf(name, sizeof(name), "%s", group);
+	assert_string_equal(tu_run_line("getent passwd dcv-gone-user || echo none"), "none");
+	tu_run(ACCOUNTS_LOCK "sed -i 's/^%s:\\(.*\\):root$/%s:\\1:root,dcv-gone-user/' "
+	                     "/etc/group",
+	       name, name);
+	assert_string_equal(tu_run_line("getent group %s | cut -d: -f4", name),
+	                    "root,dcv-gone-user");
+	snprintf(text, sizeof(text),
+	         "zone:\n"                      /* 1 */
+	         "  - domain: example.test\n"   /* 2 */
+	         "    primary: p\n"             /* 3 */
+	         "    submitters: [group:%s]\n" /* 4 */
+	         "remote:\n"                    /* 5 */
+	         "  - id: p\n"                  /* 6 */
+	         "    address: 127.0.0.1\n"     /* 7 */
+	         "key:\n",                      /* 8 */
+	         name);
+	const char *path = tu_put("stalegroup.yaml", 0600, text);
+	assert_int_equal(load(path, &cfg, &errors), DCV_OK);
+	tu_expect_n(&cfg->warnings, 2);
+	tu_expect(&cfg->warnings, path, "6:5",
+	          "remote 'p' has no key: updates sent to it will be unsigned");
+	snprintf(msg, sizeof(msg),
+	         "zone 'example.test': submitters: group '%s' lists 'dcv-gone-user', which is not "
+	         "a user",
+	         name);
+	tu_expect(&cfg->warnings, path, "4:18", msg);
+	assert_int_equal(cfg->zones[0].n_submitters, 1);
+	assert_true(dcv_zone_may_submit(&cfg->zones[0], 0));
+	dcv_config_free(cfg);
+}
+
 /* The refusal the engine logs, with and without a user name. */
 static void test_submitter_refusal(void **state)
 {
@@ -1237,6 +1361,9 @@ int main(void)
 	    cmocka_unit_test(test_submitters_group_members),
 	    cmocka_unit_test(test_submitter_errors),
 	    cmocka_unit_test(test_submitters_empty_group),
+	    cmocka_unit_test(test_submitters_stale_member),
+	    cmocka_unit_test(test_more_errors),
+	    cmocka_unit_test(test_hook_not_executable),
 	    cmocka_unit_test(test_submitter_refusal),
 	    cmocka_unit_test(test_unreadable),
 	    cmocka_unit_test(test_mutations),
