@@ -182,7 +182,8 @@ int dcv_prober_serials(struct dcv_prober *p, const struct dcv_zone *zone, uint64
  * The SOA serial of the zone at its first primary's first address, asked
  * now (not from a cache older than max_age_ms). cb runs once, from the loop
  * or from inside this call; status < 0: no serial (timed out, refused).
- * DCV_ENOMEM or DCV_EINVAL (a zone without primaries) only.
+ * zone is one of the configuration's (which gives every zone a primary
+ * with an address). DCV_ENOMEM only.
  */
 typedef void (*dcv_prober_serial_cb)(void *arg, int status, uint32_t serial);
 int dcv_prober_primary_serial(struct dcv_prober *p, const struct dcv_zone *zone,

@@ -12,11 +12,13 @@
 
 /* --- the serial at the primary, for the reasons ----------------------------- */
 
+/*
+ * A configured zone has a primary and a remote an address: the loader
+ * refuses anything else (cfgpeers.c), so primaries[0]->addrs[0] exists.
+ */
 int dcv_prober_primary_serial(struct dcv_prober *p, const struct dcv_zone *zone,
                               uint64_t max_age_ms, dcv_prober_serial_cb cb, void *arg)
 {
-	if (zone->n_primaries == 0 || zone->primaries[0]->n_addrs == 0)
-		return DCV_EINVAL;
 	return dcv_authsets_serial(p->sets, zone, &zone->primaries[0]->addrs[0], max_age_ms, cb,
 	                           arg);
 }
