@@ -490,6 +490,25 @@ rc=$?
 [ $rc -eq 3 ] || fail "SIGTERM: exit $rc, want 3"
 says "no result (interrupted after "
 [ -z "$(ls -A "$c/results")" ] || fail "SIGTERM: the results folder was left"
+# A signal before the drops are done: what is not in the spool yet stays out. dcv
+# blocks reading "-" (a pipe that stays empty for a second) when the signal comes.
+rm -f "$c/incoming/"*
+(sleep 1) | "$dcv" submit --spool "$c" --wait - "$f" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do [ -n "$(ls -A "$c/results")" ] && break; sleep 0.05; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+# 1 when dcv was reading "-" (then empty); 3 when the signal came before it began.
+if grep -qF "dcv: -: empty file" "$tmp/err"; then
+	[ $rc -eq 1 ] || fail "SIGTERM while reading '-': exit $rc, want 1"
+else
+	[ $rc -eq 3 ] || fail "SIGTERM before the drops: exit $rc, want 3"
+	says "dcv: -: not submitted (interrupted)"
+fi
+says "dcv: $f: not submitted (interrupted)"
+[ -z "$(ls -A "$c/incoming")" ] || fail "SIGTERM during the drops: dropped all the same: $(ls -A "$c/incoming")"
+[ -z "$(ls -A "$c/results")" ] || fail "SIGTERM during the drops: the results folder was left"
 
 # --- dcv records and show: options and standard output -----------------------------
 run 0 "$dcv" records --help
