@@ -14,6 +14,7 @@
 
 #include <ldns/ldns.h>
 
+#include "dcv/err.h"
 #include "dnssec.h"
 #include "testutil.h"
 
@@ -279,6 +280,137 @@ static void test_answer_in_wire_form(void **state)
 	signer_free(&s);
 }
 
+/* The names reports use for zone states and check outcomes. */
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(dcv_zsec_name(DCV_ZSEC_INSECURE), "insecure");
+	assert_string_equal(dcv_zsec_name(DCV_ZSEC_SECURE), "secure");
+	assert_string_equal(dcv_zsec_name(DCV_ZSEC_SIGNED), "signed");
+	assert_string_equal(dcv_zsec_name(DCV_ZSEC_UNKNOWN), "unknown");
+	assert_string_equal(dcv_sigcheck_name(DCV_SIG_OK), "valid");
+	assert_string_equal(dcv_sigcheck_name(DCV_SIG_EXPIRING), "RRSIG expires within the hour");
+	assert_string_equal(dcv_sigcheck_name(DCV_SIG_EXPIRED), "RRSIG expired or not yet valid");
+	assert_string_equal(dcv_sigcheck_name(DCV_SIG_BOGUS), "RRSIG does not validate");
+	assert_string_equal(dcv_sigcheck_name(DCV_SIG_NOKEY),
+	                    "RRSIG by a key not in the DNSKEY set");
+	assert_string_equal(dcv_sigcheck_name(DCV_SIG_MISSING), "RRSIG missing");
+}
+
+/*
+ * Nothing to check (no RRset, an empty one), and RRSIGs that are not for
+ * the RRset (another type covered, a record that is no RRSIG): missing.
+ */
+static void test_nothing_to_check(void **state)
+{
+	struct signer s = signer_new();
+	time_t now = time(NULL);
+	ldns_rr_list *set = cname_rrset("abc.def.sectigo.com.");
+	ldns_rr_list *empty = ldns_rr_list_new();
+	ldns_rr_list *others = ldns_rr_list_new();
+	ldns_rr_list *a_set = ldns_rr_list_new();
+	ldns_rr_list *a_sigs = NULL;
+	ldns_rr *rr = NULL;
+	char why[300] = "x";
+
+	(void)state;
+	assert_int_equal(dcv_dnssec_verify(NULL, NULL, s.dnskeys, now, 3600, why, sizeof(why)),
+	                 DCV_SIG_MISSING);
+	assert_string_equal(why, "no RRset to check");
+	assert_int_equal(dcv_dnssec_verify(empty, NULL, s.dnskeys, now, 3600, why, sizeof(why)),
+	                 DCV_SIG_MISSING);
+	assert_int_equal(ldns_rr_new_frm_str(&rr, OWNER " 300 IN A 192.0.2.1", 300, NULL, NULL),
+	                 LDNS_STATUS_OK);
+	assert_true(ldns_rr_list_push_rr(a_set, rr));
+	a_sigs = sign(&s, a_set, now, -60, 86400);
+	/* An RRSIG over the A record, and the A record itself, in the CNAME's sigs. */
+	assert_true(ldns_rr_list_push_rr(others, ldns_rr_clone(ldns_rr_list_rr(a_sigs, 0))));
+	assert_true(ldns_rr_list_push_rr(others, ldns_rr_clone(rr)));
+	assert_int_equal(dcv_dnssec_verify(set, others, s.dnskeys, now, 3600, why, sizeof(why)),
+	                 DCV_SIG_MISSING);
+	assert_string_equal(why, "RRSIG missing");
+	/* No room for a reason: the outcome all the same. */
+	assert_int_equal(dcv_dnssec_verify(set, others, s.dnskeys, now, 3600, why, 0),
+	                 DCV_SIG_MISSING);
+	ldns_rr_list_deep_free(a_sigs);
+	ldns_rr_list_deep_free(a_set);
+	ldns_rr_list_deep_free(others);
+	ldns_rr_list_free(empty);
+	ldns_rr_list_deep_free(set);
+	signer_free(&s);
+}
+
+/* A reply whose answer holds other owners, classes and types: only the RRset asked counts. */
+static void test_answer_with_others(void **state)
+{
+	static const char *const others[] = {
+	    "other.example.test. 300 IN CNAME abc.def.sectigo.com.",
+	    OWNER " 300 CH CNAME abc.def.sectigo.com.",
+	    OWNER " 300 IN TXT \"x\"",
+	};
+	struct signer s = signer_new();
+	time_t now = time(NULL);
+	ldns_rr_list *set = cname_rrset("abc.def.sectigo.com.");
+	ldns_rr_list *sigs = sign(&s, set, now, -60, 86400);
+	ldns_rr_list *got = NULL, *got_sigs = NULL;
+	ldns_rr_list *txt = ldns_rr_list_new();
+	ldns_rr_list *txt_sigs = NULL;
+	ldns_pkt *pkt = NULL;
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	char why[300];
+
+	(void)state;
+	assert_int_equal(
+	    ldns_pkt_query_new_frm_str(&pkt, OWNER, LDNS_RR_TYPE_CNAME, LDNS_RR_CLASS_IN, 0),
+	    LDNS_STATUS_OK);
+	ldns_pkt_set_qr(pkt, true);
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		ldns_rr *rr = NULL;
+		assert_int_equal(ldns_rr_new_frm_str(&rr, others[i], 300, NULL, NULL),
+		                 LDNS_STATUS_OK);
+		if (i == 2)
+			assert_true(ldns_rr_list_push_rr(txt, ldns_rr_clone(rr)));
+		assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr));
+	}
+	/* The TXT record's RRSIG: same owner, another type covered. */
+	txt_sigs = sign(&s, txt, now, -60, 86400);
+	assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER,
+	                             ldns_rr_clone(ldns_rr_list_rr(txt_sigs, 0))));
+	assert_true(
+	    ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_rr_list_rr(set, 0))));
+	assert_true(
+	    ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_rr_list_rr(sigs, 0))));
+	assert_int_equal(ldns_pkt2wire(&wire, pkt, &len), LDNS_STATUS_OK);
+	assert_int_equal(
+	    dcv_dnssec_answer_rrset(wire, len, OWNER, LDNS_RR_TYPE_CNAME, &got, &got_sigs), DCV_OK);
+	assert_int_equal(ldns_rr_list_rr_count(got), 1);
+	assert_int_equal(ldns_rr_list_rr_count(got_sigs), 1);
+	assert_int_equal(ldns_rr_compare(ldns_rr_list_rr(got, 0), ldns_rr_list_rr(set, 0)), 0);
+	assert_int_equal(dcv_dnssec_check_answer(wire, len, OWNER, LDNS_RR_TYPE_CNAME, s.dnskeys,
+	                                         now, 3600, why, sizeof(why)),
+	                 DCV_SIG_OK);
+	/* A bad owner name: refused, nothing returned. */
+	assert_int_equal(
+	    dcv_dnssec_answer_rrset(wire, len, "a..b", LDNS_RR_TYPE_CNAME, &got, &got_sigs),
+	    DCV_EREPLY);
+	assert_null(got);
+	assert_null(got_sigs);
+	assert_int_equal(dcv_dnssec_check_answer(wire, len, "a..b", LDNS_RR_TYPE_CNAME, s.dnskeys,
+	                                         now, 3600, why, sizeof(why)),
+	                 DCV_SIG_MISSING);
+	assert_string_equal(why, "reply could not be parsed for its RRSIG");
+	free(wire);
+	ldns_pkt_free(pkt);
+	ldns_rr_list_deep_free(txt_sigs);
+	ldns_rr_list_deep_free(txt);
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_deep_free(set);
+	ldns_rr_list_deep_free(got);
+	ldns_rr_list_deep_free(got_sigs);
+	signer_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +423,9 @@ int main(void)
 	    cmocka_unit_test(test_missing),
 	    cmocka_unit_test(test_best_of_several),
 	    cmocka_unit_test(test_answer_in_wire_form),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_nothing_to_check),
+	    cmocka_unit_test(test_answer_with_others),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
