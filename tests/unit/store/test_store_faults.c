@@ -245,8 +245,48 @@ static void test_not_writable(void **state)
 	         tu_path("state"));
 	assert_string_equal(errors.v[0], want);
 	dcv_strv_free(&errors);
+	/* state/ readable but not searchable: it cannot be listed. */
+	assert_int_equal(chmod(tu_path("state"), 0640), 0);
+	assert_int_equal(dcv_store_read(tu_dir, &recs, &n, &errors), DCV_EIO);
+	tu_expect_n(&errors, 1);
+	snprintf(want, sizeof(want), "%s: cannot list the folder: Permission denied",
+	         tu_path("state"));
+	assert_string_equal(errors.v[0], want);
+	dcv_strv_free(&errors);
 	assert_int_equal(chmod(tu_path("state"), 0750), 0);
 	expect_recs(&loop, 12, 3);
+
+	/*
+	 * A move into done/deep/ where done/ may be written but not read: the
+	 * new folder is made, but done/ (to flush it) cannot be opened: named.
+	 */
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	assert_int_equal(mkdir(tu_path("done"), 0300), 0);
+	tu_put("active/m.csr", 0640, "csr");
+	st = open_store(&loop);
+	{
+		struct dcv_store_batch *b = dcv_store_batch_new(st);
+
+		assert_int_equal(dcv_store_batch_move(b, "active/m.csr", "done/deep/m.csr"),
+		                 DCV_OK);
+		assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	}
+	snprintf(want, sizeof(want), "%s: cannot open the folder: Permission denied",
+	         tu_path("done"));
+	assert_string_equal(why.text, want);
+	assert_true(exists(tu_path("active/m.csr")));
+	dcv_store_close(st);
+	/* done/ that cannot be listed: its leftover temporary status file stays, the load works. */
+	assert_int_equal(chmod(tu_path("done"), 0750), 0);
+	tu_put("done/.x.status.tmp", 0640, "half");
+	assert_int_equal(chmod(tu_path("done"), 0640), 0);
+	st = open_store(&loop);
+	recs = load_clean(st, &n);
+	assert_int_equal(n, 12);
+	dcv_job_records_free(recs, n);
+	dcv_store_close(st);
+	assert_int_equal(chmod(tu_path("done"), 0750), 0);
+	assert_true(exists(tu_path("done/.x.status.tmp")));
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
