@@ -7,6 +7,8 @@
  *   update add|delete ZONE [timeout MS] [max_message_size N] [cancel_at MS]
  *   record OWNER TARGET            the records, in order
  *   expect status CODE             the update's status (OK, ETIMEOUT, ...)
+ *   expect start CODE              dcv_update_start() refuses with CODE (then
+ *                                  no callback, no query)
  *   expect remote I status CODE
  *   expect remote I why TEXT       a substring of outcome I's why
  *   expect remote I messages N
@@ -66,6 +68,7 @@ static const struct {
     {"ENOTREADY", DCV_ENOTREADY},
     {"EREPLY", DCV_EREPLY},
     {"ELIMIT", DCV_ELIMIT},
+    {"EINVAL", DCV_EINVAL},
 };
 
 static int code_of(const char *name)
@@ -188,6 +191,8 @@ static void run_scenario(void **state)
 	char op[16] = "", zone_name[256] = "";
 	const struct dcv_zone *zone = NULL;
 	uint64_t cancel_at = 0;
+	char start_code[32] = "";
+	int rc = DCV_OK;
 
 	replay_free(); /* what a failed scenario before this one left */
 	replay_load(path);
@@ -224,10 +229,23 @@ static void run_scenario(void **state)
 	c.n_recs = n;
 	io = dcv_dnsio_new(replay_loop(), NULL);
 	c.started = uv_now(replay_loop());
-	assert_int_equal(
-	    dcv_update_start(io, zone, strcmp(op, "add") == 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE,
-	                     recs, n, &opts, on_update, &c, &c.up),
-	    DCV_OK);
+	rc = dcv_update_start(io, zone, strcmp(op, "add") == 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE,
+	                      recs, n, &opts, on_update, &c, &c.up);
+	lines = replay_lines("expect", &n);
+	if (n == 1 && sscanf(lines[0], "expect start %31s", start_code) == 1) {
+		/* Refused at the start: nothing is sent, nothing called back. */
+		assert_int_equal(rc, code_of(start_code));
+		replay_run(NULL, NULL);
+		assert_false(c.called);
+		assert_int_equal(replay_queries(NULL, NULL, NULL), 0);
+		replay_check_script();
+		dcv_dnsio_close(io, NULL, NULL);
+		replay_run(NULL, NULL);
+		dcv_config_free(cfg);
+		replay_free();
+		return;
+	}
+	assert_int_equal(rc, DCV_OK);
 	if (cancel_at > 0) {
 		cancel_case = &c;
 		uv_timer_init(replay_loop(), &cancel_timer);
