@@ -11,7 +11,9 @@
 # leave real job records (two in flight, one failed) for `dcv status`; it
 # reports to a notify socket here (READY, WATCHDOG, RELOADING, STOPPING).
 # The unprivileged cases run as uid 65534 (setpriv) and need root; without
-# root they are not run, and the script says so.
+# root they are not run, and the script says so. Fake servers (silent, or
+# refusing everything) are python3; CSRs are made with openssl, a damaged
+# record with mdb_dump and mdb_load (lmdb-utils): all in tests/deps.sh.
 set -uo pipefail
 dcv=${1:?dcv binary} dcvd=${2:?dcvd binary} data=${3:?data folder}
 fails=0
@@ -213,6 +215,31 @@ ec = [j for j in d["jobs"] if j["name"].startswith("ec-")][0]
 assert ec["state"] == "failed" and "lies in no configured zone" in ec["error"], ec
 assert ec["times"]["failed"] is not None and ec["records"] == [], ec
 PY
+
+# A damaged record (mdb_dump, one value replaced, mdb_load into a copy of
+# the spool): listed with its file, job and reason, and left where it is.
+cp -a "$spool" "$tmp/d"
+config "$tmp/d.yaml" "$tmp/d"
+mdb_dump -a -p "$spool/state" >"$tmp/dump" || fail "mdb_dump of $spool/state"
+python3 - "$tmp/dump" <<'PY'
+import sys
+lines, prev = open(sys.argv[1]).read().split("\n"), ""
+for i, l in enumerate(lines):
+    if prev.startswith(" ec-") and l.startswith(" dcv-job"):
+        lines[i] = " dcv-job 1\\0astate exploded\\0a"
+    prev = l
+open(sys.argv[1], "w").write("\n".join(lines))
+PY
+rm -f "$tmp/d/state/"*
+mdb_load -f "$tmp/dump" "$tmp/d/state" 2>/dev/null || fail "mdb_load into $tmp/d/state"
+run 0 "$dcv" status -c "$tmp/d.yaml"
+grep -Eq "^damaged  $tmp/d/state/data.mdb \(job ec-[0-9a-f]{16}~[0-9a-f]+\):2:1: expected 'id' \(damaged record\)$" "$tmp/out" ||
+	fail "the damaged record is not listed: $(cat "$tmp/out")"
+prints "spool $tmp/d: 2 jobs, 0 files waiting in incoming/"
+run 0 "$dcv" status -c "$tmp/d.yaml" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["damaged"]) == 1 and "(damaged record)" in d["damaged"][0] and len(d["jobs"]) == 2, d' "$tmp/out" ||
+	fail "status --json of a damaged record: $(cat "$tmp/out")"
+mdb_dump -s jobs -p "$tmp/d/state" | grep -q '^ ec-' || fail "dcv status moved the damaged record"
 
 if [ $root -eq 1 ]; then
 	# A member of the spool's group reads the status files; in flight is not listed.
