@@ -327,7 +327,7 @@ grep -q 'many' "$tmp/out" && fail "withdrawn jobs listed: $(grep many "$tmp/out"
 # file whose step is one in flight is odd, but it is read as it says).
 g=$tmp/g
 config "$tmp/g.yaml" "$g"
-mkdir -p "$g/state" "$g/done" "$g/failed"
+mkdir -p "$g/state" "$g/done" # no failed/: nothing to read there
 : >"$g/state/data.mdb"
 for age in "30:30 s" "300:5 min" "10800:3 h" "259200:3 days"; do
 	when=$(date -u -d "@$(($(date +%s) - ${age%%:*}))" +%Y-%m-%dT%H:%M:%SZ)
