@@ -11,6 +11,7 @@
  * LMDB (mdb_dump's view) or a new store's load afterwards.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <lmdb.h>
 #include <uv.h>
 
+#include "retention.h"
 #include "store.h"
 #include "store_int.h"
 #include "tubatch.h"
@@ -814,6 +816,95 @@ static void test_holders_damage(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * What a batch refuses up front (DCV_EINVAL: paths with empty, "." or ".."
+ * components or too long, a second sweep), a move in the spool itself, a
+ * move already made to its alternative name, and the names status files
+ * take: under the job's id when NAME.status names a job whose id could not
+ * name a file, or when only the job's archived ID.status is left.
+ */
+static void test_batch_edges(void **state)
+{
+	static const char *const bad[] = {"a/./b", "a/../b", "a//b", "/abs", "", "a/", "..", "."};
+	struct dcv_store_batch *b = NULL;
+	struct dcv_store_sweep sw1, sw2;
+	struct dcv_job_record rec;
+	struct dcv_store *st = NULL;
+	char *long_path = NULL, long_name[NAME_MAX + 2];
+	struct dcv_why why;
+	struct done d;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	b = dcv_store_batch_new(st);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(dcv_store_batch_move(b, bad[i], "x"), DCV_EINVAL);
+		assert_int_equal(dcv_store_batch_move(b, "x", bad[i]), DCV_EINVAL);
+		assert_int_equal(dcv_store_batch_move_tagged(b, "x", "y", bad[i], NULL),
+		                 DCV_EINVAL);
+	}
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(dcv_store_batch_move(b, "x", long_name), DCV_EINVAL);
+	long_name[NAME_MAX] = '\0';
+	assert_int_equal(dcv_store_batch_move(b, "x", long_name), DCV_OK);
+	long_path = malloc(PATH_MAX + 1);
+	assert_non_null(long_path);
+	for (size_t i = 0; i < PATH_MAX; i++)
+		long_path[i] = i % 100 == 99 ? '/' : 'p';
+	long_path[PATH_MAX] = '\0';
+	assert_int_equal(dcv_store_batch_move(b, "x", long_path), DCV_EINVAL);
+	free(long_path);
+	dcv_store_batch_free(b);
+	/* A sweep batch takes one sweep. */
+	memset(&sw1, 0, sizeof(sw1));
+	memset(&sw2, 0, sizeof(sw2));
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_sweep(b, &sw1), DCV_OK);
+	assert_int_equal(dcv_store_batch_sweep(b, &sw2), DCV_EINVAL);
+	dcv_store_batch_free(b);
+
+	/* In the spool itself; and a source gone that is at its alternative name already. */
+	tu_put("x.csr", 0640, "csr");
+	assert_int_equal(mkdir(tu_path("done"), 0750), 0);
+	tu_put("done/a~1.csr", 0640, "moved before");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_move(b, "x.csr", "y.csr"), DCV_OK);
+	assert_int_equal(
+	    dcv_store_batch_move_tagged(b, "active/a.csr", "done/a.csr", "done/a~1.csr", NULL),
+	    DCV_OK);
+	assert_int_equal(run_batch_faults(&loop, b, &why, &d), DCV_OK);
+	assert_int_equal(d.faults, 0);
+	assert_true(exists(tu_path("y.csr")) && !exists(tu_path("x.csr")));
+	assert_false(exists(tu_path("done/a.csr")));
+
+	/* done/n.status names a job "bad/id": the arriving n~2 writes under its id. */
+	tu_put("done/n.status", 0640, "state: visible\njob: bad/id\n");
+	tu_rec_make(&rec, "n~2", 13, 1, 1);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status_arrive(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	assert_true(exists(tu_path("done/n~2.status")));
+	assert_string_equal(tu_run_line("cat '%s'", tu_path("done/n.status")), "state: visible");
+	dcv_job_record_free(&rec);
+	/* Only p~1.status is left (p.status lost): p~1's later status goes there, not to p.status.
+	 */
+	tu_put("done/p~1.status", 0640, "state: visible\njob: p~1\n");
+	tu_rec_make(&rec, "p~1", 13, 1, 1);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	assert_false(exists(tu_path("done/p.status")));
+	assert_string_equal(tu_run_line("grep '^job:' '%s'", tu_path("done/p~1.status")),
+	                    "job: p~1");
+	assert_string_equal(tu_run_line("grep -c '^' '%s'", tu_path("done/p~1.status")),
+	                    tu_run_line("grep -c '^' '%s'", tu_path("done/n~2.status")));
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +919,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_many_folders, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_blocked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_holders_damage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_edges, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
