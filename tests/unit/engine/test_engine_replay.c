@@ -20,6 +20,16 @@
  *   slow pool DURATION          thread-pool work takes that long from now on
  *   remove PATH                 deletes PATH under the spool (a lost status file)
  *   clock +|-DURATION           the wall clock steps (NTP), the loop's does not
+ *   store map SIZE|default      stores opened from now on get a map of SIZE
+ *                               (4k, 16k, 1m) that cannot grow (store_int.h's
+ *                               tuning): the next batch that needs more fails
+ *   store map max SIZE          the running store's map may grow to SIZE again
+ *   fill store                  while no engine runs: state/data.mdb's map
+ *                               filled up with records of a database "filler"
+ *                               that dcvd does not read (other data took it)
+ *   damage record NAME [TEXT]   the newest record of NAME in state/data.mdb
+ *                               becomes TEXT ("damaged"), written with LMDB
+ *                               while no engine runs (a disk that lost it)
  *   run DURATION                fake time moves on (500ms, 30s, 5m, 2h, 3d)
  *   run until job NAME STATE [within DURATION]
  *   run until sent SERVER TYPE QNAME [N] [within DURATION]
@@ -57,12 +67,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "config.h"
 #include "dcv/strv.h"
 #include "engine.h"
 #include "engine_int.h"
 #include "log.h"
 #include "replay.h"
+#include "store_int.h"
 #include "testutil.h"
 
 #define WALL_T0 1800000000 /* 2027-01-15T08:00:00Z */
@@ -453,6 +466,127 @@ static void er_remove(const char *rel)
 		fail_msg("remove %s: %s", rel, strerror(errno));
 }
 
+/* "4k", "16k", "1m": bytes. */
+static size_t er_size(const char *text)
+{
+	char *end = NULL;
+	unsigned long long v = strtoull(text, &end, 10);
+
+	if (end == text || (strcmp(end, "k") != 0 && strcmp(end, "m") != 0 && *end != '\0'))
+		fail_msg("what size is \"%s\"?", text);
+	return (size_t)(v << (*end == 'k' ? 10 : *end == 'm' ? 20 : 0));
+}
+
+static void er_store_map(const char *arg)
+{
+	if (strncmp(arg, "max ", 4) == 0) {
+		assert_non_null(er.eng);
+		er.eng->store->tuning.map_max = er_size(arg + 4);
+	} else if (strcmp(arg, "default") == 0) {
+		store_tuning_defaults.map_start = STORE_MAP_START;
+		store_tuning_defaults.map_max = STORE_MAP_MAX;
+	} else {
+		store_tuning_defaults.map_start = store_tuning_defaults.map_max = er_size(arg);
+	}
+}
+
+/* SPOOL/state/ as an LMDB environment, its write transaction begun (no engine may run). */
+static MDB_env *er_lmdb_open(MDB_txn **txn)
+{
+	char dir[4400];
+	MDB_env *env = NULL;
+	int mrc = 0;
+
+	assert_null(er.eng);
+	snprintf(dir, sizeof(dir), "%s/state", er.spool);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 3), 0);
+	if ((mrc = mdb_env_open(env, dir, 0, 0640)) != 0)
+		fail_msg("%s: %s", dir, mdb_strerror(mrc));
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
+	return env;
+}
+
+/*
+ * Records, one transaction each, until the map is full: into the database
+ * "filler" (2000 bytes each, then smaller and smaller until not even 8
+ * bytes fit), then the same into the main database, whose page a new
+ * database's record needs: the free pages the last commits left are taken too.
+ */
+static void er_fill(void)
+{
+	static char blob[2000];
+	MDB_txn *txn = NULL;
+	MDB_env *env = er_lmdb_open(&txn);
+	MDB_dbi dbi[2];
+	MDB_val k, v;
+	char key[32];
+	int mrc = 0, n = 0;
+
+	memset(blob, 'x', sizeof(blob));
+	assert_int_equal(mdb_dbi_open(txn, "filler", MDB_CREATE, &dbi[0]), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi[1]), 0);
+	for (int d = 0; d < 2; d++) {
+		for (size_t size = sizeof(blob); size >= 8;) {
+			snprintf(key, sizeof(key), "filler%06d", n++);
+			k.mv_data = key;
+			k.mv_size = strlen(key);
+			v.mv_data = blob;
+			v.mv_size = size;
+			mrc = mdb_put(txn, dbi[d], &k, &v, 0);
+			if (mrc == 0)
+				mrc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+			if (mrc != 0 && mrc != MDB_MAP_FULL)
+				fail_msg("fill store: %s", mdb_strerror(mrc));
+			if (mrc == MDB_MAP_FULL)
+				size /= 2;
+			assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		}
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/*
+ * The value of NAME's newest record (ids "NAME~<hex>" sort by time) in the
+ * jobs database replaced by text, as a damaged disk might leave it.
+ */
+static void er_damage(const char *line)
+{
+	char name[256] = "", newest[DCV_JOB_ID_MAX + 1] = "";
+	const char *text = "damaged";
+	MDB_txn *txn = NULL;
+	MDB_env *env = er_lmdb_open(&txn);
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t len = 0;
+
+	assert_int_equal(sscanf(line, "damage record %255s", name), 1);
+	len = strlen(name);
+	if (strlen(line) > strlen("damage record ") + len)
+		text = line + strlen("damage record ") + len + 1;
+	assert_int_equal(mdb_dbi_open(txn, "jobs", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size > len && k.mv_size < sizeof(newest) &&
+		    memcmp(k.mv_data, name, len) == 0 && ((char *)k.mv_data)[len] == '~')
+			snprintf(newest, sizeof(newest), "%.*s", (int)k.mv_size, (char *)k.mv_data);
+	mdb_cursor_close(cur);
+	if (newest[0] == '\0')
+		fail_msg("damage: no record of %s", name);
+	k.mv_data = newest;
+	k.mv_size = strlen(newest);
+	v.mv_data = (void *)text;
+	v.mv_size = strlen(text);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
 static void er_step(const char *line)
 {
 	if (strncmp(line, "drop ", 5) == 0)
@@ -481,6 +615,12 @@ static void er_step(const char *line)
 		replay_work_delay(er_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
 		er.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
+	else if (strncmp(line, "store map ", 10) == 0)
+		er_store_map(line + 10);
+	else if (strcmp(line, "fill store") == 0)
+		er_fill();
+	else if (strncmp(line, "damage record ", 14) == 0)
+		er_damage(line);
 	else if (strncmp(line, "tsig ", 5) != 0)
 		fail_msg("what step is \"%s\"?", line);
 }
@@ -518,6 +658,9 @@ static int er_teardown(void **state)
 	char *log = NULL;
 
 	er_restore_stderr();
+	/* A scenario's small map ends with it. */
+	store_tuning_defaults.map_start = STORE_MAP_START;
+	store_tuning_defaults.map_max = STORE_MAP_MAX;
 	/* A failed scenario's log, cmocka's message at its end, or any with DCV_ENGREP_LOG set. */
 	if ((!er.passed || getenv("DCV_ENGREP_LOG") != NULL) && (log = er_slurp(er.log)) != NULL)
 		fprintf(stderr, "---- %s: log ----\n%s---- end ----\n", (char *)*state, log);
@@ -539,13 +682,18 @@ static void er_scenario(void **state)
 	/* Copied: the steps ask replay_lines() and replay_section() again. */
 	steps = calloc(n ? n : 1, sizeof(*steps));
 	for (size_t i = 0; i < n; i++) {
-		/* @SPOOL@ in a step (a log line that names the spool) is its path too. */
-		const char *at = strstr(lines[i], "@SPOOL@");
-		if (at == NULL)
-			steps[i] = strdup(lines[i]);
-		else if (asprintf(&steps[i], "%.*s%s%s", (int)(at - lines[i]), lines[i], er.spool,
-		                  at + 7) < 0)
-			fail_msg("out of memory");
+		/* @SPOOL@ in a step (a log line that names the spool) is its path too, each time.
+		 */
+		char *at = NULL;
+		steps[i] = strdup(lines[i]);
+		while (steps[i] != NULL && (at = strstr(steps[i], "@SPOOL@")) != NULL) {
+			char *was = steps[i];
+			if (asprintf(&steps[i], "%.*s%s%s", (int)(at - was), was, er.spool,
+			             at + 7) < 0)
+				fail_msg("out of memory");
+			free(was);
+		}
+		assert_non_null(steps[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(steps[i], "expect ", 7) != 0 && strncmp(steps[i], "tsig ", 5) != 0) {
