@@ -691,6 +691,96 @@ static void test_server_errors(void **state)
 	}
 }
 
+/* Key names and secrets dcv_tsig_key_set() refuses, each with its reason. */
+static void test_key_set_errors(void **state)
+{
+	static const char good[] = "c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3JldCE=";
+	char long_name[300], label[80], long_secret[400], dotted[80];
+	static const struct {
+		const char *name, *secret, *why;
+	} bad[] = {
+	    {"", good, "key name '' is not a domain name"},
+	    {".", good, "key name '.' is not a domain name"},
+	    {"a b.test", good, "key name 'a b.test' is not a domain name (a blank, control"},
+	    {"a\tb.test", good, "key name 'a?b.test' is not a domain name (a blank, control"},
+	    {"caf\xc3\xa9.test", good, "key name 'caf??.test' is not a domain name (a blank"},
+	    {"k.test", "", "key 'k.test': the secret is not base64 of 1 to 256 bytes"},
+	    {"k.test", "abc", "key 'k.test': the secret is not base64 of 1 to 256 bytes"},
+	    {"k.test", "ab=c", "key 'k.test': the secret is not base64"},
+	    {"k.test", "a=bc", "key 'k.test': the secret is not base64"},
+	    {"k.test", "ab c", "key 'k.test': the secret is not base64"},
+	    {"k.test", "====", "key 'k.test': the secret is not base64"},
+	};
+	struct dcv_tsig_key key;
+	struct dcv_why why = {""};
+	enum dcv_tsig_alg alg = DCV_HMAC_SHA256;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why.text[0] = '\0';
+		assert_int_equal(dcv_tsig_key_set(&key, bad[i].name, alg, bad[i].secret, &why),
+		                 DCV_EKEY);
+		if (strstr(why.text, bad[i].why) == NULL)
+			fail_msg("key %zu: '%s', expected '%s'", i, why.text, bad[i].why);
+		assert_int_equal(key.secret_len, 0);
+	}
+	/* A name of 256 bytes or more; one whose label is over 63: not domain names. */
+	memset(long_name, 'a', 299);
+	long_name[299] = '\0';
+	assert_int_equal(dcv_tsig_key_set(&key, long_name, alg, good, &why), DCV_EKEY);
+	assert_non_null(strstr(why.text, "is not a domain name"));
+	assert_non_null(strstr(why.text, "aaa...'")); /* cut to 64 bytes in the message */
+	memset(label, 'b', 70);
+	snprintf(label + 70, sizeof(label) - 70, ".test");
+	assert_int_equal(dcv_tsig_key_set(&key, label, alg, good, &why), DCV_EKEY);
+	assert_non_null(strstr(why.text, "is not a domain name"));
+	/* Over 256 bytes of secret. */
+	memset(long_secret, 'A', 348);
+	long_secret[348] = '\0';
+	assert_int_equal(dcv_tsig_key_set(&key, "k.test", alg, long_secret, &why), DCV_EKEY);
+	assert_non_null(strstr(why.text, "1 to 256 bytes"));
+	/* A trailing dot and capitals: the name as messages and the wire have it. */
+	snprintf(dotted, sizeof(dotted), "Key.Example.TEST.");
+	assert_int_equal(dcv_tsig_key_set(&key, dotted, alg, good, &why), DCV_OK);
+	assert_string_equal(key.name, "key.example.test");
+	assert_int_equal(key.secret_len, 35);
+	dcv_tsig_key_clear(&key);
+	/* Algorithms by name or domain name, a trailing dot aside, case aside. */
+	assert_int_equal(dcv_tsig_alg_parse("HMAC-SHA512.", &alg), DCV_OK);
+	assert_int_equal(alg, DCV_HMAC_SHA512);
+	assert_int_equal(dcv_tsig_alg_parse("hmac-md5.sig-alg.reg.int.", &alg), DCV_OK);
+	assert_int_equal(alg, DCV_HMAC_MD5);
+	assert_int_equal(dcv_tsig_alg_parse("", &alg), DCV_EINVAL);
+	assert_int_equal(dcv_tsig_alg_parse("hmac-sha7", &alg), DCV_EINVAL);
+}
+
+/* Signed reports the server sends: BADTIME without its time, BADKEY, an unknown error. */
+static void test_signed_reports(void **state)
+{
+	for (int i = 0; i < N_ALGS; i++) {
+		uint8_t buf[1024];
+		struct dcv_tsig_ctx ctx;
+		struct dcv_tsig_result res;
+		struct srv s = srv_default(i, NOW, 3);
+		size_t len = 0;
+
+		(void)state;
+		(void)signed_query(i, 3, NOW, buf, sizeof(buf), &ctx);
+		s.error = 18; /* BADTIME, no other data */
+		len = signed_reply(&s, &ctx, buf);
+		assert_int_equal(verify(&ctx, buf, len, NOW, &res, "but does not say its time"),
+		                 DCV_EBADTIME);
+		s.error = 17;
+		len = signed_reply(&s, &ctx, buf);
+		assert_int_equal(verify(&ctx, buf, len, NOW, &res, "server reports BADKEY for key"),
+		                 DCV_EBADKEY);
+		s.error = 99;
+		len = signed_reply(&s, &ctx, buf);
+		assert_int_equal(verify(&ctx, buf, len, NOW, &res, "TSIG error 99 (unknown)"),
+		                 DCV_ETSIG);
+	}
+}
+
 static void test_other_request(void **state)
 {
 	uint8_t buf[1024];
@@ -806,6 +896,8 @@ int main(void)
 	    cmocka_unit_test(test_wrong_key_or_alg),
 	    cmocka_unit_test(test_placement),
 	    cmocka_unit_test(test_server_errors),
+	    cmocka_unit_test(test_key_set_errors),
+	    cmocka_unit_test(test_signed_reports),
 	    cmocka_unit_test(test_other_request),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_wire_to_text),
