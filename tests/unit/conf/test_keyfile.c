@@ -192,6 +192,16 @@ static void test_errors(void **state)
 	     "key 'a': the secret is not base64"},
 	    {"key: []\nacl: x\n", "2:1", "key file: unknown key 'acl' (known: key)"},
 	    {"", NULL, "holds no key"},
+	    {"key { algorithm hmac-sha256; secret \"SECRET\"; };\n", "1:5",
+	     "expected the key name after 'key'"},
+	    {"key \"a\" { algorithm { }; };\n", "1:21", "expected the algorithm after 'algorithm'"},
+	    {"key \"a\" { algorithm hmac-sha256; secret ; };\n", "1:41",
+	     "expected the secret after 'secret'"},
+	    {"key \"\" { algorithm hmac-sha256; secret \"SECRET\"; };\n", "1:5",
+	     "key name '' is not a domain name"},
+	    /* LONG stands for 600 base64 characters: over 256 bytes of secret. */
+	    {"key \"a\" { algorithm hmac-sha256; secret \"LONG\"; };\n", "1:41",
+	     "key 'a': the secret is longer than 256 bytes"},
 	};
 	char text[1024], *at = NULL;
 	struct dcv_tsig_key key;
@@ -203,7 +213,11 @@ static void test_errors(void **state)
 		size_t used = 0;
 		const char *p = cases[i].text;
 		while (*p != '\0' && used + sizeof(s) < sizeof(text)) {
-			if (strncmp(p, "SECRET", 6) == 0) {
+			if (strncmp(p, "LONG", 4) == 0 && used + 600 < sizeof(text)) {
+				memset(text + used, 'A', 600);
+				used += 600;
+				p += 4;
+			} else if (strncmp(p, "SECRET", 6) == 0) {
 				memcpy(text + used, s, sizeof(s) - 1);
 				used += sizeof(s) - 1;
 				p += 6;
