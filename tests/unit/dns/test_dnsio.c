@@ -51,6 +51,7 @@ enum tcp_mode {
 	T_CLOSE,       /* closes as soon as the query is in: not a byte of reply */
 	T_RESET,       /* the same with a reset (RST): a read error, not EOF */
 	T_EMPTY_FIRST, /* a message of length 0, then the reply */
+	T_ONE_BYTE,    /* one byte of the length prefix, then close */
 };
 
 #define MAX_SEEN 4096
@@ -413,6 +414,10 @@ static void conn_query(struct conn *c, const uint8_t *q, size_t len)
 	case T_EMPTY_FIRST:
 		conn_queue(c, out, 0, 0);
 		break;
+	case T_ONE_BYTE:
+		conn_write(c, (const uint8_t[]){0}, 1, true);
+		c->close_after = true;
+		return;
 	case T_WRONG_ID_FIRST:
 		n = make_reply(q, len, out, M_BAD, V_WRONG_ID);
 		conn_queue(c, out, n, n);
@@ -1150,6 +1155,28 @@ static void test_tcp_reset(void **state)
 	tcp_closes(*state, T_RESET, "connection reset by peer");
 }
 
+static void test_tcp_close_in_length(void **state)
+{
+	tcp_closes(*state, T_ONE_BYTE, "connection closed in the middle of a reply (1 of 2 bytes)");
+}
+
+/* Canceled while the TCP connection is still being made: done once, ECANCELED. */
+static void test_tcp_cancel_connecting(void **state)
+{
+	struct t *t = *state;
+	struct dcv_dnsio_xchg *x = NULL;
+
+	assert_true(responder_start(&t->r, &t->loop, AF_INET, true));
+	new_io(t, 0, 500, 2, 1000, 1);
+	assert_int_equal(start_ex(t, 0, DCV_DNSIO_TCP, 0, 0, false, &x), DCV_OK);
+	t->in_call = true;
+	dcv_dnsio_cancel(x);
+	t->in_call = false;
+	wait_done(t, 1, 1000);
+	check_status(&t->res[0], DCV_ECANCELED, "canceled");
+	assert_int_equal(t->r.tcp_seen, 0);
+}
+
 /* A message of length 0 before the reply is dropped; the reply is taken. */
 static void test_tcp_empty_message_first(void **state)
 {
@@ -1872,6 +1899,8 @@ int main(void)
 	    T(test_tcp_short_then_close),
 	    T(test_tcp_close_at_once),
 	    T(test_tcp_reset),
+	    T(test_tcp_close_in_length),
+	    T(test_tcp_cancel_connecting),
 	    T(test_tcp_empty_message_first),
 	    T(test_tc_then_tcp_silent),
 	    T(test_bad_arguments),
