@@ -905,6 +905,96 @@ static void test_batch_edges(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * The map at its bound after one growth: the batch is retried once in the
+ * grown map and, still too large, fails naming data.mdb, the map and the
+ * bound; nothing of it is there.
+ */
+static void test_map_bound_after_growth(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_store_stats stats;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	char want[700];
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	store_tuning_defaults.map_start = 64 * 1024;
+	st = open_store(&loop);
+	store_tuning_defaults.map_start = STORE_MAP_START;
+	assert_int_equal(write_recs(&loop, st, 5, 14, &why), DCV_OK);
+	dcv_store_stats(st, &stats);
+	/* Room for one growth of 1 MiB, not for 5,000 records. */
+	st->tuning.map_max = stats.map_size + 1024 * 1024;
+	b = dcv_store_batch_new(st);
+	for (unsigned u = 0; u < 5000; u++) {
+		struct dcv_job_record rec;
+		char id[32];
+
+		snprintf(id, sizeof(id), "big%05u~1", u);
+		tu_rec_make(&rec, id, u, 2, 2);
+		assert_int_equal(dcv_store_batch_record(b, &rec), DCV_OK);
+		dcv_job_record_free(&rec);
+	}
+	assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+	dcv_store_stats(st, &stats);
+	assert_int_equal(stats.map_grown, 1);
+	snprintf(want, sizeof(want),
+	         "%s: cannot commit 5000 job records (map of %zu MiB, at most %zu)",
+	         tu_path("state/data.mdb"), (size_t)(st->tuning.map_max >> 20),
+	         (size_t)(st->tuning.map_max >> 20));
+	assert_non_null(strstr(why.text, want));
+	assert_non_null(strstr(why.text, "MDB_MAP_FULL"));
+	dcv_store_close(st);
+	expect_recs(&loop, 5, 14);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * Zeroed data pages (the meta pages intact; what a file system may show
+ * after a power loss): the load fails with DCV_ESTATE naming data.mdb and
+ * what LMDB found, and dcvd does not start. (Pages of other garbage, e.g.
+ * all 0xff, make LMDB read past the end of the file inside its map: SIGBUS
+ * in mdb_dbi_open(), which no return code of LMDB's can report.)
+ */
+static void test_damaged_pages(void **state)
+{
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	struct stat sb;
+	uv_loop_t loop;
+	int rc = 0;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 300, 15, &why), DCV_OK);
+	dcv_store_close(st);
+	assert_int_equal(stat(tu_path("state/data.mdb"), &sb), 0);
+	assert_true(sb.st_size > 16 * 4096);
+	/* Every page after the two meta pages. */
+	tu_run("head -c %lld /dev/zero | dd of='%s' bs=4096 seek=2 conv=notrunc status=none",
+	       (long long)sb.st_size - 2 * 4096, tu_path("state/data.mdb"));
+	rc = dcv_store_open(&loop, tu_dir, &st, &why);
+	assert_int_equal(rc, DCV_ESTATE);
+	assert_null(st);
+	assert_non_null(strstr(why.text, tu_path("state/data.mdb")));
+	assert_non_null(strstr(why.text, "cannot read the job records: MDB_CORRUPTED"));
+	assert_non_null(strstr(why.text, "dcvd does not start on it"));
+	/* dcv status says so too. */
+	{
+		struct dcv_strv errors = {NULL, 0, 0};
+		struct dcv_job_record *recs = NULL;
+		size_t n = 0;
+
+		assert_int_equal(dcv_store_read(tu_dir, &recs, &n, &errors), DCV_ESTATE);
+		tu_expect_n(&errors, 1);
+		assert_non_null(strstr(errors.v[0], "MDB_CORRUPTED"));
+		dcv_strv_free(&errors);
+	}
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -920,6 +1010,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_status_blocked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_holders_damage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_edges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_bound_after_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
