@@ -481,7 +481,11 @@ static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_ou
 		free(holds);
 		holds = NULL;
 	}
-	/* Key characters sort after ' ': sorted lines are grouped by key in LMDB's key order. */
+	/*
+	 * Key characters sort after ' ': sorted lines are grouped by key in
+	 * LMDB's key order. No line comes twice: a record's holds list each
+	 * once, and each line ends in its record's id, unique as the keys are.
+	 */
 	if (rc == DCV_OK && lines.n > 0)
 		qsort(lines.v, lines.n, sizeof(*lines.v), str_cmp);
 	if (rc == DCV_OK && (kvs = calloc(lines.n + 1, sizeof(*kvs))) == NULL)
@@ -489,8 +493,6 @@ static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_ou
 	for (size_t i = 0; i < lines.n && rc == DCV_OK; i++) {
 		p = strchr(lines.v[i], ' ');
 		k = (size_t)(p - lines.v[i]);
-		if (i > 0 && strcmp(lines.v[i], lines.v[i - 1]) == 0)
-			continue;
 		if (n == 0 || strlen(kvs[n - 1].key) != k ||
 		    memcmp(kvs[n - 1].key, lines.v[i], k)) {
 			kvs[n].key = strndup(lines.v[i], k);
