@@ -42,6 +42,10 @@
  *     load): dcv_store_open() fails with DCV_ESTATE naming the file, and
  *     dcvd does not start. A record whose text does not parse is reported
  *     and removed at load (its job is dropped; its CSR is taken again).
+ *     Damage LMDB cannot see (pages of garbage under intact meta pages)
+ *     may make it read past the end of data.mdb inside its map: the
+ *     process then dies of SIGBUS at the load instead; the remedy is the
+ *     same (move state/data.mdb aside).
  *   - Job logs of the format before LMDB in state/ ("<16 hex>.log",
  *     "*.job"): dcv_store_open() and dcv_store_read() refuse with
  *     DCV_ESTATE naming them. Their records are not imported.
