@@ -116,7 +116,11 @@ int upd_build_message(struct dcv_update *up, size_t first, size_t *idx, size_t n
 	}
 	pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, prereq, list, NULL);
 	zone = NULL; /* owned by pkt now */
-	if (pkt == NULL || ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK)
+	if (pkt == NULL)
+		goto out;
+	/* ldns sets RD; in an UPDATE that bit is part of Z, zero (RFC 2136 2.2). */
+	ldns_pkt_set_rd(pkt, false);
+	if (ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK)
 		goto out;
 	out->wire = wire;
 	out->len = len;
