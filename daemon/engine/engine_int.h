@@ -128,7 +128,7 @@ struct zbatch {
 /* Store writes waiting for the next commit, and who waits on them. */
 struct store_cont {
 	struct dcv_job *job;
-	void (*fn)(struct dcv_job *job, int status);
+	void (*fn)(struct dcv_job *job);
 	const char *status_dir; /* static strings: "done", "failed" or NULL */
 	bool move;
 };
@@ -211,14 +211,15 @@ void engine_release(struct dcv_engine *eng);
 
 /*
  * engine_persist.c: job durable (with its status file in status_dir, and
- * its files moved there when move) before fn(job, status) runs, in the
- * next batch. engine_commit sends the batch in the making when none is
+ * its files moved there when move) before fn(job) runs, in the next batch
+ * that lands (a batch that fails is retried with the same jobs: fn never
+ * runs before the job is on disk). engine_commit sends the batch in the making when none is
  * out; engine_on_store_kick is the retry timer's callback. A job that has
  * ended hands its status to a waiting `dcv submit` (engine_result_due,
  * engine_deliver_result; quiet: no log line when nobody waits).
  */
 void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
-                    void (*fn)(struct dcv_job *job, int status));
+                    void (*fn)(struct dcv_job *job));
 void engine_commit(struct dcv_engine *eng);
 void engine_on_store_kick(uv_timer_t *t);
 bool engine_result_due(const struct dcv_job_record *rec);
@@ -243,7 +244,7 @@ bool job_record_shared(const struct dcv_job *job, size_t rr);
 /* Takes a final job that cannot be persisted off the list (its record could not be saved). */
 void job_drop(struct dcv_job *job);
 /* The continuation of a failed job's persist: hook, then cleanup or retire. */
-void job_after_failed(struct dcv_job *job, int status);
+void job_after_failed(struct dcv_job *job);
 /* The holds of a record loaded at start; the holds of a job (all its records) let go. */
 void job_take_holds(struct dcv_engine *eng, const struct dcv_job_record *rec);
 void job_release_holds(struct dcv_job *job);
@@ -254,7 +255,7 @@ void job_release_holds(struct dcv_job *job);
  */
 void job_fail(struct dcv_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The continuation of VISIBLE's persist: the hook, then the withdrawal's timer. */
-void job_after_visible(struct dcv_job *job, int status);
+void job_after_visible(struct dcv_job *job);
 /* Every record gone or handed to its other holders: WITHDRAWN (or cleanup done), persisted. */
 void job_deletes_settled(struct dcv_job *job);
 /* Wall-clock seconds, for the record's times. */

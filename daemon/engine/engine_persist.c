@@ -141,7 +141,7 @@ static int persist_clean(struct dcv_engine *eng, struct dcv_job *job, const char
 }
 
 void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
-                    void (*fn)(struct dcv_job *job, int status))
+                    void (*fn)(struct dcv_job *job))
 {
 	enum dcv_job_state before = job->rec.state;
 	struct store_cont *c = NULL;
@@ -254,7 +254,7 @@ static void on_committed(void *arg, int status, const struct dcv_why *why)
 			engine_deliver_result(eng, &job->rec, false);
 		}
 		if (!eng->stopping)
-			conts[i].fn(job, DCV_OK);
+			conts[i].fn(job);
 		job_unref(job);
 	}
 	free(conts);

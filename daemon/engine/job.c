@@ -269,10 +269,8 @@ void job_fail(struct dcv_job *job, const char *fmt, ...)
 	               was != DCV_JOB_VISIBLE, job_after_failed);
 }
 
-void job_after_failed(struct dcv_job *job, int status)
+void job_after_failed(struct dcv_job *job)
 {
-	if (status < 0)
-		return; /* engine_persist retries and calls again */
 	hook(job, "failed");
 	if (job->rec.cleanup && job->updates_pending == 0)
 		send_deletes(job);
@@ -364,10 +362,8 @@ static void send_adds(struct dcv_job *job)
 	job_record_done(job, DCV_UPDATE_ADD, 0, DCV_OK, "");
 }
 
-static void after_publishing(struct dcv_job *job, int status)
+static void after_publishing(struct dcv_job *job)
 {
-	if (status < 0)
-		return;
 	send_adds(job);
 }
 
@@ -451,18 +447,14 @@ static void schedule_withdrawal(struct dcv_job *job)
 	    (job->rec.withdraw_due > job_now_s() ? job->rec.withdraw_due - job_now_s() : 0) * 1000);
 }
 
-void job_after_visible(struct dcv_job *job, int status)
+void job_after_visible(struct dcv_job *job)
 {
-	if (status < 0)
-		return;
 	hook(job, "visible");
 	schedule_withdrawal(job);
 }
 
-static void after_withdrawn(struct dcv_job *job, int status)
+static void after_withdrawn(struct dcv_job *job)
 {
-	if (status < 0)
-		return;
 	if (job->rec.state == DCV_JOB_WITHDRAWN)
 		hook(job, "withdrawn");
 	dcv_log_job(DCV_LOG_INFO, job->rec.id,
@@ -536,10 +528,8 @@ static void send_deletes(struct dcv_job *job)
 	job_record_done(job, DCV_UPDATE_DELETE, 0, DCV_OK, "");
 }
 
-static void after_withdrawing(struct dcv_job *job, int status)
+static void after_withdrawing(struct dcv_job *job)
 {
-	if (status < 0)
-		return;
 	send_deletes(job);
 }
 
