@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/dsa.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -759,7 +760,10 @@ static void test_san_names(void **state)
 
 	/* A NUL byte inside a dNSName. */
 	san->n = 0;
-	san_one(san, 0x82, "evil.test\0.example.test", 23);
+	names->n = 0;
+	put_tlv(names, 0x82, "evil.test\0.example.test", 23);
+	put_tlv(names, 0x82, "after.example.test", 18);
+	put_tlv(san, 0x30, names->b, names->n);
 	req = request_with_san(san, 1);
 	dcv_csr_free(
 	    parse_both(req->b, req->n, DCV_ENAME, "a name in the request contains a NUL byte"));
@@ -1290,6 +1294,67 @@ static void test_pem_and_cn_edges(void **state)
 	free(attrs);
 }
 
+/*
+ * Keys only the complete decoder takes: DSA (the CA refuses it), and an
+ * EC key with explicit curve parameters (no curve OID for the fast path
+ * to look up; OpenSSL recognises P-256 by them).
+ */
+static void test_other_keys(void **state)
+{
+	static const unsigned char alg_dsa_sha256[] = {0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48,
+	                                               0x01, 0x65, 0x03, 0x04, 0x03, 0x02};
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL);
+	EVP_PKEY *params = NULL, *dsa = NULL, *explicit_ec = NULL;
+	struct der_buf *spki = der_new(), *req = NULL;
+	struct dcv_csr *csr = NULL;
+	struct p10 p;
+	char desc[32];
+	struct dcv_why why = {""};
+	OSSL_PARAM enc[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, (char *)"explicit", 0),
+	    OSSL_PARAM_construct_end()};
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_paramgen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_dsa_paramgen_bits(ctx, 1024), 1);
+	assert_int_equal(EVP_PKEY_paramgen(ctx, &params), 1);
+	EVP_PKEY_CTX_free(ctx);
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL);
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_keygen(ctx, &dsa), 1);
+	EVP_PKEY_CTX_free(ctx);
+	put_spki(spki, dsa);
+	req = request_spki(spki, dsa, alg_dsa_sha256, sizeof(alg_dsa_sha256));
+	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
+	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	csr = parse_both(req->b, req->n, DCV_OK, NULL);
+	assert_string_equal(csr->key_desc, "DSA 1024");
+	assert_true(has_warning(csr, "DSA 1024 key: the CA accepts RSA and ECDSA"));
+	dcv_csr_free(csr);
+	free(req);
+
+	/* P-256 written with explicit parameters. */
+	explicit_ec = EVP_PKEY_dup(key_ec);
+	assert_non_null(explicit_ec);
+	assert_int_equal(EVP_PKEY_set_params(explicit_ec, enc), 1);
+	spki->n = 0;
+	put_spki(spki, explicit_ec);
+	assert_true(spki->n > 200); /* the curve written out, not its 10-byte OID */
+	req = request_spki(spki, key_ec, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
+	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
+	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	/* OpenSSL knows the curve by its parameters. */
+	csr = parse_both(req->b, req->n, DCV_OK, NULL);
+	assert_string_equal(csr->key_desc, "EC P-256");
+	dcv_csr_free(csr);
+	free(req);
+	EVP_PKEY_free(explicit_ec);
+	EVP_PKEY_free(params);
+	EVP_PKEY_free(dsa);
+	free(spki);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1309,6 +1374,7 @@ int main(void)
 	    cmocka_unit_test(test_der_kinds),
 	    cmocka_unit_test(test_split_fields),
 	    cmocka_unit_test_teardown(test_digests_and_params, reset_sign_md),
+	    cmocka_unit_test(test_other_keys),
 	    cmocka_unit_test(test_ext_values),
 	    cmocka_unit_test(test_pem_and_cn_edges),
 	};
