@@ -9,6 +9,8 @@
  *                                        one memory for every round
  *   name NAME ADN CANDIDATE...           a certificate name, the candidate
  *                                        holding our record, the CA's walk
+ *   mark SERVER QNAME                    dcv_probe_memory_mark_ok() before the rounds
+ *                                        (a primary's confirmation; needs memory)
  *   held ZONE SERIAL                     the serial the primary held the record in
  *                                        (spec.held: the reasons of a wait)
  *   round at MS                          a round at fake time MS
@@ -296,6 +298,13 @@ static void pr_spec(void)
 	}
 	pr.spec.held = n ? pr.held : NULL;
 	pr.spec.n_held = n;
+	lines = replay_lines("mark", &n);
+	for (size_t i = 0; i < n; i++) {
+		char server[64] = "", qname[256] = "";
+		assert_non_null(pr.spec.memory);
+		assert_int_equal(sscanf(lines[i], "mark %63s %255s", server, qname), 2);
+		assert_int_equal(dcv_probe_memory_mark_ok(&pr.memory, server, qname), DCV_OK);
+	}
 }
 
 static void pr_run(void **state)
