@@ -13,6 +13,8 @@
  *                                        (a primary's confirmation; needs memory)
  *   held ZONE SERIAL                     the serial the primary held the record in
  *                                        (spec.held: the reasons of a wait)
+ *   prober timeout MS give_up MS         dcv_prober_opts: the query timeout, and
+ *                                        give_up_at MS after the start
  *   round at MS                          a round at fake time MS
  *   serials at MS ZONE MAXAGE            dcv_prober_serials() (the watchers' question)
  *   primary at MS ZONE                   dcv_prober_primary_serial()
@@ -21,6 +23,7 @@
  *   expect round I says TEXT             a substring of one of its
  *                                        disagreement lines (dcv_probe_disagreements)
  *   expect round I silent                no disagreement line at all
+ *   expect round I ended <= MS           its report came MS or less after the start
  *   expect round I dnssec ZONE STATE     the zone's DNSSEC state in the report
  *   expect serials I status OK|ERROR     the I-th serials call (file order)
  *   expect serials I has ADDR=SERIAL     one address's serial (ADDR=- when it gave none)
@@ -47,6 +50,7 @@ struct pr_round {
 	uv_timer_t timer;
 	bool called;
 	int status;
+	uint64_t ended; /* fake time of the report, from the start */
 	bool done, auth_ok, failed;
 	struct dcv_strv lines;
 	char dnssec[512]; /* " ZONE=STATE" each */
@@ -79,6 +83,7 @@ static struct {
 	char md5[40], target[256];
 	struct pr_round rounds[PR_MAX_ROUNDS];
 	size_t n_rounds;
+	uint64_t t0;
 } pr;
 
 static void pr_on_round(void *arg, const struct dcv_probe_report *rep)
@@ -87,6 +92,7 @@ static void pr_on_round(void *arg, const struct dcv_probe_report *rep)
 	size_t off = 0;
 
 	r->called = true;
+	r->ended = uv_now(replay_loop()) - pr.t0;
 	r->status = rep->status;
 	r->done = rep->done;
 	r->auth_ok = rep->auth_ok;
@@ -236,6 +242,10 @@ static void pr_expect(const char *line)
 				         r->lines.v[k]);
 			fail_msg("round %u says nothing with \"%s\"; it says:%s", i, text, all);
 		}
+	} else if (strcmp(a, "ended") == 0) {
+		if (strcmp(b, "<=") != 0 || r->ended > strtoull(d, NULL, 10))
+			fail_msg("round %u ended after %llu ms, expected %s %s", i,
+			         (unsigned long long)r->ended, b, d);
 	} else if (strcmp(a, "silent") == 0) {
 		if (r->lines.n > 0)
 			fail_msg("round %u says: %s", i, r->lines.v[0]);
@@ -311,6 +321,7 @@ static void pr_run(void **state)
 {
 	struct dcv_config *cfg = NULL;
 	struct dcv_dnsio *io = NULL;
+	struct dcv_prober_opts opts = {0};
 	const char *const *lines = NULL;
 	size_t n = 0;
 
@@ -320,7 +331,16 @@ static void pr_run(void **state)
 	cfg = replay_config();
 	pr_spec();
 	io = dcv_dnsio_new(replay_loop(), NULL);
-	pr.prober = dcv_prober_new(io, cfg, NULL);
+	pr.t0 = uv_now(replay_loop());
+	lines = replay_lines("prober", &n);
+	if (n == 1) {
+		unsigned long long timeout = 0, give_up = 0;
+		assert_int_equal(
+		    sscanf(lines[0], "prober timeout %llu give_up %llu", &timeout, &give_up), 2);
+		opts.query_timeout_ms = timeout;
+		opts.give_up_at = pr.t0 + give_up;
+	}
+	pr.prober = dcv_prober_new(io, cfg, &opts);
 	assert_non_null(pr.prober);
 	pr.cfg = cfg;
 	for (int kind = 0; kind < 2; kind++) {
