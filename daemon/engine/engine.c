@@ -369,6 +369,7 @@ int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **
 	int rc = DCV_ENOMEM;
 
 	*out = NULL;
+	dcv_why_clear(why);
 	if (eng == NULL) {
 		dcv_config_free(cfg);
 		goto out;
@@ -409,7 +410,8 @@ int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **
 out:
 	if (eng != NULL)
 		engine_abandon(eng);
-	return rc;
+	/* Below, out of memory often says nothing: the caller prints why all the same. */
+	return dcv_why_default(why, rc);
 }
 
 int dcv_engine_start(struct dcv_engine *eng)

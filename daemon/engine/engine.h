@@ -27,7 +27,7 @@ struct dcv_engine;
 
 /*
  * Opens the spool and the store and loads every job record (blocking: call
- * before the loop runs). Takes cfg in every case. Errors: DCV_EIO with why.
+ * before the loop runs). Takes cfg in every case. Errors: DCV_EIO, DCV_ENOMEM, with why.
  */
 int dcv_engine_new(uv_loop_t *loop, struct dcv_config *cfg, struct dcv_engine **out,
                    struct dcv_why *why);
