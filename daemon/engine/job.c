@@ -395,6 +395,8 @@ static void job_plan(struct dcv_job *job, const struct dcv_request *req)
 	int rc = dcv_plan_make(job->cfg->cfg, req, &plan, &why);
 
 	if (rc < 0) {
+		/* Out of memory comes without why: a failed job always says why. */
+		dcv_why_default(&why, rc);
 		job_fail(job, "%s", why.text);
 		return;
 	}
