@@ -530,8 +530,12 @@ static void do_move(struct dcv_store_batch *b, struct move_op *op)
 		b->rc = rc;
 		return;
 	}
-	/* A source folder that is missing is a source that is gone. */
+	/* A source folder that is missing is a source that is gone; no memory is no answer. */
 	rc = move_end(b, op->from, false, &from_dir, &from_name);
+	if (rc == DCV_ENOMEM) {
+		fail(b, DCV_ENOMEM, "%s: out of memory for a batch", b->st->spool);
+		return;
+	}
 	if (rc == DCV_OK) {
 		err = rename_noreplace(from_dir->fd, from_name, to_dir->fd, to_name);
 		if (err == EEXIST && alt_dir != NULL) {
