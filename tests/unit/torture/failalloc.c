@@ -159,6 +159,22 @@ static bool fa_accepted(int rc, const int *accept, size_t n_accept)
 	return false;
 }
 
+/* With FA_DUMP=DIR set, both digests of a failure go to DIR/NAME.got and DIR/NAME.want. */
+static void fa_dump(const char *name, const struct fa_result *got, const struct fa_result *want)
+{
+	const char *dir = getenv("FA_DUMP");
+	char path[4096];
+	FILE *f = NULL;
+
+	for (int k = 0; dir != NULL && k < 2; k++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, name, k ? "want" : "got");
+		if ((f = fopen(path, "w")) != NULL) {
+			fputs(k ? want->digest : got->digest, f);
+			fclose(f);
+		}
+	}
+}
+
 /* Where to start showing two digests: a little before their first difference. */
 static size_t fa_near_difference(const struct fa_result *a, const struct fa_result *b)
 {
@@ -172,8 +188,14 @@ static size_t fa_near_difference(const struct fa_result *a, const struct fa_resu
 size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, const int *accept,
                   size_t n_accept)
 {
+	return fa_torture_sampled(name, run, state, want_rc, accept, n_accept, 0);
+}
+
+size_t fa_torture_sampled(const char *name, fa_scenario run, void *state, int want_rc,
+                          const int *accept, size_t n_accept, size_t max_runs)
+{
 	static struct fa_result want, got;
-	size_t n;
+	size_t n, stride = 1;
 
 	fa_run(run, state, 0, &want);
 	n = fa_calls;
@@ -182,7 +204,11 @@ size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, c
 		         dcv_strerror(want.rc), want_rc, want.digest);
 	if (n == 0)
 		fail_msg("%s: the scenario allocates nothing through our code", name);
-	for (size_t i = 1; i <= n; i++) {
+	stride = max_runs == 0 || n <= max_runs ? 1 : (n + max_runs - 1) / max_runs;
+	for (size_t i = 1; i <= n; i = i + stride > n && i < n ? n : i + stride) {
+		/* FA_ONLY=I: that allocation alone (to look at one failure again). */
+		if (getenv("FA_ONLY") != NULL && strtoul(getenv("FA_ONLY"), NULL, 10) != i)
+			continue;
 		fa_run(run, state, i, &got);
 		if (!fa_did_fail)
 			fail_msg("%s: allocation %zu of %zu never came (the scenario is not "
@@ -192,12 +218,17 @@ size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, c
 			continue;
 		if (got.rc != want.rc && fa_accepted(got.rc, accept, n_accept))
 			continue;
+		fa_dump(name, &got, &want);
 		fail_msg("%s: with allocation %zu of %zu failing: code %d (%s), digest from byte "
 		         "%zu\n  '%.600s'\nexpected %d (%s), digest from there\n  '%.600s'",
 		         name, i, n, got.rc, dcv_strerror(got.rc), fa_near_difference(&got, &want),
 		         got.digest + fa_near_difference(&got, &want), want.rc,
 		         dcv_strerror(want.rc), want.digest + fa_near_difference(&got, &want));
 	}
-	print_message("%s: %zu allocations, each failed once\n", name, n);
+	if (stride == 1)
+		print_message("%s: %zu allocations, each failed once\n", name, n);
+	else
+		print_message("%s: %zu allocations, one in %zu failed once, and the last\n", name,
+		              n, stride);
 	return n;
 }

@@ -60,6 +60,15 @@ size_t fa_torture(const char *name, fa_scenario run, void *state, int want_rc, c
  */
 void fa_pause(bool paused);
 
+/*
+ * The same for scenarios too long to fail every allocation of (the engine
+ * on a real store): fails allocations 1, 1 + k, 1 + 2k, ... with the stride
+ * k the smallest that keeps the armed runs at most max_runs, and the last
+ * one. Deterministic, so a failure repeats.
+ */
+size_t fa_torture_sampled(const char *name, fa_scenario run, void *state, int want_rc,
+                          const int *accept, size_t n_accept, size_t max_runs);
+
 /* Allocations counted since the last fa_torture() run began (for scenarios' own checks). */
 size_t fa_count(void);
 
