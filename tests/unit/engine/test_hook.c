@@ -806,6 +806,34 @@ static void test_close_kills(void **state)
 	passed = true;
 }
 
+/*
+ * A run queued behind a running one is dropped when a reload removes the
+ * hook before its turn (the hook never runs for it); with hook_timeout 0
+ * a run has no time limit.
+ */
+static void test_configured_away(void **state)
+{
+	char body[512];
+	const char *hook = NULL;
+
+	snprintf(body, sizeof(body), "echo x > \"%s/ran-$DCV_JOB\"\nsleep 0.4", tu_dir);
+	hook = script("slow.sh", body);
+	hooks = dcv_hooks_new(&loop, hook, 0, 1);
+	assert_non_null(hooks);
+	run_event("visible", "q1");
+	run_event("visible", "q2");
+	assert_int_equal(dcv_hooks_pending(hooks), 2);
+	assert_int_equal(dcv_hooks_configure(hooks, NULL, 0), DCV_OK);
+	wait_idle(5000);
+	assert_int_equal(access(tu_path("ran-q1"), F_OK), 0);
+	assert_int_equal(access(tu_path("ran-q2"), F_OK), -1);
+	expect_count("job q1: hook visible finished after ", 1);
+	expect_count("job q2:", 0);
+	expect_count("SIGTERM", 0);
+	close_hooks(1000);
+	passed = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -819,6 +847,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cannot_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_parallel_fifo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_path_and_configure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_configured_away, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_waits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_kills, setup, teardown),
 	};
