@@ -319,6 +319,8 @@ static void et_step(const char *line, struct fa_result *res)
 		et_drop(line);
 	else if (strcmp(line, "start engine") == 0)
 		et_start("config", res);
+	else if (strcmp(line, "start engine with reload") == 0)
+		et_start("reload", res);
 	else if (strcmp(line, "stop engine") == 0)
 		et_stop();
 	else if (strncmp(line, "run ", 4) == 0)
@@ -336,8 +338,10 @@ static void et_step(const char *line, struct fa_result *res)
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
 		et.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)et_duration(line + 7);
 	else if (strncmp(line, "expect ", 7) != 0 && strncmp(line, "tsig ", 5) != 0 &&
-	         strcmp(line, "reload engine") != 0)
+	         strcmp(line, "reload engine") != 0) {
+		et_restore_stderr();
 		fail_msg("what step is \"%s\"?", line);
+	}
 }
 
 /*
