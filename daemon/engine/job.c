@@ -41,13 +41,21 @@ struct dcv_job *job_new(struct dcv_engine *eng)
 	return job;
 }
 
+/*
+ * What the reason of a failed UPDATE says when there was no memory for its
+ * text: a job then fails saying that, not a bare "REFUSED by the server"
+ * that hides the lost detail. Never freed.
+ */
+static char update_why_oom[] = "out of memory for the reason of the failed UPDATE";
+
 static void clear_update_why(struct dcv_job *job)
 {
-	free(job->update_why);
+	if (job->update_why != update_why_oom)
+		free(job->update_why);
 	job->update_why = NULL;
 }
 
-/* Sets why the job's UPDATEs failed (left NULL without memory). */
+/* Sets why the job's UPDATEs failed. */
 static void set_update_why(struct dcv_job *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_update_why(struct dcv_job *job, const char *fmt, ...)
@@ -57,7 +65,7 @@ static void set_update_why(struct dcv_job *job, const char *fmt, ...)
 	clear_update_why(job);
 	va_start(ap, fmt);
 	if (vasprintf(&job->update_why, fmt, ap) < 0)
-		job->update_why = NULL;
+		job->update_why = update_why_oom;
 	va_end(ap);
 }
 
