@@ -494,8 +494,11 @@ static void run_scenario(void **state)
 
 int main(void)
 {
-	/* A job's whole life, two jobs sharing a record, and a conflict with another value. */
-	static const char *const chosen[] = {"lifecycle", "shared.rpl", "conflict"};
+	/*
+	 * A job's whole life, two jobs sharing a record, a conflict with
+	 * another value, a primary that refuses.
+	 */
+	static const char *const chosen[] = {"lifecycle", "shared.rpl", "conflict", "refused"};
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(chosen) / sizeof(chosen[0]); i++)
