@@ -27,6 +27,14 @@
  *   fill store                  while no engine runs: state/data.mdb's map
  *                               filled up with records of a database "filler"
  *                               that dcvd does not read (other data took it)
+ *   hook EVENT exit N [after DURATION] [say TEXT]
+ *   hook EVENT hang [ignoreterm] | hook EVENT missing
+ *                               what the hook program (hook: in the
+ *                               configuration, faked by replay_uv.c) does when
+ *                               run for EVENT (visible, failed, withdrawn): a
+ *                               line of output, its exit status N after
+ *                               DURATION (0), or it never exits (SIGTERM ends
+ *                               it unless ignoreterm), or it cannot be run
  *   damage record NAME [TEXT]   the newest record of NAME in state/data.mdb
  *                               becomes TEXT ("damaged"), written with LMDB
  *                               while no engine runs (a disk that lost it)
@@ -587,6 +595,29 @@ static void er_damage(const char *line)
 	mdb_env_close(env);
 }
 
+static void er_hook(const char *line)
+{
+	struct replay_hook does = {0};
+	char event[64] = "", what[16] = "", after[32] = "";
+	const char *say = strstr(line, " say ");
+
+	assert_true(sscanf(line, "hook %63s %15s", event, what) == 2);
+	if (strcmp(what, "exit") == 0) {
+		assert_int_equal(sscanf(line, "hook %*s exit %d", &does.exit_status), 1);
+		if (sscanf(line, "hook %*s exit %*d after %31s", after) == 1)
+			does.after_ms = er_duration(after);
+		does.say = say != NULL ? say + 5 : NULL;
+	} else if (strcmp(what, "hang") == 0) {
+		does.hang = true;
+		does.ignore_term = strstr(line, " ignoreterm") != NULL;
+	} else if (strcmp(what, "missing") == 0) {
+		does.missing = true;
+	} else {
+		fail_msg("what hook is \"%s\"?", line);
+	}
+	replay_hook(event, &does);
+}
+
 static void er_step(const char *line)
 {
 	if (strncmp(line, "drop ", 5) == 0)
@@ -617,6 +648,8 @@ static void er_step(const char *line)
 		er.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
 	else if (strncmp(line, "store map ", 10) == 0)
 		er_store_map(line + 10);
+	else if (strncmp(line, "hook ", 5) == 0)
+		er_hook(line);
 	else if (strcmp(line, "fill store") == 0)
 		er_fill();
 	else if (strncmp(line, "damage record ", 14) == 0)

@@ -86,6 +86,27 @@ size_t replay_fs_event(const char *path, const char *name);
 /* Each work request queued from now on takes ms of fake time (a slow disk; 0 by default). */
 void replay_work_delay(uint64_t ms);
 
+/*
+ * Processes (a daemon's hook) are faked there too: uv_spawn starts no
+ * program but plays what replay_hook() said the program does for the
+ * event its environment names (DCV_EVENT=...): a line on its standard
+ * output at once, then its exit after_ms later with exit_status -- or
+ * never (hang) --; uv_spawn fails with UV_ENOENT when missing. uv_kill
+ * (the pid or its group) and uv_process_kill end it at once by the
+ * signal (SIGTERM only when not ignore_term): its pipes reach their
+ * end, then exit_cb gets the signal. The pids are no real process's.
+ * A run for an event no replay_hook() scripts aborts the test program.
+ */
+struct replay_hook {
+	int exit_status;
+	uint64_t after_ms;
+	bool hang;
+	bool ignore_term;
+	bool missing;
+	const char *say; /* copied; NULL: nothing */
+};
+void replay_hook(const char *event, const struct replay_hook *does);
+
 /* Lines of the first top-level block "NAME ... end" (e.g. config), joined with '\n'; NULL if none.
  */
 const char *replay_section(const char *name);
