@@ -19,6 +19,8 @@
  *   reload engine               dcv_engine_reload() with the block reload ... end
  *   slow pool DURATION          thread-pool work takes that long from now on
  *   remove PATH                 deletes PATH under the spool (a lost status file)
+ *   mkdir PATH                  makes the folder PATH under the spool (0700,
+ *                               its times the faked wall clock's)
  *   clock +|-DURATION           the wall clock steps (NTP), the loop's does not
  *   store map SIZE|default      stores opened from now on get a map of SIZE
  *                               (4k, 16k, 1m) that cannot grow (store_int.h's
@@ -618,6 +620,18 @@ static void er_hook(const char *line)
 	replay_hook(event, &does);
 }
 
+static void er_mkdir(const char *rel)
+{
+	char path[4400];
+
+	/* Made now on the faked wall clock (dcvd removes results folders a day old). */
+	struct timespec now[2] = {{.tv_sec = time(NULL)}, {.tv_sec = time(NULL)}};
+
+	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
+	if (mkdir(path, 0700) != 0 || utimensat(AT_FDCWD, path, now, 0) != 0)
+		fail_msg("mkdir %s: %s", rel, strerror(errno));
+}
+
 static void er_step(const char *line)
 {
 	if (strncmp(line, "drop ", 5) == 0)
@@ -638,6 +652,8 @@ static void er_step(const char *line)
 		dcv_engine_reload(er.eng, er_config("reload"));
 	else if (strncmp(line, "remove ", 7) == 0)
 		er_remove(line + 7);
+	else if (strncmp(line, "mkdir ", 6) == 0)
+		er_mkdir(line + 6);
 	else if (strncmp(line, "save ", 5) == 0) {
 		free(er.saved);
 		if ((er.saved = er_spool_file(line + 5)) == NULL)
