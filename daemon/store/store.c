@@ -89,13 +89,22 @@ out:
 	return rc;
 }
 
+/* Whether dir's folder was removed (rm -r by hand) since it was opened: its link count is 0. */
+static bool dir_removed(const struct store_dir *dir)
+{
+	struct stat sb;
+
+	return dir->rel[0] != '\0' && fstat(dir->fd, &sb) == 0 && sb.st_nlink == 0;
+}
+
 int store_dir_get(struct dcv_store *st, const char *rel, bool create, struct store_dir **out,
                   struct dcv_why *why)
 {
 	struct store_dir *dir = dir_find(st, rel);
 	int fd = -1, rc = DCV_OK;
 
-	if (dir != NULL)
+	/* A removed folder is opened (and made) again: its old descriptor names nothing. */
+	if (dir != NULL && !dir_removed(dir))
 		goto out;
 	if (create && (rc = dir_make(st, rel, why)) < 0)
 		goto out;
@@ -104,6 +113,13 @@ int store_dir_get(struct dcv_store *st, const char *rel, bool create, struct sto
 	if (fd < 0) {
 		dcv_why_set(why, "%s/%s: cannot open the folder: %s", st->spool, rel,
 		            strerror(errno));
+		goto out;
+	}
+	if (dir != NULL) {
+		close(dir->fd);
+		dir->fd = fd;
+		fd = -1;
+		rc = DCV_OK;
 		goto out;
 	}
 	rc = dir_add(st, rel, fd, &dir);

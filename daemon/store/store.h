@@ -46,6 +46,9 @@
  *     may make it read past the end of data.mdb inside its map: the
  *     process then dies of SIGBUS at the load instead; the remedy is the
  *     same (move state/data.mdb aside).
+ *   - A folder of the spool removed while dcvd runs (done/ or failed/ by
+ *     an operator's rm -r) is made again by the next status file or move
+ *     into it: the store notices that its open folder has no link left.
  *   - Job logs of the format before LMDB in state/ ("<16 hex>.log",
  *     "*.job"): dcv_store_open() and dcv_store_read() refuse with
  *     DCV_ESTATE naming them. Their records are not imported.
