@@ -995,6 +995,41 @@ static void test_damaged_pages(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * done/ removed under a running store (an operator's rm -r): the next
+ * status file makes it again, 0750, instead of failing on the folder that
+ * is gone (every later batch did, until dcvd was restarted).
+ */
+static void test_folder_removed(void **state)
+{
+	struct dcv_store_batch *b = NULL;
+	struct dcv_job_record rec;
+	struct dcv_store *st = NULL;
+	struct dcv_why why;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	st = open_store(&loop);
+	assert_int_equal(mkdir(tu_path("active"), 0750), 0);
+	tu_rec_make(&rec, "rm~1", 16, 1, 1);
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(run_batch(&loop, b, &why), DCV_OK);
+	tu_run("rm -r '%s'", tu_path("done"));
+	tu_put("active/rm.csr", 0640, "csr");
+	b = dcv_store_batch_new(st);
+	assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+	assert_int_equal(dcv_store_batch_move(b, "active/rm.csr", "done/rm.csr"), DCV_OK);
+	if (run_batch(&loop, b, &why) != DCV_OK)
+		fail_msg("after rm -r done/: %s", why.text);
+	assert_int_equal(mode_of(tu_path("done")), 0750);
+	assert_true(exists(tu_path("done/rm.status")) && exists(tu_path("done/rm.csr")));
+	assert_int_equal(tu_count_entries(tu_path("done")), 2);
+	dcv_job_record_free(&rec);
+	dcv_store_close(st);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1012,6 +1047,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_batch_edges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_bound_after_growth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_folder_removed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
