@@ -340,6 +340,9 @@ static void send_adds(struct dcv_job *job)
 			    DCV_LOG_INFO, job->rec.id,
 			    "record %s is being deleted by its last holder: adding it after",
 			    job->rec.rrs[i].owner);
+			/* What visible_timeout's failure says if the delete outlasts it. */
+			set_update_why(job, "record %s was still being deleted by another job",
+			               job->rec.rrs[i].owner);
 			job->wait = WAIT_NONE;
 			engine_schedule(job->eng, job, 500);
 			return;
