@@ -289,6 +289,28 @@ static void test_not_writable(void **state)
 	dcv_store_close(st);
 	assert_int_equal(chmod(tu_path("done"), 0750), 0);
 	assert_true(exists(tu_path("done/.x.status.tmp")));
+
+	/* done/ not writable: neither an unnamed file nor the temporary one can be made there. */
+	assert_int_equal(chmod(tu_path("done"), 0550), 0);
+	st = open_store(&loop);
+	{
+		struct dcv_store_batch *b = dcv_store_batch_new(st);
+		struct dcv_job_record rec;
+
+		tu_rec_make(&rec, "ro~1", 17, 1, 1);
+		assert_int_equal(dcv_store_batch_status(b, "done", &rec), DCV_OK);
+		assert_int_equal(run_batch(&loop, b, &why), DCV_EIO);
+		dcv_job_record_free(&rec);
+	}
+	snprintf(want, sizeof(want), "%s: open failed: Permission denied",
+	         tu_path("done/.ro.status.tmp"));
+	assert_string_equal(why.text, want);
+	assert_false(atomic_load(&st->no_tmpfile));
+	dcv_store_close(st);
+	assert_int_equal(chmod(tu_path("done"), 0750), 0);
+	/* deep/ and .x.status.tmp from before; nothing of ro~1. */
+	assert_int_equal(tu_count_entries(tu_path("done")), 2);
+	assert_false(exists(tu_path("done/ro.status")));
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
