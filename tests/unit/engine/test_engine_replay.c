@@ -14,6 +14,8 @@
  *                               a NAME with a '/' is a path under the spool
  *   start engine [with reload]  dcv_engine_new() and dcv_engine_start() (with the
  *                               configuration of the reload block)
+ *   start engine fails TEXT     dcv_engine_new() must fail, its why holding TEXT;
+ *                               what it had opened closes (nothing pending)
  *   stop engine                 dcv_engine_stop(), run until it says stopped and
  *                               every handle it had is closed (nothing pending)
  *   reload engine               dcv_engine_reload() with the block reload ... end
@@ -288,6 +290,24 @@ static void er_start(const char *block)
 		fail_msg("dcv_engine_new: %s", why.text);
 	assert_int_equal(dcv_engine_start(er.eng), DCV_OK);
 	er.stopped = false;
+}
+
+static void er_start_fails(const char *text)
+{
+	struct dcv_why why = {""};
+	struct dcv_engine *eng = NULL;
+
+	assert_null(er.eng);
+	if (dcv_engine_new(replay_loop(), er_config("config"), &eng, &why) >= 0)
+		fail_msg("dcv_engine_new did not fail (expected: %s)", text);
+	assert_null(eng);
+	if (strstr(why.text, text) == NULL)
+		fail_msg("dcv_engine_new failed with \"%s\", expected \"%s\"", why.text, text);
+	/* The same line as dcvd's, so that expect log can look at it too. */
+	fprintf(stderr, "dcv_engine_new: %s\n", why.text);
+	replay_run_until(uv_now(replay_loop()) + 60000, er_is_idle, NULL);
+	if (replay_pending() > 0)
+		fail_msg("%zu events or timers left after the failed start", replay_pending());
 }
 
 static void er_stop(void)
@@ -640,6 +660,8 @@ static void er_step(const char *line)
 		er_start("config");
 	else if (strcmp(line, "start engine with reload") == 0)
 		er_start("reload");
+	else if (strncmp(line, "start engine fails ", 19) == 0)
+		er_start_fails(line + 19);
 	else if (strcmp(line, "stop engine") == 0)
 		er_stop();
 	else if (strncmp(line, "run ", 4) == 0)
