@@ -626,6 +626,61 @@ static void test_writer_write_fails(void **state)
 	tu_run("rm -rf '%s'", dir);
 }
 
+/*
+ * A FIFO planted at the temporary's name holds the write in the pool (its
+ * open waits for a reader): a change meanwhile is written after it, and the
+ * FIFO fails the fsync (EINVAL), which is logged; the FIFO is removed, and
+ * the next write puts the file in place.
+ */
+static void test_writer_held(void **state)
+{
+	char dir[] = "/tmp/test_metrics.XXXXXX", path[100], tmp[100], want[256], buf[4096];
+	struct dcv_metrics m;
+	struct dcv_metrics_writer *w = NULL;
+	uv_loop_t loop;
+	bool closed = false;
+	int rfd = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dcvd.prom", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.dcvd.prom.tmp", dir);
+	assert_int_equal(mkfifo(tmp, 0600), 0);
+	uv_loop_init(&loop);
+	log_capture(dir);
+	dcv_metrics_init(&m, 5, "x");
+	w = dcv_metrics_writer_new(&loop, path, &m);
+	assert_non_null(w);
+	/* The first write is queued and waits in open() for a reader. */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	m.spool_refused = 8;
+	dcv_metrics_writer_touch(w);
+	rfd = open(tmp, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	snprintf(want, sizeof(want),
+	         "metrics_file %s: cannot fsync it: Invalid argument; trying again at each write",
+	         path);
+	for (int i = 0; i < 500 && strstr(log_text(false), want) == NULL; i++) {
+		while (read(rfd, buf, sizeof(buf)) > 0)
+			;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	close(rfd);
+	assert_non_null(strstr(log_text(false), want));
+	snprintf(want, sizeof(want), "metrics_file %s: written again", path);
+	assert_true(run_until_logged(&loop, want));
+	assert_true(has_line(file_text(path), "dcvd_spool_refused_total 8"));
+	assert_int_equal(tu_count_entries(dir), 1); /* the FIFO went with the failed write */
+	dcv_metrics_writer_close(w, on_closed, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	log_text(true);
+	dcv_metrics_free(&m);
+	tu_run("rm -rf '%s'", dir);
+}
+
 /* A relative path: the temporary is made beside it, in the working folder. */
 static void test_writer_relative(void **state)
 {
@@ -672,6 +727,7 @@ int main(void)
 	    cmocka_unit_test(test_writer_dirty),
 	    cmocka_unit_test(test_writer_write_fails),
 	    cmocka_unit_test(test_writer_relative),
+	    cmocka_unit_test(test_writer_held),
 	    cmocka_unit_test(test_writer),
 	    cmocka_unit_test(test_writer_close_in_flight),
 	};
