@@ -21,6 +21,9 @@
  *   reload engine               dcv_engine_reload() with the block reload ... end
  *   slow pool DURATION          thread-pool work takes that long from now on
  *   remove PATH                 deletes PATH under the spool (a lost status file)
+ *   elsewhere DIR               the spool's (empty) folder DIR becomes a symbolic
+ *                               link to a new folder on another file system
+ *                               (/dev/shm): renames into it fail with EXDEV
  *   mkdir PATH                  makes the folder PATH under the spool (0700,
  *                               its times the faked wall clock's)
  *   clock +|-DURATION           the wall clock steps (NTP), the loop's does not
@@ -103,7 +106,8 @@ static struct {
 	bool passed;          /* the scenario ran to its end: its log is not shown */
 	int64_t wall_step_ms; /* clock steps */
 	int saved_stderr;
-	char *saved; /* "save FILE": its text then, for "expect same FILE" */
+	char *saved;        /* "save FILE": its text then, for "expect same FILE" */
+	char elsewhere[64]; /* "elsewhere DIR": its folder in /dev/shm, removed at the end */
 } er = {.saved_stderr = -1};
 
 /* The engine's wall clock, on the fake loop's. */
@@ -652,6 +656,23 @@ static void er_mkdir(const char *rel)
 		fail_msg("mkdir %s: %s", rel, strerror(errno));
 }
 
+static void er_elsewhere(const char *rel)
+{
+	char path[4400];
+	struct stat here, there;
+
+	assert_int_equal(er.elsewhere[0], '\0');
+	snprintf(er.elsewhere, sizeof(er.elsewhere), "/dev/shm/dcv-engrep-XXXXXX");
+	if (mkdtemp(er.elsewhere) == NULL)
+		fail_msg("elsewhere: cannot make a folder in /dev/shm: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
+	if ((rmdir(path) != 0 && errno != ENOENT) || symlink(er.elsewhere, path) != 0)
+		fail_msg("elsewhere %s: %s", rel, strerror(errno));
+	if (stat(er.spool, &here) != 0 || stat(er.elsewhere, &there) != 0 ||
+	    here.st_dev == there.st_dev)
+		fail_msg("elsewhere: /dev/shm is on the spool's file system here");
+}
+
 static void er_step(const char *line)
 {
 	if (strncmp(line, "drop ", 5) == 0)
@@ -674,6 +695,8 @@ static void er_step(const char *line)
 		dcv_engine_reload(er.eng, er_config("reload"));
 	else if (strncmp(line, "remove ", 7) == 0)
 		er_remove(line + 7);
+	else if (strncmp(line, "elsewhere ", 10) == 0)
+		er_elsewhere(line + 10);
 	else if (strncmp(line, "mkdir ", 6) == 0)
 		er_mkdir(line + 6);
 	else if (strncmp(line, "save ", 5) == 0) {
@@ -739,6 +762,9 @@ static int er_teardown(void **state)
 	free(er.saved);
 	er.saved = NULL;
 	tu_run("rm -rf '%s'", er.dir);
+	if (er.elsewhere[0] != '\0')
+		tu_run("rm -rf '%s'", er.elsewhere);
+	er.elsewhere[0] = '\0';
 	return 0;
 }
 
