@@ -672,9 +672,31 @@ static void test_writer_held(void **state)
 	assert_true(run_until_logged(&loop, want));
 	assert_true(has_line(file_text(path), "dcvd_spool_refused_total 8"));
 	assert_int_equal(tu_count_entries(dir), 1); /* the FIFO went with the failed write */
+	/* Held again, and closed meanwhile: the last file is written after the held one fails. */
+	assert_int_equal(mkfifo(tmp, 0600), 0);
+	dcv_metrics_writer_touch(w);
+	for (int i = 0; i < 150; i++) { /* the touch's write, a coalescing period later */
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	m.store_errors = 9;
 	dcv_metrics_writer_close(w, on_closed, &closed);
-	uv_run(&loop, UV_RUN_DEFAULT);
+	m.store_errors = 10; /* after the close: never written */
+	rfd = open(tmp, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	for (int i = 0; i < 500 && !closed; i++) {
+		while (read(rfd, buf, sizeof(buf)) > 0)
+			;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	close(rfd);
 	assert_true(closed);
+	assert_int_equal(count_of(log_text(false), "cannot fsync it"), 2);
+	assert_int_equal(count_of(log_text(false), "written again"), 2);
+	assert_true(has_line(file_text(path), "dcvd_store_errors_total 9"));
+	assert_int_equal(tu_count_entries(dir), 1);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	log_text(true);
 	dcv_metrics_free(&m);
