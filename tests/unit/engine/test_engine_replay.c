@@ -9,9 +9,10 @@
  * for the spool's path, in the steps too), a scenario is a script of
  * steps, run in order:
  *
- *   drop FILE [as NAME]         copies replay/FILE (a CSR) into incoming/NAME
+ *   drop FILE [as NAME] [by UID]  copies replay/FILE (a CSR) into incoming/NAME
  *                               (default FILE) and makes incoming/'s file event;
- *                               a NAME with a '/' is a path under the spool
+ *                               a NAME with a '/' is a path under the spool; by
+ *                               UID: the file belongs to that user (its submitter)
  *   start engine [with reload]  dcv_engine_new() and dcv_engine_start() (with the
  *                               configuration of the reload block)
  *   start engine fails TEXT     dcv_engine_new() must fail, its why holding TEXT;
@@ -334,9 +335,12 @@ static void er_drop(const char *line)
 {
 	char file[256] = "", as[16] = "", name[256] = "", from[4600], to[4400];
 	char *data = NULL;
+	const char *by = NULL;
 	FILE *f = NULL;
 
 	assert_true(sscanf(line, "drop %255s %15s %255s", file, as, name) >= 1);
+	if (strcmp(as, "as") != 0)
+		name[0] = '\0';
 	snprintf(from, sizeof(from), "%s/%s", er.source, file);
 	if (strchr(name, '/') != NULL)
 		snprintf(to, sizeof(to), "%s/%s", er.spool, name);
@@ -351,6 +355,8 @@ static void er_drop(const char *line)
 	fputs(data, f);
 	fclose(f);
 	free(data);
+	if ((by = strstr(line, " by ")) != NULL && chown(to, (uid_t)atoi(by + 4), (gid_t)-1) != 0)
+		fail_msg("drop: cannot give %s to uid %s: %s", to, by + 4, strerror(errno));
 	if (strchr(name, '/') != NULL)
 		return; /* not incoming/: no file event */
 	snprintf(to, sizeof(to), "%s/incoming", er.spool);
