@@ -390,7 +390,7 @@ int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, 
 	}
 	if (rc == DCV_OK && mrc != 0) {
 		snprintf(what, sizeof(what),
-		         "cannot commit %zu job records (map of %zu MiB, at most %zu)", n,
+		         "cannot commit %zu job records (map of %zu MiB, at most %zu MiB)", n,
 		         st->map_size >> 20, st->tuning.map_max >> 20);
 		rc = db_fail(&db, mrc, what, why);
 	}

@@ -963,7 +963,7 @@ static void test_map_bound_after_growth(void **state)
 	dcv_store_stats(st, &stats);
 	assert_int_equal(stats.map_grown, 1);
 	snprintf(want, sizeof(want),
-	         "%s: cannot commit 5000 job records (map of %zu MiB, at most %zu)",
+	         "%s: cannot commit 5000 job records (map of %zu MiB, at most %zu MiB)",
 	         tu_path("state/data.mdb"), (size_t)(st->tuning.map_max >> 20),
 	         (size_t)(st->tuning.map_max >> 20));
 	assert_non_null(strstr(why.text, want));
