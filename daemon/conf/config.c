@@ -197,6 +197,14 @@ static int opt_path(struct cfg_loader *l, const struct dcv_yin_node *node, const
 		dcv_yin_error(&l->y, node, "%s: '%s' holds a control character", what, quoted);
 		return DCV_OK;
 	}
+	/* Every use would fail (ENAMETOOLONG), each time with a message too long to show why. */
+	if (strlen(text) >= PATH_MAX) {
+		dcv_yin_quote(text, 64, quoted, sizeof(quoted));
+		dcv_yin_error(&l->y, node,
+		              "%s: '%s' is %zu bytes long, more than a path may be (%d)", what,
+		              quoted, strlen(text), PATH_MAX - 1);
+		return DCV_OK;
+	}
 	copy = strdup(text);
 	if (copy == NULL)
 		return DCV_ENOMEM;

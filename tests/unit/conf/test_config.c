@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +460,28 @@ static void test_yaml_errors(void **state)
 		tu_expect(&errors, path, cases[i].pos, cases[i].msg);
 		dcv_strv_free(&errors);
 	}
+}
+
+/* A path longer than PATH_MAX is refused where it stands, with its length. */
+static void test_path_too_long(void **state)
+{
+	char text[PATH_MAX + 64], want[160];
+	struct dcv_config *cfg = NULL;
+	struct dcv_strv errors = {0};
+	const char *path = NULL;
+	size_t len = PATH_MAX + 10;
+
+	(void)state;
+	memcpy(text, "metrics_file: /", 15);
+	memset(text + 15, 'm', len - 6);
+	memcpy(text + 15 + len - 6, ".prom\n", 7);
+	path = tu_put_bytes("long.yaml", 0600, text, strlen(text));
+	assert_int_equal(load(path, &cfg, &errors), DCV_ECONFIG);
+	tu_expect_n(&errors, 1);
+	snprintf(want, sizeof(want), "is %zu bytes long, more than a path may be (%d)", len,
+	         PATH_MAX - 1);
+	tu_expect(&errors, path, "1:15", want);
+	dcv_strv_free(&errors);
 }
 
 /* A file of nothing but mistakes: the list stops after 100, and says so. */
@@ -1348,6 +1371,7 @@ int main(void)
 	    cmocka_unit_test(test_every_option),
 	    cmocka_unit_test(test_many_errors),
 	    cmocka_unit_test(test_yaml_errors),
+	    cmocka_unit_test(test_path_too_long),
 	    cmocka_unit_test(test_error_cap),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_references),
