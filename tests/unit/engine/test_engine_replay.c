@@ -68,130 +68,40 @@
  *
  * Wall-clock time (time(), which the engine uses for its records and
  * withdraw_after, and gettimeofday(), which ldns signs the replies with)
- * is faked too: it starts at 2027-01-15 08:00 UTC and
- * moves with the fake loop clock. The log (stderr) goes to a file, shown
- * when a scenario fails. At its end a scenario stops a running engine,
- * and every entry must have been used and no query unexpected.
+ * is faked too: it starts at 2027-01-15 08:00 UTC and moves with the fake
+ * loop clock. The log (stderr) goes to a file, shown when a scenario
+ * fails. At its end a scenario stops a running engine, and every entry
+ * must have been used and no query unexpected.
+ *
+ * This file is the step interpreter; engine_replay_spool.c holds the fake
+ * clocks and the steps that act on the spool's files and the store behind
+ * the engine's back, engine_replay_int.h what the two share.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <lmdb.h>
 
 #include "config.h"
 #include "dcv/strv.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "engine_replay_int.h"
 #include "log.h"
 #include "replay.h"
 #include "store_int.h"
 #include "testutil.h"
 
-#define WALL_T0 1800000000 /* 2027-01-15T08:00:00Z */
-#define LOOP_T0 1000000    /* replay.h: the fake loop clock's start */
+struct er_state er_state = {.saved_stderr = -1};
 
-static struct {
-	char dir[64];      /* the scenario's temporary folder */
-	char spool[128];   /* dir/spool */
-	char log[128];     /* dir/log.txt */
-	char source[4096]; /* the scenario file's folder */
-	struct dcv_engine *eng;
-	bool stopped;
-	bool passed;          /* the scenario ran to its end: its log is not shown */
-	int64_t wall_step_ms; /* clock steps */
-	int saved_stderr;
-	char *saved;        /* "save FILE": its text then, for "expect same FILE" */
-	char elsewhere[64]; /* "elsewhere DIR": its folder in /dev/shm, removed at the end */
-} er = {.saved_stderr = -1};
-
-/* The engine's wall clock, on the fake loop's. */
-time_t time(time_t *t)
-{
-	time_t now =
-	    (time_t)(WALL_T0 +
-	             ((int64_t)(uv_now(replay_loop()) - LOOP_T0) + er.wall_step_ms) / 1000);
-
-	if (t != NULL)
-		*t = now;
-	return now;
-}
-
-/* The same for ldns, which signs the replayed replies' TSIG with it. */
-int gettimeofday(struct timeval *restrict tv, void *restrict tz)
-{
-	uint64_t ms = (uint64_t)((int64_t)(uv_now(replay_loop()) - LOOP_T0) + er.wall_step_ms);
-
-	(void)tz;
-	tv->tv_sec = (time_t)(WALL_T0 + ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	return 0;
-}
-
-/* --- helpers ------------------------------------------------------------------ */
-
-static uint64_t er_duration(const char *text)
-{
-	char *end = NULL;
-	unsigned long long v = strtoull(text, &end, 10);
-
-	if (end == text)
-		fail_msg("what duration is \"%s\"?", text);
-	if (strcmp(end, "ms") == 0 || *end == '\0')
-		return v;
-	if (strcmp(end, "s") == 0)
-		return v * 1000;
-	if (strcmp(end, "m") == 0)
-		return v * 60000;
-	if (strcmp(end, "h") == 0)
-		return v * 3600000;
-	if (strcmp(end, "d") == 0)
-		return v * 86400000;
-	fail_msg("what duration is \"%s\"?", text);
-	return 0;
-}
-
-/* The whole of a file (malloc'd, NUL-terminated), or NULL when it cannot be read. */
-static char *er_slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, got = 0;
-
-	if (f == NULL)
-		return NULL;
-	do {
-		if (len + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		got = fread(buf + len, 1, cap - len - 1, f);
-		len += got;
-	} while (got > 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
-static char *er_spool_file(const char *rel)
-{
-	char path[4200];
-
-	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
-	return er_slurp(path);
-}
+/* --- the engine's jobs ------------------------------------------------------- */
 
 /* The newest live job of spool name NAME (the engine's list has the newest first). */
 static const struct dcv_job *er_job(const char *name)
 {
-	for (const struct dcv_job *j = er.eng ? er.eng->jobs : NULL; j != NULL; j = j->next)
+	for (const struct dcv_job *j = er_state.eng ? er_state.eng->jobs : NULL; j != NULL;
+	     j = j->next)
 		if (strcmp(j->rec.name, name) == 0)
 			return j;
 	return NULL;
@@ -206,12 +116,12 @@ static const char *er_job_state(const char *name)
 
 static void er_restore_stderr(void)
 {
-	if (er.saved_stderr < 0)
+	if (er_state.saved_stderr < 0)
 		return;
 	fflush(stderr);
-	dup2(er.saved_stderr, STDERR_FILENO);
-	close(er.saved_stderr);
-	er.saved_stderr = -1;
+	dup2(er_state.saved_stderr, STDERR_FILENO);
+	close(er_state.saved_stderr);
+	er_state.saved_stderr = -1;
 }
 
 /* --- conditions for run until ------------------------------------------------ */
@@ -241,7 +151,7 @@ static bool er_cond_true(void *arg)
 static void er_stopped(void *arg)
 {
 	(void)arg;
-	er.stopped = true;
+	er_state.stopped = true;
 }
 
 static bool er_is_idle(void *arg)
@@ -253,7 +163,7 @@ static bool er_is_idle(void *arg)
 static bool er_is_stopped(void *arg)
 {
 	(void)arg;
-	return er.stopped;
+	return er_state.stopped;
 }
 
 /* --- the steps -------------------------------------------------------------------- */
@@ -269,13 +179,13 @@ static struct dcv_config *er_config(const char *name)
 
 	assert_non_null(section);
 	yaml = strdup(section);
-	snprintf(path, sizeof(path), "%s/dcvd.yaml", er.dir);
+	snprintf(path, sizeof(path), "%s/dcvd.yaml", er_state.dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	/* @SPOOL@ -> the spool's path, wherever it appears. */
 	for (s = yaml; (at = strstr(s, "@SPOOL@")) != NULL; s = at + 7) {
 		fwrite(s, 1, (size_t)(at - s), f);
-		fputs(er.spool, f);
+		fputs(er_state.spool, f);
 	}
 	fputs(s, f);
 	fclose(f);
@@ -290,11 +200,11 @@ static void er_start(const char *block)
 {
 	struct dcv_why why = {""};
 
-	assert_null(er.eng);
-	if (dcv_engine_new(replay_loop(), er_config(block), &er.eng, &why) < 0)
+	assert_null(er_state.eng);
+	if (dcv_engine_new(replay_loop(), er_config(block), &er_state.eng, &why) < 0)
 		fail_msg("dcv_engine_new: %s", why.text);
-	assert_int_equal(dcv_engine_start(er.eng), DCV_OK);
-	er.stopped = false;
+	assert_int_equal(dcv_engine_start(er_state.eng), DCV_OK);
+	er_state.stopped = false;
 }
 
 static void er_start_fails(const char *text)
@@ -302,7 +212,7 @@ static void er_start_fails(const char *text)
 	struct dcv_why why = {""};
 	struct dcv_engine *eng = NULL;
 
-	assert_null(er.eng);
+	assert_null(er_state.eng);
 	if (dcv_engine_new(replay_loop(), er_config("config"), &eng, &why) >= 0)
 		fail_msg("dcv_engine_new did not fail (expected: %s)", text);
 	assert_null(eng);
@@ -317,50 +227,18 @@ static void er_start_fails(const char *text)
 
 static void er_stop(void)
 {
-	assert_non_null(er.eng);
-	er.stopped = false;
-	dcv_engine_stop(er.eng, er_stopped, NULL);
+	assert_non_null(er_state.eng);
+	er_state.stopped = false;
+	dcv_engine_stop(er_state.eng, er_stopped, NULL);
 	replay_run_until(uv_now(replay_loop()) + 10000, er_is_stopped, NULL);
-	if (!er.stopped)
+	if (!er_state.stopped)
 		fail_msg("the engine did not stop within 10 s");
-	er.eng = NULL;
+	er_state.eng = NULL;
 	/* The last close callbacks (the engine frees itself in one); then nothing may be left. */
 	replay_run_until(uv_now(replay_loop()) + 60000, er_is_idle, NULL);
 	if (replay_pending() > 0)
 		fail_msg("%zu events or timers left a minute after the engine stopped",
 		         replay_pending());
-}
-
-static void er_drop(const char *line)
-{
-	char file[256] = "", as[16] = "", name[256] = "", from[4600], to[4400];
-	char *data = NULL;
-	const char *by = NULL;
-	FILE *f = NULL;
-
-	assert_true(sscanf(line, "drop %255s %15s %255s", file, as, name) >= 1);
-	if (strcmp(as, "as") != 0)
-		name[0] = '\0';
-	snprintf(from, sizeof(from), "%s/%s", er.source, file);
-	if (strchr(name, '/') != NULL)
-		snprintf(to, sizeof(to), "%s/%s", er.spool, name);
-	else
-		snprintf(to, sizeof(to), "%s/incoming/%s", er.spool, name[0] ? name : file);
-	data = er_slurp(from);
-	if (data == NULL)
-		fail_msg("drop: cannot read %s", from);
-	f = fopen(to, "w");
-	if (f == NULL)
-		fail_msg("drop: cannot write %s: %s", to, strerror(errno));
-	fputs(data, f);
-	fclose(f);
-	free(data);
-	if ((by = strstr(line, " by ")) != NULL && chown(to, (uid_t)atoi(by + 4), (gid_t)-1) != 0)
-		fail_msg("drop: cannot give %s to uid %s: %s", to, by + 4, strerror(errno));
-	if (strchr(name, '/') != NULL)
-		return; /* not incoming/: no file event */
-	snprintf(to, sizeof(to), "%s/incoming", er.spool);
-	replay_fs_event(to, name[0] ? name : file);
 }
 
 static void er_run(const char *line)
@@ -435,7 +313,8 @@ static void er_expect(const char *line)
 	} else if (strcmp(what, "jobs") == 0) {
 		size_t live = 0;
 		assert_int_equal(sscanf(line, "expect jobs %zu", &n), 1);
-		for (const struct dcv_job *j = er.eng ? er.eng->jobs : NULL; j; j = j->next)
+		for (const struct dcv_job *j = er_state.eng ? er_state.eng->jobs : NULL; j;
+		     j = j->next)
 			live++;
 		assert_int_equal(live, n);
 	} else if (strcmp(what, "file") == 0) {
@@ -443,9 +322,10 @@ static void er_expect(const char *line)
 	} else if (strcmp(what, "same") == 0) {
 		char *now = er_spool_file(line + strlen("expect same "));
 
-		if (er.saved == NULL || now == NULL || strcmp(er.saved, now) != 0)
+		if (er_state.saved == NULL || now == NULL || strcmp(er_state.saved, now) != 0)
 			fail_msg("%s is not as saved:\n---- saved ----\n%s---- now ----\n%s",
-			         line + strlen("expect same "), er.saved ? er.saved : "(nothing)\n",
+			         line + strlen("expect same "),
+			         er_state.saved ? er_state.saved : "(nothing)\n",
 			         now ? now : "(no such file)\n");
 		free(now);
 	} else if (strcmp(what, "nofile") == 0) {
@@ -457,11 +337,11 @@ static void er_expect(const char *line)
 	} else if (strcmp(what, "count") == 0) {
 		char dir[4400];
 		assert_int_equal(sscanf(line, "expect count %255s %zu", a, &n), 2);
-		snprintf(dir, sizeof(dir), "%s/%s", er.spool, a);
+		snprintf(dir, sizeof(dir), "%s/%s", er_state.spool, a);
 		if (tu_count_entries(dir) != n)
 			fail_msg("%s holds %zu entries, expected %zu", a, tu_count_entries(dir), n);
 	} else if (strcmp(what, "logs") == 0) {
-		char cmp[16] = "", *log = er_slurp(er.log);
+		char cmp[16] = "", *log = er_slurp(er_state.log);
 		const char *needle = NULL;
 		size_t got = 0;
 		assert_int_equal(sscanf(line, "expect logs %15s", cmp), 1);
@@ -475,7 +355,7 @@ static void er_expect(const char *line)
 		                                 : got != n)
 			fail_msg("%zu log lines hold \"%s\", expected %s", got, needle, cmp);
 	} else if (strcmp(what, "log") == 0 || strcmp(what, "nolog") == 0) {
-		char *log = er_slurp(er.log);
+		char *log = er_slurp(er_state.log);
 		const char *needle = line + strlen("expect ") + strlen(what) + 1;
 		bool found = log != NULL && strstr(log, needle) != NULL;
 		free(log);
@@ -495,136 +375,6 @@ static void er_expect(const char *line)
 	} else {
 		fail_msg("expect what? \"%s\"", line);
 	}
-}
-
-static void er_remove(const char *rel)
-{
-	char path[4400];
-
-	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
-	if (unlink(path) != 0)
-		fail_msg("remove %s: %s", rel, strerror(errno));
-}
-
-/* "4k", "16k", "1m": bytes. */
-static size_t er_size(const char *text)
-{
-	char *end = NULL;
-	unsigned long long v = strtoull(text, &end, 10);
-
-	if (end == text || (strcmp(end, "k") != 0 && strcmp(end, "m") != 0 && *end != '\0'))
-		fail_msg("what size is \"%s\"?", text);
-	return (size_t)(v << (*end == 'k' ? 10 : *end == 'm' ? 20 : 0));
-}
-
-static void er_store_map(const char *arg)
-{
-	if (strncmp(arg, "max ", 4) == 0) {
-		assert_non_null(er.eng);
-		er.eng->store->tuning.map_max = er_size(arg + 4);
-	} else if (strcmp(arg, "default") == 0) {
-		store_tuning_defaults.map_start = STORE_MAP_START;
-		store_tuning_defaults.map_max = STORE_MAP_MAX;
-	} else {
-		store_tuning_defaults.map_start = store_tuning_defaults.map_max = er_size(arg);
-	}
-}
-
-/* SPOOL/state/ as an LMDB environment, its write transaction begun (no engine may run). */
-static MDB_env *er_lmdb_open(MDB_txn **txn)
-{
-	char dir[4400];
-	MDB_env *env = NULL;
-	int mrc = 0;
-
-	assert_null(er.eng);
-	snprintf(dir, sizeof(dir), "%s/state", er.spool);
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 3), 0);
-	if ((mrc = mdb_env_open(env, dir, 0, 0640)) != 0)
-		fail_msg("%s: %s", dir, mdb_strerror(mrc));
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
-	return env;
-}
-
-/*
- * Records, one transaction each, until the map is full: into the database
- * "filler" (2000 bytes each, then smaller and smaller until not even 8
- * bytes fit), then the same into the main database, whose page a new
- * database's record needs: the free pages the last commits left are taken too.
- */
-static void er_fill(void)
-{
-	static char blob[2000];
-	MDB_txn *txn = NULL;
-	MDB_env *env = er_lmdb_open(&txn);
-	MDB_dbi dbi[2];
-	MDB_val k, v;
-	char key[32];
-	int mrc = 0, n = 0;
-
-	memset(blob, 'x', sizeof(blob));
-	assert_int_equal(mdb_dbi_open(txn, "filler", MDB_CREATE, &dbi[0]), 0);
-	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi[1]), 0);
-	for (int d = 0; d < 2; d++) {
-		for (size_t size = sizeof(blob); size >= 8;) {
-			snprintf(key, sizeof(key), "filler%06d", n++);
-			k.mv_data = key;
-			k.mv_size = strlen(key);
-			v.mv_data = blob;
-			v.mv_size = size;
-			mrc = mdb_put(txn, dbi[d], &k, &v, 0);
-			if (mrc == 0)
-				mrc = mdb_txn_commit(txn);
-			else
-				mdb_txn_abort(txn);
-			if (mrc != 0 && mrc != MDB_MAP_FULL)
-				fail_msg("fill store: %s", mdb_strerror(mrc));
-			if (mrc == MDB_MAP_FULL)
-				size /= 2;
-			assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-		}
-	}
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-}
-
-/*
- * The value of NAME's newest record (ids "NAME~<hex>" sort by time) in the
- * jobs database replaced by text, as a damaged disk might leave it.
- */
-static void er_damage(const char *line)
-{
-	char name[256] = "", newest[DCV_JOB_ID_MAX + 1] = "";
-	const char *text = "damaged";
-	MDB_txn *txn = NULL;
-	MDB_env *env = er_lmdb_open(&txn);
-	MDB_cursor *cur = NULL;
-	MDB_dbi dbi;
-	MDB_val k, v;
-	size_t len = 0;
-
-	assert_int_equal(sscanf(line, "damage record %255s", name), 1);
-	len = strlen(name);
-	if (strlen(line) > strlen("damage record ") + len)
-		text = line + strlen("damage record ") + len + 1;
-	assert_int_equal(mdb_dbi_open(txn, "jobs", 0, &dbi), 0);
-	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
-	for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if (k.mv_size > len && k.mv_size < sizeof(newest) &&
-		    memcmp(k.mv_data, name, len) == 0 && ((char *)k.mv_data)[len] == '~')
-			snprintf(newest, sizeof(newest), "%.*s", (int)k.mv_size, (char *)k.mv_data);
-	mdb_cursor_close(cur);
-	if (newest[0] == '\0')
-		fail_msg("damage: no record of %s", name);
-	k.mv_data = newest;
-	k.mv_size = strlen(newest);
-	v.mv_data = (void *)text;
-	v.mv_size = strlen(text);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
 }
 
 static void er_hook(const char *line)
@@ -650,35 +400,6 @@ static void er_hook(const char *line)
 	replay_hook(event, &does);
 }
 
-static void er_mkdir(const char *rel)
-{
-	char path[4400];
-
-	/* Made now on the faked wall clock (dcvd removes results folders a day old). */
-	struct timespec now[2] = {{.tv_sec = time(NULL)}, {.tv_sec = time(NULL)}};
-
-	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
-	if (mkdir(path, 0700) != 0 || utimensat(AT_FDCWD, path, now, 0) != 0)
-		fail_msg("mkdir %s: %s", rel, strerror(errno));
-}
-
-static void er_elsewhere(const char *rel)
-{
-	char path[4400];
-	struct stat here, there;
-
-	assert_int_equal(er.elsewhere[0], '\0');
-	snprintf(er.elsewhere, sizeof(er.elsewhere), "/dev/shm/dcv-engrep-XXXXXX");
-	if (mkdtemp(er.elsewhere) == NULL)
-		fail_msg("elsewhere: cannot make a folder in /dev/shm: %s", strerror(errno));
-	snprintf(path, sizeof(path), "%s/%s", er.spool, rel);
-	if ((rmdir(path) != 0 && errno != ENOENT) || symlink(er.elsewhere, path) != 0)
-		fail_msg("elsewhere %s: %s", rel, strerror(errno));
-	if (stat(er.spool, &here) != 0 || stat(er.elsewhere, &there) != 0 ||
-	    here.st_dev == there.st_dev)
-		fail_msg("elsewhere: /dev/shm is on the spool's file system here");
-}
-
 static void er_step(const char *line)
 {
 	if (strncmp(line, "drop ", 5) == 0)
@@ -698,7 +419,7 @@ static void er_step(const char *line)
 	else if (strcmp(line, "forget queries") == 0)
 		replay_forget_queries();
 	else if (strcmp(line, "reload engine") == 0)
-		dcv_engine_reload(er.eng, er_config("reload"));
+		dcv_engine_reload(er_state.eng, er_config("reload"));
 	else if (strncmp(line, "remove ", 7) == 0)
 		er_remove(line + 7);
 	else if (strncmp(line, "elsewhere ", 10) == 0)
@@ -706,13 +427,13 @@ static void er_step(const char *line)
 	else if (strncmp(line, "mkdir ", 6) == 0)
 		er_mkdir(line + 6);
 	else if (strncmp(line, "save ", 5) == 0) {
-		free(er.saved);
-		if ((er.saved = er_spool_file(line + 5)) == NULL)
+		free(er_state.saved);
+		if ((er_state.saved = er_spool_file(line + 5)) == NULL)
 			fail_msg("save %s: no such file in the spool", line + 5);
 	} else if (strncmp(line, "slow pool ", 10) == 0)
 		replay_work_delay(er_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
-		er.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
+		er_state.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
 	else if (strncmp(line, "store map ", 10) == 0)
 		er_store_map(line + 10);
 	else if (strncmp(line, "hook ", 5) == 0)
@@ -733,21 +454,21 @@ static int er_setup(void **state)
 	const char *slash = strrchr(path, '/');
 	int fd = -1;
 
-	snprintf(er.source, sizeof(er.source), "%.*s", (int)(slash - path), path);
-	snprintf(er.dir, sizeof(er.dir), "/tmp/dcv-engrep-XXXXXX");
-	if (mkdtemp(er.dir) == NULL)
+	snprintf(er_state.source, sizeof(er_state.source), "%.*s", (int)(slash - path), path);
+	snprintf(er_state.dir, sizeof(er_state.dir), "/tmp/dcv-engrep-XXXXXX");
+	if (mkdtemp(er_state.dir) == NULL)
 		return -1;
-	snprintf(er.spool, sizeof(er.spool), "%s/spool", er.dir);
-	snprintf(er.log, sizeof(er.log), "%s/log.txt", er.dir);
-	er.eng = NULL;
-	er.passed = false;
-	er.wall_step_ms = 0;
+	snprintf(er_state.spool, sizeof(er_state.spool), "%s/spool", er_state.dir);
+	snprintf(er_state.log, sizeof(er_state.log), "%s/log.txt", er_state.dir);
+	er_state.eng = NULL;
+	er_state.passed = false;
+	er_state.wall_step_ms = 0;
 	replay_free(); /* what a failed scenario before this one left */
 	dcv_log_init("dcvd", DCV_LOG_DEBUG);
 	fflush(stderr);
-	er.saved_stderr = dup(STDERR_FILENO);
-	fd = open(er.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-	if (er.saved_stderr < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+	er_state.saved_stderr = dup(STDERR_FILENO);
+	fd = open(er_state.log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	if (er_state.saved_stderr < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0)
 		return -1;
 	close(fd);
 	return 0;
@@ -762,15 +483,16 @@ static int er_teardown(void **state)
 	store_tuning_defaults.map_start = STORE_MAP_START;
 	store_tuning_defaults.map_max = STORE_MAP_MAX;
 	/* A failed scenario's log, cmocka's message at its end, or any with DCV_ENGREP_LOG set. */
-	if ((!er.passed || getenv("DCV_ENGREP_LOG") != NULL) && (log = er_slurp(er.log)) != NULL)
+	if ((!er_state.passed || getenv("DCV_ENGREP_LOG") != NULL) &&
+	    (log = er_slurp(er_state.log)) != NULL)
 		fprintf(stderr, "---- %s: log ----\n%s---- end ----\n", (char *)*state, log);
 	free(log);
-	free(er.saved);
-	er.saved = NULL;
-	tu_run("rm -rf '%s'", er.dir);
-	if (er.elsewhere[0] != '\0')
-		tu_run("rm -rf '%s'", er.elsewhere);
-	er.elsewhere[0] = '\0';
+	free(er_state.saved);
+	er_state.saved = NULL;
+	tu_run("rm -rf '%s'", er_state.dir);
+	if (er_state.elsewhere[0] != '\0')
+		tu_run("rm -rf '%s'", er_state.elsewhere);
+	er_state.elsewhere[0] = '\0';
 	return 0;
 }
 
@@ -791,7 +513,7 @@ static void er_scenario(void **state)
 		steps[i] = strdup(lines[i]);
 		while (steps[i] != NULL && (at = strstr(steps[i], "@SPOOL@")) != NULL) {
 			char *was = steps[i];
-			if (asprintf(&steps[i], "%.*s%s%s", (int)(at - was), was, er.spool,
+			if (asprintf(&steps[i], "%.*s%s%s", (int)(at - was), was, er_state.spool,
 			             at + 7) < 0)
 				fail_msg("out of memory");
 			free(was);
@@ -808,14 +530,14 @@ static void er_scenario(void **state)
 		}
 		er_step(steps[i]);
 	}
-	if (er.eng != NULL)
+	if (er_state.eng != NULL)
 		er_stop();
 	replay_check_script();
 	for (size_t i = 0; i < n; i++)
 		free(steps[i]);
 	free(steps);
 	replay_free();
-	er.passed = true;
+	er_state.passed = true;
 }
 
 int main(void)
