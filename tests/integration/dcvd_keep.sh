@@ -42,9 +42,13 @@ holder_keys() {
 		sed -n '1~2p' | sed 's/^ //'
 }
 # has_holder OWNER -- the holders database has a key ZONE/OWNER.
-has_holder() { holder_keys | grep -q "/$1\.\$"; }
+# (grep reads a process substitution: under pipefail an early exit of
+# grep -q in a pipe could kill the writer with SIGPIPE and fail the check.)
+# shellcheck disable=SC2317 # called through lab_until
+has_holder() { grep -q "/$1\.\$" < <(holder_keys); }
 # has_id NAME -- the store holds a job of NAME (ids are NAME~HEX).
-has_id() { store_ids | grep -q "^$1~"; }
+# shellcheck disable=SC2317 # called through lab_until
+has_id() { grep -q "^$1~" < <(store_ids); }
 # job_json NAME KEY -- KEY of NAME's job in `dcv status --json` (None: no such job).
 job_json() {
 	"$DCV" status -c "$LAB/dcvd.yaml" --json |

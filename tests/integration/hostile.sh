@@ -61,7 +61,7 @@ mode() { echo "$1" >"$LAB/mode"; }
 # sent KIND -- the fake logged at least one reply KIND ("udp bad-mac") since the mark.
 mark() { MARK=$(wc -l <"$FAKELOG"); }
 sent() {
-	tail -n +"$((MARK + 1))" "$FAKELOG" | grep -q "^$1 " && return 0
+	grep -q "^$1 " < <(tail -n +"$((MARK + 1))" "$FAKELOG") && return 0
 	echo "  the fake never sent '$1' (its log: $FAKELOG)"
 	return 1
 }

@@ -3,11 +3,10 @@
  * replay.c's clock: the thread pool (uv_queue_work, uv_cancel), file
  * events (uv_fs_event_*) and processes with their output pipes (uv_spawn,
  * uv_pipe_init, uv_read_start/stop, uv_kill, uv_process_kill: a hook that
- * does what replay_hook() said, no program run, no real pid signalled). They keep libuv's promises that callers rely
- * on: after_work_cb runs once, on the loop, never from inside
- * uv_queue_work(); a request canceled before it ran gets after_work_cb
- * with UV_ECANCELED, one that ran already cannot be canceled (UV_EBUSY);
- * a file event's callback never runs after uv_fs_event_stop() or
+ * does what replay_hook() said, no program run, no real pid signalled). They keep libuv's promises
+ * that callers rely on: after_work_cb runs once, on the loop, never from inside uv_queue_work(); a
+ * request canceled before it ran gets after_work_cb with UV_ECANCELED, one that ran already cannot
+ * be canceled (UV_EBUSY); a file event's callback never runs after uv_fs_event_stop() or
  * uv_close(). The work itself runs on the loop thread when its turn comes
  * (at the time it was queued, or replay_work_delay() later: a slow disk):
  * the pool's threads only ever run work that the loop handed over, and
