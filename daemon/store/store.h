@@ -43,9 +43,11 @@
  *     dcvd does not start. A record whose text does not parse is reported
  *     and removed at load (its job is dropped; its CSR is taken again).
  *     Damage LMDB cannot see (pages of garbage under intact meta pages)
- *     may make it read past the end of data.mdb inside its map: the
- *     process then dies of SIGBUS at the load instead; the remedy is the
- *     same (move state/data.mdb aside).
+ *     may make it read past the end of data.mdb inside its map, which is
+ *     SIGBUS: during a load (dcvd's start, dcv status) a guard takes it
+ *     back to the load, which fails with DCV_ESTATE as well
+ *     (store_guard.c); in a batch's commit it ends dcvd, whose next start
+ *     then says so. The remedy is the same (move state/data.mdb aside).
  *   - A folder of the spool removed while dcvd runs (done/ or failed/ by
  *     an operator's rm -r) is made again by the next status file or move
  *     into it: the store notices that its open folder has no link left.

@@ -592,33 +592,36 @@ static int load_begin(struct db *db)
 	return mrc;
 }
 
-int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs_out, size_t *n,
-                  struct dcv_strv *errors, struct dcv_why *why)
+/*
+ * The load proper (store_db_load): its environment and records are in
+ * db and recs, which the caller owns, so that a SIGBUS in the map that
+ * ends it half-way leaves them to be freed.
+ */
+static int db_load(struct dcv_store *st, bool fix, struct db *db, struct recs *recs,
+                   struct dcv_strv *errors, struct dcv_why *why)
 {
-	struct recs recs = {NULL, 0, 0};
 	MDB_cursor *cur = NULL;
 	bool damaged = false;
-	struct db db;
 	MDB_val k, v;
-	int mrc = 0, rc = db_open(&db, st, !fix, why);
+	int mrc = 0, rc = db_open(db, st, !fix, why);
 
-	*recs_out = NULL;
-	*n = 0;
 	if (rc < 0)
 		goto out;
-	mrc = load_begin(&db);
+	mrc = load_begin(db);
 	if (mrc == 0)
-		mrc = db_dbis(&db, fix ? MDB_CREATE : 0);
+		mrc = db_dbis(db, fix ? MDB_CREATE : 0);
 	/* A reader before dcvd's first batch finds no databases: no records. */
-	if (mrc == MDB_NOTFOUND && !fix)
+	if (mrc == MDB_NOTFOUND && !fix) {
+		mrc = 0;
 		goto out;
+	}
 	if (mrc == 0)
-		mrc = mdb_cursor_open(db.txn, db.jobs, &cur);
+		mrc = mdb_cursor_open(db->txn, db->jobs, &cur);
 	for (int op = MDB_FIRST; mrc == 0 && rc == DCV_OK; op = MDB_NEXT) {
 		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
 		damaged = false;
-		rc = load_one(&db, &k, &v, &recs, errors, &damaged);
+		rc = load_one(db, &k, &v, recs, errors, &damaged);
 		/*
 		 * Removed through the cursor, not by name: a damaged key may hold a
 		 * NUL byte. The next MDB_NEXT gives the record after it.
@@ -631,22 +634,57 @@ int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs_o
 	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
 	if (rc < 0 || mrc != 0 || !fix)
 		goto out;
-	mrc = holders_check(&db, &recs);
+	mrc = holders_check(db, recs);
 	if (mrc == 0)
-		mrc = mdb_txn_commit(db.txn);
-	db.txn = NULL;
+		mrc = mdb_txn_commit(db->txn);
+	db->txn = NULL;
 	if (mrc == 0)
 		st->stats.map_size = st->map_size;
 out:
 	if (rc == DCV_OK && mrc != 0)
-		rc = db_fail(&db, mrc, "cannot read the job records", why);
-	db_close(&db);
-	if (rc == DCV_OK) {
-		*recs_out = recs.v;
-		*n = recs.n;
+		rc = db_fail(db, mrc, "cannot read the job records", why);
+	return rc;
+}
+
+int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs_out, size_t *n,
+                  struct dcv_strv *errors, struct dcv_why *why)
+{
+	/* On the heap: they change between sigsetjmp() and a siglongjmp() to it. */
+	struct {
+		struct db db;
+		struct recs recs;
+	} *load = calloc(1, sizeof(*load));
+	sigjmp_buf jump;
+	int rc = DCV_ENOMEM;
+
+	*recs_out = NULL;
+	*n = 0;
+	if (load == NULL)
+		goto out;
+	if (sigsetjmp(jump, 0) == 0) {
+		store_guard_arm(&jump);
+		rc = db_load(st, fix, &load->db, &load->recs, errors, why);
 	} else {
-		dcv_job_records_free(recs.v, recs.n);
+		/* LMDB was left mid-read: its transaction is aborted, its map unmapped. */
+		dcv_why_set(
+		    why,
+		    "%s: cannot read the job records: reading them went past the end of "
+		    "the file (damage LMDB cannot see; SIGBUS); dcvd does not start on it: "
+		    "move state/data.mdb aside to start empty (the CSRs in active/ are then "
+		    "taken again)",
+		    load->db.path);
+		rc = DCV_ESTATE;
 	}
+	store_guard_disarm();
+	db_close(&load->db);
+	if (rc == DCV_OK) {
+		*recs_out = load->recs.v;
+		*n = load->recs.n;
+	} else {
+		dcv_job_records_free(load->recs.v, load->recs.n);
+	}
+out:
+	free(load);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #ifndef DCV_STORE_INT_H
 #define DCV_STORE_INT_H
 
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -135,6 +136,17 @@ int store_db_commit(struct dcv_store *st, const struct store_op *ops, size_t n, 
  */
 int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs, size_t *n,
                   struct dcv_strv *errors, struct dcv_why *why);
+
+/* ---- store_guard.c: SIGBUS inside the map during a load ---- */
+
+/*
+ * Arms this thread's guard: a SIGBUS on this thread goes back to jump
+ * (siglongjmp; the caller sigsetjmp'ed it with savemask 0) until
+ * store_guard_disarm(). False when no handler could be installed (the load
+ * then runs unguarded, as it did before).
+ */
+bool store_guard_arm(sigjmp_buf *jump);
+void store_guard_disarm(void);
 
 /*
  * Whether a record expires (store_sweep.c decides, and deletes its files

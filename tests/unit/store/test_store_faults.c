@@ -976,9 +976,10 @@ static void test_map_bound_after_growth(void **state)
 /*
  * Zeroed data pages (the meta pages intact; what a file system may show
  * after a power loss): the load fails with DCV_ESTATE naming data.mdb and
- * what LMDB found, and dcvd does not start. (Pages of other garbage, e.g.
- * all 0xff, make LMDB read past the end of the file inside its map: SIGBUS
- * in mdb_dbi_open(), which no return code of LMDB's can report.)
+ * what LMDB found, and dcvd does not start. Pages of other garbage (all
+ * 0xff) make LMDB read past the end of the file inside its map, SIGBUS,
+ * which the load's guard (store_guard.c) turns into DCV_ESTATE naming
+ * data.mdb too -- for dcvd's load and for dcv status's.
  */
 static void test_damaged_pages(void **state)
 {
@@ -1014,7 +1015,58 @@ static void test_damaged_pages(void **state)
 		assert_non_null(strstr(errors.v[0], "MDB_CORRUPTED"));
 		dcv_strv_free(&errors);
 	}
+
+	/* Pages of 0xff: page numbers past the end of the file. */
+	tu_run("rm -f '%s' '%s'", tu_path("state/data.mdb"), tu_path("state/lock.mdb"));
+	st = open_store(&loop);
+	assert_int_equal(write_recs(&loop, st, 300, 15, &why), DCV_OK);
+	dcv_store_close(st);
+	assert_int_equal(stat(tu_path("state/data.mdb"), &sb), 0);
+	tu_run("head -c %lld /dev/zero | tr '\\000' '\\377' | "
+	       "dd of='%s' bs=4096 seek=2 conv=notrunc status=none",
+	       (long long)sb.st_size - 2 * 4096, tu_path("state/data.mdb"));
+	for (int round = 0; round < 2; round++) {
+		rc = dcv_store_open(&loop, tu_dir, &st, &why);
+		assert_int_equal(rc, DCV_ESTATE);
+		assert_null(st);
+		assert_non_null(strstr(why.text, tu_path("state/data.mdb")));
+		assert_non_null(strstr(why.text, "went past the end of the file"));
+		assert_non_null(strstr(why.text, "dcvd does not start on it"));
+	}
+	{
+		struct dcv_strv errors = {NULL, 0, 0};
+		struct dcv_job_record *recs = NULL;
+		size_t n = 0;
+
+		assert_int_equal(dcv_store_read(tu_dir, &recs, &n, &errors), DCV_ESTATE);
+		tu_expect_n(&errors, 1);
+		assert_non_null(strstr(errors.v[0], "went past the end of the file"));
+		dcv_strv_free(&errors);
+	}
 	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * An environment without databases (made, but dcvd's first load never
+ * committed): a reader finds no records, not an error.
+ */
+static void test_reader_no_databases(void **state)
+{
+	struct dcv_strv errors = {NULL, 0, 0};
+	struct dcv_job_record *recs = NULL;
+	MDB_env *env = NULL;
+	size_t n = 7;
+
+	(void)state;
+	assert_int_equal(mkdir(tu_path("state"), 0750), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, tu_path("state"), 0, 0640), 0);
+	mdb_env_close(env);
+	if (dcv_store_read(tu_dir, &recs, &n, &errors) != DCV_OK)
+		fail_msg("read: %s", errors.n > 0 ? errors.v[0] : "?");
+	assert_int_equal(n, 0);
+	tu_expect_n(&errors, 0);
+	dcv_job_records_free(recs, n);
 }
 
 /*
@@ -1070,6 +1122,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_map_bound_after_growth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_folder_removed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_no_databases, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
