@@ -119,8 +119,13 @@ void engine_schedule(struct dcv_engine *eng, struct dcv_job *job, uint64_t delay
 {
 	uint64_t due = uv_now(eng->loop) + delay_ms;
 
-	if (eng->stopping || dcv_sched_put(&eng->sched, &job->due, due) < 0)
+	if (eng->stopping)
 		return;
+	/* A listed job has its place (job_list): this cannot fail for one. */
+	if (dcv_sched_put(&eng->sched, &job->due, due) < 0) {
+		log_err("job %s: out of memory for its timer", job->rec.id);
+		return;
+	}
 	if (dcv_sched_first(&eng->sched) == &job->due)
 		rearm(eng);
 }
@@ -511,6 +516,7 @@ static void finish_stop(struct dcv_engine *eng)
 	while (job != NULL) {
 		struct dcv_job *next = job->next;
 		job->listed = false;
+		eng->n_listed--;
 		dcv_sched_remove(&eng->sched, &job->due);
 		job_unref(job);
 		job = next;

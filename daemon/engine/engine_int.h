@@ -158,6 +158,7 @@ struct dcv_engine {
 	/* jobs */
 	struct dcv_job *jobs; /* live and recently final */
 	size_t n_live;        /* not final */
+	size_t n_listed;      /* on the list: each has a reserved place in sched */
 	size_t n_by_state[DCV_JOB_STATE_COUNT];
 	uint64_t id_counter;
 	uint64_t id_last; /* the last job id's time and random part (job.c, make_id) */

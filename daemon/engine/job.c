@@ -112,6 +112,7 @@ static void job_retire(struct dcv_job *job)
 	if (job->next != NULL)
 		job->next->prev = job->prev;
 	job->listed = false;
+	eng->n_listed--;
 	job_unref(job);
 }
 
@@ -123,15 +124,20 @@ void job_drop(struct dcv_job *job)
 	job_retire(job);
 }
 
-static void job_list(struct dcv_job *job)
+/* Lists the job, with its place in the scheduler reserved; DCV_ENOMEM (then not listed). */
+static int job_list(struct dcv_job *job)
 {
 	struct dcv_engine *eng = job->eng;
 
+	if (dcv_sched_reserve(&eng->sched, eng->n_listed + 1) < 0)
+		return DCV_ENOMEM;
+	eng->n_listed++;
 	job->next = eng->jobs;
 	if (eng->jobs != NULL)
 		eng->jobs->prev = job;
 	eng->jobs = job;
 	job->listed = true;
+	return DCV_OK;
 }
 
 void job_set_state(struct dcv_job *job, enum dcv_job_state state)
@@ -703,7 +709,11 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 	job->has_sidecar = item->has_sidecar;
 	job->cfg = cfgref_get(eng->cfg);
 	job->deadline = uv_now(eng->loop) + job->cfg->cfg->visible_timeout * 1000;
-	job_list(job);
+	if (job_list(job) < 0) {
+		log_err("%s: out of memory; left for a later scan", item->file);
+		job_free(job);
+		return;
+	}
 	engine_count(eng, DCV_JOB_STATE_COUNT, DCV_JOB_RECEIVED);
 	if (req != NULL) {
 		snprintf(job->rec.md5, sizeof(job->rec.md5), "%s", req->csr->md5_hex);
@@ -753,7 +763,12 @@ void job_resume(struct dcv_engine *eng, struct dcv_job_record *rec, bool csr_in_
 	snprintf(job->file, sizeof(job->file), "%s", file);
 	job->cfg = cfgref_get(eng->cfg);
 	job->deadline = uv_now(eng->loop) + job->cfg->cfg->visible_timeout * 1000;
-	job_list(job);
+	if (job_list(job) < 0) {
+		log_err("job %s: out of memory at resume; it resumes at the next start",
+		        job->rec.id);
+		job_free(job);
+		return;
+	}
 	engine_count(eng, DCV_JOB_STATE_COUNT, job->rec.state);
 	if (job_build_spec(job) < 0) {
 		log_err("job %s: out of memory at resume", job->rec.id);

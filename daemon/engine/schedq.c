@@ -48,6 +48,22 @@ static void sift_down(struct dcv_sched *s, size_t i)
 	place(s, i, e);
 }
 
+int dcv_sched_reserve(struct dcv_sched *s, size_t n)
+{
+	size_t cap = s->cap ? s->cap : 64;
+	struct dcv_sched_entry **grown = NULL;
+
+	if (n <= s->cap)
+		return DCV_OK;
+	while (cap < n)
+		cap *= 2;
+	if ((grown = realloc(s->heap, cap * sizeof(*grown))) == NULL)
+		return DCV_ENOMEM;
+	s->heap = grown;
+	s->cap = cap;
+	return DCV_OK;
+}
+
 int dcv_sched_put(struct dcv_sched *s, struct dcv_sched_entry *e, uint64_t due)
 {
 	if (dcv_sched_queued(e)) {
@@ -59,14 +75,8 @@ int dcv_sched_put(struct dcv_sched *s, struct dcv_sched_entry *e, uint64_t due)
 			sift_down(s, e->index);
 		return DCV_OK;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct dcv_sched_entry **grown = realloc(s->heap, cap * sizeof(*grown));
-		if (grown == NULL)
-			return DCV_ENOMEM;
-		s->heap = grown;
-		s->cap = cap;
-	}
+	if (s->n == s->cap && dcv_sched_reserve(s, s->n + 1) < 0)
+		return DCV_ENOMEM;
 	e->due = due;
 	place(s, s->n++, e);
 	sift_up(s, e->index);

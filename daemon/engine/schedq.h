@@ -32,7 +32,15 @@ static inline bool dcv_sched_queued(const struct dcv_sched_entry *e)
 	return e->index != (size_t)-1;
 }
 
-/* Adds e at due, or moves it there if queued. DCV_ENOMEM only. */
+/*
+ * Room for n entries: a put of any of them then cannot fail. The engine
+ * reserves a place when it lists a job (where running out of memory is
+ * reported and the CSR taken again later), so that a job's timer -- its
+ * withdrawal, an hour away -- is never lost to a failed allocation.
+ * DCV_ENOMEM only.
+ */
+int dcv_sched_reserve(struct dcv_sched *s, size_t n);
+/* Adds e at due, or moves it there if queued. DCV_ENOMEM (only without a reserved place). */
 int dcv_sched_put(struct dcv_sched *s, struct dcv_sched_entry *e, uint64_t due);
 /* Removes e if queued. */
 void dcv_sched_remove(struct dcv_sched *s, struct dcv_sched_entry *e);

@@ -104,8 +104,15 @@ static int record_status(const struct dcv_update_outcome *outcomes, size_t n_out
 		if (outcomes[o].rec_status == NULL || outcomes[o].rec_status[i] == DCV_OK)
 			continue;
 		status = outcomes[o].rec_status[i];
-		*why =
-		    outcomes[o].rec_why[i] != NULL ? outcomes[o].rec_why[i] : dcv_strerror(status);
+		/*
+		 * No text: memory ran out for it (update.h). The job's error says
+		 * so rather than pass the bare status off as the whole reason.
+		 */
+		*why = outcomes[o].rec_why[i] != NULL ? outcomes[o].rec_why[i]
+		       : status == DCV_ECONFLICT
+		           ? "the owner name already holds another value (out of memory for which "
+		             "primary and which CNAME)"
+		           : "a primary refused the record (out of memory for its reason)";
 	}
 	return status;
 }

@@ -1,6 +1,7 @@
 /* test_schedq.c -- the heap keeps its order through random puts, moves and removes. */
 #include <stdlib.h>
 
+#include "dcv/err.h"
 #include "schedq.h"
 #include "testutil.h"
 
@@ -58,11 +59,35 @@ static void test_due_only(void **state)
 	dcv_sched_free(&s);
 }
 
+/* A reserved place is kept: puts up to it never reallocate (the heap stays where it is). */
+static void test_reserve(void **state)
+{
+	struct dcv_sched_entry e[200];
+	struct dcv_sched s = {0};
+	struct dcv_sched_entry **heap = NULL;
+
+	(void)state;
+	assert_int_equal(dcv_sched_reserve(&s, 0), DCV_OK);
+	assert_int_equal(dcv_sched_reserve(&s, 200), DCV_OK);
+	assert_true(s.cap >= 200);
+	heap = s.heap;
+	assert_int_equal(dcv_sched_reserve(&s, 150), DCV_OK);
+	assert_ptr_equal(s.heap, heap);
+	for (size_t i = 0; i < 200; i++) {
+		dcv_sched_entry_init(&e[i]);
+		assert_int_equal(dcv_sched_put(&s, &e[i], 1000 - i), DCV_OK);
+	}
+	assert_ptr_equal(s.heap, heap);
+	assert_ptr_equal(dcv_sched_first(&s), &e[199]);
+	dcv_sched_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_operations),
 	    cmocka_unit_test(test_due_only),
+	    cmocka_unit_test(test_reserve),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
