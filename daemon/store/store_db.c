@@ -635,9 +635,11 @@ static int db_load(struct dcv_store *st, bool fix, struct db *db, struct recs *r
 	if (rc < 0 || mrc != 0 || !fix)
 		goto out;
 	mrc = holders_check(db, recs);
-	if (mrc == 0)
+	/* A commit frees the transaction, also when it fails; else db_close() aborts it. */
+	if (mrc == 0) {
 		mrc = mdb_txn_commit(db->txn);
-	db->txn = NULL;
+		db->txn = NULL;
+	}
 	if (mrc == 0)
 		st->stats.map_size = st->map_size;
 out:
