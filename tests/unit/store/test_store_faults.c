@@ -11,13 +11,17 @@
  * LMDB (mdb_dump's view) or a new store's load afterwards.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -1046,6 +1050,72 @@ static void test_damaged_pages(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Reads the byte past the end of a one-page file through a two-page map: SIGBUS. */
+static void *guard_fault(void *arg)
+{
+	const char *path = arg;
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	volatile char *map = NULL;
+
+	if (fd < 0 || ftruncate(fd, page) < 0)
+		_exit(3);
+	map = mmap(NULL, 2 * (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		_exit(3);
+	return (void *)(intptr_t)map[page];
+}
+
+/*
+ * The guard takes back only the SIGBUS of the thread whose load it
+ * guards: one in another thread at the same time (here a read past a
+ * file's end in a second thread) still ends the process with SIGBUS, and
+ * one on the guarded thread jumps back.
+ */
+static void test_guard_only_its_thread(void **state)
+{
+	const char *path = tu_path("short-file");
+	sigjmp_buf jump;
+	pthread_t t;
+	int status = 0;
+	pid_t pid = 0;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGBUS, SIG_DFL); /* not cmocka's: the child must die of it */
+		if (sigsetjmp(jump, 0) != 0)
+			_exit(4); /* taken back: wrong, the fault was not this thread's */
+		if (!store_guard_arm(&jump))
+			_exit(5);
+		if (pthread_create(&t, NULL, guard_fault, (void *)path) == 0)
+			pthread_join(t, NULL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
+		fail_msg("a SIGBUS of another thread: child status %d, want death by SIGBUS",
+		         status);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGBUS, SIG_DFL);
+		if (sigsetjmp(jump, 0) != 0) {
+			store_guard_disarm();
+			_exit(0); /* taken back, as a load is */
+		}
+		if (!store_guard_arm(&jump))
+			_exit(5);
+		guard_fault((void *)path);
+		_exit(6);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("a SIGBUS of the guarded thread: child status %d, want exit 0", status);
+}
+
 /*
  * An environment without databases (made, but dcvd's first load never
  * committed): a reader finds no records, not an error.
@@ -1123,6 +1193,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_folder_removed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reader_no_databases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guard_only_its_thread, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
