@@ -50,10 +50,13 @@ static void guard_on_sigbus(int sig, siginfo_t *info, void *context)
 	sigaction(SIGBUS, &guard_previous, NULL);
 }
 
-bool store_guard_arm(sigjmp_buf *jump)
+/*
+ * sigaction() of SIGBUS with a handler cannot fail (POSIX: EINVAL only for
+ * a signal that does not exist or cannot be caught), so arming always arms.
+ */
+void store_guard_arm(sigjmp_buf *jump)
 {
 	struct sigaction sa;
-	bool ok = true;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = guard_on_sigbus;
@@ -61,12 +64,10 @@ bool store_guard_arm(sigjmp_buf *jump)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	pthread_mutex_lock(&guard_lock);
-	if (guard_users == 0)
-		ok = sigaction(SIGBUS, &sa, &guard_previous) == 0;
-	guard_users += ok;
+	if (guard_users++ == 0)
+		sigaction(SIGBUS, &sa, &guard_previous);
 	pthread_mutex_unlock(&guard_lock);
-	guard_jump = ok ? jump : NULL;
-	return ok;
+	guard_jump = jump;
 }
 
 void store_guard_disarm(void)

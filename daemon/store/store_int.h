@@ -142,10 +142,9 @@ int store_db_load(struct dcv_store *st, bool fix, struct dcv_job_record **recs, 
 /*
  * Arms this thread's guard: a SIGBUS on this thread goes back to jump
  * (siglongjmp; the caller sigsetjmp'ed it with savemask 0) until
- * store_guard_disarm(). False when no handler could be installed (the load
- * then runs unguarded, as it did before).
+ * store_guard_disarm(), which does nothing on a thread that is not armed.
  */
-bool store_guard_arm(sigjmp_buf *jump);
+void store_guard_arm(sigjmp_buf *jump);
 void store_guard_disarm(void);
 
 /*

@@ -47,6 +47,15 @@ void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *tu_run_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * Ends a forked child of a test with code, at once (_exit: a forked child
+ * must not run the parent's exit handlers -- libuv's joins a thread pool
+ * the child does not have), and with its coverage counters written first
+ * in a coverage build (__gcov_dump, from libgcov; absent otherwise).
+ */
+void __gcov_dump(void) __attribute__((weak));
+__attribute__((noreturn)) void tu_child_exit(int code);
+
+/*
  * Skips the running test and says why. cmocka's own skip() only marks the
  * test SKIPPED in its output and the program still exits 0, so ctest would
  * count it as passed: here the program exits 77 instead when no test
