@@ -136,9 +136,14 @@ size_t tu_count_entries(const char *dir)
 	return n;
 }
 
+#ifdef DCV_GCOV_DUMP
+void __gcov_dump(void);
+#endif
+
 void tu_child_exit(int code)
 {
-	if (__gcov_dump != NULL)
-		__gcov_dump();
+#ifdef DCV_GCOV_DUMP
+	__gcov_dump();
+#endif
 	_exit(code);
 }

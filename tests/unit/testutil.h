@@ -50,9 +50,8 @@ const char *tu_run_line(const char *fmt, ...) __attribute__((format(printf, 1, 2
  * Ends a forked child of a test with code, at once (_exit: a forked child
  * must not run the parent's exit handlers -- libuv's joins a thread pool
  * the child does not have), and with its coverage counters written first
- * in a coverage build (__gcov_dump, from libgcov; absent otherwise).
+ * in a coverage build (__gcov_dump, from libgcov).
  */
-void __gcov_dump(void) __attribute__((weak));
 __attribute__((noreturn)) void tu_child_exit(int code);
 
 /*
