@@ -13,8 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "dcv/names.h"
 #include "engine_int.h"
@@ -128,6 +131,33 @@ void engine_schedule(struct dcv_engine *eng, struct dcv_job *job, uint64_t delay
 	}
 	if (dcv_sched_first(&eng->sched) == &job->due)
 		rearm(eng);
+}
+
+/*
+ * NAME~<seconds><microseconds, 20 bits><random, 12 bits>: readable in logs,
+ * unique across restarts too (a counter alone would repeat after a restart
+ * within the same second and overwrite an older job's record), and ordered
+ * by time also within one second, never repeating or going back within one
+ * run: the newest record of a NAME is the one whose id sorts last, which is
+ * how its status file is rebuilt at start (refresh_status below).
+ */
+void engine_job_id(struct dcv_engine *eng, const char *name, char *id, size_t size)
+{
+	struct timeval tv;
+	uint64_t stamp = 0;
+	uint32_t r = 0;
+
+	gettimeofday(&tv, NULL);
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint32_t)eng->id_counter * 2654435761u;
+	eng->id_counter++;
+	stamp = (uint64_t)tv.tv_sec << 32 | (uint64_t)tv.tv_usec << 12 | (r & 0xfff);
+	if (stamp <= eng->id_last)
+		stamp = eng->id_last + 1;
+	eng->id_last = stamp;
+	/* The id is a file name too: a very long NAME is cut to fit (store.h). */
+	snprintf(id, size, "%.*s~%llx%08x", DCV_JOB_ID_MAX - 17, name,
+	         (unsigned long long)(stamp >> 32), (unsigned)(stamp & 0xffffffffu));
 }
 
 /* --- the spool ------------------------------------------------------------ */

@@ -161,7 +161,7 @@ struct dcv_engine {
 	size_t n_listed;      /* on the list: each has a reserved place in sched */
 	size_t n_by_state[DCV_JOB_STATE_COUNT];
 	uint64_t id_counter;
-	uint64_t id_last; /* the last job id's time and random part (job.c, make_id) */
+	uint64_t id_last; /* the last job id's time and random part (engine_job_id) */
 	/* zones */
 	struct zbatch *zbatches;
 	struct zwatch *zwatches;
@@ -219,6 +219,8 @@ void engine_release(struct dcv_engine *eng);
  * ended hands its status to a waiting `dcv submit` (engine_result_due,
  * engine_deliver_result; quiet: no log line when nobody waits).
  */
+/* A new job's id for NAME into id (size bytes): ordered by time, unique (engine.c). */
+void engine_job_id(struct dcv_engine *eng, const char *name, char *id, size_t size);
 void engine_persist(struct dcv_engine *eng, struct dcv_job *job, const char *status_dir, bool move,
                     void (*fn)(struct dcv_job *job));
 void engine_commit(struct dcv_engine *eng);

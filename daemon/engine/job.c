@@ -11,10 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
-
-#include <openssl/rand.h>
 
 #include "dcv/names.h"
 #include "engine_int.h"
@@ -648,34 +645,6 @@ void job_due(struct dcv_job *job)
 
 /* --- how jobs begin: a spool item, or a record at start ------------------- */
 
-/*
- * NAME~<seconds><microseconds, 20 bits><random, 12 bits>: readable in logs,
- * unique across restarts too (a counter alone would repeat after a restart
- * within the same second and overwrite an older job's record), and ordered
- * by time also within one second, never repeating or going back within one
- * run: the newest record of a NAME is the one whose id sorts last, which is
- * how its status file is rebuilt at start (engine.c, refresh_status).
- */
-static void make_id(struct dcv_job *job, const char *name)
-{
-	struct dcv_engine *eng = job->eng;
-	struct timeval tv;
-	uint64_t stamp = 0;
-	uint32_t r = 0;
-
-	gettimeofday(&tv, NULL);
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint32_t)eng->id_counter * 2654435761u;
-	eng->id_counter++;
-	stamp = (uint64_t)tv.tv_sec << 32 | (uint64_t)tv.tv_usec << 12 | (r & 0xfff);
-	if (stamp <= eng->id_last)
-		stamp = eng->id_last + 1;
-	eng->id_last = stamp;
-	/* The id is a file name too: a very long NAME is cut to fit (store.h). */
-	snprintf(job->rec.id, sizeof(job->rec.id), "%.*s~%llx%08x", DCV_JOB_ID_MAX - 17, name,
-	         (unsigned long long)(stamp >> 32), (unsigned)(stamp & 0xffffffffu));
-}
-
 void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 {
 	struct dcv_job *job = job_new(eng);
@@ -703,7 +672,7 @@ void job_from_item(struct dcv_engine *eng, struct dcv_spool_item *item)
 		snprintf(job->rec.submitter, sizeof(job->rec.submitter), "%s", item->owner_name);
 	/* dcv submit --wait: where its status goes when the job ends (results.h). */
 	memcpy(job->rec.token, item->sidecar.token, sizeof(job->rec.token));
-	make_id(job, item->name);
+	engine_job_id(eng, item->name, job->rec.id, sizeof(job->rec.id));
 	job->rec.state = DCV_JOB_RECEIVED;
 	job->rec.received = job_now_s();
 	job->has_sidecar = item->has_sidecar;
