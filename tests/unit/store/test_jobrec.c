@@ -25,17 +25,12 @@
 
 /* What dcv_job_record_emit() writes for base_record(): the damage tests edit it. */
 
-/*
- * A NUL-terminated copy of an emitted buffer (which has no NUL): not
- * strndup(), whose sanitizer interceptor reads one byte past the buffer.
- */
+/* A NUL-terminated copy of an emitted buffer (which has no NUL; util.h says why not strndup). */
 static char *terminated(const unsigned char *buf, size_t len)
 {
-	char *s = malloc(len + 1);
+	char *s = dcv_memdup_text(buf, len);
 
 	assert_non_null(s);
-	memcpy(s, buf, len);
-	s[len] = '\0';
 	return s;
 }
 
