@@ -10,8 +10,9 @@
  * The records live in one LMDB environment, SPOOL/state/ (data.mdb and
  * lock.mdb, mode 0640), with two databases:
  *   jobs     id -> the record's text (dcv_job_record_emit(), below);
- *   holders  "zone/owner" (lower case) -> the lines "TARGET ID\n" (sorted)
- *            of the records that hold that rr (dcv_job_record_holds()).
+ *   holders  "zone/owner" (lower case) -> "TARGET ID", one value per
+ *            record that holds that rr (dcv_job_record_holds()); LMDB
+ *            keeps a key's values sorted (MDB_DUPSORT).
  * A batch's records, forgets and holder changes are one write transaction:
  * they are all on disk or none is. LMDB's commit is the flush (fdatasync
  * of data.mdb, then its meta page written with O_DSYNC); a batch of 10,000
@@ -267,7 +268,7 @@ void dcv_store_close(struct dcv_store *st);
  * database and reported in errors as "SPOOL/state/data.mdb (job ID):LINE:COL:
  * reason (damaged record: removed)". The holders database is checked
  * against the records, which win: a difference is fixed in the same
- * transaction, logged (a warning per key, at most 10) and counted in
+ * transaction, logged (a warning per pair, at most 10) and counted in
  * dcv_store_stats().holders_fixed. Leftover ".*.status.tmp" files in done/
  * and failed/ (writes a crash cut short) are deleted.
  *
@@ -300,7 +301,7 @@ struct dcv_store_stats {
 	uint64_t fsync_calls;   /* of folders */
 	uint64_t map_grown;     /* times MDB_MAP_FULL grew the map */
 	uint64_t map_size;      /* bytes of the map, after the last load or batch */
-	uint64_t holders_fixed; /* keys of the holders database fixed at the last load */
+	uint64_t holders_fixed; /* holders pairs fixed at the last load */
 };
 void dcv_store_stats(const struct dcv_store *st, struct dcv_store_stats *out);
 

@@ -131,13 +131,30 @@ out:
 	return rc;
 }
 
-/* The two databases in db->txn; flags MDB_CREATE for dcvd, 0 for a reader. */
-static int db_dbis(struct db *db, unsigned flags)
+/*
+ * The two databases in db->txn: dcvd's (create: made when missing) or a
+ * reader's, which needs only the records. holders keeps each holder as a
+ * value of its own, sorted by LMDB (MDB_DUPSORT). LMDB opens a database
+ * with the flags it was made with, whatever is asked: a holders database
+ * made without MDB_DUPSORT (by a build before it) is dropped here, and the
+ * load's check fills it again from the records.
+ */
+static int db_dbis(struct db *db, bool create)
 {
-	int mrc = mdb_dbi_open(db->txn, "jobs", flags, &db->jobs);
+	unsigned flags = 0;
+	int mrc = mdb_dbi_open(db->txn, "jobs", create ? MDB_CREATE : 0, &db->jobs);
 
+	if (mrc != 0 || !create)
+		return mrc;
+	mrc = mdb_dbi_open(db->txn, "holders", MDB_CREATE | MDB_DUPSORT, &db->holders);
 	if (mrc == 0)
-		mrc = mdb_dbi_open(db->txn, "holders", flags, &db->holders);
+		mrc = mdb_dbi_flags(db->txn, db->holders, &flags);
+	if (mrc == 0 && !(flags & MDB_DUPSORT)) {
+		mrc = mdb_drop(db->txn, db->holders, 1);
+		if (mrc == 0)
+			mrc = mdb_dbi_open(db->txn, "holders", MDB_CREATE | MDB_DUPSORT,
+			                   &db->holders);
+	}
 	return mrc;
 }
 
@@ -198,76 +215,15 @@ out:
 	return rc;
 }
 
-/* Orders "TARGET ID" lines as strcmp() would (lines are not NUL-terminated). */
-static int line_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
-{
-	int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
-
-	return c != 0 ? c : (a_len > b_len) - (a_len < b_len);
-}
-
 /*
- * Adds the line "TARGET ID" to the holders of key, or drops it: the
- * value is the sorted lines of every holder, each ending in '\n'.
+ * Adds or drops each line "KEY TARGET ID" of holds: the value "TARGET ID"
+ * under KEY. Adding one that is there, or dropping one that is not, is
+ * not an error: the transaction makes the database what the record says.
  */
-static int holder_edit(struct db *db, const char *key, size_t key_len, const char *line,
-                       size_t line_len, bool add)
-{
-	MDB_val k = {key_len, (void *)key}, v = {0, NULL};
-	const char *p = NULL, *end = NULL, *nl = NULL;
-	char *buf = NULL;
-	size_t at = 0, n = 0;
-	bool done = !add;
-	int mrc = mdb_get(db->txn, db->holders, &k, &v), c = 0;
-
-	if (mrc != 0 && mrc != MDB_NOTFOUND)
-		goto out;
-	buf = malloc(v.mv_size + line_len + 2);
-	mrc = ENOMEM;
-	if (buf == NULL)
-		goto out;
-	/* A value that lost its last newline (damage) ends at end, not past it. */
-	for (p = v.mv_data, end = p + v.mv_size; p != NULL && p < end;
-	     p = nl != NULL ? nl + 1 : end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		c = line_cmp(p, n, line, line_len);
-		if (c == 0 && !add)
-			continue;
-		if (c >= 0 && !done) {
-			memcpy(buf + at, line, line_len);
-			buf[at + line_len] = '\n';
-			at += line_len + 1;
-			done = true;
-		}
-		if (c != 0) {
-			memcpy(buf + at, p, n);
-			buf[at + n] = '\n';
-			at += n + 1;
-		}
-	}
-	if (!done) {
-		memcpy(buf + at, line, line_len);
-		buf[at + line_len] = '\n';
-		at += line_len + 1;
-	}
-	v.mv_size = at;
-	v.mv_data = buf;
-	if (at > 0)
-		mrc = mdb_put(db->txn, db->holders, &k, &v, 0);
-	else
-		mrc = mdb_del(db->txn, db->holders, &k, NULL);
-	if (mrc == MDB_NOTFOUND)
-		mrc = 0;
-out:
-	free(buf);
-	return mrc;
-}
-
-/* Applies each line "KEY TARGET ID" of holds to the holders database. */
 static int holds_apply(struct db *db, const char *holds, bool add)
 {
 	const char *p = holds, *space = NULL, *nl = NULL;
+	MDB_val k, v;
 	int mrc = 0;
 
 	for (; p != NULL && *p != '\0' && mrc == 0; p = nl + 1) {
@@ -275,8 +231,12 @@ static int holds_apply(struct db *db, const char *holds, bool add)
 		space = nl != NULL ? memchr(p, ' ', (size_t)(nl - p)) : NULL;
 		if (space == NULL)
 			break;
-		mrc = holder_edit(db, p, (size_t)(space - p), space + 1, (size_t)(nl - space - 1),
-		                  add);
+		k = (MDB_val){(size_t)(space - p), (void *)p};
+		v = (MDB_val){(size_t)(nl - space - 1), (void *)(space + 1)};
+		mrc = add ? mdb_put(db->txn, db->holders, &k, &v, MDB_NODUPDATA)
+		          : mdb_del(db->txn, db->holders, &k, &v);
+		if (mrc == MDB_KEYEXIST || mrc == MDB_NOTFOUND)
+			mrc = 0;
 	}
 	return mrc;
 }
@@ -338,7 +298,7 @@ static int write_ops(struct db *db, const struct store_op *ops, size_t n)
 		db->txn = NULL;
 		return mrc;
 	}
-	mrc = db_dbis(db, MDB_CREATE);
+	mrc = db_dbis(db, true);
 	for (size_t i = 0; i < n && mrc == 0; i++)
 		mrc = write_op(db, &ops[i]);
 	/* The commit is the flush: data.mdb's fdatasync, then its meta page. */
@@ -447,28 +407,10 @@ out:
 	return rc;
 }
 
-/* A (key, value) of the holders database, as it is or as the records say. */
-struct kv {
-	char *key;
-	char *val;
-};
-
-static void kvs_free(struct kv *kvs, size_t n)
+/* Every line "KEY TARGET ID" the records hold, sorted (strcmp: LMDB's order too). */
+static int holders_wanted(const struct recs *recs, struct dcv_strv *lines)
 {
-	for (size_t i = 0; kvs != NULL && i < n; i++) {
-		free(kvs[i].key);
-		free(kvs[i].val);
-	}
-	free(kvs);
-}
-
-/* The holders database as the records say it should be, in key order. */
-static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_out)
-{
-	struct dcv_strv lines = {NULL, 0, 0};
-	struct kv *kvs = NULL;
-	char *holds = NULL, *p = NULL, *nl = NULL, *val = NULL;
-	size_t n = 0, k = 0, len = 0;
+	char *holds = NULL, *p = NULL, *nl = NULL;
 	int rc = DCV_OK;
 
 	for (size_t i = 0; i < recs->n && rc == DCV_OK; i++) {
@@ -476,69 +418,55 @@ static int holders_wanted(const struct recs *recs, struct kv **out, size_t *n_ou
 		for (p = holds; rc == DCV_OK && p != NULL && (nl = strchr(p, '\n')) != NULL;
 		     p = nl + 1) {
 			*nl = '\0';
-			rc = dcv_strv_push(&lines, p);
+			rc = dcv_strv_push(lines, p);
 		}
 		free(holds);
 		holds = NULL;
 	}
-	/*
-	 * Key characters sort after ' ': sorted lines are grouped by key in
-	 * LMDB's key order. No line comes twice: a record's holds list each
-	 * once, and each line ends in its record's id, unique as the keys are.
-	 */
-	if (rc == DCV_OK && lines.n > 0)
-		qsort(lines.v, lines.n, sizeof(*lines.v), str_cmp);
-	if (rc == DCV_OK && (kvs = calloc(lines.n + 1, sizeof(*kvs))) == NULL)
-		rc = DCV_ENOMEM;
-	for (size_t i = 0; i < lines.n && rc == DCV_OK; i++) {
-		p = strchr(lines.v[i], ' ');
-		k = (size_t)(p - lines.v[i]);
-		if (n == 0 || strlen(kvs[n - 1].key) != k ||
-		    memcmp(kvs[n - 1].key, lines.v[i], k)) {
-			kvs[n].key = strndup(lines.v[i], k);
-			kvs[n++].val = strdup("");
-			if (kvs[n - 1].key == NULL || kvs[n - 1].val == NULL) {
-				rc = DCV_ENOMEM;
-				break;
-			}
-		}
-		len = strlen(kvs[n - 1].val);
-		val = realloc(kvs[n - 1].val, len + strlen(p + 1) + 2);
-		if (val == NULL) {
-			rc = DCV_ENOMEM;
-			break;
-		}
-		sprintf(val + len, "%s\n", p + 1);
-		kvs[n - 1].val = val;
-	}
-	dcv_strv_free(&lines);
-	*out = kvs;
-	*n_out = n;
+	if (rc == DCV_OK && lines->n > 0)
+		qsort(lines->v, lines->n, sizeof(*lines->v), str_cmp);
 	return rc;
 }
 
-/* Sets key to val (NULL: deletes it) and says so; one line per key, at most ten. */
-static int holders_fix(struct db *db, const char *key, const char *had, const char *val)
+/* Orders a held pair "KEY VALUE" (mv_size bytes, maybe with NUL bytes) against a wanted line. */
+static int held_cmp(const void *key, const void *elem)
 {
-	MDB_val k = {strlen(key), (void *)key}, v = {val ? strlen(val) : 0, (void *)val};
-	uint64_t *fixed = &db->st->stats.holders_fixed;
+	const MDB_val *held = key;
+	const char *line = *(char *const *)elem;
+	size_t n = strlen(line);
+	int c = memcmp(held->mv_data, line, held->mv_size < n ? held->mv_size : n);
 
-	if (*fixed < 10)
-		log_warn("%s: the holders of %s were [%s], the job records say [%s]: fixed",
-		         db->path, key, had ? had : "", val ? val : "");
-	(*fixed)++;
-	return val != NULL ? mdb_put(db->txn, db->holders, &k, &v, 0)
-	                   : mdb_del(db->txn, db->holders, &k, NULL);
+	return c != 0 ? c : (held->mv_size > n) - (held->mv_size < n);
 }
 
-/* Makes the holders database say what the records say (they win). */
+/* One pair fixed: said (at most ten times a load) and counted. */
+static void holders_fixed(struct db *db, const MDB_val *k, const MDB_val *v, const char *what)
+{
+	uint64_t *fixed = &db->st->stats.holders_fixed;
+	char key[600], val[600];
+
+	dcv_escape(key, sizeof(key), k->mv_data, k->mv_size);
+	dcv_escape(val, sizeof(val), v->mv_data, v->mv_size);
+	if (*fixed < 10)
+		log_warn("%s: holders: %s -> %s: %s (the job records win)", db->path, key, val,
+		         what);
+	(*fixed)++;
+}
+
+/*
+ * Makes the holders database say what the records say (they win): a pair
+ * no record holds is deleted, a pair a record holds and the database lacks
+ * is added. Looked up, not merged, so that a damaged key (a space, a NUL
+ * byte) cannot throw the two orders out of step.
+ */
 static int holders_check(struct db *db, const struct recs *recs)
 {
-	struct kv *want = NULL, *have = NULL, *grown = NULL;
-	size_t n_want = 0, n_have = 0, cap = 0, i = 0, j = 0;
+	struct dcv_strv want = {NULL, 0, 0};
 	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	int mrc = holders_wanted(recs, &want, &n_want) < 0 ? ENOMEM : 0, c = 0;
+	MDB_val k, v, pair = {0, NULL};
+	char buf[1100];
+	const char *space = NULL;
+	int mrc = holders_wanted(recs, &want) < 0 ? ENOMEM : 0;
 
 	db->st->stats.holders_fixed = 0;
 	if (mrc == 0)
@@ -546,37 +474,36 @@ static int holders_check(struct db *db, const struct recs *recs)
 	for (int op = MDB_FIRST; mrc == 0; op = MDB_NEXT) {
 		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
-		if (n_have == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((grown = realloc(have, cap * sizeof(*have))) == NULL) {
-				mrc = ENOMEM;
-				break;
-			}
-			have = grown;
+		/* A pair longer than any record makes is damage, never wanted. */
+		pair = (MDB_val){k.mv_size + 1 + v.mv_size, buf};
+		if (pair.mv_size <= sizeof(buf)) {
+			memcpy(buf, k.mv_data, k.mv_size);
+			buf[k.mv_size] = ' ';
+			memcpy(buf + k.mv_size + 1, v.mv_data, v.mv_size);
+			if (want.n > 0 &&
+			    bsearch(&pair, want.v, want.n, sizeof(*want.v), held_cmp) != NULL)
+				continue;
 		}
-		/* Not strndup(): it may read on past the value, off the end of the file. */
-		have[n_have].key = dcv_memdup_text(k.mv_data, k.mv_size);
-		have[n_have].val = dcv_memdup_text(v.mv_data, v.mv_size);
-		if (have[n_have++].val == NULL || have[n_have - 1].key == NULL)
-			mrc = ENOMEM;
+		holders_fixed(db, &k, &v, "held by no job record, deleted");
+		/* Through the cursor: the next MDB_NEXT gives the pair after it. */
+		mrc = mdb_cursor_del(cur, 0);
+	}
+	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
+	for (size_t i = 0; i < want.n && mrc == 0; i++) {
+		space = strchr(want.v[i], ' ');
+		k = (MDB_val){(size_t)(space - want.v[i]), want.v[i]};
+		v = (MDB_val){strlen(space + 1), (void *)(space + 1)};
+		pair = v; /* the lookup may point k and v into the map */
+		mrc = mdb_cursor_get(cur, &k, &pair, MDB_GET_BOTH);
+		if (mrc != MDB_NOTFOUND)
+			continue;
+		k = (MDB_val){(size_t)(space - want.v[i]), want.v[i]};
+		holders_fixed(db, &k, &v, "missing, added");
+		mrc = mdb_put(db->txn, db->holders, &k, &v, 0);
 	}
 	if (cur != NULL)
 		mdb_cursor_close(cur);
-	mrc = mrc == MDB_NOTFOUND ? 0 : mrc;
-	/* Both in key order: a merge. A key with a NUL byte is garbage, never wanted. */
-	while (mrc == 0 && (i < n_want || j < n_have)) {
-		c = i == n_want ? 1 : j == n_have ? -1 : strcmp(want[i].key, have[j].key);
-		if (c == 0 && strcmp(want[i].val, have[j].val) != 0)
-			mrc = holders_fix(db, want[i].key, have[j].val, want[i].val);
-		else if (c < 0)
-			mrc = holders_fix(db, want[i].key, NULL, want[i].val);
-		else if (c > 0)
-			mrc = holders_fix(db, have[j].key, have[j].val, NULL);
-		i += c <= 0;
-		j += c >= 0;
-	}
-	kvs_free(want, n_want);
-	kvs_free(have, n_have);
+	dcv_strv_free(&want);
 	return mrc;
 }
 
@@ -609,7 +536,7 @@ static int db_load(struct dcv_store *st, bool fix, struct db *db, struct recs *r
 		goto out;
 	mrc = load_begin(db);
 	if (mrc == 0)
-		mrc = db_dbis(db, fix ? MDB_CREATE : 0);
+		mrc = db_dbis(db, fix);
 	/* A reader before dcvd's first batch finds no databases: no records. */
 	if (mrc == MDB_NOTFOUND && !fix) {
 		mrc = 0;
@@ -713,7 +640,7 @@ int store_db_prune(struct dcv_store *st, store_expire_fn expire,
 	if ((mrc = mdb_txn_begin(db.env, NULL, 0, &db.txn)) != 0)
 		db.txn = NULL;
 	if (mrc == 0)
-		mrc = db_dbis(&db, MDB_CREATE);
+		mrc = db_dbis(&db, true);
 	if (mrc == 0)
 		mrc = mdb_cursor_open(db.txn, db.jobs, &cur);
 	for (int op = MDB_FIRST; mrc == 0 && rc == DCV_OK; op = MDB_NEXT) {

@@ -89,7 +89,7 @@ static void db_put(const char *db, const char *key, const void *val, size_t len)
 	mdb_env_close(env);
 }
 
-/* Every (key, value) of db as lines "KEY VALUE-LINE", sorted; "" when empty. */
+/* Every (key, value) pair of db as lines "KEY VALUE", in LMDB's order; "" when empty. */
 static char *db_lines(const char *db)
 {
 	struct dcv_strv lines = {NULL, 0, 0};
@@ -98,19 +98,15 @@ static char *db_lines(const char *db)
 	MDB_cursor *cur = NULL;
 	MDB_dbi dbi;
 	MDB_val k, v;
-	char *out = NULL, *p = NULL, *nl = NULL, *val = NULL;
+	char *out = NULL;
 	size_t len = 1;
 
 	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
 	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
 	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
-	for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-		val = dcv_memdup_text(v.mv_data, v.mv_size);
-		for (p = val; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-			dcv_strv_pushf(&lines, "%.*s %.*s\n", (int)k.mv_size, (char *)k.mv_data,
-			               (int)(nl - p), p);
-		free(val);
-	}
+	for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT)
+		dcv_strv_pushf(&lines, "%.*s %.*s\n", (int)k.mv_size, (char *)k.mv_data,
+		               (int)v.mv_size, (char *)v.mv_data);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
@@ -345,6 +341,7 @@ static void test_holders_repair(void **state)
 	struct dcv_store *st = NULL;
 	int64_t gens[NIDS];
 	char *lines = NULL, *last = NULL, key[600];
+	size_t missing = 0;
 	uv_loop_t loop;
 
 	assert_int_equal(uv_loop_init(&loop), 0);
@@ -356,21 +353,26 @@ static void test_holders_repair(void **state)
 	commit_ok(&loop, b);
 	dcv_store_close(st);
 	expect_holders(gens);
-	/* One key with a wrong value, one missing, one that no record holds. */
+	/* A pair no record holds beside a right one, a key missing, a key no record holds. */
 	lines = db_lines("holders");
 	last = strrchr(lines, '\n');
 	*last = '\0';
 	last = strrchr(lines, '\n');
 	assert_non_null(last);
 	snprintf(key, sizeof(key), "%.*s", (int)strcspn(lines, " "), lines);
-	db_put("holders", key, "x.sectigo.com. m999~1\n", 22);
-	snprintf(key, sizeof(key), "%.*s", (int)strcspn(last + 1, " "), last + 1);
+	db_put("holders", key, "x.sectigo.com. m999~1", 21);
+	snprintf(key, sizeof(key), "%.*s ", (int)strcspn(last + 1, " "), last + 1);
+	/* The missing key's pairs are each one fix: the model's records share rrs. */
+	for (char *p = strstr(lines, key); p != NULL; p = strstr(p + 1, key))
+		missing++;
+	key[strlen(key) - 1] = '\0';
 	db_put("holders", key, NULL, 0);
-	db_put("holders", "zz.test./_zz.zz.test.", "t.sectigo.com. zz~1\n", 20);
+	db_put("holders", "zz.test./_zz.zz.test.", "t.sectigo.com. zz~1", 19);
 	free(lines);
 	st = open_store(&loop);
 	dcv_store_stats(st, &stats);
-	assert_int_equal(stats.holders_fixed, 3);
+	assert_true(missing >= 1);
+	assert_int_equal(stats.holders_fixed, 2 + missing);
 	expect_model(st, gens);
 	dcv_store_close(st);
 	expect_holders(gens);

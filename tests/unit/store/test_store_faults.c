@@ -119,7 +119,7 @@ static void jobs_put(const void *key, size_t key_len, const void *val, size_t le
 	db_set("jobs", key, key_len, val, len);
 }
 
-/* The holders database as "KEY=VALUE" joined by '|' (newlines as '/n'); static buffer. */
+/* The holders database as its pairs "KEY=VALUE" joined by '|' (newlines as '/n'); static buffer. */
 static const char *holders_dump(void)
 {
 	static char out[16384];
@@ -773,14 +773,40 @@ static int write_one(uv_loop_t *loop, struct dcv_store *st, const struct dcv_job
 }
 
 /*
+ * A holders database made without MDB_DUPSORT (one value per key, the
+ * format of builds before it) holding one stale value; the load drops it
+ * and fills the new one from the records.
+ */
+static void holders_old_format(const char *key, const char *val)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(key), (void *)key}, v = {strlen(val), (void *)val};
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_open(env, tu_path("state"), MDB_NOTLS, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "holders", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_dbi_open(txn, "holders", MDB_CREATE, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
  * The holders database: an rr a record lists twice is held once; a batch
- * copes with a holders value that lost its last newline, a key that is
- * missing, a record whose old text is damaged (what it held is added, not
- * doubled); and a load puts back a wiped holders database, counting every
- * key it fixed.
+ * copes with a pair that is missing, a record whose old text is damaged
+ * (what it held is added, not doubled); a load deletes pairs no record
+ * holds (a damaged key among them), puts back a wiped holders database,
+ * counting every pair it fixed, and replaces one of the format before
+ * MDB_DUPSORT.
  */
 static void test_holders_damage(void **state)
 {
+	static const char nul_key[] = "x.test./_a\0b";
 	struct dcv_job_record rec, many[12];
 	struct dcv_store_stats stats;
 	char *before = NULL;
@@ -792,18 +818,11 @@ static void test_holders_damage(void **state)
 	st = open_store(&loop);
 	held(&rec, "h~1");
 	snprintf(key, sizeof(key), "%s/%s", rec.rrs[0].zone, rec.rrs[0].owner);
-	snprintf(want, sizeof(want), "%s=%s h~1/n", key, rec.rrs[0].target);
+	snprintf(want, sizeof(want), "%s=%s h~1", key, rec.rrs[0].target);
 	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
 	assert_string_equal(holders_dump(), want);
 
-	/* Its value without the last newline: the forget still drops the line and the key. */
-	snprintf(want, sizeof(want), "%s h~1", rec.rrs[0].target);
-	db_set("holders", key, strlen(key), want, strlen(want));
-	assert_int_equal(write_one(&loop, st, &rec, true), DCV_OK);
-	assert_string_equal(holders_dump(), "");
-
-	/* The key missing when the record goes: nothing to drop, no error. */
-	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
+	/* The pair missing when the record goes: nothing to drop, no error. */
 	db_set("holders", key, strlen(key), NULL, 0);
 	assert_int_equal(write_one(&loop, st, &rec, true), DCV_OK);
 	assert_string_equal(holders_dump(), "");
@@ -812,7 +831,6 @@ static void test_holders_damage(void **state)
 	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
 	jobs_put("h~1", 3, "garbage", 7);
 	assert_int_equal(write_one(&loop, st, &rec, false), DCV_OK);
-	snprintf(want, sizeof(want), "%s=%s h~1/n", key, rec.rrs[0].target);
 	assert_string_equal(holders_dump(), want);
 
 	/* Twelve more holders, then the holders database wiped: the load puts all thirteen back. */
@@ -826,10 +844,30 @@ static void test_holders_damage(void **state)
 	dcv_store_close(st);
 	before = strdup(holders_dump());
 	assert_non_null(before);
-	assert_non_null(strstr(before, " h~1/n"));
-	assert_non_null(strstr(before, "k11~1/n"));
+	assert_non_null(strstr(before, " h~1"));
+	assert_non_null(strstr(before, " k11~1"));
 	db_set("holders", NULL, 0, NULL, 0);
 	assert_string_equal(holders_dump(), "");
+	st = open_store(&loop);
+	dcv_store_stats(st, &stats);
+	assert_int_equal(stats.holders_fixed, 13);
+	assert_string_equal(holders_dump(), before);
+	dcv_store_close(st);
+
+	/* Pairs no record holds: a stranger beside h~1, a key with a NUL byte, a space. */
+	snprintf(want, sizeof(want), "%s m999~1", rec.rrs[0].target);
+	db_set("holders", key, strlen(key), want, strlen(want));
+	db_set("holders", nul_key, sizeof(nul_key) - 1, "t. z~1", 6);
+	db_set("holders", "a b", 3, "t. z~1", 6);
+	st = open_store(&loop);
+	dcv_store_stats(st, &stats);
+	assert_int_equal(stats.holders_fixed, 3);
+	assert_string_equal(holders_dump(), before);
+	dcv_store_close(st);
+
+	/* The format before MDB_DUPSORT: dropped, and every pair put back. */
+	snprintf(want, sizeof(want), "%s h~1\n", rec.rrs[0].target);
+	holders_old_format(key, want);
 	st = open_store(&loop);
 	dcv_store_stats(st, &stats);
 	assert_int_equal(stats.holders_fixed, 13);
