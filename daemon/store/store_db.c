@@ -137,8 +137,14 @@ out:
  * value of its own, sorted by LMDB (MDB_DUPSORT). LMDB opens a database
  * with the flags it was made with, whatever is asked: a holders database
  * made without MDB_DUPSORT (by a build before it) is dropped here, and the
- * load's check fills it again from the records.
+ * load's check fills it again from the records. A sorted value is stored
+ * as a key, so it has LMDB's key limit (511 bytes), as the key does; the
+ * asserts below keep both within it.
  */
+#define RR_FIELD(f) sizeof(((struct dcv_job_record_rr *)NULL)->f)
+_Static_assert(RR_FIELD(zone) - 1 + 1 + RR_FIELD(owner) - 1 <= 511, "a holders key fits LMDB");
+_Static_assert(RR_FIELD(target) - 1 + 1 + DCV_JOB_ID_MAX <= 511, "a holders value fits LMDB");
+
 static int db_dbis(struct db *db, bool create)
 {
 	unsigned flags = 0;
@@ -407,7 +413,7 @@ out:
 	return rc;
 }
 
-/* Every line "KEY TARGET ID" the records hold, sorted (strcmp: LMDB's order too). */
+/* Every line "KEY TARGET ID" the records hold, sorted for bsearch(). */
 static int holders_wanted(const struct recs *recs, struct dcv_strv *lines)
 {
 	char *holds = NULL, *p = NULL, *nl = NULL;
