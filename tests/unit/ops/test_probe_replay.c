@@ -1,7 +1,9 @@
 /*
  * test_probe_replay.c -- probe.c (would the CA's check succeed?) against
  * scripted servers: every tests/unit/ops/replay/probe-*.rpl is one test
- * (replay.h says how a scenario reads). Besides the server entries:
+ * (replay.h says how a scenario reads). Besides the server entries (the
+ * config, probe, name, mark, held and prober lines are read by
+ * probe_replay_spec.c, which test_torture_probe_replay shares):
  *
  *   config ... end                       the configuration (dcvd.yaml)
  *   probe MD5 TARGET [absent] [memory]   the spec: our record's md5 and target;
@@ -39,12 +41,11 @@
 #include "config.h"
 #include "dcv/strv.h"
 #include "probe.h"
+#include "probe_replay_spec.h"
 #include "replay.h"
 #include "testutil.h"
 
 #define PR_MAX_ROUNDS 8
-#define PR_MAX_NAMES 4
-#define PR_MAX_CANDS 8
 
 struct pr_round {
 	uv_timer_t timer;
@@ -72,15 +73,7 @@ static struct {
 	const struct dcv_config *cfg;
 	struct pr_serials serials[PR_MAX_ROUNDS];
 	size_t n_serials;
-	struct dcv_probe_held held[2];
-	char held_zone[2][256];
-	struct dcv_probe_spec spec;
-	struct dcv_probe_memory memory;
-	struct dcv_probe_name names[PR_MAX_NAMES];
-	char name_text[PR_MAX_NAMES][256];
-	char cand_text[PR_MAX_NAMES][PR_MAX_CANDS][256];
-	char *cands[PR_MAX_NAMES][PR_MAX_CANDS];
-	char md5[40], target[256];
+	struct probe_replay_spec ps; /* the spec, memory and prober options */
 	struct pr_round rounds[PR_MAX_ROUNDS];
 	size_t n_rounds;
 	uint64_t t0;
@@ -106,7 +99,7 @@ static void pr_on_round(void *arg, const struct dcv_probe_report *rep)
 
 static void pr_on_at(uv_timer_t *t)
 {
-	assert_int_equal(dcv_probe_round(pr.prober, &pr.spec, pr_on_round, t->data), DCV_OK);
+	assert_int_equal(dcv_probe_round(pr.prober, &pr.ps.spec, pr_on_round, t->data), DCV_OK);
 	uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -259,69 +252,10 @@ static void pr_expect(const char *line)
 	}
 }
 
-static void pr_spec(void)
-{
-	const char *const *lines = NULL;
-	size_t n = 0;
-	char flags[2][16] = {"", ""};
-
-	lines = replay_lines("probe", &n);
-	assert_int_equal(n, 1);
-	assert_true(sscanf(lines[0], "probe %39s %255s %15s %15s", pr.md5, pr.target, flags[0],
-	                   flags[1]) >= 2);
-	pr.spec.md5_hex = pr.md5;
-	pr.spec.target = pr.target;
-	for (int f = 0; f < 2; f++) {
-		if (strcmp(flags[f], "absent") == 0)
-			pr.spec.expect_absent = true;
-		else if (strcmp(flags[f], "memory") == 0)
-			pr.spec.memory = &pr.memory;
-	}
-	lines = replay_lines("name", &n);
-	assert_true(n > 0 && n <= PR_MAX_NAMES);
-	for (size_t i = 0; i < n; i++) {
-		char adn[256] = "";
-		int used = 0;
-		const char *p = NULL;
-		size_t k = 0;
-		assert_int_equal(
-		    sscanf(lines[i], "name %255s %255s%n", pr.name_text[i], adn, &used), 2);
-		for (p = lines[i] + used;
-		     k < PR_MAX_CANDS && sscanf(p, " %255s%n", pr.cand_text[i][k], &used) == 1;
-		     p += used, k++) {
-			pr.cands[i][k] = pr.cand_text[i][k];
-			if (strcmp(pr.cand_text[i][k], adn) == 0)
-				pr.names[i].adn = k;
-		}
-		pr.names[i].name = pr.name_text[i];
-		pr.names[i].candidates = pr.cands[i];
-		pr.names[i].n_candidates = k;
-	}
-	pr.spec.names = pr.names;
-	pr.spec.n_names = n;
-	lines = replay_lines("held", &n);
-	assert_true(n <= 2);
-	for (size_t i = 0; i < n; i++) {
-		unsigned serial = 0;
-		assert_int_equal(sscanf(lines[i], "held %255s %u", pr.held_zone[i], &serial), 2);
-		pr.held[i] = (struct dcv_probe_held){pr.held_zone[i], serial};
-	}
-	pr.spec.held = n ? pr.held : NULL;
-	pr.spec.n_held = n;
-	lines = replay_lines("mark", &n);
-	for (size_t i = 0; i < n; i++) {
-		char server[64] = "", qname[256] = "";
-		assert_non_null(pr.spec.memory);
-		assert_int_equal(sscanf(lines[i], "mark %63s %255s", server, qname), 2);
-		assert_int_equal(dcv_probe_memory_mark_ok(&pr.memory, server, qname), DCV_OK);
-	}
-}
-
 static void pr_run(void **state)
 {
 	struct dcv_config *cfg = NULL;
 	struct dcv_dnsio *io = NULL;
-	struct dcv_prober_opts opts = {0};
 	const char *const *lines = NULL;
 	size_t n = 0;
 
@@ -329,18 +263,10 @@ static void pr_run(void **state)
 	memset(&pr, 0, sizeof(pr));
 	replay_load(*state);
 	cfg = replay_config();
-	pr_spec();
 	io = dcv_dnsio_new(replay_loop(), NULL);
 	pr.t0 = uv_now(replay_loop());
-	lines = replay_lines("prober", &n);
-	if (n == 1) {
-		unsigned long long timeout = 0, give_up = 0;
-		assert_int_equal(
-		    sscanf(lines[0], "prober timeout %llu give_up %llu", &timeout, &give_up), 2);
-		opts.query_timeout_ms = timeout;
-		opts.give_up_at = pr.t0 + give_up;
-	}
-	pr.prober = dcv_prober_new(io, cfg, &opts);
+	probe_replay_spec_read(&pr.ps, pr.t0);
+	pr.prober = dcv_prober_new(io, cfg, &pr.ps.opts);
 	assert_non_null(pr.prober);
 	pr.cfg = cfg;
 	for (int kind = 0; kind < 2; kind++) {
@@ -377,7 +303,7 @@ static void pr_run(void **state)
 	replay_run(NULL, NULL);
 	dcv_prober_free(pr.prober);
 	replay_run(NULL, NULL); /* its timer's close, which frees it */
-	dcv_probe_memory_free(&pr.memory);
+	dcv_probe_memory_free(&pr.ps.memory);
 	for (size_t i = 0; i < pr.n_rounds; i++)
 		dcv_strv_free(&pr.rounds[i].lines);
 	dcv_config_free(cfg);

@@ -23,12 +23,11 @@
 #include "dcv/strv.h"
 #include "failalloc.h"
 #include "probe.h"
+#include "probe_replay_spec.h"
 #include "replay.h"
 #include "testutil.h"
 
 #define PR_MAX_ROUNDS 8
-#define PR_MAX_NAMES 4
-#define PR_MAX_CANDS 8
 
 /* A round, or a serials or primary call, and what it got. */
 struct pr_call {
@@ -46,15 +45,7 @@ static struct {
 	const struct dcv_config *cfg;
 	struct pr_call calls[2 * PR_MAX_ROUNDS];
 	size_t n_calls;
-	struct dcv_probe_held held[2];
-	char held_zone[2][256];
-	struct dcv_probe_spec spec;
-	struct dcv_probe_memory memory;
-	struct dcv_probe_name names[PR_MAX_NAMES];
-	char name_text[PR_MAX_NAMES][256];
-	char cand_text[PR_MAX_NAMES][PR_MAX_CANDS][256];
-	char *cands[PR_MAX_NAMES][PR_MAX_CANDS];
-	char md5[40], target[256];
+	struct probe_replay_spec ps; /* the spec, memory and prober options */
 } pr;
 
 static void pr_on_round(void *arg, const struct dcv_probe_report *rep)
@@ -108,7 +99,7 @@ static void pr_on_at(uv_timer_t *t)
 	int rc;
 
 	if (c->kind == 0)
-		rc = dcv_probe_round(pr.prober, &pr.spec, pr_on_round, c);
+		rc = dcv_probe_round(pr.prober, &pr.ps.spec, pr_on_round, c);
 	else if (c->kind == 1)
 		rc = dcv_prober_serials(pr.prober, zone, c->max_age, pr_on_serials, c);
 	else
@@ -120,57 +111,6 @@ static void pr_on_at(uv_timer_t *t)
 		c->calls = -100;
 	}
 	uv_close((uv_handle_t *)t, NULL);
-}
-
-static void pr_spec(void)
-{
-	const char *const *lines = NULL;
-	size_t n = 0;
-	char flags[2][16] = {"", ""};
-
-	lines = replay_lines("probe", &n);
-	assert_int_equal(n, 1);
-	assert_true(sscanf(lines[0], "probe %39s %255s %15s %15s", pr.md5, pr.target, flags[0],
-	                   flags[1]) >= 2);
-	pr.spec.md5_hex = pr.md5;
-	pr.spec.target = pr.target;
-	for (int f = 0; f < 2; f++) {
-		if (strcmp(flags[f], "absent") == 0)
-			pr.spec.expect_absent = true;
-		else if (strcmp(flags[f], "memory") == 0)
-			pr.spec.memory = &pr.memory;
-	}
-	lines = replay_lines("name", &n);
-	assert_true(n > 0 && n <= PR_MAX_NAMES);
-	for (size_t i = 0; i < n; i++) {
-		char adn[256] = "";
-		int used = 0;
-		const char *p = NULL;
-		size_t k = 0;
-		assert_int_equal(
-		    sscanf(lines[i], "name %255s %255s%n", pr.name_text[i], adn, &used), 2);
-		for (p = lines[i] + used;
-		     k < PR_MAX_CANDS && sscanf(p, " %255s%n", pr.cand_text[i][k], &used) == 1;
-		     p += used, k++) {
-			pr.cands[i][k] = pr.cand_text[i][k];
-			if (strcmp(pr.cand_text[i][k], adn) == 0)
-				pr.names[i].adn = k;
-		}
-		pr.names[i].name = pr.name_text[i];
-		pr.names[i].candidates = pr.cands[i];
-		pr.names[i].n_candidates = k;
-	}
-	pr.spec.names = pr.names;
-	pr.spec.n_names = n;
-	lines = replay_lines("held", &n);
-	assert_true(n <= 2);
-	for (size_t i = 0; i < n; i++) {
-		unsigned serial = 0;
-		assert_int_equal(sscanf(lines[i], "held %255s %u", pr.held_zone[i], &serial), 2);
-		pr.held[i] = (struct dcv_probe_held){pr.held_zone[i], serial};
-	}
-	pr.spec.held = n ? pr.held : NULL;
-	pr.spec.n_held = n;
 }
 
 static void pr_start(struct pr_call *c, int kind, unsigned long long at)
@@ -195,11 +135,11 @@ static void run_probe(void *state, struct fa_result *res)
 	replay_load(path);
 	cfg = replay_config();
 	pr.cfg = cfg;
-	pr_spec();
 	io = dcv_dnsio_new(replay_loop(), NULL);
+	probe_replay_spec_read(&pr.ps, uv_now(replay_loop()));
 	fa_pause(false);
 
-	pr.prober = dcv_prober_new(io, cfg, NULL);
+	pr.prober = dcv_prober_new(io, cfg, &pr.ps.opts);
 	res->rc = DCV_OK;
 	if (pr.prober == NULL) {
 		res->rc = DCV_ENOMEM;
@@ -239,7 +179,7 @@ static void run_probe(void *state, struct fa_result *res)
 		/* Exactly one answer per call, also when memory ran out. */
 		if (c->calls != 1)
 			fail_msg("%s: call %zu answered %d times", path, i, c->calls);
-		if (pr.spec.memory == NULL)
+		if (pr.ps.spec.memory == NULL)
 			fa_printf(res, "%zu: %d %s\n", i, c->status, c->got);
 	}
 	dcv_dnsio_close(io, NULL, NULL);
@@ -252,7 +192,7 @@ out:
 		dcv_dnsio_close(io, NULL, NULL);
 		replay_run(NULL, NULL);
 	}
-	dcv_probe_memory_free(&pr.memory);
+	dcv_probe_memory_free(&pr.ps.memory);
 	dcv_config_free(cfg);
 	replay_free();
 	fa_pause(false);
