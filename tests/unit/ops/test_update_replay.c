@@ -1,7 +1,9 @@
 /*
  * test_update_replay.c -- update.c against scripted primaries: every
  * tests/unit/ops/replay/update-*.rpl is one test (replay.h says how a
- * scenario reads). Besides the server entries a scenario has:
+ * scenario reads). Besides the server entries a scenario has (the update
+ * and record lines are read by update_replay_spec.c, which
+ * test_torture_update_replay shares):
  *
  *   config ... end                 the configuration (dcvd.yaml)
  *   update add|delete ZONE [timeout MS] [max_message_size N] [cancel_at MS]
@@ -30,6 +32,7 @@
 #include "dcv/strv.h"
 #include "testutil.h"
 #include "update.h"
+#include "update_replay_spec.h"
 
 struct up_case {
 	bool called;
@@ -182,55 +185,23 @@ static void run_scenario(void **state)
 	const char *path = *state;
 	struct dcv_config *cfg = NULL;
 	struct dcv_dnsio *io = NULL;
-	struct dcv_record recs[16];
-	struct dcv_update_opts opts = {0};
+	static struct update_replay_spec us;
 	struct up_case c = {0};
 	uv_timer_t cancel_timer;
 	const char *const *lines = NULL;
 	size_t n = 0;
-	char op[16] = "", zone_name[256] = "";
-	const struct dcv_zone *zone = NULL;
-	uint64_t cancel_at = 0;
 	char start_code[32] = "";
 	int rc = DCV_OK;
 
 	replay_free(); /* what a failed scenario before this one left */
 	replay_load(path);
 	cfg = replay_config();
-	lines = replay_lines("update", &n);
-	assert_int_equal(n, 1);
-	assert_int_equal(sscanf(lines[0], "update %15s %255s", op, zone_name), 2);
-	for (const char *w = strstr(lines[0], zone_name) + strlen(zone_name); *w;) {
-		char key[32] = "";
-		unsigned long long v = 0;
-		int used = 0;
-		if (sscanf(w, " %31s %llu%n", key, &v, &used) != 2)
-			break;
-		if (strcmp(key, "timeout") == 0)
-			opts.timeout_ms = v;
-		else if (strcmp(key, "max_message_size") == 0)
-			opts.max_message_size = v;
-		else if (strcmp(key, "cancel_at") == 0)
-			cancel_at = v;
-		else
-			fail_msg("update: what is %s?", key);
-		w += used;
-	}
-	zone = dcv_config_zone(cfg, zone_name);
-	assert_non_null(zone);
-	lines = replay_lines("record", &n);
-	assert_true(n > 0 && n <= 16);
-	for (size_t i = 0; i < n; i++) {
-		memset(&recs[i], 0, sizeof(recs[i]));
-		assert_int_equal(
-		    sscanf(lines[i], "record %255s %255s", recs[i].owner, recs[i].target), 2);
-		recs[i].ttl = 300;
-	}
-	c.n_recs = n;
+	update_replay_spec_read(&us, cfg);
+	c.n_recs = us.n_recs;
 	io = dcv_dnsio_new(replay_loop(), NULL);
 	c.started = uv_now(replay_loop());
-	rc = dcv_update_start(io, zone, strcmp(op, "add") == 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE,
-	                      recs, n, &opts, on_update, &c, &c.up);
+	rc = dcv_update_start(io, us.zone, us.op, us.recs, us.n_recs, &us.opts, on_update, &c,
+	                      &c.up);
 	lines = replay_lines("expect", &n);
 	if (n == 1 && sscanf(lines[0], "expect start %31s", start_code) == 1) {
 		/* Refused at the start: nothing is sent, nothing called back. */
@@ -246,10 +217,10 @@ static void run_scenario(void **state)
 		return;
 	}
 	assert_int_equal(rc, DCV_OK);
-	if (cancel_at > 0) {
+	if (us.cancel_at > 0) {
 		cancel_case = &c;
 		uv_timer_init(replay_loop(), &cancel_timer);
-		uv_timer_start(&cancel_timer, on_cancel_timer, cancel_at, 0);
+		uv_timer_start(&cancel_timer, on_cancel_timer, us.cancel_at, 0);
 	}
 	replay_run(called, &c);
 	assert_true(c.called);

@@ -20,6 +20,7 @@
 #include "replay.h"
 #include "testutil.h"
 #include "update.h"
+#include "update_replay_spec.h"
 
 struct up_run {
 	int calls;
@@ -78,53 +79,27 @@ static void run_update(void *state, struct fa_result *res)
 	const char *path = state;
 	struct dcv_config *cfg = NULL;
 	struct dcv_dnsio *io = NULL;
-	struct dcv_record recs[16];
-	struct dcv_update_opts opts = {0};
+	static struct update_replay_spec us;
 	struct up_run c = {0};
 	uv_timer_t cancel_timer;
-	const char *const *lines = NULL;
-	size_t n = 0;
-	char op[16] = "", zone_name[256] = "";
-	const struct dcv_zone *zone = NULL;
-	unsigned long long cancel_at = 0;
-	const char *w = NULL;
 
 	fa_pause(true);
 	replay_free();
 	replay_load(path);
 	cfg = replay_config();
-	lines = replay_lines("update", &n);
-	assert_int_equal(n, 1);
-	assert_int_equal(sscanf(lines[0], "update %15s %255s", op, zone_name), 2);
-	if ((w = strstr(lines[0], "timeout ")) != NULL)
-		opts.timeout_ms = strtoull(w + 8, NULL, 10);
-	if ((w = strstr(lines[0], "max_message_size ")) != NULL)
-		opts.max_message_size = strtoull(w + 17, NULL, 10);
-	if ((w = strstr(lines[0], "cancel_at ")) != NULL)
-		cancel_at = strtoull(w + 10, NULL, 10);
-	zone = dcv_config_zone(cfg, zone_name);
-	assert_non_null(zone);
-	lines = replay_lines("record", &n);
-	assert_true(n > 0 && n <= 16);
-	for (size_t i = 0; i < n; i++) {
-		memset(&recs[i], 0, sizeof(recs[i]));
-		assert_int_equal(
-		    sscanf(lines[i], "record %255s %255s", recs[i].owner, recs[i].target), 2);
-		recs[i].ttl = 300;
-	}
-	c.n_recs = n;
+	update_replay_spec_read(&us, cfg);
+	c.n_recs = us.n_recs;
 	c.res = res;
 	io = dcv_dnsio_new(replay_loop(), NULL);
 	fa_pause(false);
 
-	res->rc =
-	    dcv_update_start(io, zone, strcmp(op, "add") == 0 ? DCV_UPDATE_ADD : DCV_UPDATE_DELETE,
-	                     recs, n, &opts, on_update, &c, &c.up);
+	res->rc = dcv_update_start(io, us.zone, us.op, us.recs, us.n_recs, &us.opts, on_update, &c,
+	                           &c.up);
 	if (res->rc == DCV_OK) {
-		if (cancel_at > 0) {
+		if (us.cancel_at > 0) {
 			cancel_run = &c;
 			uv_timer_init(replay_loop(), &cancel_timer);
-			uv_timer_start(&cancel_timer, on_cancel_timer, cancel_at, 0);
+			uv_timer_start(&cancel_timer, on_cancel_timer, us.cancel_at, 0);
 		}
 		replay_run(called, &c);
 		/* Exactly one callback, also when memory ran out. */
