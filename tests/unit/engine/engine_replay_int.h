@@ -1,7 +1,7 @@
 /*
  * engine_replay_int.h -- shared by the files of test_engine_replay (one
- * cmocka program): the scenario's state, and the fakes, helpers and steps
- * of engine_replay_spool.c that test_engine_replay.c's steps call.
+ * cmocka program): the scenario's state, and the helpers and steps of
+ * engine_replay_spool.c that test_engine_replay.c's steps call.
  */
 #ifndef DCV_ENGINE_REPLAY_INT_H
 #define DCV_ENGINE_REPLAY_INT_H
@@ -9,8 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define WALL_T0 1800000000 /* 2027-01-15T08:00:00Z */
-#define LOOP_T0 1000000    /* replay.h: the fake loop clock's start */
+#include "engine_replay_clock.h"
 
 struct er_state {
 	char dir[64];      /* the scenario's temporary folder */
@@ -19,8 +18,7 @@ struct er_state {
 	char source[4096]; /* the scenario file's folder */
 	struct dcv_engine *eng;
 	bool stopped;
-	bool passed;          /* the scenario ran to its end: its log is not shown */
-	int64_t wall_step_ms; /* clock steps */
+	bool passed; /* the scenario ran to its end: its log is not shown */
 	int saved_stderr;
 	char *saved;        /* "save FILE": its text then, for "expect same FILE" */
 	char elsewhere[64]; /* "elsewhere DIR": its folder in /dev/shm, removed at the end */

@@ -1,7 +1,6 @@
 /*
  * engine_replay_spool.c -- for test_engine_replay.c (whose header describes
- * the steps): the fakes of time() and gettimeofday() on the replay
- * library's loop clock, the scenario's durations and sizes, and the steps
+ * the steps): the scenario's durations and sizes, and the steps
  * that act on the spool's files and on the store's LMDB environment behind
  * the engine's back (drop, remove, mkdir, elsewhere, store map, fill store,
  * damage record).
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,30 +22,6 @@
 #include "replay.h"
 #include "store_int.h"
 #include "testutil.h"
-
-/* The engine's wall clock, on the fake loop's. */
-time_t time(time_t *t)
-{
-	time_t now =
-	    (time_t)(WALL_T0 +
-	             ((int64_t)(uv_now(replay_loop()) - LOOP_T0) + er_state.wall_step_ms) / 1000);
-
-	if (t != NULL)
-		*t = now;
-	return now;
-}
-
-/* The same for ldns, which signs the replayed replies' TSIG with it. */
-int gettimeofday(struct timeval *restrict tv, void *restrict tz)
-{
-	uint64_t ms =
-	    (uint64_t)((int64_t)(uv_now(replay_loop()) - LOOP_T0) + er_state.wall_step_ms);
-
-	(void)tz;
-	tv->tv_sec = (time_t)(WALL_T0 + ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	return 0;
-}
 
 /* --- helpers ------------------------------------------------------------------ */
 

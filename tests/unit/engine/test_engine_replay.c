@@ -68,14 +68,15 @@
  *
  * Wall-clock time (time(), which the engine uses for its records and
  * withdraw_after, and gettimeofday(), which ldns signs the replies with)
- * is faked too: it starts at 2027-01-15 08:00 UTC and moves with the fake
- * loop clock. The log (stderr) goes to a file, shown when a scenario
+ * is faked too (engine_replay_clock.c, which test_torture_engine_replay
+ * shares): it starts at 2027-01-15 08:00 UTC and moves with the fake loop
+ * clock. The log (stderr) goes to a file, shown when a scenario
  * fails. At its end a scenario stops a running engine, and every entry
  * must have been used and no query unexpected.
  *
- * This file is the step interpreter; engine_replay_spool.c holds the fake
- * clocks and the steps that act on the spool's files and the store behind
- * the engine's back, engine_replay_int.h what the two share.
+ * This file is the step interpreter; engine_replay_spool.c holds the steps
+ * that act on the spool's files and the store behind the engine's back,
+ * engine_replay_int.h what the two share.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -433,7 +434,7 @@ static void er_step(const char *line)
 	} else if (strncmp(line, "slow pool ", 10) == 0)
 		replay_work_delay(er_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
-		er_state.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
+		er_clock_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
 	else if (strncmp(line, "store map ", 10) == 0)
 		er_store_map(line + 10);
 	else if (strncmp(line, "hook ", 5) == 0)
@@ -462,7 +463,7 @@ static int er_setup(void **state)
 	snprintf(er_state.log, sizeof(er_state.log), "%s/log.txt", er_state.dir);
 	er_state.eng = NULL;
 	er_state.passed = false;
-	er_state.wall_step_ms = 0;
+	er_clock_step_ms = 0;
 	replay_free(); /* what a failed scenario before this one left */
 	dcv_log_init("dcvd", DCV_LOG_DEBUG);
 	fflush(stderr);

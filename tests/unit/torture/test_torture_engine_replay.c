@@ -26,52 +26,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "dcv/strv.h"
 #include "engine.h"
 #include "engine_int.h"
+#include "engine_replay_clock.h"
 #include "failalloc.h"
 #include "log.h"
 #include "replay.h"
 #include "testutil.h"
-
-#define WALL_T0 1800000000 /* 2027-01-15T08:00:00Z, as test_engine_replay has it */
-#define LOOP_T0 1000000    /* replay.h: the fake loop clock's start */
 
 static struct {
 	char dir[64], spool[128], log[128];
 	char source[4096];
 	struct dcv_engine *eng;
 	bool stopped;
-	int64_t wall_step_ms;
 } et;
-
-/* The engine's wall clock, on the fake loop's (as in test_engine_replay). */
-time_t time(time_t *t)
-{
-	time_t now =
-	    (time_t)(WALL_T0 +
-	             ((int64_t)(uv_now(replay_loop()) - LOOP_T0) + et.wall_step_ms) / 1000);
-
-	if (t != NULL)
-		*t = now;
-	return now;
-}
-
-/* The same for ldns, which signs the replayed replies' TSIG with it. */
-int gettimeofday(struct timeval *restrict tv, void *restrict tz)
-{
-	uint64_t ms = (uint64_t)((int64_t)(uv_now(replay_loop()) - LOOP_T0) + et.wall_step_ms);
-
-	(void)tz;
-	tv->tv_sec = (time_t)(WALL_T0 + ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	return 0;
-}
 
 static int et_saved_stderr = -1;
 
@@ -338,7 +310,7 @@ static void et_step(const char *line, struct fa_result *res)
 	} else if (strncmp(line, "slow pool ", 10) == 0)
 		replay_work_delay(et_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
-		et.wall_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)et_duration(line + 7);
+		er_clock_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)et_duration(line + 7);
 	else if (strncmp(line, "expect ", 7) != 0 && strncmp(line, "tsig ", 5) != 0 &&
 	         strcmp(line, "reload engine") != 0) {
 		et_restore_stderr();
@@ -442,6 +414,7 @@ static void run_engine(void *state, struct fa_result *res)
 
 	fa_pause(true);
 	memset(&et, 0, sizeof(et));
+	er_clock_step_ms = 0;
 	snprintf(et.source, sizeof(et.source), "%.*s", (int)(slash - path), path);
 	/* In memory when it can be: each run's store fsyncs, which costs nothing there. */
 	snprintf(et.dir, sizeof(et.dir), "%s/dcv-torture-XXXXXX",
