@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine_replay_clock.h"
+#include "engine_replay_shared.h"
 
 struct er_state {
 	char dir[64];      /* the scenario's temporary folder */
@@ -25,8 +25,6 @@ struct er_state {
 };
 extern struct er_state er_state;
 
-/* "500ms", "30s", "5m", "2h", "3d" (a bare number: ms): milliseconds; fails the test if bad. */
-uint64_t er_duration(const char *text);
 /* The whole of a file (malloc'd, NUL-terminated), or NULL when it cannot be read. */
 char *er_slurp(const char *path);
 /* The same for rel under the spool. */

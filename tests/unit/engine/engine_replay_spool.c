@@ -1,7 +1,7 @@
 /*
  * engine_replay_spool.c -- for test_engine_replay.c (whose header describes
- * the steps): the scenario's durations and sizes, and the steps
- * that act on the spool's files and on the store's LMDB environment behind
+ * the steps): the scenario's sizes, and the steps that act on the
+ * spool's files and on the store's LMDB environment behind
  * the engine's back (drop, remove, mkdir, elsewhere, store map, fill store,
  * damage record).
  */
@@ -24,27 +24,6 @@
 #include "testutil.h"
 
 /* --- helpers ------------------------------------------------------------------ */
-
-uint64_t er_duration(const char *text)
-{
-	char *end = NULL;
-	unsigned long long v = strtoull(text, &end, 10);
-
-	if (end == text)
-		fail_msg("what duration is \"%s\"?", text);
-	if (strcmp(end, "ms") == 0 || *end == '\0')
-		return v;
-	if (strcmp(end, "s") == 0)
-		return v * 1000;
-	if (strcmp(end, "m") == 0)
-		return v * 60000;
-	if (strcmp(end, "h") == 0)
-		return v * 3600000;
-	if (strcmp(end, "d") == 0)
-		return v * 86400000;
-	fail_msg("what duration is \"%s\"?", text);
-	return 0;
-}
 
 /* The whole of a file (malloc'd, NUL-terminated), or NULL when it cannot be read. */
 char *er_slurp(const char *path)

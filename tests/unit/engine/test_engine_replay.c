@@ -68,7 +68,8 @@
  *
  * Wall-clock time (time(), which the engine uses for its records and
  * withdraw_after, and gettimeofday(), which ldns signs the replies with)
- * is faked too (engine_replay_clock.c, which test_torture_engine_replay
+ * is faked too (engine_replay_shared.c, which also reads durations and
+ * the run step, and which test_torture_engine_replay
  * shares): it starts at 2027-01-15 08:00 UTC and moves with the fake loop
  * clock. The log (stderr) goes to a file, shown when a scenario
  * fails. At its end a scenario stops a running engine, and every entry
@@ -127,15 +128,9 @@ static void er_restore_stderr(void)
 
 /* --- conditions for run until ------------------------------------------------ */
 
-struct er_cond {
-	char what[16];
-	char a[256], b[256], c[256];
-	size_t n;
-};
-
 static bool er_cond_true(void *arg)
 {
-	const struct er_cond *c = arg;
+	const struct er_run_step *c = arg;
 	char *text = NULL;
 	bool yes = false;
 
@@ -244,38 +239,15 @@ static void er_stop(void)
 
 static void er_run(const char *line)
 {
-	struct er_cond c;
-	char within[32] = "";
-	const char *w = strstr(line, " within ");
-	uint64_t limit = 3600000, start = uv_now(replay_loop());
+	struct er_run_step c;
+	uint64_t start = uv_now(replay_loop());
 
-	memset(&c, 0, sizeof(c));
-	if (w != NULL) {
-		sscanf(w, " within %31s", within);
-		limit = er_duration(within);
-	}
-	if (strncmp(line, "run until ", 10) != 0) {
-		sscanf(line, "run %31s", within);
-		replay_run_until(start + er_duration(within), NULL, NULL);
+	er_run_step_parse(line, &c);
+	if (!c.until) {
+		replay_run_until(start + c.ms, NULL, NULL);
 		return;
 	}
-	sscanf(line, "run until %15s", c.what);
-	if (strcmp(c.what, "job") == 0) {
-		assert_int_equal(sscanf(line, "run until job %255s %255s", c.a, c.b), 2);
-	} else if (strcmp(c.what, "sent") == 0) {
-		c.n = 1;
-		assert_true(
-		    sscanf(line, "run until sent %255s %255s %255s %zu", c.a, c.b, c.c, &c.n) >= 3);
-	} else if (strcmp(c.what, "file") == 0) {
-		const char *has = strstr(line, " has ");
-		assert_int_equal(sscanf(line, "run until file %255s", c.a), 1);
-		assert_non_null(has);
-		snprintf(c.b, sizeof(c.b), "%.*s",
-		         (int)(w != NULL ? (size_t)(w - has - 5) : strlen(has + 5)), has + 5);
-	} else {
-		fail_msg("run until what? \"%s\"", line);
-	}
-	replay_run_until(start + limit, er_cond_true, &c);
+	replay_run_until(start + c.ms, er_cond_true, &c);
 	if (!er_cond_true(&c))
 		fail_msg("\"%s\": not so after %llu ms; unexpected queries:\n%s", line,
 		         (unsigned long long)(uv_now(replay_loop()) - start), replay_unexpected());

@@ -32,7 +32,7 @@
 #include "dcv/strv.h"
 #include "engine.h"
 #include "engine_int.h"
-#include "engine_replay_clock.h"
+#include "engine_replay_shared.h"
 #include "failalloc.h"
 #include "log.h"
 #include "replay.h"
@@ -58,25 +58,6 @@ static void et_restore_stderr(void)
 	et_saved_stderr = -1;
 }
 
-static uint64_t et_duration(const char *text)
-{
-	char *end = NULL;
-	unsigned long long v = strtoull(text, &end, 10);
-
-	if (strcmp(end, "ms") == 0 || *end == '\0')
-		return v;
-	if (strcmp(end, "s") == 0)
-		return v * 1000;
-	if (strcmp(end, "m") == 0)
-		return v * 60000;
-	if (strcmp(end, "h") == 0)
-		return v * 3600000;
-	if (strcmp(end, "d") == 0)
-		return v * 86400000;
-	fail_msg("what duration is \"%s\"?", text);
-	return 0;
-}
-
 /* A file's text into buf (cut at size), "" when it cannot be read; plain stdio, paused. */
 static void et_read(const char *path, char *buf, size_t size)
 {
@@ -99,23 +80,16 @@ static const char *et_job_state(const char *name)
 	return "gone";
 }
 
-struct et_cond {
-	char what[16], a[256], b[256], c[256];
-	size_t n;
-};
-
 static bool et_cond_true(void *arg)
 {
-	const struct et_cond *c = arg;
+	const struct er_run_step *c = arg;
 	static char text[65536];
 	char path[4200];
-	bool paused = true;
 
 	if (strcmp(c->what, "job") == 0)
 		return strcmp(et_job_state(c->a), c->b) == 0;
 	if (strcmp(c->what, "sent") == 0)
 		return replay_queries(c->a, c->b, c->c) >= c->n;
-	(void)paused;
 	snprintf(path, sizeof(path), "%s/%s", et.spool, c->a);
 	et_read(path, text, sizeof(text));
 	return strstr(text, c->b) != NULL;
@@ -253,38 +227,12 @@ static void et_drop(const char *line)
 
 static void et_run(const char *line)
 {
-	struct et_cond c;
-	char within[32] = "";
-	const char *w = strstr(line, " within ");
-	uint64_t limit = 3600000, start = uv_now(replay_loop());
+	struct er_run_step c;
+	uint64_t start = uv_now(replay_loop());
 
-	memset(&c, 0, sizeof(c));
-	if (w != NULL) {
-		sscanf(w, " within %31s", within);
-		limit = et_duration(within);
-	}
-	if (strncmp(line, "run until ", 10) != 0) {
-		sscanf(line, "run %31s", within);
-		replay_run_until(start + et_duration(within), NULL, NULL);
-		return;
-	}
-	sscanf(line, "run until %15s", c.what);
-	if (strcmp(c.what, "job") == 0) {
-		assert_int_equal(sscanf(line, "run until job %255s %255s", c.a, c.b), 2);
-	} else if (strcmp(c.what, "sent") == 0) {
-		c.n = 1;
-		assert_true(
-		    sscanf(line, "run until sent %255s %255s %255s %zu", c.a, c.b, c.c, &c.n) >= 3);
-	} else {
-		const char *has = strstr(line, " has ");
-
-		assert_int_equal(sscanf(line, "run until file %255s", c.a), 1);
-		assert_non_null(has);
-		snprintf(c.b, sizeof(c.b), "%.*s",
-		         (int)(w != NULL ? (size_t)(w - has - 5) : strlen(has + 5)), has + 5);
-	}
-	/* Not reaching it is no failure here: the end state tells. */
-	replay_run_until(start + limit, et_cond_true, &c);
+	er_run_step_parse(line, &c);
+	/* Not reaching a condition is no failure here: the end state tells. */
+	replay_run_until(start + c.ms, c.until ? et_cond_true : NULL, &c);
 }
 
 static void et_step(const char *line, struct fa_result *res)
@@ -308,9 +256,9 @@ static void et_step(const char *line, struct fa_result *res)
 		snprintf(path, sizeof(path), "%s/%s", et.spool, line + 7);
 		unlink(path);
 	} else if (strncmp(line, "slow pool ", 10) == 0)
-		replay_work_delay(et_duration(line + 10));
+		replay_work_delay(er_duration(line + 10));
 	else if (strncmp(line, "clock ", 6) == 0 && (line[6] == '+' || line[6] == '-'))
-		er_clock_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)et_duration(line + 7);
+		er_clock_step_ms += (line[6] == '-' ? -1 : 1) * (int64_t)er_duration(line + 7);
 	else if (strncmp(line, "expect ", 7) != 0 && strncmp(line, "tsig ", 5) != 0 &&
 	         strcmp(line, "reload engine") != 0) {
 		et_restore_stderr();
