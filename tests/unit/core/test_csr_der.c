@@ -293,6 +293,27 @@ static struct dcv_csr *parse_both_at(int line, const unsigned char *buf, size_t 
 
 #define parse_both(...) parse_both_at(__LINE__, __VA_ARGS__)
 
+/*
+ * What the fast path alone says of req (p10.c): it splits, and its
+ * verification gives want, with a reason holding reason (when not NULL).
+ */
+static void fast_verdict_at(int line, const struct der_buf *req, int want, const char *reason)
+{
+	struct dcv_why why = {""};
+	struct p10 p;
+	char desc[32];
+	int rc = p10_split(req->b, req->n, &p);
+
+	if (rc != DCV_OK)
+		fail_msg("line %d: the fast path cannot split the request: %d", line, rc);
+	rc = p10_verify(&p, desc, sizeof(desc), &why);
+	if (rc != want)
+		fail_msg("line %d: fast path %d (%s), want %d", line, rc, why.text, want);
+	if (reason != NULL && strstr(why.text, reason) == NULL)
+		fail_msg("line %d: reason '%s' does not say '%s'", line, why.text, reason);
+}
+#define fast_verdict(...) fast_verdict_at(__LINE__, __VA_ARGS__)
+
 static bool has_warning(const struct dcv_csr *csr, const char *text)
 {
 	for (size_t i = 0; i < csr->n_warnings; i++)
@@ -542,16 +563,11 @@ static void test_undecodable_keys(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct der_buf *spki = der_new(), *req = NULL;
-		struct p10 p;
-		char desc[32];
-		struct dcv_why why = {""};
 
 		put_spki_raw(spki, cases[i].alg, cases[i].alg_len, cases[i].bits,
 		             cases[i].bits_len);
 		req = request_spki(spki, cases[i].signer, cases[i].sig_alg, cases[i].sig_alg_len);
-		assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-		assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ECSR);
-		assert_non_null(strstr(why.text, "public key cannot be decoded"));
+		fast_verdict(req, DCV_ECSR, "public key cannot be decoded");
 		dcv_csr_free(parse_both(req->b, req->n, DCV_ECSR, "public key cannot be decoded"));
 		free(spki);
 		free(req);
@@ -574,15 +590,11 @@ static void test_other_algorithms(void **state)
 	static const unsigned char alg_no_oid[] = {0x30, 0x02, 0x05, 0x00};
 	struct der_buf *spki = der_new(), *req = NULL;
 	struct dcv_csr *csr = NULL;
-	struct p10 p;
-	char desc[32];
-	struct dcv_why why = {""};
 
 	/* secp256k1: a curve the fast path does not know; the CA will not take it. */
 	put_spki(spki, key_k1);
 	req = request_spki(spki, key_k1, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "EC secp256k1");
 	assert_true(has_warning(csr, "EC secp256k1 key: the CA accepts RSA and ECDSA"));
@@ -604,8 +616,7 @@ static void test_other_algorithms(void **state)
 	 * the fast path leaves it to OpenSSL, which ignores them.
 	 */
 	req = request_spki(spki, key_rsa, alg_rsa_params, sizeof(alg_rsa_params));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "RSA 1024");
 	dcv_csr_free(csr);
@@ -615,8 +626,7 @@ static void test_other_algorithms(void **state)
 	spki->n = 0;
 	put_spki(spki, key_ec);
 	req = request_spki(spki, key_ec, alg_ecdsa_params, sizeof(alg_ecdsa_params));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "EC P-256");
 	dcv_csr_free(csr);
@@ -624,15 +634,13 @@ static void test_other_algorithms(void **state)
 
 	/* An EC key under an RSA signature identifier, and an RSA key signed "by" Ed25519. */
 	req = request_spki(spki, key_rsa, alg_rsa_sha256, sizeof(alg_rsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ESIG, "signature does not verify"));
 	free(req);
 	spki->n = 0;
 	put_spki(spki, key_rsa);
 	req = request_spki(spki, key_ed, alg_ed25519, sizeof(alg_ed25519));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ESIG, "signature does not verify"));
 	free(req);
 
@@ -641,8 +649,7 @@ static void test_other_algorithms(void **state)
 	spki->n = 0;
 	put_spki(spki, key_ed);
 	req = request_spki(spki, key_ed, alg_ed_params, sizeof(alg_ed_params));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "Ed25519");
 	dcv_csr_free(csr);
@@ -650,8 +657,7 @@ static void test_other_algorithms(void **state)
 
 	/* A signature identifier without an OID: not a request OpenSSL reads. */
 	req = request_spki(spki, key_ed, alg_no_oid, sizeof(alg_no_oid));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ECSR, "malformed certificate signing request"));
 	free(req);
 	free(spki);
@@ -1089,9 +1095,6 @@ static void test_digests_and_params(void **state)
 	static const unsigned char alg_no_oid[] = {0x30, 0x02, 0x05, 0x00};
 	struct der_buf *spki = der_new(), *req = NULL;
 	struct dcv_csr *csr = NULL;
-	struct p10 p;
-	char desc[32];
-	struct dcv_why why = {""};
 	unsigned char *raw = NULL;
 	int raw_len = 0;
 	EVP_PKEY *p521 = EVP_EC_gen("P-521");
@@ -1103,24 +1106,21 @@ static void test_digests_and_params(void **state)
 	put_spki(spki, key_rsa);
 	sign_md = "MD5";
 	req = request_spki(spki, key_rsa, alg_rsa_md5, sizeof(alg_rsa_md5));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "RSA 1024");
 	dcv_csr_free(csr);
 	free(req);
 	sign_md = "SHA3-256";
 	req = request_spki(spki, key_rsa, alg_rsa_sha3, sizeof(alg_rsa_sha3));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_OK, NULL));
 	free(req);
 	spki->n = 0;
 	put_spki(spki, key_ec);
 	/* ECDSA with SHA3-256: OpenSSL 3.0 knows no signature algorithm by that OID, nor do we. */
 	req = request_spki(spki, key_ec, alg_ecdsa_sha3, sizeof(alg_ecdsa_sha3));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ESIG, "signature does not verify"));
 	free(req);
 	sign_md = "SHA256";
@@ -1130,8 +1130,7 @@ static void test_digests_and_params(void **state)
 	spki->n = 0;
 	put_spki(spki, p521);
 	req = request_spki(spki, p521, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_OK);
+	fast_verdict(req, DCV_OK, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "EC P-521");
 	assert_int_equal(csr->n_warnings, 0);
@@ -1145,8 +1144,7 @@ static void test_digests_and_params(void **state)
 	spki->n = 0;
 	put_spki_raw(spki, alg_ec_none, sizeof(alg_ec_none), raw, (size_t)raw_len);
 	req = request_spki(spki, key_ec, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ECSR, "public key cannot be decoded"));
 	free(req);
 	OPENSSL_free(raw);
@@ -1158,8 +1156,7 @@ static void test_digests_and_params(void **state)
 	spki->n = 0;
 	put_spki_raw(spki, alg_rsa_int, sizeof(alg_rsa_int), raw, (size_t)raw_len);
 	req = request_spki(spki, key_rsa, alg_rsa_sha256, sizeof(alg_rsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_OK, NULL));
 	free(req);
 	{
@@ -1172,9 +1169,7 @@ static void test_digests_and_params(void **state)
 		spki->n = 0;
 		put_spki_raw(spki, alg_rsa, sizeof(alg_rsa), longer, (size_t)raw_len + 1);
 		req = request_spki(spki, key_rsa, alg_rsa_sha256, sizeof(alg_rsa_sha256));
-		assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-		assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ECSR);
-		assert_non_null(strstr(why.text, "RSA public key cannot be decoded"));
+		fast_verdict(req, DCV_ECSR, "RSA public key cannot be decoded");
 		/* The strict reading defers to OpenSSL's, which overlooks the byte. */
 		dcv_csr_free(parse_both(req->b, req->n, DCV_OK, NULL));
 		free(req);
@@ -1190,23 +1185,19 @@ static void test_digests_and_params(void **state)
 		spki->n = 0;
 		put_spki_raw(spki, alg_ed_null, sizeof(alg_ed_null), ed, ed_len);
 		req = request_spki(spki, key_ed, alg_ed25519, sizeof(alg_ed25519));
-		assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-		assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+		fast_verdict(req, DCV_ENOTSUP, NULL);
 		dcv_csr_free(parse_both(req->b, req->n, DCV_ECSR, "public key cannot be decoded"));
 		free(req);
 	}
 	spki->n = 0;
 	put_spki(spki, key_ed);
 	req = request_spki(spki, key_ec, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ESIG, "signature does not verify"));
 	free(req);
 	req = request_spki(spki, key_ed, alg_ed25519, sizeof(alg_ed25519));
 	req->b[req->n - 1] ^= 0x01;
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ESIG);
-	assert_non_null(strstr(why.text, "signature does not verify"));
+	fast_verdict(req, DCV_ESIG, "signature does not verify");
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ESIG, "signature does not verify"));
 	free(req);
 
@@ -1214,8 +1205,7 @@ static void test_digests_and_params(void **state)
 	spki->n = 0;
 	put_spki_raw(spki, alg_no_oid, sizeof(alg_no_oid), (const unsigned char *)"\x01", 1);
 	req = request_spki(spki, key_ec, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	dcv_csr_free(parse_both(req->b, req->n, DCV_ECSR, "malformed certificate signing request"));
 	free(req);
 	free(spki);
@@ -1307,9 +1297,6 @@ static void test_other_keys(void **state)
 	EVP_PKEY *params = NULL, *dsa = NULL, *explicit_ec = NULL;
 	struct der_buf *spki = der_new(), *req = NULL;
 	struct dcv_csr *csr = NULL;
-	struct p10 p;
-	char desc[32];
-	struct dcv_why why = {""};
 	OSSL_PARAM enc[] = {
 	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, (char *)"explicit", 0),
 	    OSSL_PARAM_construct_end()};
@@ -1326,8 +1313,7 @@ static void test_other_keys(void **state)
 	EVP_PKEY_CTX_free(ctx);
 	put_spki(spki, dsa);
 	req = request_spki(spki, dsa, alg_dsa_sha256, sizeof(alg_dsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "DSA 1024");
 	assert_true(has_warning(csr, "DSA 1024 key: the CA accepts RSA and ECDSA"));
@@ -1342,8 +1328,7 @@ static void test_other_keys(void **state)
 	put_spki(spki, explicit_ec);
 	assert_true(spki->n > 200); /* the curve written out, not its 10-byte OID */
 	req = request_spki(spki, key_ec, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-	assert_int_equal(p10_split(req->b, req->n, &p), DCV_OK);
-	assert_int_equal(p10_verify(&p, desc, sizeof(desc), &why), DCV_ENOTSUP);
+	fast_verdict(req, DCV_ENOTSUP, NULL);
 	/* OpenSSL knows the curve by its parameters. */
 	csr = parse_both(req->b, req->n, DCV_OK, NULL);
 	assert_string_equal(csr->key_desc, "EC P-256");
